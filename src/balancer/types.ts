@@ -1,0 +1,30 @@
+import type { ClusterNode } from '../discovery/node.js';
+
+/** A consumed cluster as the balancer sees it: its config and its current members. */
+export interface BalancedCluster<ClusterConfig = unknown> {
+  name: string;
+  /** the cluster file's `meta_cluster` */
+  metaCluster: string | undefined;
+  /** the cluster file's section for this balancer kind (e.g. `haproxy:`), validated by the plugin */
+  config: ClusterConfig;
+  members: readonly ClusterNode[];
+}
+
+export interface BalancerProblem {
+  /** what the problem is about: a cluster, a setting, or the balancer itself */
+  subject: string;
+  message: string;
+}
+
+/**
+ * A local load balancer. The writer calls `sync` serially (never two at once)
+ * with the whole desired state; the balancer decides how to get there
+ * (runtime API, reload, start) and must leave the old state serving if it cannot.
+ */
+export interface Balancer<ClusterConfig = unknown> {
+  sync(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<void>;
+  /** Checks the desired state without applying it (for `check-config`). */
+  validate(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<BalancerProblem[]>;
+  /** Stops managing the balancer; the balancer itself keeps serving. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,95 @@
+import type { Metadata } from '../discovery/node.js';
+import type { LogSettings } from '../lib/logger.js';
+
+/** The kinds of item a config directory holds, each in its own folder (logging at the root). */
+export type ItemKind = 'logging' | 'balancer' | 'discovery' | 'cluster' | 'service' | 'plugins';
+
+export const KIND_FOLDERS: Record<Exclude<ItemKind, 'logging' | 'plugins'>, string> = {
+  balancer: 'balancers',
+  discovery: 'discovery',
+  cluster: 'clusters',
+  service: 'services',
+};
+
+interface ItemBase {
+  /** file name without extension, or the file's top-level `name:` */
+  name: string;
+  /** path of the file the item came from */
+  file: string;
+  /** hash of the validated content: equal hashes mean nothing to do on reload */
+  hash: string;
+}
+
+/** Address a reporter advertises for its nodes when the defaults (FQDN, its IPv4) are wrong. */
+export interface Advertise {
+  host?: string;
+  ip?: string;
+  peer_port?: number;
+}
+
+export interface DiscoveryItem extends ItemBase {
+  kind: 'discovery';
+  plugin: string;
+  config: unknown;
+  advertise: Advertise;
+}
+
+export interface BalancerItem extends ItemBase {
+  kind: 'balancer';
+  plugin: string;
+  config: unknown;
+}
+
+export interface ClusterItem extends ItemBase {
+  kind: 'cluster';
+  discovery: string;
+  metaCluster: string | undefined;
+  /** per balancer kind (e.g. `haproxy`), the section validated by that balancer plugin */
+  balancer: Record<string, unknown>;
+}
+
+export interface CheckSpec {
+  /** check plugin kind: `http`, `tcp`, `redis`, ... */
+  kind: string;
+  rise: number;
+  fall: number;
+  timeoutMs: number;
+  /** plugin-owned settings, validated by the plugin's schema */
+  config: unknown;
+}
+
+export interface ServiceItem extends ItemBase {
+  kind: 'service';
+  discovery: string;
+  host: string;
+  ports: number[];
+  metadata: Metadata;
+  intervalMs: number;
+  checks: CheckSpec[];
+  advertise: Advertise;
+}
+
+export interface LoggingItem extends ItemBase {
+  kind: 'logging';
+  settings: LogSettings;
+}
+
+export interface PluginsItem extends ItemBase {
+  kind: 'plugins';
+  packages: string[];
+}
+
+export type ConfigItem = DiscoveryItem | BalancerItem | ClusterItem | ServiceItem | LoggingItem | PluginsItem;
+
+/** One thing wrong with one file, in the form `file: setting: message`. */
+export interface ConfigProblem {
+  file: string;
+  setting?: string;
+  line?: number;
+  message: string;
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const setting = problem.setting ? `${problem.setting}${problem.line ? ` (line ${problem.line})` : ''}: ` : problem.line ? `line ${problem.line}: ` : '';
+  return `${problem.file}: ${setting}${problem.message}`;
+}

@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { fail, ok, type Result } from '../lib/result.js';
+import { defaultLogSettings } from '../lib/logger.js';
+import type { Metadata } from '../discovery/node.js';
+import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
+import {
+  advertiseSchema,
+  checkCoreSchema,
+  clusterCoreSchema,
+  CLUSTER_NAME,
+  loggingSchema,
+  pluginsFileSchema,
+  serviceSchema,
+} from './schemas.js';
+
+type Path = readonly (string | number)[];
+type Parsed = Result<ConfigItem, ConfigProblem[]>;
+
+/** Text of a YAML document plus a way to turn a setting path into a line number. */
+interface Source {
+  file: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+}
+
+/**
+ * Parses and validates one config file of the given kind. Every problem names
+ * the file and the setting (with its line when the YAML has it), so the
+ * operator can fix the file without reading our code.
+ */
+export function parseConfigFile(kind: ItemKind, file: string, text: string, defaultName: string, registries: PluginRegistries): Parsed {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${error.message.split('\n')[0]}` })));
+  }
+  const source: Source = { file, doc, lines };
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    return fail([{ file, message: `invalid YAML: ${(error as Error).message}` }]);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) return fail([{ file, message: 'the top level must be a mapping of settings' }]);
+  const body = raw as Record<string, unknown>;
+  const nameResult = itemName(source, body, defaultName);
+  if (!nameResult.ok) return nameResult;
+  const name = nameResult.value;
+
+  switch (kind) {
+    case 'logging': {
+      const parsed = validate(source, loggingSchema, body, []);
+      if (!parsed.ok) return parsed;
+      const settings = { ...parsed.value, format: parsed.value.format ?? defaultLogSettings().format };
+      return ok({ kind, name, file, hash: hashOf(settings), settings });
+    }
+    case 'plugins': {
+      const parsed = validate(source, pluginsFileSchema, body, []);
+      if (!parsed.ok) return parsed;
+      return ok({ kind, name, file, hash: hashOf(parsed.value.plugins), packages: parsed.value.plugins });
+    }
+    case 'discovery':
+    case 'balancer':
+      return parsePluginFile(source, kind, name, body, registries);
+    case 'cluster':
+      return parseCluster(source, name, body, registries);
+    case 'service':
+      return parseService(source, name, body, registries);
+  }
+}
+
+function itemName(source: Source, body: Record<string, unknown>, defaultName: string): Result<string, ConfigProblem[]> {
+  const name = body.name ?? defaultName;
+  if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
+    return fail([problem(source, ['name'], `${JSON.stringify(name)} is not a valid name (letters, digits, "_", "." and "-")`)]);
+  }
+  return ok(name);
+}
+
+function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
+  const { name: _name, plugin: pluginField, advertise: advertiseField, ...rest } = body;
+  const pluginKind = pluginField ?? name;
+  const registry = kind === 'discovery' ? registries.discovery : registries.balancers;
+  if (typeof pluginKind !== 'string' || registry.get(pluginKind) === undefined) {
+    const known = registry.kinds().join(', ') || 'none';
+    const setting = pluginField === undefined ? [] : ['plugin'];
+    return fail([problem(source, setting, `unknown ${kind} plugin ${JSON.stringify(pluginKind)} (registered: ${known})`)]);
+  }
+  const plugin = registry.get(pluginKind)!;
+  if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
+  const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
+  if (!advertise.ok) return advertise;
+  const config = validate(source, plugin.schema, rest, []);
+  if (!config.ok) return config;
+  const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value });
+  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value, advertise: advertise.value });
+  return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value });
+}
+
+function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
+  const { discovery, meta_cluster, name: _name, ...sections } = body;
+  const core = validate(source, clusterCoreSchema, { discovery, meta_cluster }, []);
+  if (!core.ok) return core;
+  const balancer: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
+  for (const [key, value] of Object.entries(sections)) {
+    const plugin = registries.balancers.get(key);
+    if (!plugin) {
+      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name or a balancer section: ${registries.balancers.kinds().join(', ')})`));
+      continue;
+    }
+    const section = validate(source, plugin.clusterSchema, value ?? {}, [key]);
+    if (section.ok) balancer[key] = section.value;
+    else problems.push(...section.error);
+  }
+  if (problems.length > 0) return fail(problems);
+  const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer };
+  return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), ...item });
+}
+
+function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
+  const parsed = validate(source, serviceSchema, body, []);
+  if (!parsed.ok) return parsed;
+  const service = parsed.value;
+  const intervalMs = Math.round(service.checks.interval * 1000);
+  const { interval: _interval, ...checkSections } = service.checks;
+  const checks: CheckSpec[] = [];
+  const problems: ConfigProblem[] = [];
+  for (const [kind, value] of Object.entries(checkSections)) {
+    const path = ['checks', kind];
+    const plugin = registries.checks.get(kind);
+    if (!plugin) {
+      problems.push(problem(source, path, `unknown check plugin ${JSON.stringify(kind)} (registered: ${registries.checks.kinds().join(', ')})`));
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(problem(source, path, 'must be a mapping with at least rise and fall'));
+      continue;
+    }
+    const { rise, fall, timeout, ...own } = value as Record<string, unknown>;
+    const core = validate(source, checkCoreSchema, { rise, fall, timeout }, path);
+    const config = validate(source, plugin.schema, own, path);
+    if (!core.ok) problems.push(...core.error);
+    if (!config.ok) problems.push(...config.error);
+    if (!core.ok || !config.ok) continue;
+    // A check may use at most 80% of the interval by default, so runs never overlap.
+    const timeoutMs = core.value.timeout !== undefined ? Math.round(core.value.timeout * 1000) : Math.max(100, Math.min(10_000, Math.round(intervalMs * 0.8)));
+    checks.push({ kind, rise: core.value.rise, fall: core.value.fall, timeoutMs, config: config.value });
+  }
+  if (checks.length === 0 && problems.length === 0) problems.push(problem(source, ['checks'], 'needs at least one check (e.g. http, tcp, redis)'));
+  if (problems.length > 0) return fail(problems);
+  const ports = [...new Set(service.ports ?? [service.port!])];
+  const item = {
+    discovery: service.discovery,
+    host: service.host,
+    ports,
+    metadata: service.metadata as Metadata,
+    intervalMs,
+    checks,
+    advertise: service.advertise,
+  };
+  return ok({ kind: 'service', name, file: source.file, hash: hashOf(item), ...item });
+}
+
+function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefix: Path): Result<T, ConfigProblem[]> {
+  const result = schema.safeParse(value);
+  if (result.success) return ok(result.data);
+  return fail(
+    result.error.issues.map((issue) => {
+      const path = [...prefix, ...issue.path.filter((part): part is string | number => typeof part !== 'symbol')];
+      if (issue.code === 'unrecognized_keys') {
+        return problem(source, [...path, issue.keys[0]!], `unknown setting${issue.keys.length > 1 ? `s ${issue.keys.join(', ')}` : ''}`);
+      }
+      if (issue.code === 'invalid_type' && issue.input === undefined) return problem(source, path, 'is required');
+      return problem(source, path, issue.message.replace(/^Invalid input: /, ''));
+    }),
+  );
+}
+
+function problem(source: Source, path: Path, message: string): ConfigProblem {
+  return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message };
+}
+
+/** Line of the deepest node of `path` the document has, so a missing key points at its parent. */
+function lineOf(source: Source, path: Path): number | undefined {
+  for (let depth = path.length; depth >= 0; depth -= 1) {
+    const node = source.doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return source.lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Content hash independent of key order and formatting: a re-saved file with the same settings is not a change. */
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
+}
+
+function stableStringify(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+}

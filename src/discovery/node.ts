@@ -1,0 +1,28 @@
+/** The HAProxy instance on a reporting machine, so writers can build `peers` sections. */
+export interface Peer {
+  name: string;
+  ip: string;
+  port: number;
+}
+
+export const DEFAULT_PEER_PORT = 1024;
+
+/** JSON-compatible metadata value, as it travels inside the znode. */
+export type MetadataValue = string | number | boolean | null | MetadataValue[] | { [key: string]: MetadataValue };
+export type Metadata = { [key: string]: MetadataValue };
+
+/** One member of a cluster: a service port on some machine. */
+export interface ClusterNode {
+  /** fully qualified host name of the machine */
+  host: string;
+  /** IPv4 address HAProxy connects to */
+  ip: string;
+  port: number;
+  metadata: Metadata;
+  peer: Peer | null;
+}
+
+/** `host:port`, the znode name and the HAProxy server name of a node. */
+export function nodeKey(node: Pick<ClusterNode, 'host' | 'port'>): string {
+  return `${node.host}:${node.port}`;
+}

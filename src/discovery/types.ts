@@ -1,0 +1,68 @@
+import type { ClusterNode } from './node.js';
+
+/** Session state as the daemons and metrics see it, whatever the backend. */
+export type SessionState = 'connecting' | 'connected' | 'disconnected' | 'expired' | 'closed';
+
+/**
+ * What a discovery backend reports for one watched cluster: the whole member
+ * set (already decoded; nodes that failed to decode are in `rejected`).
+ * The core, not the plugin, decides what to do with it (dedupe, keep last
+ * known members on outage, revisions).
+ */
+export interface MemberSet {
+  cluster: string;
+  members: readonly ClusterNode[];
+  rejected: readonly RejectedNode[];
+}
+
+export interface RejectedNode {
+  /** full path or key of the node, for the log */
+  znode: string;
+  reason: string;
+}
+
+export interface ClusterWatch {
+  /** Stops watching; no further callbacks after this returns. */
+  close(): void;
+}
+
+export interface DiscoveryEvents {
+  /** A (new) session exists: registrations must be (re)made. Fires for the first session too. */
+  onSession?(sessionId: string): void;
+  onStateChange?(state: SessionState): void;
+}
+
+/**
+ * A discovery backend instance (one per `discovery/*.yaml` file per daemon).
+ * The writer uses `watch`; the reporter uses `publish`/`unpublish`/`isPublished`.
+ */
+export interface Discovery {
+  readonly name: string;
+  readonly state: SessionState;
+
+  /** Starts connecting in the background; never throws because the backend is unreachable. */
+  connect(events?: DiscoveryEvents): void;
+
+  /**
+   * Watches one cluster. `onMembers` is called with the whole member set
+   * each time it changes, including when the cluster's folder appears later.
+   * While the backend is unreachable it is simply not called.
+   */
+  watch(cluster: string, onMembers: (set: MemberSet) => void): ClusterWatch;
+
+  /**
+   * Creates or updates this machine's ephemeral registration of `node` under
+   * `service`. Idempotent. A registration left by a previous session of this
+   * machine is taken over.
+   */
+  publish(service: string, node: ClusterNode): Promise<void>;
+
+  /** Removes the registration; resolves when it is gone (or never existed). */
+  unpublish(service: string, node: Pick<ClusterNode, 'host' | 'port'>): Promise<void>;
+
+  /** True when the backend holds a registration of `node` by the current session with the same data. */
+  isPublished(service: string, node: ClusterNode): Promise<boolean>;
+
+  /** Closes the session; ephemeral registrations disappear with it. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+/**
+ * Coded errors. Every error a user can cause names what it is about (a file,
+ * a setting, a znode) so an operator can act on the log line alone.
+ */
+export const ErrorCodes = {
+  LH_CONFIG_PARSE: 'A config file is not valid YAML',
+  LH_CONFIG_INVALID: 'A config file has a missing or wrongly typed setting',
+  LH_CONFIG_DIRECTIVE: 'A user-supplied HAProxy directive is not legal in its section',
+  LH_CONFIG_REFERENCE: 'A config item refers to another item that does not exist',
+  LH_PLUGIN_UNKNOWN: 'A config file names a plugin that is not registered',
+  LH_PLUGIN_LOAD: 'A plugin package could not be loaded or is incompatible',
+  LH_NODE_INVALID: 'A discovery node carries malformed or hostile data',
+  LH_ZK_TIMEOUT: 'A ZooKeeper operation did not complete before its deadline',
+  LH_ZK_OPERATION: 'A ZooKeeper operation failed',
+  LH_HAPROXY_INVALID: 'HAProxy rejected a generated configuration',
+  LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
+  LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',
+  LH_CHECK_FAILED: 'A health check failed',
+  LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ErrorSubject {
+  /** config file path */
+  file?: string;
+  /** dotted setting path inside the file, e.g. `haproxy.port` */
+  setting?: string;
+  /** znode or key the error is about */
+  znode?: string;
+}
+
+export class LighthouseError extends Error {
+  readonly code: ErrorCode;
+  readonly subject: ErrorSubject;
+
+  constructor(code: ErrorCode, message: string, subject: ErrorSubject = {}, options?: { cause?: unknown }) {
+    super(formatMessage(message, subject), options);
+    this.name = 'LighthouseError';
+    this.code = code;
+    this.subject = subject;
+  }
+}
+
+/** `file: setting: message`, the one-line form operators grep for. */
+function formatMessage(message: string, subject: ErrorSubject): string {
+  const where = [subject.file, subject.znode, subject.setting].filter((part): part is string => Boolean(part));
+  return where.length > 0 ? `${where.join(': ')}: ${message}` : message;
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

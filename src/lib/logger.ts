@@ -1,0 +1,81 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import pinoPretty from 'pino-pretty';
+
+export type Logger = PinoLogger;
+export type Daemon = 'writer' | 'reporter' | 'cli' | 'demo';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+export interface LogSettings {
+  level: LogLevel;
+  /** `pretty` for people at a terminal, `json` for log shippers. */
+  format: 'json' | 'pretty';
+  /** `stdout`, `stderr` or a file path (appended to). */
+  destination: string;
+}
+
+export function defaultLogSettings(stream: NodeJS.WriteStream = process.stdout): LogSettings {
+  return { level: 'info', format: stream.isTTY ? 'pretty' : 'json', destination: 'stdout' };
+}
+
+/**
+ * A destination whose target can be swapped at run time, so that a changed
+ * logging.yaml takes effect without rebuilding every child logger.
+ */
+class SwitchableDestination implements DestinationStream {
+  private target: { write(line: string): unknown } = process.stdout;
+  private owned: WriteStream | undefined;
+
+  write(line: string): void {
+    this.target.write(line);
+  }
+
+  configure(settings: LogSettings, daemon: Daemon): void {
+    const previous = this.owned;
+    const { stream: raw, owned } = openDestination(settings.destination);
+    this.owned = owned;
+    this.target =
+      settings.format === 'pretty'
+        ? pinoPretty({
+            destination: raw,
+            colorize: raw === process.stdout ? Boolean(process.stdout.isTTY) : raw === process.stderr ? Boolean(process.stderr.isTTY) : false,
+            messageFormat: `${daemon.toUpperCase()} {if module}[{module}] {end}{msg}`,
+            ignore: 'pid,hostname,daemon,module',
+            translateTime: 'SYS:HH:MM:ss.l',
+            sync: true,
+          })
+        : raw;
+    previous?.end();
+  }
+}
+
+function openDestination(destination: string): { stream: NodeJS.WritableStream; owned?: WriteStream } {
+  if (destination === 'stdout') return { stream: process.stdout };
+  if (destination === 'stderr') return { stream: process.stderr };
+  const file = createWriteStream(destination, { flags: 'a' });
+  return { stream: file, owned: file };
+}
+
+export interface DaemonLogger {
+  logger: Logger;
+  reconfigure(settings: LogSettings): void;
+}
+
+/** Every line carries `daemon` so mixed logs (journald, demo) say who wrote it. */
+export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defaultLogSettings()): DaemonLogger {
+  const destination = new SwitchableDestination();
+  destination.configure(settings, daemon);
+  const logger = pino({ level: settings.level, base: { daemon } }, destination);
+  return {
+    logger,
+    reconfigure(next: LogSettings): void {
+      destination.configure(next, daemon);
+      logger.level = next.level;
+    },
+  };
+}
+
+/** A logger that drops everything: for unit tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
