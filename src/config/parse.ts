@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { fail, ok, type Result } from '../lib/result.js';
@@ -33,7 +33,7 @@ interface Source {
  */
 export function parseConfigFile(kind: ItemKind, file: string, text: string, defaultName: string, registries: PluginRegistries): Parsed {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${error.message.split('\n')[0]}` })));
   }
@@ -167,7 +167,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
 }
 
 function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefix: Path): Result<T, ConfigProblem[]> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return ok(result.data);
   return fail(
     result.error.issues.map((issue) => {
@@ -185,13 +185,25 @@ function problem(source: Source, path: Path, message: string): ConfigProblem {
   return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message };
 }
 
-/** Line of the deepest node of `path` the document has, so a missing key points at its parent. */
+/** Line of the setting's key (or of its deepest existing parent); none for the document root. */
 function lineOf(source: Source, path: Path): number | undefined {
-  for (let depth = path.length; depth >= 0; depth -= 1) {
-    const node = source.doc.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
-    if (node && typeof node === 'object' && node.range) return source.lines.linePos(node.range[0]).line;
+  let node: unknown = source.doc.contents;
+  let line: number | undefined;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) break;
+      const key = pair.key as { range?: [number, number, number] };
+      if (key.range) line = source.lines.linePos(key.range[0]).line;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as { range?: [number, number, number] } | undefined;
+      if (!item) break;
+      if (item.range) line = source.lines.linePos(item.range[0]).line;
+      node = item;
+    } else break;
   }
-  return undefined;
+  return line;
 }
 
 /** Content hash independent of key order and formatting: a re-saved file with the same settings is not a change. */

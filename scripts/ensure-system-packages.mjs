@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Makes sure the real parts the tests, demo and benchmarks run against are
+// installed (Debian packages). As root it installs what is missing with
+// apt-get; otherwise it prints the exact command and fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const PACKAGES = {
+  zookeeper: () => existsSync('/usr/share/java/zookeeper.jar'),
+  haproxy: () => onPath('haproxy'),
+  'redis-server': () => onPath('redis-server'),
+  wrk: () => onPath('wrk'),
+  chromium: () => existsSync('/usr/bin/chromium'),
+  'default-jre-headless': () => onPath('java'),
+};
+
+const PURPOSES = {
+  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium'],
+  demo: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server'],
+  bench: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'wrk'],
+};
+
+function onPath(command) {
+  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
+}
+
+const purpose = process.argv[2] ?? 'test';
+const wanted = PURPOSES[purpose];
+if (!wanted) {
+  console.error(`ensure-system-packages: unknown purpose "${purpose}" (test, demo, bench)`);
+  process.exit(2);
+}
+const missing = wanted.filter((name) => !PACKAGES[name]());
+if (missing.length === 0) process.exit(0);
+
+const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
+if (process.getuid?.() !== 0) {
+  console.error(`Lighthouse needs these Debian packages for "${purpose}": ${missing.join(', ')}.\nInstall them as root:\n  sudo sh -c '${command}'`);
+  process.exit(1);
+}
+console.error(`installing missing Debian packages for "${purpose}": ${missing.join(', ')}`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
+const still = missing.filter((name) => !PACKAGES[name]());
+if (still.length > 0) {
+  console.error(`ensure-system-packages: still missing after apt-get: ${still.join(', ')}`);
+  process.exit(1);
+}

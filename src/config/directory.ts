@@ -1,0 +1,139 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { KIND_FOLDERS, type ConfigItem, type ConfigProblem, type ItemKind } from './model.js';
+import { parseConfigFile } from './parse.js';
+import { snapshotOf, type ConfigSnapshot } from './snapshot.js';
+
+/** A config file larger than this is a mistake (or an attack), not a config. */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+interface FileState {
+  kind: ItemKind;
+  /** raw content last read, to skip re-parsing unchanged files */
+  text: string | undefined;
+  /** last version of this file that validated: stays in force while the file is broken */
+  good: ConfigItem | undefined;
+  problems: ConfigProblem[];
+}
+
+export interface ScanResult {
+  snapshot: ConfigSnapshot;
+  /** problems of every file as of this scan (also those reported by earlier scans) */
+  problems: ConfigProblem[];
+  /** problems found by this scan only: what the daemon should log now */
+  newProblems: ConfigProblem[];
+}
+
+const ALL_KINDS: readonly ItemKind[] = ['logging', 'plugins', 'balancer', 'discovery', 'cluster', 'service'];
+
+/**
+ * The config directory as files: each scan re-reads the directory (level
+ * triggered, so any edit style — rename, truncate+write, sed -i, editor swap
+ * files — ends in the file's final content) and re-parses only files whose
+ * text changed. A file that turns invalid keeps its last good item in force.
+ */
+export class ConfigDirectory {
+  private readonly files = new Map<string, FileState>();
+
+  constructor(
+    readonly dir: string,
+    private readonly registries: PluginRegistries,
+    private readonly kinds: readonly ItemKind[] = ALL_KINDS,
+  ) {}
+
+  async scan(): Promise<ScanResult> {
+    const present = await this.listFiles();
+    const newProblems: ConfigProblem[] = [];
+    for (const path of [...this.files.keys()]) if (!present.has(path)) this.files.delete(path);
+    for (const [path, kind] of [...present].sort(([a], [b]) => a.localeCompare(b))) {
+      const state = this.files.get(path) ?? { kind, text: undefined, good: undefined, problems: [] };
+      this.files.set(path, state);
+      const read = await readConfigText(path);
+      if (!read.ok) {
+        // Unreadable now (permissions, vanished mid-scan): keep what was in force.
+        if (state.text !== read.error) newProblems.push({ file: path, message: read.error });
+        state.text = read.error;
+        state.problems = [{ file: path, message: read.error }];
+        continue;
+      }
+      if (read.text === state.text) continue;
+      state.text = read.text;
+      const parsed = parseConfigFile(kind, path, read.text, basename(path, extname(path)), this.registries);
+      if (parsed.ok) {
+        state.good = parsed.value;
+        state.problems = [];
+      } else {
+        state.problems = parsed.error;
+        newProblems.push(...parsed.error);
+      }
+    }
+    const { items, conflicts } = this.effectiveItems();
+    newProblems.push(...conflicts.filter((conflict) => !this.reportedConflicts.has(conflictKey(conflict))));
+    this.reportedConflicts = new Set(conflicts.map(conflictKey));
+    const problems = [...[...this.files.values()].flatMap((state) => state.problems), ...conflicts];
+    return { snapshot: snapshotOf(items), problems, newProblems };
+  }
+
+  private reportedConflicts = new Set<string>();
+
+  /** Two files of one kind claiming one name: the first (by path) wins, the other is reported. */
+  private effectiveItems(): { items: ConfigItem[]; conflicts: ConfigProblem[] } {
+    const owners = new Map<string, ConfigItem>();
+    const conflicts: ConfigProblem[] = [];
+    for (const [path, state] of [...this.files].sort(([a], [b]) => a.localeCompare(b))) {
+      if (!state.good) continue;
+      const key = `${state.good.kind}/${state.good.name}`;
+      const owner = owners.get(key);
+      if (owner) conflicts.push({ file: path, setting: 'name', message: `${state.good.kind} "${state.good.name}" is already defined by ${owner.file}` });
+      else owners.set(key, state.good);
+    }
+    return { items: [...owners.values()], conflicts };
+  }
+
+  private async listFiles(): Promise<Map<string, ItemKind>> {
+    const found = new Map<string, ItemKind>();
+    const rootFiles = await listYaml(this.dir);
+    for (const kind of this.kinds) {
+      if (kind === 'logging' || kind === 'plugins') {
+        const wanted = kind === 'logging' ? 'logging' : 'plugins';
+        for (const file of rootFiles) if (basename(file, extname(file)) === wanted) found.set(file, kind);
+        continue;
+      }
+      for (const file of await listYaml(join(this.dir, KIND_FOLDERS[kind]))) found.set(file, kind);
+    }
+    return found;
+  }
+}
+
+function conflictKey(problem: ConfigProblem): string {
+  return `${problem.file}\n${problem.message}`;
+}
+
+/** YAML files of one folder; dotfiles and editor leftovers (`.x.swp`, `x.yaml~`) never match. */
+async function listYaml(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return entries.filter((name) => !name.startsWith('.') && /\.ya?ml$/.test(name)).map((name) => join(dir, name));
+}
+
+async function readConfigText(path: string): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return { ok: false, error: 'is not a regular file' };
+    if (info.size > MAX_FILE_BYTES) return { ok: false, error: `is ${info.size} bytes, larger than the ${MAX_FILE_BYTES} a config file may be` };
+    const buffer = await readFile(path);
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(buffer);
+    return { ok: true, text };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') return { ok: false, error: 'cannot be read: permission denied' };
+    if (code === 'ENOENT') return { ok: false, error: 'disappeared while being read' };
+    if (error instanceof TypeError) return { ok: false, error: 'is not valid UTF-8 text' };
+    return { ok: false, error: `cannot be read: ${(error as Error).message}` };
+  }
+}

@@ -1,0 +1,110 @@
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../lib/logger.js';
+import { formatProblem } from './model.js';
+import type { ConfigDirectory, ScanResult } from './directory.js';
+import { snapshotFingerprint, type ConfigSnapshot } from './snapshot.js';
+
+const TRAILING_RESCAN_MS = 200;
+
+export interface ConfigWatcherOptions {
+  /** quiet period after the last file event before rescanning: editors write in bursts */
+  debounceMs?: number;
+  logger: Logger;
+  onSnapshot(snapshot: ConfigSnapshot, scan: ScanResult): void | Promise<void>;
+  /** every scan that found new problems, whether or not the items in force changed */
+  onProblems?(scan: ScanResult): void;
+}
+
+/**
+ * Watches the config directory and hands consumers a new snapshot whenever
+ * the items in force change. Events only trigger a rescan (level triggered),
+ * so missed, duplicated or reordered events cannot leave us on a stale view.
+ */
+export class ConfigWatcher {
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private trailingTimer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private dirty = false;
+  private lastFingerprint: string | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly directory: ConfigDirectory,
+    private readonly options: ConfigWatcherOptions,
+  ) {}
+
+  /** Scans once, delivers the first snapshot, then keeps watching. */
+  async start(): Promise<ScanResult> {
+    this.watcher = watch(this.directory.dir, {
+      ignoreInitial: true,
+      depth: 1,
+      // Rename-style saves must not look like a delete followed by an add.
+      atomic: true,
+      awaitWriteFinish: false,
+    });
+    this.watcher.on('all', () => this.schedule());
+    this.watcher.on('error', (error) => this.options.logger.error({ err: error }, 'config directory watch failed'));
+    const first = await this.directory.scan();
+    await this.deliver(first);
+    return first;
+  }
+
+  /** Forces a rescan now (e.g. on SIGHUP). */
+  rescan(): Promise<void> {
+    this.dirty = true;
+    return this.run();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    clearTimeout(this.trailingTimer);
+    const rescan = () => {
+      this.dirty = true;
+      void this.run();
+    };
+    this.timer = setTimeout(rescan, this.options.debounceMs ?? 40);
+    // chokidar drops change events that follow another within 50 ms (truncate
+    // then write, say); one more scan after the burst catches the final content.
+    this.trailingTimer = setTimeout(rescan, TRAILING_RESCAN_MS);
+  }
+
+  private async run(): Promise<void> {
+    if (this.scanning) return this.scanning;
+    this.scanning = (async () => {
+      try {
+        while (this.dirty && !this.closed) {
+          this.dirty = false;
+          const result = await this.directory.scan();
+          await this.deliver(result);
+        }
+      } catch (error) {
+        // A daemon never exits because of its config directory.
+        this.options.logger.error({ err: error }, 'config directory scan failed');
+      } finally {
+        this.scanning = undefined;
+      }
+    })();
+    return this.scanning;
+  }
+
+  private async deliver(result: ScanResult): Promise<void> {
+    for (const problem of result.newProblems) {
+      this.options.logger.error({ file: problem.file, setting: problem.setting, code: 'LH_CONFIG_INVALID' }, `${formatProblem(problem)} (the last good version stays in force)`);
+    }
+    if (result.newProblems.length > 0) this.options.onProblems?.(result);
+    const fingerprint = snapshotFingerprint(result.snapshot);
+    if (fingerprint === this.lastFingerprint) return;
+    this.lastFingerprint = fingerprint;
+    await this.options.onSnapshot(result.snapshot, result);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.trailingTimer);
+    await this.watcher?.close();
+    await this.scanning;
+  }
+}

@@ -1,0 +1,40 @@
+import type { Logger } from './logger.js';
+
+export interface Daemon {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a daemon in the foreground until SIGTERM/SIGINT, then stops it
+ * cleanly and exits 0. A second signal exits at once, for the impatient
+ * operator whose stop is stuck.
+ */
+export async function runUntilSignalled(daemon: Daemon, logger: Logger, stopDeadlineMs = 15_000): Promise<void> {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    const deadline = setTimeout(() => {
+      logger.error('clean stop took too long: exiting');
+      process.exit(1);
+    }, stopDeadlineMs);
+    deadline.unref();
+    daemon.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('uncaughtException', (error) => logger.fatal({ err: error }, 'uncaught exception (the daemon keeps running)'));
+  process.on('unhandledRejection', (error) => logger.error({ err: error }, 'unhandled promise rejection (the daemon keeps running)'));
+  await daemon.start();
+}

@@ -1,0 +1,46 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one daemon. Each daemon owns its own registry (tests
+ * run several daemons in one process), prefixed `lighthouse_`.
+ */
+export function createMetrics(daemon: 'writer' | 'reporter') {
+  const registry = new Registry();
+  registry.setDefaultLabels({ daemon });
+  collectDefaultMetrics({ register: registry, prefix: 'lighthouse_process_' });
+  const sessionState = new Gauge({ name: 'lighthouse_discovery_connected', help: '1 while the discovery session is connected', labelNames: ['discovery'], registers: [registry] });
+  const sessions = new Counter({ name: 'lighthouse_discovery_sessions_total', help: 'discovery sessions established (a new one after each expiry)', labelNames: ['discovery'], registers: [registry] });
+  const stateChanges = new Counter({ name: 'lighthouse_discovery_state_changes_total', help: 'discovery session state changes, by new state', labelNames: ['discovery', 'state'], registers: [registry] });
+  const configProblems = new Gauge({ name: 'lighthouse_config_problems', help: 'config files currently rejected (their last good version stays in force)', registers: [registry] });
+  return { registry, sessionState, sessions, stateChanges, configProblems };
+}
+
+export function createWriterMetrics() {
+  const base = createMetrics('writer');
+  const { registry } = base;
+  return {
+    ...base,
+    members: new Gauge({ name: 'lighthouse_cluster_members', help: 'members per cluster as last reported by discovery', labelNames: ['cluster'], registers: [registry] }),
+    rejectedNodes: new Gauge({ name: 'lighthouse_cluster_rejected_nodes', help: 'nodes of a cluster rejected as malformed', labelNames: ['cluster'], registers: [registry] }),
+    membershipChanges: new Counter({ name: 'lighthouse_membership_changes_total', help: 'member set changes received from discovery', labelNames: ['cluster'], registers: [registry] }),
+    syncs: new Counter({ name: 'lighthouse_balancer_syncs_total', help: 'balancer syncs, by result', labelNames: ['balancer', 'result'], registers: [registry] }),
+    syncDuration: new Histogram({ name: 'lighthouse_balancer_sync_duration_seconds', help: 'time to bring the balancer in line with the desired state', labelNames: ['balancer'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    convergence: new Histogram({ name: 'lighthouse_convergence_seconds', help: 'time from a member set arriving from discovery to the balancer applying it', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+  };
+}
+
+export type WriterMetrics = ReturnType<typeof createWriterMetrics>;
+
+export function createReporterMetrics() {
+  const base = createMetrics('reporter');
+  const { registry } = base;
+  return {
+    ...base,
+    checks: new Counter({ name: 'lighthouse_checks_total', help: 'health check runs, by result', labelNames: ['service', 'check', 'result'], registers: [registry] }),
+    checkDuration: new Histogram({ name: 'lighthouse_check_duration_seconds', help: 'health check duration', labelNames: ['service', 'check'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
+    registered: new Gauge({ name: 'lighthouse_registrations', help: 'ports of a service currently registered', labelNames: ['service'], registers: [registry] }),
+    transitions: new Counter({ name: 'lighthouse_service_transitions_total', help: 'up/down transitions of service ports', labelNames: ['service', 'to'], registers: [registry] }),
+  };
+}
+
+export type ReporterMetrics = ReturnType<typeof createReporterMetrics>;

@@ -1,0 +1,77 @@
+import { encodeNode } from '../discovery/codec.js';
+import { nodeKey, type ClusterNode } from '../discovery/node.js';
+import type { MemberSet, RejectedNode } from '../discovery/types.js';
+
+export interface ClusterState {
+  cluster: string;
+  members: readonly ClusterNode[];
+  rejected: readonly RejectedNode[];
+  /** bumped on every effective change; 0 = never heard from discovery */
+  revision: number;
+  updatedAt: number | undefined;
+}
+
+export interface MemberChange {
+  cluster: string;
+  added: ClusterNode[];
+  removed: ClusterNode[];
+  changed: ClusterNode[];
+  revision: number;
+}
+
+/**
+ * The latest member set of every watched cluster. Policy lives here, not in
+ * discovery plugins: duplicates are collapsed, identical sets are ignored,
+ * and nothing is ever cleared because discovery went away — only a member
+ * set reported by a live session replaces the last known one.
+ */
+export class ClusterStateStore {
+  private readonly states = new Map<string, ClusterState>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Records a member set; returns what changed, or undefined when nothing did. */
+  update(set: MemberSet): MemberChange | undefined {
+    const previous = this.states.get(set.cluster);
+    const members = dedupe(set.members);
+    const before = new Map((previous?.members ?? []).map((node) => [nodeKey(node), node]));
+    const after = new Map(members.map((node) => [nodeKey(node), node]));
+    const change: MemberChange = { cluster: set.cluster, added: [], removed: [], changed: [], revision: previous?.revision ?? 0 };
+    for (const [key, node] of after) {
+      const old = before.get(key);
+      if (!old) change.added.push(node);
+      else if (encodeNode(old) !== encodeNode(node)) change.changed.push(node);
+    }
+    for (const [key, node] of before) if (!after.has(key)) change.removed.push(node);
+    const firstReport = previous === undefined || previous.revision === 0;
+    const membersChanged = change.added.length + change.removed.length + change.changed.length > 0;
+    const rejectedChanged = JSON.stringify(previous?.rejected ?? []) !== JSON.stringify(set.rejected);
+    if (!membersChanged && !firstReport) {
+      if (rejectedChanged && previous) this.states.set(set.cluster, { ...previous, rejected: set.rejected });
+      return undefined;
+    }
+    change.revision += 1;
+    this.states.set(set.cluster, { cluster: set.cluster, members, rejected: set.rejected, revision: change.revision, updatedAt: this.now() });
+    return change;
+  }
+
+  get(cluster: string): ClusterState {
+    return this.states.get(cluster) ?? { cluster, members: [], rejected: [], revision: 0, updatedAt: undefined };
+  }
+
+  /** Forgets a cluster that is no longer configured. */
+  forget(cluster: string): void {
+    this.states.delete(cluster);
+  }
+
+  all(): ClusterState[] {
+    return [...this.states.values()];
+  }
+}
+
+/** Same host:port reported twice (e.g. two znodes for one instance): keep one, in a stable order. */
+function dedupe(nodes: readonly ClusterNode[]): ClusterNode[] {
+  const byKey = new Map<string, ClusterNode>();
+  for (const node of nodes) byKey.set(nodeKey(node), node);
+  return [...byKey.values()].sort((a, b) => (nodeKey(a) < nodeKey(b) ? -1 : 1));
+}

@@ -1,0 +1,288 @@
+import type { BalancedCluster, Balancer } from '../balancer/types.js';
+import type { BalancerItem, ClusterItem } from '../config/model.js';
+import { ConfigDirectory } from '../config/directory.js';
+import { diffItems, emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
+import { ConfigWatcher } from '../config/watcher.js';
+import { DiscoveryPool } from '../discovery/pool.js';
+import { nodeKey } from '../discovery/node.js';
+import type { ClusterWatch, MemberSet } from '../discovery/types.js';
+import { Backoff } from '../lib/backoff.js';
+import { errorMessage } from '../lib/errors.js';
+import type { DaemonLogger, Logger } from '../lib/logger.js';
+import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { ClusterStateStore, type ClusterState } from './cluster-state.js';
+import { Quiescence } from './quiescence.js';
+
+export interface WriterOptions {
+  configDir: string;
+  registries: PluginRegistries;
+  log: DaemonLogger;
+  metrics?: WriterMetrics;
+  /** quiet period before a sync; 0 = next event-loop turn (bursts still coalesce) */
+  minWaitMs?: number;
+  maxWaitMs?: number;
+}
+
+interface ActiveWatch {
+  discovery: string;
+  /** the discovery instance the watch runs on: a replaced instance means re-watch */
+  instance: object;
+  watch: ClusterWatch;
+}
+
+interface ActiveBalancer {
+  item: BalancerItem;
+  instance: Balancer;
+}
+
+/**
+ * The writer daemon: config directory -> discovery watches -> cluster state
+ * -> balancers. Config changes are reconciled by name and hash; member
+ * changes trigger a coalesced sync of every balancer, one at a time.
+ */
+export class Writer {
+  readonly metrics: WriterMetrics;
+  readonly state = new ClusterStateStore();
+  private readonly logger: Logger;
+  private readonly pool: DiscoveryPool;
+  private readonly watcher: ConfigWatcher;
+  private readonly watches = new Map<string, ActiveWatch>();
+  private readonly balancers = new Map<string, ActiveBalancer>();
+  private readonly quiescence: Quiescence;
+  private readonly retryBackoff = new Backoff(500, 30_000);
+  private snapshot: ConfigSnapshot = emptySnapshot();
+  private syncing: Promise<void> | undefined;
+  private syncAgain = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** arrival time of the oldest member set not yet applied, for the convergence histogram */
+  private pendingSince: number | undefined;
+  private stopped = false;
+  /** clusters already warned about a missing discovery item, so the warning is not repeated on every rescan */
+  private readonly missingDiscovery = new Set<string>();
+  private firstSyncDone = false;
+  /** listeners told after each successful sync (status pages, tests) */
+  private readonly syncListeners = new Set<() => void>();
+
+  constructor(private readonly options: WriterOptions) {
+    this.logger = options.log.logger;
+    this.metrics = options.metrics ?? createWriterMetrics();
+    this.pool = new DiscoveryPool(options.registries, this.logger, (name) => ({
+      onStateChange: (state) => {
+        this.metrics.stateChanges.inc({ discovery: name, state });
+        this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
+        if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
+        else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+      },
+      onSession: () => this.metrics.sessions.inc({ discovery: name }),
+    }));
+    this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'balancer', 'discovery', 'cluster']), {
+      logger: this.logger.child({ module: 'config' }),
+      onSnapshot: (snapshot, scan) => {
+        this.metrics.configProblems.set(scan.problems.length);
+        return this.reconcile(snapshot);
+      },
+      onProblems: (scan) => this.metrics.configProblems.set(scan.problems.length),
+    });
+    this.quiescence = new Quiescence(() => void this.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
+  }
+
+  async start(): Promise<void> {
+    this.logger.info({ configDir: this.options.configDir }, 'writer starting');
+    await this.watcher.start();
+  }
+
+  /** True once every balancer has been synced at least once. */
+  get ready(): boolean {
+    return this.firstSyncDone;
+  }
+
+  clusters(): { item: ClusterItem; state: ClusterState }[] {
+    return [...this.snapshot.clusters.values()].map((item) => ({ item, state: this.state.get(item.name) }));
+  }
+
+  onSynced(listener: () => void): () => void {
+    this.syncListeners.add(listener);
+    return () => this.syncListeners.delete(listener);
+  }
+
+  balancer(name: string): Balancer | undefined {
+    return this.balancers.get(name)?.instance;
+  }
+
+  private async reconcile(next: ConfigSnapshot): Promise<void> {
+    const previous = this.snapshot;
+    this.snapshot = next;
+    if (next.logging && next.logging.hash !== previous.logging?.hash) this.options.log.reconfigure(next.logging.settings);
+
+    const poolChange = this.pool.reconcile(next.discovery);
+    this.reconcileBalancers(previous, next);
+    this.reconcileWatches(next);
+    // Make before break: watches already moved to the new instances above.
+    await this.pool.retire(poolChange.retired);
+    this.requestSync();
+  }
+
+  private reconcileBalancers(previous: ConfigSnapshot, next: ConfigSnapshot): void {
+    const diff = diffItems(previous.balancers, next.balancers);
+    for (const item of [...diff.removed, ...diff.changed.map(([before]) => before)]) {
+      const active = this.balancers.get(item.name);
+      this.balancers.delete(item.name);
+      // Closing stops managing; the load balancer itself keeps serving.
+      void active?.instance.close().catch((error: unknown) => this.logger.warn({ err: error }, `closing balancer "${item.name}" failed`));
+    }
+    for (const item of [...diff.added, ...diff.changed.map(([, after]) => after)]) {
+      const plugin = this.options.registries.balancers.get(item.plugin);
+      if (!plugin) continue;
+      try {
+        const instance = plugin.create(item.config, { logger: this.logger.child({ module: `balancer:${item.name}` }), name: item.name, file: item.file, now: Date.now });
+        this.balancers.set(item.name, { item, instance });
+        this.logger.info({ balancer: item.name }, diff.added.includes(item) ? 'balancer configured' : 'balancer settings changed');
+      } catch (error) {
+        this.logger.error({ err: error, file: item.file }, `${item.file}: cannot set up balancer "${item.name}": ${errorMessage(error)}`);
+      }
+    }
+  }
+
+  private reconcileWatches(next: ConfigSnapshot): void {
+    for (const [name, active] of this.watches) {
+      if (next.clusters.has(name)) continue;
+      active.watch.close();
+      this.watches.delete(name);
+      this.state.forget(name);
+      this.missingDiscovery.delete(name);
+      this.metrics.members.remove({ cluster: name });
+      this.metrics.rejectedNodes.remove({ cluster: name });
+      this.logger.info({ cluster: name }, `cluster "${name}" removed`);
+    }
+    for (const item of next.clusters.values()) {
+      const pooled = this.pool.get(item.discovery);
+      const active = this.watches.get(item.name);
+      if (!pooled) {
+        if (!this.missingDiscovery.has(item.name)) {
+          this.missingDiscovery.add(item.name);
+          this.logger.warn({ cluster: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); keeping the last known members`);
+        }
+        active?.watch.close();
+        this.watches.delete(item.name);
+        continue;
+      }
+      this.missingDiscovery.delete(item.name);
+      if (active && active.instance === pooled.instance) continue;
+      // Start the new watch before closing the old one; members stay in the store meanwhile.
+      const watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
+      active?.watch.close();
+      this.watches.set(item.name, { discovery: item.discovery, instance: pooled.instance, watch });
+      if (!active) this.logger.info({ cluster: item.name, discovery: item.discovery }, `watching cluster "${item.name}"`);
+    }
+  }
+
+  private onMembers(set: MemberSet): void {
+    if (this.stopped || !this.snapshot.clusters.has(set.cluster)) return;
+    const change = this.state.update(set);
+    this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
+    if (!change) return;
+    this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).members.length);
+    this.metrics.membershipChanges.inc({ cluster: set.cluster });
+    this.logger.info(
+      {
+        cluster: set.cluster,
+        revision: change.revision,
+        added: change.added.map(nodeKey),
+        removed: change.removed.map(nodeKey),
+        changed: change.changed.map(nodeKey),
+      },
+      `cluster "${set.cluster}" now has ${this.state.get(set.cluster).members.length} members`,
+    );
+    this.pendingSince ??= performance.now();
+    this.requestSync();
+  }
+
+  private requestSync(): void {
+    if (this.stopped) return;
+    this.quiescence.trigger();
+  }
+
+  /** Runs syncs one at a time; a request during a sync runs once more afterwards with the latest state. */
+  private sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.syncOnce();
+      } while (this.syncAgain && !this.stopped);
+    })().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const since = this.pendingSince;
+    this.pendingSince = undefined;
+    let failed = false;
+    for (const [name, active] of this.balancers) {
+      const clusters = this.balancedClusters(active.item);
+      const stopTimer = this.metrics.syncDuration.startTimer({ balancer: name });
+      try {
+        await active.instance.sync(clusters);
+        this.metrics.syncs.inc({ balancer: name, result: 'ok' });
+      } catch (error) {
+        failed = true;
+        this.metrics.syncs.inc({ balancer: name, result: 'failed' });
+        this.logger.error({ err: error, balancer: name }, `balancer "${name}" could not be updated, the running one keeps serving: ${errorMessage(error)}`);
+      } finally {
+        stopTimer();
+      }
+    }
+    if (failed) {
+      this.scheduleRetry();
+      return;
+    }
+    this.retryBackoff.reset();
+    if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
+    if (this.balancers.size > 0) this.firstSyncDone = true;
+    for (const listener of this.syncListeners) listener();
+  }
+
+  /** A failed sync (HAProxy would not start, a reload failed) is retried with backoff, and on the next change. */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    const delay = this.retryBackoff.next();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.requestSync();
+    }, delay);
+  }
+
+  private balancedClusters(balancer: BalancerItem): BalancedCluster[] {
+    const plugin = this.options.registries.balancers.get(balancer.plugin);
+    return [...this.snapshot.clusters.values()].map((item) => {
+      let config = item.balancer[balancer.plugin];
+      if (config === undefined && plugin) {
+        const defaults = plugin.clusterSchema.safeParse({});
+        config = defaults.success ? defaults.data : {};
+      }
+      return { name: item.name, metaCluster: item.metaCluster, config, members: this.state.get(item.name).members };
+    });
+  }
+
+  /** Stops watching and managing; the load balancer keeps serving with what it has. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.quiescence.cancel();
+    clearTimeout(this.retryTimer);
+    await this.watcher.close();
+    await this.syncing;
+    for (const active of this.watches.values()) active.watch.close();
+    this.watches.clear();
+    await Promise.all([...this.balancers.values()].map((active) => active.instance.close().catch(() => undefined)));
+    this.balancers.clear();
+    await this.pool.close();
+    this.logger.info('writer stopped; the load balancer keeps serving');
+  }
+}
