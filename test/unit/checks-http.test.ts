@@ -1,0 +1,251 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { httpCheck, httpCheckSchema, type HttpCheckConfig } from '../../src/checks/http.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import type { PluginHelper } from '../../src/plugins/types.js';
+import { freePort } from '../support/ports.js';
+import { tempDir, type TempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait-for.js';
+
+const helper: PluginHelper = { logger: silentLogger(), name: 'webapp', file: '/etc/lighthouse/services/webapp.yaml', now: Date.now };
+
+interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+}
+
+interface TestServer {
+  port: number;
+  seen: SeenRequest[];
+  sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+/** Routes: /ok 200, /empty 204, /fail 500 with a body, /moved 301, /hang never answers. */
+function handler(seen: SeenRequest[]) {
+  return (request: IncomingMessage, response: ServerResponse): void => {
+    seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
+    switch (request.url) {
+      case '/ok':
+      case '/ok?full=1':
+        response.end('fine');
+        return;
+      case '/empty':
+        response.writeHead(204).end();
+        return;
+      case '/fail':
+        response.writeHead(500).end('database unreachable\n');
+        return;
+      case '/moved':
+        response.writeHead(301, { location: '/ok' }).end();
+        return;
+      case '/hang':
+        return;
+      default:
+        response.writeHead(404).end();
+    }
+  };
+}
+
+async function listen(server: Server, seen: SeenRequest[]): Promise<TestServer> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    seen,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function config(raw: Record<string, unknown>): HttpCheckConfig {
+  return httpCheckSchema.parse(raw);
+}
+
+function run(checkConfig: HttpCheckConfig, port: number, signal: AbortSignal = new AbortController().signal) {
+  return httpCheck.create(checkConfig, { host: '127.0.0.1', port }, helper).run(signal);
+}
+
+describe('http check schema', () => {
+  it('needs a uri and defaults to GET without https', () => {
+    assert.deepEqual(config({ uri: '/health' }), { uri: '/health', method: 'GET', https: false, headers: {} });
+    assert.equal(httpCheckSchema.safeParse({}).success, false);
+  });
+
+  it('upper-cases the method', () => {
+    assert.equal(config({ uri: '/', method: 'head' }).method, 'HEAD');
+  });
+
+  it('rejects a uri that is not a path', () => {
+    assert.equal(httpCheckSchema.safeParse({ uri: 'health' }).success, false);
+    assert.equal(httpCheckSchema.safeParse({ uri: '/a b' }).success, false);
+  });
+
+  it('rejects unknown settings and header injection', () => {
+    assert.equal(httpCheckSchema.safeParse({ uri: '/', use_https: true }).success, false);
+    assert.equal(httpCheckSchema.safeParse({ uri: '/', headers: { 'x-a': 'b\r\nx-evil: 1' } }).success, false);
+    assert.equal(httpCheckSchema.safeParse({ uri: '/', headers: { 'x a': 'b' } }).success, false);
+    assert.equal(httpCheckSchema.safeParse({ uri: '/', method: 'GET /x' }).success, false);
+  });
+
+  it('rejects a Host header set twice', () => {
+    const result = httpCheckSchema.safeParse({ uri: '/', host_header: 'a.example', headers: { Host: 'b.example' } });
+    assert.equal(result.success, false);
+    assert.deepEqual(result.error?.issues[0]?.path, ['headers']);
+  });
+});
+
+describe('http check', () => {
+  let server: TestServer;
+
+  before(async () => {
+    const seen: SeenRequest[] = [];
+    server = await listen(createHttpServer(handler(seen)), seen);
+  });
+
+  after(async () => {
+    await server.close();
+  });
+
+  it('passes on 200 and closes its connection', async () => {
+    const outcome = await run(config({ uri: '/ok' }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    assert.match(outcome.detail ?? '', /HTTP 200/);
+    await waitFor(() => server.sockets.size === 0, 'the check to close its connection');
+  });
+
+  it('passes on 204', async () => {
+    const outcome = await run(config({ uri: '/empty' }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+  });
+
+  it('fails on 500 and shows status and the start of the body', async () => {
+    const outcome = await run(config({ uri: '/fail' }), server.port);
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', new RegExp(`http GET http://127\\.0\\.0\\.1:${server.port}/fail: HTTP 500 "database unreachable"`));
+  });
+
+  it('fails on a redirect (not 2xx)', async () => {
+    const outcome = await run(config({ uri: '/moved' }), server.port);
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 301/);
+  });
+
+  it('sends the configured method, path, headers and Host', async () => {
+    const outcome = await run(config({ uri: '/ok?full=1', method: 'HEAD', host_header: 'webapp.internal', headers: { 'X-Health': 'lighthouse' } }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    const request = server.seen.at(-1);
+    assert.equal(request?.method, 'HEAD');
+    assert.equal(request?.url, '/ok?full=1');
+    assert.equal(request?.headers.host, 'webapp.internal');
+    assert.equal(request?.headers['x-health'], 'lighthouse');
+  });
+
+  it('fails when nothing listens', async () => {
+    const outcome = await run(config({ uri: '/ok' }), await freePort());
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /ECONNREFUSED/);
+  });
+
+  it('is aborted by its signal when the service hangs, and closes its connection', async () => {
+    const controller = new AbortController();
+    const before = server.seen.length;
+    const pending = run(config({ uri: '/hang' }), server.port, controller.signal);
+    await waitFor(() => server.seen.length > before, 'the request to reach the server');
+    assert.ok(server.sockets.size > 0);
+    controller.abort(new Error('timed out after 100 ms'));
+    const outcome = await pending;
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /\/hang: timed out after 100 ms/);
+    await waitFor(() => server.sockets.size === 0, 'the aborted check to close its connection');
+  });
+
+  it('is aborted by AbortSignal.timeout', async () => {
+    const outcome = await run(config({ uri: '/hang' }), server.port, AbortSignal.timeout(50));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /timeout/i);
+  });
+});
+
+/** A self-signed certificate for 127.0.0.1 made with openssl, or the reason there is none. */
+function makeCertificate(dir: string): { ok: true; key: string; cert: string } | { ok: false; reason: string } {
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  const result = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=webapp.internal'], {
+    encoding: 'utf8',
+  });
+  if (result.error) return { ok: false, reason: `openssl is not available (${result.error.message})` };
+  if (result.status !== 0) return { ok: false, reason: `openssl failed: ${result.stderr.trim()}` };
+  return { ok: true, key, cert };
+}
+
+describe('http check over https', () => {
+  let dir: TempDir;
+  let server: TestServer | undefined;
+  let skipReason: string | undefined;
+  const serverNames: (string | false | null)[] = [];
+
+  before(async () => {
+    dir = await tempDir('lighthouse-https-');
+    const made = makeCertificate(dir.path);
+    if (!made.ok) {
+      skipReason = `skipped: cannot make a self-signed certificate: ${made.reason}`;
+      return;
+    }
+    const seen: SeenRequest[] = [];
+    const tls = { key: await readFile(made.key), cert: await readFile(made.cert) };
+    const https = createHttpsServer(tls, handler(seen));
+    https.on('secureConnection', (socket: TLSSocket) => serverNames.push(socket.servername));
+    server = await listen(https, seen);
+  });
+
+  after(async () => {
+    await server?.close();
+    await dir.remove();
+  });
+
+  it('passes against a self-signed certificate', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/ok', https: true }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    assert.match(outcome.detail ?? '', /https:\/\/127\.0\.0\.1:\d+\/ok: HTTP 200/);
+  });
+
+  it('sends the Host header as the TLS server name', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/ok', https: true, host_header: 'webapp.internal:8443' }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    assert.equal(server.seen.at(-1)?.headers.host, 'webapp.internal:8443');
+    assert.equal(serverNames.at(-1), 'webapp.internal');
+  });
+
+  it('fails on 500 over https', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/fail', https: true }), server.port);
+    assert.equal(outcome.passed, false);
+  });
+
+  it('fails when plain http is sent to an https port', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/ok' }), server.port);
+    assert.equal(outcome.passed, false);
+  });
+});
