@@ -1,0 +1,608 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { atomicWrite } from '../../lib/atomic-write.js';
+import { Backoff } from '../../lib/backoff.js';
+import { sleep } from '../../lib/deadline.js';
+import { LighthouseError, errorMessage } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
+import { HaproxyControl } from './control.js';
+import { crossCheck } from './cross-check.js';
+import { haproxyPaths, type HaproxyPaths } from './paths.js';
+import { computePlan, liveFromRendered, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
+import { HaproxyProcess, type CheckResult } from './process.js';
+import { renderConfig, type RenderedConfig } from './render.js';
+import { adminSocket, parseServersState } from './runtime-api.js';
+import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
+
+type Cluster = BalancedCluster<HaproxyClusterConfig>;
+
+export interface HaproxyBalancerOptions {
+  logger: Logger;
+  /** balancer file, for messages */
+  file?: string;
+  /** how often the master pid is checked (a cheap /proc read) */
+  livenessIntervalMs?: number;
+  /** a removed server keeps its connections this long before they are cut */
+  drainTimeoutMs?: number;
+  /** pause between `del server` attempts while a removed server drains */
+  deleteRetryMs?: number;
+  startTimeoutMs?: number;
+}
+
+/** What the running HAProxy is, as far as this balancer knows. */
+type Running = { kind: 'none' } | { kind: 'master'; pid: number } | { kind: 'classic'; pid: number };
+
+/** Written after every confirmed (re)load: what the running HAProxy loaded, for a writer that adopts it later. */
+interface LoadedMarker {
+  skeleton: string;
+  config: string;
+}
+
+const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** An empty server-state file in the format HAProxy reads: version line only. */
+const EMPTY_SERVER_STATE = '1\n';
+
+/**
+ * The HAProxy balancer. `sync` renders the whole config, validates it with
+ * `haproxy -c`, writes it atomically (the file is always the truth), then
+ * brings the running HAProxy there the cheapest safe way: runtime API for
+ * membership, one seamless master-worker reload for structural changes,
+ * a start when nothing runs. All work goes through one queue, so a sync, a
+ * deferred reload and a restart after a crash never overlap.
+ */
+export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
+  readonly control: HaproxyControl;
+  private readonly paths: HaproxyPaths;
+  private readonly process: HaproxyProcess;
+  private readonly logger: Logger;
+  private readonly drainTimeoutMs: number;
+  private readonly deleteRetryMs: number;
+
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private adopted = false;
+  private running: Running = { kind: 'none' };
+  /** what the running worker has; undefined = unknown (forces a reload) */
+  private live: LiveState | undefined;
+  private liveSkeleton: string | undefined;
+  /** hash of the full text the running HAProxy loaded (the classic strategy reloads whenever it differs) */
+  private loadedConfig: string | undefined;
+  /** the last render written to config_file */
+  private onDisk: RenderedConfig | undefined;
+  /** the text config_file had when we found it (adoption), to avoid a pointless rewrite */
+  private diskText: string | undefined;
+  private lastPorts = new Map<string, number>();
+  private reported = new Set<string>();
+
+  private lastReloadAt = 0;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private lastReloadError: LighthouseError | undefined;
+  private readonly reloadBackoff = new Backoff(500, 30_000);
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly restartBackoff = new Backoff(1_000, 30_000);
+  private restartNotBefore = 0;
+  private readonly removals = new Map<string, { cancelled: boolean }>();
+
+  constructor(
+    private readonly config: HaproxyConfig,
+    private readonly options: HaproxyBalancerOptions,
+  ) {
+    this.logger = options.logger;
+    this.paths = haproxyPaths(config);
+    this.process = new HaproxyProcess({ binary: config.haproxy_binary, paths: this.paths, logger: this.logger, startTimeoutMs: options.startTimeoutMs });
+    this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+    this.deleteRetryMs = options.deleteRetryMs ?? 5;
+  }
+
+  sync(clusters: readonly Cluster[]): Promise<void> {
+    return this.serial(() => this.syncNow(clusters));
+  }
+
+  async validate(clusters: readonly Cluster[]): Promise<BalancerProblem[]> {
+    const { accepted, problems } = crossCheck(this.config, clusters);
+    const rendered = renderConfig(this.config, accepted);
+    const dir = await mkdtemp(join(tmpdir(), 'lighthouse-haproxy-check-'));
+    try {
+      const file = join(dir, 'haproxy.cfg');
+      await atomicWrite(file, rendered.text);
+      const result = await this.process.check(file);
+      if (!result.ok) problems.push({ subject: this.subjectOf(result, rendered), message: explainRejection(result, rendered) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return problems;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.livenessTimer) clearInterval(this.livenessTimer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.livenessTimer = undefined;
+    this.reloadTimer = undefined;
+    this.cancelRemovals();
+    await this.queue.catch(() => undefined);
+    this.control.close();
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  private async syncNow(clusters: readonly Cluster[]): Promise<void> {
+    if (this.closed) return;
+    const { accepted, problems } = crossCheck(this.config, clusters, this.lastPorts);
+    this.report(problems);
+    const desired = renderConfig(this.config, accepted);
+    for (const message of desired.skipped) this.logger.warn(message);
+    await this.adopt();
+
+    const changed = desired.text !== (this.onDisk?.text ?? this.diskText);
+    if (changed) await this.writeValidated(desired);
+    this.onDisk = desired;
+    this.lastPorts = new Map(accepted.filter((cluster) => cluster.config.port !== undefined).map((cluster) => [cluster.name, cluster.config.port!]));
+
+    if (this.config.update_strategy === 'reload') {
+      await this.syncClassic();
+      return;
+    }
+    if (this.running.kind !== 'master') {
+      await this.startMaster();
+      return;
+    }
+    this.completeLive(desired);
+    const plan = computePlan(this.live, desired, this.liveSkeleton);
+    if (plan.ops.length === 0 && !plan.reload) return;
+    const fallback = await this.applyOps(plan.ops);
+    const reasons = [...plan.reasons, ...fallback];
+    if (reasons.length > 0) await this.requestReload(reasons);
+  }
+
+  /** The original's strategy: every change is a new process with -sf. */
+  private async syncClassic(): Promise<void> {
+    if (this.running.kind === 'none') {
+      await this.startClassic(undefined);
+      return;
+    }
+    if (this.loadedConfig !== textHash(this.onDisk!.text)) await this.requestReload(['update_strategy is "reload": every change reloads']);
+  }
+
+  /** Writes the candidate beside config_file, lets HAProxy check it, then renames it into place. */
+  private async writeValidated(rendered: RenderedConfig): Promise<void> {
+    await mkdir(dirname(this.paths.config), { recursive: true });
+    const handle = await open(this.paths.candidate, 'w', 0o644);
+    try {
+      await handle.writeFile(rendered.text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const result = await this.process.check(this.paths.candidate);
+    if (!result.ok) {
+      await unlink(this.paths.candidate).catch(() => undefined);
+      this.control.counters.rejectedConfigs += 1;
+      throw new LighthouseError('LH_HAPROXY_INVALID', `${explainRejection(result, rendered)}; the running HAProxy keeps its configuration`, {
+        file: this.paths.config,
+      });
+    }
+    for (const warning of result.warnings) this.logger.debug({ warning }, 'haproxy -c warning');
+    await rename(this.paths.candidate, this.paths.config);
+  }
+
+  // ------------------------------------------------------------------ process
+
+  /** Once per instance: find an HAProxy a previous writer left running, so a restarted writer never starts a second one. */
+  private async adopt(): Promise<void> {
+    if (this.adopted) return;
+    this.adopted = true;
+    await mkdir(dirname(this.paths.pid), { recursive: true });
+    await mkdir(dirname(this.paths.adminSocket), { recursive: true });
+    await mkdir(dirname(this.paths.masterSocket), { recursive: true });
+    this.diskText = await readFile(this.paths.config, 'utf8').catch(() => undefined);
+    const found = await this.process.running();
+    if (found.kind === 'master') {
+      this.running = { kind: 'master', pid: found.pid };
+      this.live = await this.adoptedLiveState();
+      this.logger.info({ pid: found.pid, known: this.live !== undefined }, 'adopted the running HAProxy master');
+    } else if (found.kind === 'classic') {
+      this.running = { kind: 'classic', pid: found.pid };
+      // A classic process serves what it loaded; the runtime strategy replaces it with a master (-x, -sf).
+      this.loadedConfig = (await this.readLoadedMarker())?.config;
+      this.logger.info({ pid: found.pid }, 'found a running HAProxy (not master-worker)');
+    }
+    this.livenessTimer = setInterval(() => this.checkLiveness(), this.options.livenessIntervalMs ?? 1_000);
+    this.livenessTimer.unref();
+  }
+
+  /**
+   * The adopted worker's state: its structure from the marker written after
+   * the last confirmed (re)load, its servers from `show servers state`
+   * (what it really has, even if a writer died between a write and a
+   * runtime command). Backend capabilities are unknown until we render the
+   * same structure: `computePlan` then treats its adds as needing a reload.
+   */
+  private async adoptedLiveState(): Promise<LiveState | undefined> {
+    const loaded = (await this.readLoadedMarker())?.skeleton;
+    if (!loaded) return undefined;
+    try {
+      const rows = parseServersState(await this.control.command('show servers state'));
+      const live: LiveState = { skeletonHash: loaded, backends: new Map() };
+      for (const row of rows) {
+        const backend = row.be_name ?? '';
+        let entry = live.backends.get(backend);
+        if (!entry) {
+          entry = { runtime: undefined, servers: new Map() };
+          live.backends.set(backend, entry);
+        }
+        // Forced maintenance (0x01) on a server of ours means a removal was under way.
+        const removing = (Number(row.srv_admin_state ?? 0) & 0x01) !== 0;
+        entry.servers.set(row.srv_name ?? '', { name: row.srv_name ?? '', ip: row.srv_addr ?? '', port: Number(row.srv_port ?? 0), removing });
+      }
+      return live;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'cannot read the adopted HAProxy servers; it will be reloaded');
+      return undefined;
+    }
+  }
+
+  /** Takes backend capabilities from our render once the adopted worker is known to run the same structure. */
+  private completeLive(desired: RenderedConfig): void {
+    if (!this.live || this.live.skeletonHash !== skeletonHash(desired)) return;
+    for (const [name, backend] of desired.backends) {
+      const entry = this.live.backends.get(name);
+      if (entry && entry.runtime === undefined) {
+        entry.runtime = {
+          addOptions: backend.addOptions,
+          staticReason: backend.staticReason,
+          healthCheck: backend.healthCheck,
+          agentCheck: backend.agentCheck,
+          startsDisabled: backend.startsDisabled,
+        };
+      }
+    }
+  }
+
+  private async startMaster(): Promise<void> {
+    const rendered = this.onDisk!;
+    const takeOver = this.running.kind === 'classic' ? this.running.pid : undefined;
+    // A fresh process must not pick up states of servers from before a crash.
+    await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
+    const started = Date.now();
+    try {
+      const proc = await this.process.startMaster(takeOver);
+      this.running = { kind: 'master', pid: proc.master.pid };
+      this.control.counters.starts += 1;
+      this.logger.info({ pid: proc.master.pid, worker: proc.workers[0]?.pid, ms: Date.now() - started }, 'HAProxy started (master-worker)');
+    } catch (error) {
+      this.control.counters.startFailures += 1;
+      throw error;
+    }
+    this.loaded(rendered);
+  }
+
+  private async startClassic(oldPid: number | undefined): Promise<void> {
+    const rendered = this.onDisk!;
+    if (oldPid === undefined) await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
+    const pid = await this.process.startClassic(oldPid);
+    this.running = { kind: 'classic', pid };
+    this.loaded(rendered);
+  }
+
+  /** Bookkeeping after HAProxy confirmed it runs `rendered`. */
+  private loaded(rendered: RenderedConfig): void {
+    this.cancelRemovals();
+    this.control.admin.reset();
+    this.live = liveFromRendered(rendered);
+    this.liveSkeleton = rendered.skeleton;
+    this.loadedConfig = textHash(rendered.text);
+    this.lastReloadError = undefined;
+    this.reloadBackoff.reset();
+    this.restartBackoff.reset();
+    const marker: LoadedMarker = { skeleton: this.live.skeletonHash, config: this.loadedConfig };
+    atomicWrite(this.paths.loaded, `${JSON.stringify(marker)}\n`).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the loaded-config marker'));
+  }
+
+  private async readLoadedMarker(): Promise<LoadedMarker | undefined> {
+    const text = await readFile(this.paths.loaded, 'utf8').catch(() => undefined);
+    if (!text) return undefined;
+    try {
+      const parsed = JSON.parse(text) as Partial<LoadedMarker>;
+      return typeof parsed.skeleton === 'string' && typeof parsed.config === 'string' ? { skeleton: parsed.skeleton, config: parsed.config } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Cheap liveness check (~1/s): a /proc read of the master pid. A dead HAProxy is started again from the config file. */
+  private checkLiveness(): void {
+    if (this.closed || this.running.kind === 'none' || Date.now() < this.restartNotBefore) return;
+    const pid = this.running.pid;
+    void this.process.isAlive(pid).then((alive) => {
+      if (alive || this.closed) return;
+      void this.serial(async () => {
+        if (this.running.kind === 'none' || this.running.pid !== pid || (await this.process.isAlive(pid))) return;
+        this.logger.warn({ pid }, 'HAProxy is gone; starting it again');
+        this.running = { kind: 'none' };
+        this.live = undefined;
+        this.cancelRemovals();
+        this.control.admin.reset();
+        if (!this.onDisk) return;
+        try {
+          if (this.config.update_strategy === 'reload') await this.startClassic(undefined);
+          else await this.startMaster();
+        } catch (error) {
+          this.restartNotBefore = Date.now() + this.restartBackoff.next();
+          this.logger.error({ err: error }, `HAProxy could not be started again: ${errorMessage(error)}`);
+        }
+      }).catch(() => undefined);
+    });
+  }
+
+  // ------------------------------------------------------------------ reloads
+
+  /** At most one reload in flight (the queue) and at most one per reload_min_interval_ms; later requests coalesce. */
+  private async requestReload(reasons: string[]): Promise<void> {
+    const wait = this.lastReloadAt + this.config.reload_min_interval_ms - Date.now();
+    if (wait > 0) {
+      this.logger.info({ reasons, inMs: wait }, 'reload deferred (reload_min_interval_ms)');
+      this.scheduleReload(wait);
+      if (this.lastReloadError) throw this.lastReloadError;
+      return;
+    }
+    this.logger.info({ reasons }, 'reloading HAProxy');
+    await this.reloadNow();
+  }
+
+  private scheduleReload(delayMs: number): void {
+    if (this.reloadTimer || this.closed) return;
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      void this.serial(() => this.reloadNow()).catch((error: unknown) => {
+        this.logger.error({ err: error }, `deferred HAProxy reload failed: ${errorMessage(error)}`);
+        this.scheduleReload(this.reloadBackoff.next());
+      });
+    }, Math.max(0, delayMs));
+    this.reloadTimer.unref();
+  }
+
+  private async reloadNow(): Promise<void> {
+    if (this.closed || !this.onDisk) return;
+    if (this.reloadTimer) {
+      clearTimeout(this.reloadTimer);
+      this.reloadTimer = undefined;
+    }
+    const rendered = this.onDisk;
+    const classic = this.config.update_strategy === 'reload';
+    if (classic && this.loadedConfig === textHash(rendered.text)) return;
+    if (!classic) {
+      this.completeLive(rendered);
+      if (!computePlan(this.live, rendered, this.liveSkeleton).reload) return;
+    }
+    if (this.running.kind === 'none') {
+      if (classic) await this.startClassic(undefined);
+      else await this.startMaster();
+      return;
+    }
+    this.lastReloadAt = Date.now();
+    const started = Date.now();
+    try {
+      if (classic || this.running.kind === 'classic') {
+        // A master-worker HAProxy left by the runtime strategy is replaced the same way (-sf to its master).
+        if (classic) await this.startClassic(this.running.pid);
+        else await this.startMaster();
+      } else {
+        await this.dumpServerState();
+        const proc = await this.process.reloadMaster(this.running.pid);
+        this.logger.info({ worker: proc.workers[0]?.pid, ms: Date.now() - started }, 'HAProxy reloaded (master-worker)');
+      }
+    } catch (error) {
+      this.control.counters.reloadFailures += 1;
+      this.lastReloadError = error instanceof LighthouseError ? error : new LighthouseError('LH_HAPROXY_START', errorMessage(error), { file: this.paths.config });
+      throw this.lastReloadError;
+    }
+    this.control.counters.reloads += 1;
+    this.loaded(rendered);
+  }
+
+  /** `show servers state` into the server-state file, so the new worker keeps drain/maint/weights and check results. */
+  private async dumpServerState(): Promise<void> {
+    try {
+      const state = await this.control.command('show servers state');
+      await atomicWrite(this.paths.serverState, `${state.trim()}\n`);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'cannot dump the server states before the reload; the new worker starts from the config');
+      await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE).catch(() => undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------ runtime API
+
+  /** Applies runtime ops in order; returns reasons for a reload where an op could not be applied. */
+  private async applyOps(ops: readonly RuntimeOp[]): Promise<string[]> {
+    const fallback: string[] = [];
+    for (const op of ops) {
+      const backend = this.live?.backends.get(op.backend);
+      if (!backend) continue;
+      const name = op.kind === 'remove' ? op.server : op.server.name;
+      const target = `${op.backend}/${name}`;
+      const started = performance.now();
+      try {
+        switch (op.kind) {
+          case 'add':
+            await this.addServer(op.backend, op.server);
+            break;
+          case 'restore':
+            await this.restoreServer(op.backend, op.server);
+            break;
+          case 'set-addr':
+            await this.setAddress(target, op.server.ip, op.server.port);
+            backend.servers.set(name, { ...op.server, removing: false });
+            break;
+          case 'remove':
+            await this.removeServer(op.backend, op.server);
+            break;
+        }
+        this.control.counters.runtimeChanges += 1;
+        this.logger.info({ op: op.kind, server: target, ms: Number((performance.now() - started).toFixed(2)) }, `runtime ${op.kind} ${target}`);
+      } catch (error) {
+        this.logger.warn({ err: error, op: op.kind, server: target }, `runtime API could not ${op.kind} ${target}; falling back to a reload`);
+        fallback.push(`runtime ${op.kind} of ${target} failed: ${errorMessage(error)}`);
+      }
+    }
+    return fallback;
+  }
+
+  private async expect(command: string, ok: RegExp): Promise<string> {
+    const output = await this.control.command(command);
+    if (!ok.test(output)) throw new LighthouseError('LH_HAPROXY_RUNTIME', `"${command}" answered: ${output.trim() || '(nothing)'}`);
+    return output;
+  }
+
+  private async addServer(backendName: string, server: { name: string; ip: string; port: number }): Promise<void> {
+    const backend = this.live!.backends.get(backendName)!;
+    const runtime = backend.runtime!;
+    const target = `${backendName}/${server.name}`;
+    const options = runtime.addOptions.length > 0 ? ` ${runtime.addOptions.join(' ')}` : '';
+    const output = await this.control.command(`add server ${target} ${server.ip}:${server.port}${options}`);
+    if (/already exists/i.test(output)) {
+      await this.restoreServer(backendName, server);
+      return;
+    }
+    if (!/New server registered/i.test(output)) throw new LighthouseError('LH_HAPROXY_RUNTIME', `"add server ${target}" answered: ${output.trim()}`);
+    // Dynamic servers start in maintenance with checks off.
+    if (runtime.healthCheck) await this.expect(`enable health ${target}`, /^$/);
+    if (runtime.agentCheck) await this.expect(`enable agent ${target}`, /^$/);
+    if (!runtime.startsDisabled) await this.expect(`enable server ${target}`, /^$/);
+    backend.servers.set(server.name, { ...server, removing: false });
+  }
+
+  private async restoreServer(backendName: string, server: { name: string; ip: string; port: number }): Promise<void> {
+    const backend = this.live!.backends.get(backendName)!;
+    const target = `${backendName}/${server.name}`;
+    const task = this.removals.get(target);
+    if (task) task.cancelled = true;
+    this.removals.delete(target);
+    const current = backend.servers.get(server.name);
+    if (!current || current.ip !== server.ip || current.port !== server.port) {
+      const output = await this.control.command(`set server ${target} addr ${server.ip} port ${server.port}`);
+      if (/no such server/i.test(output)) {
+        // The deletion won the race: add it anew.
+        backend.servers.delete(server.name);
+        await this.addServer(backendName, server);
+        return;
+      }
+    }
+    const output = await this.control.command(`enable server ${target}`);
+    if (/no such server/i.test(output)) {
+      backend.servers.delete(server.name);
+      await this.addServer(backendName, server);
+      return;
+    }
+    if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"enable server ${target}" answered: ${output.trim()}`);
+    backend.servers.set(server.name, { ...server, removing: false });
+  }
+
+  private async setAddress(target: string, ip: string, port: number): Promise<void> {
+    await this.expect(`set server ${target} addr ${ip} port ${port}`, /changed|no need to change/i);
+  }
+
+  /**
+   * Graceful removal: maintenance at once (no new requests), then `del server`
+   * every few ms until its connections are gone; only after the drain deadline
+   * are its sessions cut. Runs in the background so a slow drain never holds
+   * up other clusters.
+   */
+  private async removeServer(backendName: string, serverName: string): Promise<void> {
+    const backend = this.live!.backends.get(backendName)!;
+    const target = `${backendName}/${serverName}`;
+    const output = await this.control.command(`disable server ${target}`);
+    if (/no such server/i.test(output)) {
+      backend.servers.delete(serverName);
+      return;
+    }
+    if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"disable server ${target}" answered: ${output.trim()}`);
+    const server = backend.servers.get(serverName);
+    if (server) server.removing = true;
+    const task = { cancelled: false };
+    this.removals.set(target, task);
+    void this.deleteWhenDrained(backend.servers, serverName, target, task);
+  }
+
+  private async deleteWhenDrained(servers: Map<string, { removing: boolean }>, serverName: string, target: string, task: { cancelled: boolean }): Promise<void> {
+    const started = Date.now();
+    const deadline = started + this.drainTimeoutMs;
+    let forced = false;
+    let attempts = 0;
+    while (!task.cancelled && !this.closed) {
+      attempts += 1;
+      const output = await this.control.command(`del server ${target}`).catch((error: unknown) => errorMessage(error));
+      if (task.cancelled) break;
+      if (/Server deleted|No such server/i.test(output)) {
+        if (servers.get(serverName)?.removing) servers.delete(serverName);
+        this.logger.debug({ server: target, attempts, ms: Date.now() - started, forced }, 'server deleted');
+        break;
+      }
+      if (!forced && Date.now() >= deadline) {
+        forced = true;
+        this.control.counters.forcedRemovals += 1;
+        this.logger.warn({ server: target, drainMs: this.drainTimeoutMs }, 'removed server still has connections after the drain deadline; cutting them');
+        await this.control.command(`shutdown sessions server ${target}`).catch(() => undefined);
+      } else if (forced && Date.now() >= deadline + this.drainTimeoutMs) {
+        this.logger.error({ server: target, answer: output }, 'removed server could not be deleted; it stays in maintenance until the next reload');
+        break;
+      }
+      await sleep(this.deleteRetryMs);
+    }
+    if (this.removals.get(target) === task) this.removals.delete(target);
+  }
+
+  private cancelRemovals(): void {
+    for (const task of this.removals.values()) task.cancelled = true;
+    this.removals.clear();
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Logs cross-check problems once each (they repeat on every sync until fixed). */
+  private report(problems: readonly BalancerProblem[]): void {
+    const current = new Set(problems.map((problem) => problem.message));
+    for (const problem of problems) {
+      if (!this.reported.has(problem.message)) {
+        this.logger.error({ code: 'LH_CONFIG_REFERENCE', subject: problem.subject, file: this.options.file }, problem.message);
+      }
+    }
+    for (const message of this.reported) if (!current.has(message)) this.logger.info({ resolved: message }, 'cluster problem resolved');
+    this.reported = current;
+  }
+
+  private subjectOf(result: CheckResult, rendered: RenderedConfig): string {
+    return result.ok ? 'haproxy' : (blame(result.lines, rendered)[0] ?? 'haproxy');
+  }
+}
+
+/** What produced the lines HAProxy complains about (`[file:LINE]` in its messages). */
+function blame(lines: readonly string[], rendered: RenderedConfig): string[] {
+  const owners: string[] = [];
+  for (const line of lines) {
+    for (const match of line.matchAll(/\[[^\]\s]*:(\d+)\]/g)) {
+      const owner = rendered.owners[Number(match[1]) - 1];
+      if (owner && !owners.includes(owner)) owners.push(owner);
+    }
+  }
+  return owners;
+}
+
+function explainRejection(result: CheckResult, rendered: RenderedConfig): string {
+  if (result.ok) return 'valid';
+  const culprits = blame(result.lines, rendered);
+  const where = culprits.length > 0 ? ` (from ${culprits.join(', ')})` : '';
+  return `HAProxy rejects the generated configuration${where}: ${result.message}`;
+}

@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import type { RenderedBackend, RenderedConfig, RenderedServer } from './render.js';
+
+/** A server as the running worker has it. */
+export interface LiveServer {
+  name: string;
+  ip: string;
+  port: number;
+  /** put in maintenance to be deleted once its connections are gone */
+  removing: boolean;
+}
+
+/** A cluster backend as the running worker has it. */
+export interface LiveBackend {
+  /** how `add server` must be called for this backend, as of the config the worker loaded; undefined = not known */
+  runtime: Pick<RenderedBackend, 'addOptions' | 'staticReason' | 'healthCheck' | 'agentCheck' | 'startsDisabled'> | undefined;
+  servers: Map<string, LiveServer>;
+}
+
+/** What the running HAProxy worker has: the structure it loaded plus the servers changed at run time since. */
+export interface LiveState {
+  /** hash of the skeleton (config without cluster server lines) the worker loaded */
+  skeletonHash: string;
+  backends: Map<string, LiveBackend>;
+}
+
+export type RuntimeOp =
+  | { kind: 'add'; backend: string; server: RenderedServer }
+  /** a server being removed is wanted again: stop deleting it, fix its address, enable it */
+  | { kind: 'restore'; backend: string; server: RenderedServer }
+  | { kind: 'set-addr'; backend: string; server: RenderedServer }
+  | { kind: 'remove'; backend: string; server: string };
+
+export interface Plan {
+  /** a reload is needed (after the runtime ops, which make the change visible sooner where they can) */
+  reload: boolean;
+  /** why, for the log */
+  reasons: string[];
+  /** adds, restores and address changes first, removals last: make before break */
+  ops: RuntimeOp[];
+}
+
+export function skeletonHash(rendered: Pick<RenderedConfig, 'skeleton'>): string {
+  return createHash('sha256').update(rendered.skeleton).digest('hex');
+}
+
+/** The live state right after a worker loaded `rendered`. */
+export function liveFromRendered(rendered: RenderedConfig): LiveState {
+  const backends = new Map<string, LiveBackend>();
+  for (const [name, backend] of rendered.backends) {
+    backends.set(name, {
+      runtime: {
+        addOptions: backend.addOptions,
+        staticReason: backend.staticReason,
+        healthCheck: backend.healthCheck,
+        agentCheck: backend.agentCheck,
+        startsDisabled: backend.startsDisabled,
+      },
+      servers: new Map(backend.servers.map((server) => [server.name, { ...server, removing: false }])),
+    });
+  }
+  return { skeletonHash: skeletonHash(rendered), backends };
+}
+
+/** Section headers (`backend web`, ...) whose blocks differ between two skeletons, for the log. */
+export function structuralDifferences(before: string | undefined, after: string): string[] {
+  if (before === undefined) return ['the running configuration is not known'];
+  const blocks = (text: string): Map<string, string> => {
+    const map = new Map<string, string>();
+    let header = '';
+    for (const line of text.split('\n')) {
+      if (line !== '' && !line.startsWith(' ') && !line.startsWith('#')) header = line;
+      map.set(header, `${map.get(header) ?? ''}${line}\n`);
+    }
+    return map;
+  };
+  const a = blocks(before);
+  const b = blocks(after);
+  const reasons: string[] = [];
+  for (const [header, text] of b) {
+    if (!a.has(header)) reasons.push(`"${header}" added`);
+    else if (a.get(header) !== text) reasons.push(`"${header}" changed`);
+  }
+  for (const header of a.keys()) if (!b.has(header)) reasons.push(`"${header}" removed`);
+  return reasons;
+}
+
+/**
+ * What it takes to go from the running worker's state to `desired`. Pure, so
+ * the membership-only vs structural decision is unit-tested without HAProxy.
+ * `liveSkeleton` is the loaded skeleton text when known (only for the log).
+ */
+export function computePlan(live: LiveState | undefined, desired: RenderedConfig, liveSkeleton?: string): Plan {
+  if (!live) return { reload: true, reasons: ['the running configuration is not known'], ops: [] };
+  const reasons: string[] = [];
+  if (live.skeletonHash !== skeletonHash(desired)) {
+    const differences = structuralDifferences(liveSkeleton, desired.skeleton);
+    reasons.push(`structure changed: ${differences.join(', ') || 'sections differ'}`);
+  }
+  const upserts: RuntimeOp[] = [];
+  const removals: RuntimeOp[] = [];
+  for (const [name, backend] of desired.backends) {
+    const current = live.backends.get(name);
+    // A backend the worker does not have arrives with the reload the structural change already asks for.
+    if (!current) continue;
+    const refused = current.runtime === undefined ? 'the running configuration of this backend is not known' : current.runtime.staticReason;
+    const needAdd: string[] = [];
+    for (const server of backend.servers) {
+      const running = current.servers.get(server.name);
+      if (!running) {
+        if (refused) needAdd.push(server.name);
+        else upserts.push({ kind: 'add', backend: name, server });
+      } else if (running.removing) {
+        upserts.push({ kind: 'restore', backend: name, server });
+      } else if (running.ip !== server.ip || running.port !== server.port) {
+        upserts.push({ kind: 'set-addr', backend: name, server });
+      }
+    }
+    if (needAdd.length > 0) reasons.push(`backend "${name}" gets ${needAdd.join(', ')} through a reload: ${refused}`);
+    const wanted = new Set(backend.servers.map((server) => server.name));
+    for (const server of current.servers.values()) {
+      if (!server.removing && !wanted.has(server.name)) removals.push({ kind: 'remove', backend: name, server: server.name });
+    }
+  }
+  return { reload: reasons.length > 0, reasons, ops: [...upserts, ...removals] };
+}

@@ -1,0 +1,15 @@
+import type { BalancerPlugin } from '../../plugins/types.js';
+import { HaproxyBalancer } from './balancer.js';
+import { haproxyClusterSchema, haproxyConfigSchema, type HaproxyClusterConfig, type HaproxyConfig } from './schema.js';
+
+/** The built-in HAProxy balancer, registered like any third-party plugin. */
+export const haproxyBalancer: BalancerPlugin<HaproxyConfig, HaproxyClusterConfig> = {
+  kind: 'haproxy',
+  schema: haproxyConfigSchema,
+  clusterSchema: haproxyClusterSchema,
+  create: (config, helper) => new HaproxyBalancer(config, { logger: helper.logger, file: helper.file }),
+};
+
+export { HaproxyBalancer } from './balancer.js';
+export { HaproxyControl, createHaproxyControl, type HaproxyCounters, type ServerStat } from './control.js';
+export type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';

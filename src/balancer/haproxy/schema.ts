@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { portSchema } from '../../config/schemas.js';
+import { checkDirective, type Section } from './directives.js';
+import { isServerKeyword } from './server-keywords.js';
+
+/** Proxy, meta-cluster and cluster names become HAProxy section names and ACL names. */
+const PROXY_NAME = /^[A-Za-z0-9_.-]+$/;
+/** A path HAProxy reads as one config word (no spaces, quotes, comment or escape characters). */
+const CONFIG_PATH = /^\/[^\s#"'\\]*$/;
+/** An address on a `bind` line: IPv4, IPv6, a host name or `*`. */
+const BIND_ADDRESS = /^(\*|[A-Za-z0-9_.:-]+)$/;
+const HOST = /^[A-Za-z0-9_.:-]{1,253}$/;
+
+const noBreaks = (value: string): boolean => !/[\r\n\0]/.test(value);
+
+/** A list of directive lines, each checked against the keywords legal in `section`; the issue path names the line. */
+function directiveLines(section: Section) {
+  return z.array(z.string()).superRefine((lines, ctx) => {
+    lines.forEach((line, index) => {
+      const problem = checkDirective(section, line);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [index] });
+    });
+  });
+}
+
+const path = (what: string) => z.string().regex(CONFIG_PATH, `${what} must be an absolute path without spaces, quotes, "#" or "\\"`);
+const bindAddress = z.string().regex(BIND_ADDRESS, 'must be an IP address, a host name or "*"');
+const milliseconds = z.number().int().min(1).max(2_147_483_647);
+
+const upstreamSchema = z.strictObject({
+  host: z.string().regex(HOST, 'must be a host name or IP address'),
+  port: portSchema,
+  max_conn: z.number().int().min(1).optional(),
+});
+
+const proxySchema = z.strictObject({
+  port: portSchema,
+  upstreams: z.array(upstreamSchema).min(1),
+  options: directiveLines('listen').default([]),
+  bind_address: bindAddress.optional(),
+});
+
+const metaClusterSchema = z.strictObject({
+  port: portSchema,
+  frontend: directiveLines('frontend').default([]),
+});
+
+const statsSchema = z.strictObject({
+  port: portSchema,
+  uri: z
+    .string()
+    .regex(/^\/[^\s#"'\\]*$/, 'must start with "/" and contain no spaces, quotes, "#" or "\\"')
+    .optional(),
+  timeouts: z
+    .strictObject({ connect: milliseconds.optional(), client: milliseconds.optional(), server: milliseconds.optional() })
+    .optional(),
+  auth: z
+    .string()
+    .regex(/^[^\s:#"'\\]+:[^\s#"'\\]+$/, 'must be "user:password" without spaces, quotes, "#" or "\\"')
+    .optional(),
+  bind_address: bindAddress.optional(),
+});
+
+/** The body of `balancers/<name>.yaml` for the haproxy plugin (name/plugin are the core's). */
+export const haproxyConfigSchema = z
+  .strictObject({
+    config_file: path('config_file'),
+    socket_file: path('socket_file'),
+    pid_file: path('pid_file'),
+    global: directiveLines('global').default([]),
+    defaults: directiveLines('defaults').default([]),
+    bind_address: bindAddress.optional(),
+    meta_clusters: z.record(z.string().regex(PROXY_NAME, 'meta-cluster names use letters, digits, "_", "." and "-"'), metaClusterSchema).default({}),
+    proxies: z.record(z.string().regex(PROXY_NAME, 'proxy names use letters, digits, "_", "." and "-"'), proxySchema).default({}),
+    stats: statsSchema.optional(),
+    /** master CLI socket; default: `master.sock` beside socket_file */
+    master_socket: path('master_socket').optional(),
+    /**
+     * `runtime`: membership through the runtime API, seamless master-worker
+     * reloads for structural changes. `reload`: the original's behaviour
+     * (rewrite and `haproxy -sf <oldpid>` on every change), for comparison.
+     */
+    update_strategy: z.enum(['runtime', 'reload']).default('runtime'),
+    haproxy_binary: z.string().min(1).default('haproxy'),
+    /** structural reloads closer together than this are coalesced into one */
+    reload_min_interval_ms: z.number().int().min(0).max(600_000).default(1_000),
+  })
+  .superRefine((config, ctx) => {
+    // Listeners defined in this one file must not collide; collisions with
+    // clusters are checked at sync time, where the clusters are known.
+    const seen = new Map<number, string>();
+    const claim = (port: number, owner: string, path: (string | number)[]): void => {
+      const other = seen.get(port);
+      if (other) ctx.addIssue({ code: 'custom', message: `port ${port} is already used by ${other}`, path });
+      else seen.set(port, owner);
+    };
+    for (const [name, meta] of Object.entries(config.meta_clusters)) claim(meta.port, `meta-cluster "${name}"`, ['meta_clusters', name, 'port']);
+    for (const [name, proxy] of Object.entries(config.proxies)) {
+      claim(proxy.port, `proxy "${name}"`, ['proxies', name, 'port']);
+      if (name in config.meta_clusters) ctx.addIssue({ code: 'custom', message: `proxy "${name}" has the same name as a meta-cluster`, path: ['proxies', name] });
+      if (name === 'stats' && config.stats) ctx.addIssue({ code: 'custom', message: 'the name "stats" is used by the stats listener', path: ['proxies', name] });
+    }
+    if (config.stats) claim(config.stats.port, 'the stats listener', ['stats', 'port']);
+  });
+
+/** `server_options` as a string (`check inter 2s`) or a list of words/groups; stored as words. */
+const serverOptionsSchema = z
+  .union([z.string(), z.array(z.string())])
+  .superRefine((value, ctx) => {
+    const parts = typeof value === 'string' ? [value] : value;
+    parts.forEach((part, index) => {
+      const at = typeof value === 'string' ? [] : [index];
+      if (!noBreaks(part)) ctx.addIssue({ code: 'custom', message: 'server options must be on one line (no line break or NUL character)', path: at });
+    });
+    const words = parts.flatMap((part) => part.trim().split(/\s+/)).filter(Boolean);
+    if (words.length > 0 && !isServerKeyword(words[0]!)) {
+      ctx.addIssue({ code: 'custom', message: `"${words[0]}" is not an HAProxy 2.6 server option` });
+    }
+  })
+  .transform((value) => (typeof value === 'string' ? [value] : value).flatMap((part) => part.trim().split(/\s+/)).filter(Boolean));
+
+/** The `haproxy:` section of `clusters/<name>.yaml`. */
+export const haproxyClusterSchema = z.strictObject({
+  /** own frontend port; not for meta-cluster members */
+  port: portSchema.optional(),
+  /** routing condition inside the meta-cluster frontend, e.g. `path_beg /api` */
+  acl: z
+    .string()
+    .trim()
+    .min(1)
+    .refine(noBreaks, 'acl must be on one line (no line break or NUL character)')
+    .optional(),
+  frontend: directiveLines('frontend').default([]),
+  backend: directiveLines('backend').default([]),
+  server_options: serverOptionsSchema.default([]),
+});
+
+export type HaproxyConfig = z.output<typeof haproxyConfigSchema>;
+export type HaproxyClusterConfig = z.output<typeof haproxyClusterSchema>;
+export type HaproxyProxyConfig = z.output<typeof proxySchema>;
+export type HaproxyStatsConfig = z.output<typeof statsSchema>;
