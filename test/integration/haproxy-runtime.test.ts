@@ -24,7 +24,7 @@ let statsPort: number;
 const timings: Record<string, number[]> = {};
 
 async function backend(id: string, host?: string, port?: number): Promise<HttpBackend> {
-  const server = await startHttpBackend(id, host, port);
+  const server = await startHttpBackend(id, { host, port });
   started.push(server);
   return server;
 }

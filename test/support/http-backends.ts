@@ -9,13 +9,24 @@ export interface HttpBackend {
   close(): Promise<void>;
 }
 
-/** `host`/`port` default to 127.0.0.1 and a port the OS picks. */
-export async function startHttpBackend(id: string, host = '127.0.0.1', port = 0): Promise<HttpBackend> {
+export interface BackendOptions {
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default: a port the OS picks */
+  port?: number;
+  /** answer this long after the request arrived, so requests are in flight while membership changes */
+  delayMs?: number;
+}
+
+export async function startHttpBackend(id: string, options: BackendOptions = {}): Promise<HttpBackend> {
+  const { host = '127.0.0.1', port = 0, delayMs = 0 } = options;
   const backend = { id, port: 0, requests: 0 } as HttpBackend;
   const server: Server = createServer((req, res) => {
     backend.requests += 1;
     res.setHeader('Connection', 'close');
-    res.end(`${id} ${req.url ?? ''}`);
+    const answer = (): void => void res.end(`${id} ${req.url ?? ''}`);
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -30,8 +41,8 @@ export async function startHttpBackend(id: string, host = '127.0.0.1', port = 0)
   return backend;
 }
 
-export async function startHttpBackends(prefix: string, count: number): Promise<HttpBackend[]> {
-  return Promise.all(Array.from({ length: count }, (_, index) => startHttpBackend(`${prefix}${index + 1}`)));
+export async function startHttpBackends(prefix: string, count: number, options: BackendOptions = {}): Promise<HttpBackend[]> {
+  return Promise.all(Array.from({ length: count }, (_, index) => startHttpBackend(`${prefix}${index + 1}`, options)));
 }
 
 export interface HttpAnswer {

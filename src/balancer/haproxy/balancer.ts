@@ -285,7 +285,16 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private async startClassic(oldPid: number | undefined): Promise<void> {
     const rendered = this.onDisk!;
     if (oldPid === undefined) await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
-    const pid = await this.process.startClassic(oldPid);
+    const started = Date.now();
+    let pid: number;
+    try {
+      pid = await this.process.startClassic(oldPid);
+    } catch (error) {
+      if (oldPid === undefined) this.control.counters.startFailures += 1;
+      throw error;
+    }
+    if (oldPid === undefined) this.control.counters.starts += 1;
+    this.logger.info({ pid, replaced: oldPid, ms: Date.now() - started }, oldPid === undefined ? 'HAProxy started (classic daemon)' : 'HAProxy reloaded (classic -sf)');
     this.running = { kind: 'classic', pid };
     this.loaded(rendered);
   }
