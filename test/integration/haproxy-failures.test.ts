@@ -150,3 +150,38 @@ test('cluster problems do not block other clusters: the bad one is left out and 
   assert.ok(h.logs.some((line) => line.includes('cluster \\"clash\\" left out of HAProxy: haproxy.port') && line.includes('already used by cluster \\"web\\"')));
   await waitFor(async () => (await httpGet(apiPort!).catch(() => ({ status: 0, body: '' }))).body.startsWith('web2'), 'the good new cluster to answer');
 });
+
+test('reloads closer than reload_min_interval_ms are coalesced into one deferred reload', async () => {
+  const spaced = await harness({ reload_min_interval_ms: 400 });
+  try {
+    const [aPort, bPort, cPort] = (await freePorts(3)) as [number, number, number];
+    const deferred = spaced.create();
+    await deferred.sync([clusterOf('a', { port: aPort }, [member(web1)])]);
+    await deferred.sync([clusterOf('a', { port: aPort }, [member(web1)]), clusterOf('b', { port: bPort }, [member(web2)])]);
+    // Within the interval of the previous (re)load: written, not yet loaded...
+    await deferred.sync([clusterOf('a', { port: aPort }, [member(web1)]), clusterOf('b', { port: bPort }, [member(web2)]), clusterOf('c', { port: cPort }, [member(web1)])]);
+    assert.match(await readFile(spaced.config.config_file, 'utf8'), /frontend c/);
+    assert.equal(deferred.control.counters.reloads, 0);
+    // ... then both structural changes arrive with a single reload.
+    await waitFor(async () => deferred.control.counters.reloads === 1 && (await httpGet(cPort).catch(() => ({ status: 0, body: '' }))).status === 200, 'the deferred reload');
+    assert.equal((await httpGet(bPort)).status, 200);
+    assert.equal(deferred.control.counters.reloads, 1);
+    assert.ok(spaced.logs.some((line) => line.includes('reload deferred')));
+  } finally {
+    await spaced.stop();
+  }
+});
+
+test('a missing HAProxy binary is a clear error naming the setting, not a config rejection', async () => {
+  const missing = await harness({ haproxy_binary: '/nonexistent/haproxy' });
+  try {
+    await assert.rejects(missing.create().sync([web()]), (error: unknown) => {
+      assert.ok(error instanceof LighthouseError);
+      assert.equal(error.code, 'LH_HAPROXY_START');
+      assert.match(error.message, /haproxy_binary: the HAProxy binary "\/nonexistent\/haproxy" was not found/);
+      return true;
+    });
+  } finally {
+    await missing.stop();
+  }
+});

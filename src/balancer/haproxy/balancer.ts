@@ -180,6 +180,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       await handle.close();
     }
     const result = await this.process.check(this.paths.candidate);
+    if (!result.ok && result.missingBinary) {
+      await unlink(this.paths.candidate).catch(() => undefined);
+      throw new LighthouseError('LH_HAPROXY_START', result.message, { file: this.options.file, setting: 'haproxy_binary' });
+    }
     if (!result.ok) {
       await unlink(this.paths.candidate).catch(() => undefined);
       this.control.counters.rejectedConfigs += 1;
@@ -279,7 +283,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       this.control.counters.startFailures += 1;
       throw error;
     }
-    this.loaded(rendered);
+    await this.loaded(rendered);
   }
 
   private async startClassic(oldPid: number | undefined): Promise<void> {
@@ -296,11 +300,13 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     if (oldPid === undefined) this.control.counters.starts += 1;
     this.logger.info({ pid, replaced: oldPid, ms: Date.now() - started }, oldPid === undefined ? 'HAProxy started (classic daemon)' : 'HAProxy reloaded (classic -sf)');
     this.running = { kind: 'classic', pid };
-    this.loaded(rendered);
+    await this.loaded(rendered);
   }
 
   /** Bookkeeping after HAProxy confirmed it runs `rendered`. */
-  private loaded(rendered: RenderedConfig): void {
+  private async loaded(rendered: RenderedConfig): Promise<void> {
+    // A start counts as a load for reload_min_interval_ms: a structural change right after it waits too.
+    this.lastReloadAt = Math.max(this.lastReloadAt, Date.now());
     this.cancelRemovals();
     this.control.admin.reset();
     this.live = liveFromRendered(rendered);
@@ -310,7 +316,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.reloadBackoff.reset();
     this.restartBackoff.reset();
     const marker: LoadedMarker = { skeleton: this.live.skeletonHash, config: this.loadedConfig };
-    atomicWrite(this.paths.loaded, `${JSON.stringify(marker)}\n`).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the loaded-config marker'));
+    await atomicWrite(this.paths.loaded, `${JSON.stringify(marker)}\n`).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the loaded-config marker'));
   }
 
   private async readLoadedMarker(): Promise<LoadedMarker | undefined> {
@@ -412,7 +418,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       throw this.lastReloadError;
     }
     this.control.counters.reloads += 1;
-    this.loaded(rendered);
+    await this.loaded(rendered);
   }
 
   /** `show servers state` into the server-state file, so the new worker keeps drain/maint/weights and check results. */

@@ -18,7 +18,7 @@ export interface ProcessOptions {
   checkTimeoutMs?: number;
 }
 
-export type CheckResult = { ok: true; warnings: string[] } | { ok: false; message: string; lines: string[] };
+export type CheckResult = { ok: true; warnings: string[] } | { ok: false; message: string; lines: string[]; missingBinary?: boolean };
 
 /** What runs now, as far as the pid file and the master CLI tell. */
 export type Running = { kind: 'master'; pid: number; proc: ShowProc } | { kind: 'classic'; pid: number } | { kind: 'none' };
@@ -64,7 +64,7 @@ export class HaproxyProcess {
         }
         const code = (error as NodeJS.ErrnoException & { code?: unknown }).code;
         if (code === 'ENOENT') {
-          resolve({ ok: false, message: `the HAProxy binary "${this.options.binary}" was not found`, lines: [] });
+          resolve({ ok: false, message: `the HAProxy binary "${this.options.binary}" was not found`, lines: [], missingBinary: true });
           return;
         }
         const alerts = lines.filter((line) => line.startsWith('[ALERT]'));
