@@ -477,8 +477,9 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   private async addServer(backendName: string, server: { name: string; ip: string; port: number }): Promise<void> {
     const backend = this.live!.backends.get(backendName)!;
-    const runtime = backend.runtime!;
+    const runtime = backend.runtime;
     const target = `${backendName}/${server.name}`;
+    if (!runtime) throw new LighthouseError('LH_HAPROXY_RUNTIME', `cannot add ${target} at run time: the running configuration of this backend is not known`);
     const options = runtime.addOptions.length > 0 ? ` ${runtime.addOptions.join(' ')}` : '';
     const output = await this.control.command(`add server ${target} ${server.ip}:${server.port}${options}`);
     if (/already exists/i.test(output)) {
