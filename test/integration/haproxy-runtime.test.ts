@@ -91,7 +91,9 @@ test('adding a member: it gets traffic through the runtime API (worker pid uncha
   await waitFor(async () => (await backendsReached(webPort, 9)).has('web3'), 'web3 to get traffic');
   assert.equal(await balancer.control.workerPid(), pid);
   assert.equal(balancer.control.counters.reloads, 0);
-  // The config file is the truth: a later reload reproduces the runtime state.
+  // The config file is the truth: a later reload reproduces the runtime state
+  // (written in the background after a runtime-only change).
+  await balancer.configWritten();
   assert.match(await readFile(h.config.config_file, 'utf8'), new RegExp(`server web3\\.test:${web3.port} 127\\.0\\.0\\.1:${web3.port} cookie`));
 });
 
@@ -105,6 +107,7 @@ test('removing a member: no more traffic to it, no reload, and it is deleted fro
   assert.equal(web1.requests, before);
   assert.equal(await balancer.control.workerPid(), pid);
   await waitFor(async () => !(await balancer.control.serverStates()).some((row) => row.srv_name === `web1.test:${web1.port}`), 'web1 to be deleted');
+  await balancer.configWritten();
   assert.doesNotMatch(await readFile(h.config.config_file, 'utf8'), /web1\.test/);
 });
 

@@ -20,6 +20,8 @@ export interface HaproxyCounters {
   forcedRemovals: number;
   /** configs `haproxy -c` rejected */
   rejectedConfigs: number;
+  /** validated config writes done after a runtime-only change (off the critical path) */
+  backgroundWrites: number;
 }
 
 /** One server or proxy line of `show stat`, with the columns a status page needs (all columns in `raw`). */
@@ -48,6 +50,7 @@ export class HaproxyControl {
     startFailures: 0,
     forcedRemovals: 0,
     rejectedConfigs: 0,
+    backgroundWrites: 0,
   };
 
   constructor(
