@@ -1,30 +1,30 @@
-import { access } from 'node:fs/promises';
 import { createDaemonLogger } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
-import { createRegistries } from '../plugins/registry.js';
-import { registerBuiltins } from '../plugins/builtins.js';
 import { Writer } from '../writer/writer.js';
+import { startHttpEndpoint } from './http-endpoint.js';
+import { assertConfigDir, loadRegistries } from './common.js';
 
-export interface WriterCommandOptions {
+export interface DaemonCommandOptions {
   metricsPort?: number;
   metricsAddress: string;
+  plugin?: string[];
 }
 
-export async function runWriter(configDir: string, options: WriterCommandOptions): Promise<void> {
+export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('writer');
-  await assertDirectory(configDir);
-  const registries = createRegistries();
-  registerBuiltins(registries);
+  await assertConfigDir(configDir);
+  const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   const writer = new Writer({ configDir, registries, log });
-  void options;
-  await runUntilSignalled(writer, log.logger);
-}
-
-async function assertDirectory(path: string): Promise<void> {
-  try {
-    await access(path);
-  } catch {
-    process.stderr.write(`lighthouse: config directory ${path} does not exist\n`);
-    process.exit(2);
-  }
+  await runUntilSignalled(
+    {
+      start: async () => {
+        if (options.metricsPort !== undefined) {
+          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, ready: () => writer.ready, logger: log.logger });
+        }
+        await writer.start();
+      },
+      stop: () => writer.stop(),
+    },
+    log.logger,
+  );
 }

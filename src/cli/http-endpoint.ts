@@ -1,0 +1,51 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../lib/logger.js';
+
+export type Route = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+export interface HttpEndpointOptions {
+  port: number;
+  address: string;
+  registry: Registry;
+  /** /healthz answers 200 once this is true (initial sync done) */
+  ready: () => boolean;
+  /** extra routes by exact path (the writer's dashboard) */
+  routes?: Record<string, Route>;
+  logger: Logger;
+}
+
+/** The daemons' small HTTP side: Prometheus `/metrics`, `/healthz`, and any extra pages. */
+export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<Server> {
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const handle = async () => {
+      if (path === '/metrics') {
+        response.writeHead(200, { 'content-type': options.registry.contentType });
+        response.end(await options.registry.metrics());
+      } else if (path === '/healthz') {
+        const ready = options.ready();
+        response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
+        response.end(ready ? 'ok\n' : 'initial sync not done\n');
+      } else if (options.routes?.[path]) {
+        await options.routes[path](request, response);
+      } else {
+        response.writeHead(404, { 'content-type': 'text/plain' });
+        response.end('not found\n');
+      }
+    };
+    handle().catch((error: unknown) => {
+      options.logger.warn({ err: error, path }, 'http endpoint request failed');
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.address, () => resolve());
+  });
+  server.unref();
+  const address = server.address();
+  options.logger.info({ address }, `serving /metrics and /healthz on http://${options.address}:${typeof address === 'object' && address ? address.port : options.port}`);
+  return server;
+}
