@@ -184,6 +184,29 @@ export class ChaosStack {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   }
 
+  /** Starts one more backend for `reporter` and adds its port to the reporter's service file. */
+  async addBackend(reporter: ReporterHandle): Promise<ChaosBackend> {
+    const backend = await startChaosBackend(`${reporter.name}${reporter.backends.length + 1}`);
+    reporter.backends.push(backend);
+    await this.writeService(reporter);
+    return backend;
+  }
+
+  async writeService(reporter: ReporterHandle): Promise<void> {
+    await writeAtomic(join(reporter.dir, 'services', 'web.yaml'), serviceYaml(reporter.host, reporter.backends.map((backend) => backend.port)));
+  }
+
+  /** Starts a stopped reporter again on its config directory. */
+  restartReporter(reporter: ReporterHandle): void {
+    if (reporter.process.alive) throw new Error(`reporter ${reporter.name} is still running`);
+    reporter.process = DaemonProcess.start('reporter', reporter.dir);
+  }
+
+  restartWriter(): void {
+    if (this.writer.alive) throw new Error('the writer is still running');
+    this.writer = DaemonProcess.start('writer', this.writerDir);
+  }
+
   async extraBackend(id: string): Promise<ChaosBackend> {
     const backend = await startChaosBackend(id);
     this.extraBackends.push(backend);
