@@ -226,7 +226,7 @@ export class LoadGenerator {
       } catch (error) {
         this.report.failed += 1;
         this.lastFailureAt = started;
-        if (this.report.errors.length < 5) this.report.errors.push((error as Error).message);
+        if (this.report.errors.length < 5) this.report.errors.push(`${new Date().toISOString()} ${(error as Error).message}`);
       }
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }

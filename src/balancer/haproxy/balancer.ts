@@ -12,6 +12,7 @@ import { HaproxyControl } from './control.js';
 import { crossCheck } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
 import { computePlan, liveFromRendered, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
+import { bindTargets, busyTargets } from './listeners.js';
 import { HaproxyProcess, type CheckResult } from './process.js';
 import { renderConfig, type RenderedConfig } from './render.js';
 import { adminSocket, parseServersState } from './runtime-api.js';
@@ -39,6 +40,8 @@ type Running = { kind: 'none' } | { kind: 'master'; pid: number } | { kind: 'cla
 interface LoadedMarker {
   skeleton: string;
   config: string;
+  /** its `bind` addresses (absent in markers of older versions) */
+  binds?: string[];
 }
 
 const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -72,6 +75,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private liveSkeleton: string | undefined;
   /** hash of the full text the running HAProxy loaded (the classic strategy reloads whenever it differs) */
   private loadedConfig: string | undefined;
+  /** `bind` addresses the running HAProxy holds; undefined = unknown (no pre-check of new listeners) */
+  private loadedBinds: Set<string> | undefined;
   /** the render HAProxy must end up with: in config_file, or about to be (background write) */
   private onDisk: RenderedConfig | undefined;
   /** the text config_file has now (read at adoption, then each validated write), to avoid pointless rewrites */
@@ -289,6 +294,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     await mkdir(dirname(this.paths.masterSocket), { recursive: true });
     this.fileText = await readFile(this.paths.config, 'utf8').catch(() => undefined);
     const found = await this.process.running();
+    if (found.kind !== 'none') this.loadedBinds = toSet((await this.readLoadedMarker())?.binds);
     if (found.kind === 'master') {
       this.running = { kind: 'master', pid: found.pid };
       this.live = await this.adoptedLiveState();
@@ -397,10 +403,12 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.live = liveFromRendered(rendered);
     this.liveSkeleton = rendered.skeleton;
     this.loadedConfig = textHash(rendered.text);
+    const binds = bindTargets(rendered.text).map((target) => target.address);
+    this.loadedBinds = new Set(binds);
     this.lastReloadError = undefined;
     this.reloadBackoff.reset();
     this.restartBackoff.reset();
-    const marker: LoadedMarker = { skeleton: this.live.skeletonHash, config: this.loadedConfig };
+    const marker: LoadedMarker = { skeleton: this.live.skeletonHash, config: this.loadedConfig, binds };
     await atomicWrite(this.paths.loaded, `${JSON.stringify(marker)}\n`).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the loaded-config marker'));
   }
 
@@ -409,7 +417,9 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     if (!text) return undefined;
     try {
       const parsed = JSON.parse(text) as Partial<LoadedMarker>;
-      return typeof parsed.skeleton === 'string' && typeof parsed.config === 'string' ? { skeleton: parsed.skeleton, config: parsed.config } : undefined;
+      if (typeof parsed.skeleton !== 'string' || typeof parsed.config !== 'string') return undefined;
+      const binds = Array.isArray(parsed.binds) && parsed.binds.every((bind) => typeof bind === 'string') ? parsed.binds : undefined;
+      return { skeleton: parsed.skeleton, config: parsed.config, binds };
     } catch {
       return undefined;
     }
@@ -490,6 +500,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.lastReloadAt = Date.now();
     const started = Date.now();
     try {
+      await this.refuseBusyListeners(rendered);
       if (classic || this.running.kind === 'classic') {
         // A master-worker HAProxy left by the runtime strategy is replaced the same way (-sf to its master).
         if (classic) await this.startClassic(this.running.pid);
@@ -506,6 +517,26 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     }
     this.control.counters.reloads += 1;
     await this.loaded(rendered);
+  }
+
+  /**
+   * A reload whose new listener cannot bind (another program holds the port)
+   * is not attempted: HAProxy 2.6 retries such a bind for about two seconds
+   * and pauses the old worker's listeners meanwhile, so every retry of the
+   * writer would refuse connections on every port. Measured: hundreds of
+   * refused requests per attempt. The error names the address and the
+   * cluster; the writer retries with backoff, and the reload happens once the
+   * port is free or the file is fixed.
+   */
+  private async refuseBusyListeners(rendered: RenderedConfig): Promise<void> {
+    if (!this.loadedBinds) return;
+    const held = this.loadedBinds;
+    const busy = await busyTargets(bindTargets(rendered.text).filter((target) => !held.has(target.address)));
+    if (busy.length === 0) return;
+    const what = busy.map((target) => `${target.address}${rendered.owners[target.line] ? ` (${rendered.owners[target.line]})` : ''}`).join(', ');
+    throw new LighthouseError('LH_HAPROXY_START', `cannot listen on ${what}: address already in use by another program; not reloading, the previous configuration keeps serving`, {
+      file: this.paths.config,
+    });
   }
 
   /** `show servers state` into the server-state file, so the new worker keeps drain/maint/weights and check results. */
@@ -708,4 +739,8 @@ function explainRejection(result: CheckResult, rendered: RenderedConfig): string
   const culprits = blame(result.lines, rendered);
   const where = culprits.length > 0 ? ` (from ${culprits.join(', ')})` : '';
   return `HAProxy rejects the generated configuration${where}: ${result.message}`;
+}
+
+function toSet(values: readonly string[] | undefined): Set<string> | undefined {
+  return values ? new Set(values) : undefined;
 }
