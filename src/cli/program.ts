@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runWriter } from './writer-command.js';
+import { registerOperatorCommands } from './operator-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .action((configDir: string, options: { metricsPort?: number; metricsAddress: string }) => runWriter(configDir, options));
 
+  registerOperatorCommands(program);
   return program;
 }
 

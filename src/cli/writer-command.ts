@@ -2,6 +2,7 @@ import { createDaemonLogger } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { Dashboard, registerHaproxyCounters } from './dashboard.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 
 export interface DaemonCommandOptions {
@@ -15,11 +16,13 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   const writer = new Writer({ configDir, registries, log });
+  registerHaproxyCounters(writer.metrics.registry, writer);
+  const dashboard = new Dashboard(writer);
   await runUntilSignalled(
     {
       start: async () => {
         if (options.metricsPort !== undefined) {
-          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, ready: () => writer.ready, logger: log.logger });
+          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, ready: () => writer.ready, routes: dashboard.routes(), logger: log.logger });
         }
         await writer.start();
       },

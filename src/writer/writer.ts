@@ -110,6 +110,11 @@ export class Writer {
     return this.balancers.get(name)?.instance;
   }
 
+  /** Names of the balancers currently managed (for the dashboard and metrics). */
+  balancerNames(): string[] {
+    return [...this.balancers.keys()].sort();
+  }
+
   private async reconcile(next: ConfigSnapshot): Promise<void> {
     const previous = this.snapshot;
     this.snapshot = next;
