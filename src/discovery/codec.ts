@@ -6,6 +6,13 @@ import { fail, ok, type Result } from '../lib/result.js';
 /** Larger payloads are not nodes; refusing them early bounds memory per znode. */
 export const MAX_NODE_BYTES = 64 * 1024;
 
+/**
+ * Metadata nesting limit. JSON.parse accepts any depth, but re-encoding (and
+ * the core's comparisons) recurse: a hostile node nested 20,000 deep would
+ * overflow the stack of every writer that reads it.
+ */
+export const MAX_METADATA_DEPTH = 32;
+
 /** RFC 1123 host names: letters, digits, hyphens, dots (and `_`, seen in the wild). */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
 
@@ -61,6 +68,7 @@ function decodeMetadata(value: unknown): Result<Metadata> {
   const parsed = typeof value === 'string' ? parseJson(value) : ok(value);
   if (!parsed.ok) return fail(`metadata: ${parsed.error}`);
   if (!isPlainObject(parsed.value)) return fail('metadata is not a JSON object');
+  if (exceedsDepth(parsed.value, MAX_METADATA_DEPTH)) return fail(`metadata is nested deeper than ${MAX_METADATA_DEPTH} levels`);
   return ok(parsed.value as Metadata);
 }
 
@@ -90,6 +98,18 @@ function parseJson(text: string): Result<unknown> {
   } catch (error) {
     return fail(`not valid JSON (${(error as Error).message})`);
   }
+}
+
+/** Iterative, so measuring a hostile value cannot itself overflow the stack. */
+function exceedsDepth(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

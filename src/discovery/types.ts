@@ -30,6 +30,13 @@ export interface DiscoveryEvents {
   /** A (new) session exists: registrations must be (re)made. Fires for the first session too. */
   onSession?(sessionId: string): void;
   onStateChange?(state: SessionState): void;
+  /**
+   * A registration made by `publish` disappeared (deleted by someone else, or
+   * taken over by another session) while it was still published. The plugin
+   * does not re-create it on its own: the reporter decides (and rate-limits).
+   * Not fired for session loss: `onSession` covers that.
+   */
+  onLost?(service: string, key: string): void;
 }
 
 /**

@@ -1,0 +1,249 @@
+import type { Logger } from '../../lib/logger.js';
+import { Backoff } from '../../lib/backoff.js';
+import { errorMessage } from '../../lib/errors.js';
+import type { Result } from '../../lib/result.js';
+import { decodeNode, encodeNode } from '../codec.js';
+import { nodeKey, type ClusterNode } from '../node.js';
+import type { ClusterWatch, MemberSet, RejectedNode } from '../types.js';
+import { isNoNode } from './zk-errors.js';
+import { basename, znodePath } from './paths.js';
+import type { ZkSession } from './session.js';
+import type { Stat, WatchEvent } from './zk-client.js';
+
+interface Child {
+  /** orders two reads of the same znode that raced each other (a re-created znode has a larger mzxid too) */
+  mzxid: bigint;
+  node: Result<ClusterNode>;
+  /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
+  stale: boolean;
+}
+
+export interface ClusterWatcherOptions {
+  session: ZkSession;
+  basePath: string;
+  cluster: string;
+  onMembers(set: MemberSet): void;
+  logger: Logger;
+}
+
+/**
+ * Watches the members of one cluster, `<path>/<cluster>/<host>:<port>`.
+ *
+ * Cost per change is what a fleet can afford (DESIGN "Fleet scale"): a
+ * children event costs one getChildren (which re-arms the watch) plus one
+ * getData per child that is new; the data of known children is cached and
+ * kept fresh by a data watch on each, so a data change costs one getData and
+ * a removal costs the getChildren alone. Watch events are one-shot and
+ * coalesced by ZooKeeper, so they are never counted: each one only marks the
+ * cluster dirty, and a single sync loop reads what is needed.
+ */
+export class ClusterWatcher implements ClusterWatch {
+  private readonly folder: string;
+  private children = new Map<string, Child>();
+  private closed = false;
+  private dirty = false;
+  private syncing = false;
+  private lastFingerprint: string | undefined;
+  private readonly loggedRejections = new Map<string, bigint>();
+  private readonly backoff = new Backoff(200, 10_000);
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastFailure: string | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: ClusterWatcherOptions) {
+    this.folder = znodePath(options.basePath, options.cluster);
+    // While disconnected nothing is read: the core keeps the last members.
+    // The same session coming back needs one children re-read (the library
+    // restored the watches, and the server replays what they missed); a new
+    // session has no watches at all, so everything is read again.
+    this.unsubscribe = options.session.onReady(({ fresh }) => {
+      if (fresh) for (const child of this.children.values()) child.stale = true;
+      this.request();
+    });
+    if (options.session.isConnected()) this.request();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+
+  private readonly onFolderEvent = (): void => this.request();
+
+  private readonly onChildEvent = (event: WatchEvent): void => {
+    if (this.closed) return;
+    const child = this.children.get(basename(event.path));
+    // A deleted child also fires the folder's children watch, which removes it.
+    if (!child || event.type !== 'dataChanged') return;
+    void this.reread(basename(event.path));
+  };
+
+  private request(): void {
+    if (this.closed) return;
+    this.dirty = true;
+    if (!this.syncing) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.syncing = true;
+    try {
+      while (this.dirty && !this.closed) {
+        this.dirty = false;
+        if (!this.options.session.isConnected()) return;
+        try {
+          await this.sync();
+          this.backoff.reset();
+          this.lastFailure = undefined;
+        } catch (error) {
+          if (this.closed) return;
+          this.reportFailure(error);
+          // Lost connection: the ready event restarts us. Connected but failing (deadline, ACL): retry later.
+          if (this.options.session.isConnected() && !this.dirty) this.scheduleRetry();
+        }
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private async sync(): Promise<void> {
+    const client = this.options.session.current();
+    let names: string[];
+    try {
+      names = (await client.getChildren(this.folder, this.onFolderEvent)).children;
+    } catch (error) {
+      if (!isNoNode(error)) throw error;
+      // Not there (yet, or any more): an exists watch tells us when it appears.
+      const stat = await client.exists(this.folder, this.onFolderEvent);
+      if (this.closed) return;
+      if (stat) {
+        this.dirty = true; // created between the two requests
+        return;
+      }
+      this.children = new Map();
+      this.emit();
+      return;
+    }
+    if (this.closed) return;
+
+    const toRead = names.filter((name) => {
+      const known = this.children.get(name);
+      return !known || known.stale;
+    });
+    const reads = await Promise.allSettled(toRead.map((name) => client.getData(znodePath(this.folder, name), this.onChildEvent)));
+    if (this.closed) return;
+
+    let failure: unknown;
+    const next = new Map<string, Child>();
+    const wanted = new Set(names);
+    for (const name of names) {
+      const index = toRead.indexOf(name);
+      const current = this.children.get(name);
+      if (index < 0) {
+        if (current) next.set(name, current);
+        continue;
+      }
+      const read = reads[index]!;
+      if (read.status === 'fulfilled') {
+        next.set(name, newer(current, this.decode(read.value.data, read.value.stat)));
+      } else if (!isNoNode(read.reason)) {
+        failure ??= read.reason;
+        if (current) next.set(name, { ...current, stale: true });
+      }
+      // NO_NODE: deleted since the children read; the children watch already fired.
+    }
+    for (const name of this.loggedRejections.keys()) if (!wanted.has(name)) this.loggedRejections.delete(name);
+    this.children = next;
+    this.emit();
+    if (failure) throw failure;
+  }
+
+  /** A known child's data changed: one getData, which also re-arms its watch. */
+  private async reread(name: string): Promise<void> {
+    try {
+      const { data, stat } = await this.options.session.current().getData(znodePath(this.folder, name), this.onChildEvent);
+      const current = this.children.get(name);
+      if (this.closed || !current) return;
+      this.children.set(name, newer(current, this.decode(data, stat)));
+      this.emit();
+    } catch (error) {
+      if (this.closed || isNoNode(error)) return;
+      // The watch was consumed but not re-armed: the next sync must read it again.
+      const current = this.children.get(name);
+      if (current) current.stale = true;
+      this.reportFailure(error);
+      if (this.options.session.isConnected()) this.scheduleRetry();
+    }
+  }
+
+  private decode(data: Buffer, stat: Stat): Child {
+    return { mzxid: stat.mzxid.readBigInt64BE(0), node: decodeNode(data), stale: false };
+  }
+
+  private emit(): void {
+    const names = [...this.children.keys()].sort();
+    // HAProxy server names are host:port, so two znodes whose data name the same
+    // host:port cannot both be members: the one whose znode name matches wins.
+    const owner = new Map<string, string>();
+    for (const name of names) {
+      const node = this.children.get(name)!.node;
+      if (!node.ok) continue;
+      const key = nodeKey(node.value);
+      const holder = owner.get(key);
+      if (holder === undefined || (name === key && holder !== key)) owner.set(key, name);
+    }
+    const members: ClusterNode[] = [];
+    const rejected: RejectedNode[] = [];
+    for (const name of names) {
+      const child = this.children.get(name)!;
+      const znode = znodePath(this.folder, name);
+      let reason: string;
+      if (child.node.ok) {
+        const holder = owner.get(nodeKey(child.node.value))!;
+        if (holder === name) {
+          members.push(child.node.value);
+          this.loggedRejections.delete(name);
+          continue;
+        }
+        reason = `its data names ${nodeKey(child.node.value)}, which ${znodePath(this.folder, holder)} already provides`;
+      } else {
+        reason = child.node.error;
+      }
+      rejected.push({ znode, reason });
+      if (this.loggedRejections.get(name) !== child.mzxid) {
+        this.loggedRejections.set(name, child.mzxid);
+        this.options.logger.warn({ code: 'LH_NODE_INVALID', znode, cluster: this.options.cluster }, `${znode}: rejected node: ${reason}`);
+      }
+    }
+    const fingerprint = JSON.stringify([members.map(encodeNode), rejected]);
+    if (fingerprint === this.lastFingerprint) return;
+    this.lastFingerprint = fingerprint;
+    try {
+      this.options.onMembers({ cluster: this.options.cluster, members, rejected });
+    } catch (error) {
+      this.options.logger.error({ err: error, cluster: this.options.cluster }, 'member set listener failed');
+    }
+  }
+
+  private reportFailure(error: unknown): void {
+    const message = errorMessage(error);
+    // Once per distinct failure, not on every retry.
+    if (message === this.lastFailure) return;
+    this.lastFailure = message;
+    this.options.logger.warn({ err: error, cluster: this.options.cluster, znode: this.folder }, `reading cluster ${this.options.cluster} failed: ${message}`);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.request();
+    }, this.backoff.next());
+    this.retryTimer.unref();
+  }
+}
+
+function newer(current: Child | undefined, read: Child): Child {
+  return current && !current.stale && current.mzxid > read.mzxid ? current : read;
+}

@@ -1,0 +1,160 @@
+import type { Logger } from '../../lib/logger.js';
+import { LighthouseError } from '../../lib/errors.js';
+import { encodeNode } from '../codec.js';
+import { nodeKey, type ClusterNode } from '../node.js';
+import { registrationAcl, type DigestCredentials } from './acl.js';
+import { ancestors, znodePath } from './paths.js';
+import type { ZkSession } from './session.js';
+import { isBadVersion, isNodeExists, isNoNode } from './zk-errors.js';
+import type { Acl, Stat, WatchEvent, ZkClient } from './zk-client.js';
+
+export interface RegistrarOptions {
+  session: ZkSession;
+  basePath: string;
+  credentials?: DigestCredentials;
+  logger: Logger;
+  /** A registration of ours disappeared (or was taken by another session) while we still want it. */
+  onLost?(service: string, key: string): void;
+}
+
+/** How often publish re-reads and retries when the znode changes between our read and our write. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The reporter's side: ephemeral `<path>/<service>/<host>:<port>` znodes
+ * holding the node in the original wire format.
+ *
+ * Writes are conditional on what was just read (versions), so two writers
+ * racing for the same znode cannot clobber each other silently, and every
+ * operation is idempotent: the reporter calls publish again after a new
+ * session and whenever it reconciles.
+ */
+export class Registrar {
+  /** What this instance wants registered, by znode path: to recognise our own nodes in watch events. */
+  private readonly wanted = new Map<string, { service: string; key: string }>();
+  private readonly acl: readonly Acl[];
+
+  constructor(private readonly options: RegistrarOptions) {
+    this.acl = registrationAcl(options.credentials);
+  }
+
+  async publish(service: string, node: ClusterNode): Promise<void> {
+    const key = nodeKey(node);
+    const path = znodePath(this.options.basePath, service, key);
+    const data = Buffer.from(encodeNode(node), 'utf8');
+    if (!this.wanted.has(path)) this.wanted.set(path, { service, key });
+    const client = this.options.session.current();
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      // Reading with a watch also arms the "lost registration" watch when the znode is there.
+      const existing = await this.read(client, path);
+      if (!existing) {
+        try {
+          await this.create(client, path, data);
+          await client.exists(path, this.onOwnEvent);
+          this.options.logger.info({ znode: path, service }, `registered ${key} in ${service}`);
+          return;
+        } catch (error) {
+          if (isNodeExists(error)) continue;
+          throw error;
+        }
+      }
+      if (existing.stat.ephemeralOwner.equals(client.sessionId())) {
+        if (existing.data.equals(data)) return;
+        try {
+          await client.setData(path, data, existing.stat.version);
+          this.options.logger.info({ znode: path, service }, `updated registration ${key} in ${service}`);
+          return;
+        } catch (error) {
+          if (isBadVersion(error) || isNoNode(error)) continue;
+          throw error;
+        }
+      }
+      // Left by another session: a previous run of this machine, or our own
+      // expired session whose znode the server has not removed yet. Replace it
+      // in one step, and only if it is still the version we read.
+      try {
+        await client.multi([
+          { op: 'remove', path, version: existing.stat.version },
+          { op: 'create', path, data, acl: this.acl, ephemeral: true },
+        ]);
+        await client.exists(path, this.onOwnEvent);
+        this.options.logger.info({ znode: path, service, previousOwner: existing.stat.ephemeralOwner.toString('hex') }, `took over registration ${key} in ${service}`);
+        return;
+      } catch (error) {
+        if (isBadVersion(error) || isNoNode(error) || isNodeExists(error)) continue;
+        throw error;
+      }
+    }
+    throw new LighthouseError('LH_ZK_OPERATION', `the registration changed under us ${MAX_ATTEMPTS} times in a row; will retry on the next report`, { znode: path });
+  }
+
+  async unpublish(service: string, node: Pick<ClusterNode, 'host' | 'port'>): Promise<void> {
+    const key = nodeKey(node);
+    const path = znodePath(this.options.basePath, service, key);
+    this.wanted.delete(path);
+    try {
+      await this.options.session.current().remove(path, -1);
+      this.options.logger.info({ znode: path, service }, `removed registration ${key} from ${service}`);
+    } catch (error) {
+      if (!isNoNode(error)) throw error;
+    }
+  }
+
+  async isPublished(service: string, node: ClusterNode): Promise<boolean> {
+    const path = znodePath(this.options.basePath, service, nodeKey(node));
+    const client = this.options.session.current();
+    const existing = await this.read(client, path, false);
+    return Boolean(existing && existing.stat.ephemeralOwner.equals(client.sessionId()) && existing.data.equals(Buffer.from(encodeNode(node), 'utf8')));
+  }
+
+  private async read(client: ZkClient, path: string, watch = true): Promise<{ data: Buffer; stat: Stat } | undefined> {
+    try {
+      return await client.getData(path, watch ? this.onOwnEvent : undefined);
+    } catch (error) {
+      if (isNoNode(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Creates the ephemeral leaf; only when its folder is missing are the
+   * folders created, persistent (mkdirp with EPHEMERAL would make every level
+   * ephemeral, and an ephemeral folder cannot have children). The folder
+   * creates are pipelined: one session's requests are applied in order.
+   */
+  private async create(client: ZkClient, path: string, data: Buffer): Promise<void> {
+    try {
+      await client.create(path, data, this.acl, true);
+      return;
+    } catch (error) {
+      if (!isNoNode(error)) throw error;
+    }
+    const folders = await Promise.allSettled(ancestors(path).map((folder) => client.create(folder, Buffer.alloc(0), this.acl, false)));
+    for (const result of folders) if (result.status === 'rejected' && !isNodeExists(result.reason)) throw result.reason;
+    await client.create(path, data, this.acl, true);
+  }
+
+  /** Our registration changed: if it is gone or no longer ours while still wanted, say so. */
+  private readonly onOwnEvent = (event: WatchEvent): void => {
+    const wanted = this.wanted.get(event.path);
+    if (!wanted) return;
+    void this.checkOwn(event.path, wanted);
+  };
+
+  private async checkOwn(path: string, wanted: { service: string; key: string }): Promise<void> {
+    let client: ZkClient;
+    let stat: Stat | null;
+    try {
+      client = this.options.session.current();
+      stat = await client.exists(path, this.onOwnEvent);
+    } catch (error) {
+      // Disconnected: a resumed session replays the event, a new one makes the reporter re-publish everything.
+      this.options.logger.debug({ err: error, znode: path }, 'could not check own registration');
+      return;
+    }
+    if (this.wanted.get(path) !== wanted) return;
+    if (stat && stat.ephemeralOwner.equals(client.sessionId())) return;
+    this.options.logger.warn({ znode: path, service: wanted.service, owner: stat?.ephemeralOwner.toString('hex') }, `registration ${wanted.key} in ${wanted.service} was ${stat ? 'taken over by another session' : 'deleted by someone else'}`);
+    this.options.onLost?.(wanted.service, wanted.key);
+  }
+}

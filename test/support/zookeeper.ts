@@ -1,0 +1,422 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { freePorts } from './ports.js';
+import { tempDir, type TempDir } from './temp-dir.js';
+import { waitFor } from './wait-for.js';
+import { ConnectionState, ZkClient, OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
+import { isNodeExists } from '../../src/discovery/zookeeper/zk-errors.js';
+import { zookeeperDiscovery, ZookeeperDiscovery } from '../../src/discovery/zookeeper/plugin.js';
+import type { MemberSet } from '../../src/discovery/types.js';
+import { silentLogger, type Logger } from '../../src/lib/logger.js';
+import { pino, type LevelWithSilent } from 'pino';
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Real ZooKeeper servers for integration tests: a standalone server or an
+ * ensemble of three on free 127.0.0.1 ports, in a temp dir, with a short tick
+ * so session timeouts in tests can be short. Everything is stopped by PID;
+ * `stop()` belongs in an after() hook, and an exit hook kills any JVM a
+ * crashed test left behind.
+ */
+
+const ZOOKEEPER_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
+const JAVA_OPTS = ['-Xmx128m', '-Xss512k', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
+
+const running = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of running) {
+    if (!child.pid) continue;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+// Backstops for a test process that dies before its after() hooks: JVMs must not outlive it.
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+
+export interface ZookeeperOptions {
+  /** 1 (standalone, default) or 3 */
+  servers?: 1 | 3;
+  /** ms; sessions may be as short as 2 ticks */
+  tickTime?: number;
+  maxSessionTimeout?: number;
+}
+
+export interface ZookeeperServer {
+  /** 1-based server id (myid) */
+  id: number;
+  clientPort: number;
+  dataDir: string;
+  configFile: string;
+  process: ChildProcess | undefined;
+}
+
+export class ZookeeperCluster {
+  private constructor(
+    readonly dir: TempDir,
+    readonly servers: ZookeeperServer[],
+    readonly tickTime: number,
+  ) {}
+
+  static async start(options: ZookeeperOptions = {}): Promise<ZookeeperCluster> {
+    const count = options.servers ?? 1;
+    const tickTime = options.tickTime ?? 200;
+    const dir = await tempDir('lighthouse-zk-');
+    const ports = await freePorts(count * 3);
+    const servers: ZookeeperServer[] = [];
+    const quorum = count > 1 ? Array.from({ length: count }, (_, i) => `server.${i + 1}=127.0.0.1:${ports[i * 3 + 1]}:${ports[i * 3 + 2]}`) : [];
+    for (let i = 0; i < count; i += 1) {
+      const id = i + 1;
+      const dataDir = join(dir.path, `server${id}`);
+      await mkdir(dataDir, { recursive: true });
+      if (count > 1) await writeFile(join(dataDir, 'myid'), `${id}\n`);
+      const configFile = join(dataDir, 'zoo.cfg');
+      const lines = [
+        `tickTime=${tickTime}`,
+        `dataDir=${dataDir}`,
+        `clientPort=${ports[i * 3]}`,
+        'clientPortAddress=127.0.0.1',
+        `minSessionTimeout=${tickTime * 2}`,
+        `maxSessionTimeout=${options.maxSessionTimeout ?? 60_000}`,
+        'initLimit=10',
+        'syncLimit=5',
+        'admin.enableServer=false',
+        '4lw.commands.whitelist=*',
+        'maxClientCnxns=0',
+        // Tests create and drop many sessions; fsync per txn only slows them down.
+        'forceSync=no',
+        ...quorum,
+      ];
+      await writeFile(configFile, `${lines.join('\n')}\n`);
+      servers.push({ id, clientPort: ports[i * 3]!, dataDir, configFile, process: undefined });
+    }
+    const cluster = new ZookeeperCluster(dir, servers, tickTime);
+    try {
+      for (const server of servers) cluster.launch(server);
+      await Promise.all(servers.map((server) => cluster.waitServing(server.id)));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** `127.0.0.1:p1,127.0.0.1:p2,...` */
+  get connectString(): string {
+    return this.hosts.join(',');
+  }
+
+  get hosts(): string[] {
+    return this.servers.map((server) => `127.0.0.1:${server.clientPort}`);
+  }
+
+  server(id: number): ZookeeperServer {
+    const server = this.servers.find((candidate) => candidate.id === id);
+    if (!server) throw new Error(`no ZooKeeper server ${id}`);
+    return server;
+  }
+
+  serverByPort(port: number): ZookeeperServer | undefined {
+    return this.servers.find((candidate) => candidate.clientPort === port);
+  }
+
+  private launch(server: ZookeeperServer): void {
+    const log = openSync(join(server.dataDir, 'server.log'), 'a');
+    const child = spawn('java', [...JAVA_OPTS, '-cp', ZOOKEEPER_CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', server.configFile], {
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    server.process = child;
+  }
+
+  /** Waits until the server answers `srvr` with a serving mode (standalone, leader or follower). */
+  async waitServing(id: number, timeoutMs = 30_000): Promise<string> {
+    return waitFor(
+      async () => {
+        const text = await this.fourLetter(id, 'srvr');
+        return /Mode: (standalone|leader|follower)/.exec(text)?.[1];
+      },
+      `ZooKeeper server ${id} to serve`,
+      timeoutMs,
+      50,
+    );
+  }
+
+  /** Sends a four-letter word and returns the whole answer. */
+  fourLetter(id: number, word: string, timeoutMs = 2000): Promise<string> {
+    const { clientPort } = this.server(id);
+    return new Promise((resolve, reject) => {
+      const socket = connectTcp(clientPort, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`${word} to server ${id}: no answer`));
+      }, timeoutMs);
+      socket.on('connect', () => socket.write(word));
+      socket.on('data', (chunk) => chunks.push(chunk));
+      socket.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+    });
+  }
+
+  async mntr(id: number): Promise<Record<string, string>> {
+    const text = await this.fourLetter(id, 'mntr');
+    const stats: Record<string, string> = {};
+    for (const line of text.split('\n')) {
+      const [key, value] = line.split('\t');
+      if (key && value !== undefined) stats[key] = value.trim();
+    }
+    return stats;
+  }
+
+  /**
+   * Requests the server has received. Every four-letter word counts as one
+   * packet too, including the `mntr` that reads this: callers comparing two
+   * readings subtract 1.
+   */
+  async packetsReceived(id = 1): Promise<number> {
+    return Number((await this.mntr(id)).zk_packets_received);
+  }
+
+  async leader(): Promise<number> {
+    for (const server of this.servers) {
+      if (!server.process) continue;
+      const text = await this.fourLetter(server.id, 'srvr').catch(() => '');
+      if (/Mode: (leader|standalone)/.test(text)) return server.id;
+    }
+    throw new Error('no ZooKeeper leader');
+  }
+
+  /** Freezes the JVM: it keeps its sockets open but answers nothing, like a long GC pause or a hung VM. */
+  pause(id: number): void {
+    const pid = this.server(id).process?.pid;
+    if (pid) process.kill(pid, 'SIGSTOP');
+  }
+
+  resume(id: number): void {
+    const pid = this.server(id).process?.pid;
+    if (pid) process.kill(pid, 'SIGCONT');
+  }
+
+  /** Stops one server by PID: SIGTERM, then SIGKILL if it has not exited. */
+  async stopServer(id: number): Promise<void> {
+    const server = this.server(id);
+    const child = server.process;
+    server.process = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      process.kill(child.pid!, 'SIGCONT'); // a paused JVM cannot act on SIGTERM
+      child.kill('SIGTERM');
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Starts a stopped server again, on the same port and data dir (sessions and znodes survive). */
+  async restartServer(id: number): Promise<void> {
+    await this.stopServer(id);
+    this.launch(this.server(id));
+    await this.waitServing(id);
+  }
+
+  /** Stops every server and removes the temp dir. Safe to call twice. */
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((server) => this.stopServer(server.id)));
+    await this.dir.remove();
+  }
+}
+
+/** A plain client for the test's own reads and writes (no liveness probe, so it does not disturb packet counts). */
+export async function connectClient(connectString: string, options: { sessionTimeoutMs?: number; auth?: string } = {}): Promise<ZkClient> {
+  const client = new ZkClient({ connectString, sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000, operationTimeoutMs: 5000, spinDelayMs: 100 });
+  if (options.auth) client.addAuth('digest', options.auth);
+  client.connect();
+  await waitFor(() => client.connectionState() === ConnectionState.CONNECTED, 'test client to connect');
+  return client;
+}
+
+/** Creates `path` and its missing parents, persistent, with open ACLs. */
+export async function mkdirs(client: ZkClient, path: string): Promise<void> {
+  const parts = path.split('/').slice(1);
+  for (let i = 1; i <= parts.length; i += 1) {
+    await client.create(`/${parts.slice(0, i).join('/')}`, Buffer.alloc(0), OPEN_ACL, false).catch((error: unknown) => {
+      if (!isNodeExists(error)) throw error;
+    });
+  }
+}
+
+export interface OriginalNode {
+  host: string;
+  ip: string;
+  port: number;
+  /** the metadata map as the original serialized it: json.dumps(metadata, sort_keys=True) */
+  metadataJson?: string;
+  /** the peer, or null as the original wrote when it had none */
+  peer?: { ip: string; name: string; port: number } | null;
+}
+
+/**
+ * The bytes the original Python Lighthouse wrote for a node:
+ * json.dumps({...}, sort_keys=True) with metadata and peer as JSON strings.
+ * Built by hand (not with our encoder) so the tests compare against the
+ * original's format, not against ourselves. ASCII input only.
+ */
+export function originalNodeBytes(node: OriginalNode): Buffer {
+  const str = (value: string): string => JSON.stringify(value);
+  const peer = node.peer === undefined || node.peer === null ? 'null' : str(`{"ip": ${str(node.peer.ip)}, "name": ${str(node.peer.name)}, "port": ${node.peer.port}}`);
+  const text = `{"host": ${str(node.host)}, "ip": ${str(node.ip)}, "metadata": ${str(node.metadataJson ?? '{}')}, "peer": ${peer}, "port": ${node.port}}`;
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * Writes a node as the original reporter did: folders persistent, the node
+ * ephemeral (owned by `client`'s session) with raw bytes. Returns its path.
+ */
+export async function writeOriginalNode(client: ZkClient, base: string, service: string, node: OriginalNode | Buffer, name?: string): Promise<string> {
+  const data = Buffer.isBuffer(node) ? node : originalNodeBytes(node);
+  const nodeName = name ?? (Buffer.isBuffer(node) ? undefined : `${node.host}:${node.port}`);
+  if (!nodeName) throw new Error('a name is needed for raw bytes');
+  await mkdirs(client, `${base}/${service}`);
+  const path = `${base}/${service}/${nodeName}`;
+  await client.create(path, data, OPEN_ACL, true);
+  return path;
+}
+
+/**
+ * A TCP relay between a client and one server, so a test can take the
+ * network away from a client while the server keeps running (and so expires
+ * the session on its own schedule, deterministically).
+ */
+export class TcpRelay {
+  private mode: 'pass' | 'refuse' = 'pass';
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number): Promise<TcpRelay> {
+    const [port] = await freePorts(1);
+    const server = createServer();
+    const relay = new TcpRelay(server, port!);
+    server.on('connection', (client: Socket) => relay.accept(client, targetPort));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return relay;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  private accept(client: Socket, targetPort: number): void {
+    if (this.mode === 'refuse') {
+      client.destroy();
+      return;
+    }
+    const upstream = connectTcp(targetPort, '127.0.0.1');
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    const end = (): void => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  /** Drops every relayed connection and refuses new ones until restore(). */
+  cut(): void {
+    this.mode = 'refuse';
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  restore(): void {
+    this.mode = 'pass';
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Log lines a test can inspect (JSON, one per line), at warn and above unless told otherwise. */
+export function captureLogger(level: LevelWithSilent = 'warn'): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const logger = pino({ level }, { write: (line: string) => void lines.push(line) });
+  return { logger, lines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
+}
+
+/** A discovery built through the plugin, exactly as the daemons build it (schema defaults included). */
+export function createDiscovery(config: Record<string, unknown>, logger: Logger = silentLogger(), name = 'zk'): ZookeeperDiscovery {
+  const parsed = zookeeperDiscovery.schema.parse(config);
+  const discovery = zookeeperDiscovery.create(parsed, { logger, name, file: `/etc/lighthouse/discovery/${name}.yaml`, now: Date.now });
+  if (!(discovery instanceof ZookeeperDiscovery)) throw new Error('unexpected discovery type');
+  return discovery;
+}
+
+/** Records every member set a watch reports. */
+export class MemberLog {
+  readonly sets: MemberSet[] = [];
+  readonly times: number[] = [];
+
+  readonly onMembers = (set: MemberSet): void => {
+    this.sets.push(set);
+    this.times.push(performance.now());
+  };
+
+  get latest(): MemberSet | undefined {
+    return this.sets.at(-1);
+  }
+
+  /** Sorted `host:port` keys of the latest set, or undefined before the first one. */
+  keys(): string[] | undefined {
+    return this.latest?.members.map((node) => `${node.host}:${node.port}`).sort();
+  }
+
+  async waitFor(predicate: (set: MemberSet) => boolean, what: string, timeoutMs = 10_000): Promise<MemberSet> {
+    return waitFor(() => {
+      const set = this.latest;
+      return set && predicate(set) ? set : undefined;
+    }, what, timeoutMs, 2);
+  }
+
+  async waitForKeys(keys: string[], timeoutMs = 10_000): Promise<MemberSet> {
+    const want = [...keys].sort().join(',');
+    return this.waitFor((set) => set.members.map((node) => `${node.host}:${node.port}`).sort().join(',') === want, `members [${want}] (last: [${this.keys()?.join(',') ?? 'none'}])`, timeoutMs);
+  }
+}
