@@ -70,7 +70,9 @@ type Files = Record<string, unknown>;
  * function writes examples/ (with fixed ports), so the examples are exactly
  * what the demo runs.
  */
-export function demoFiles(ports: DemoPorts, haproxyDir: string): Files {
+export function demoFiles(ports: DemoPorts, haproxyDir: string, setup: 'both' | 'web' | 'api' = 'both'): Files {
+  const web = setup !== 'api';
+  const api = setup !== 'web';
   const discovery = (machine: string | undefined): unknown => ({
     hosts: [`127.0.0.1:${ports.zookeeper}`],
     path: '/lighthouse/services',
@@ -90,17 +92,22 @@ export function demoFiles(ports: DemoPorts, haproxyDir: string): Files {
       global: ['maxconn 2000'],
       defaults: ['mode http', 'timeout connect 2s', 'timeout client 10s', 'timeout server 10s'],
       // (b) one port for the whole API; clusters join it with meta_cluster + acl
-      meta_clusters: { api: { port: ports.apiFrontend, frontend: ['mode http'] } },
+      ...(api ? { meta_clusters: { api: { port: ports.apiFrontend, frontend: ['mode http'] } } } : {}),
       // the sprockets call a fixed outside partner through this local proxy
-      proxies: { partner: { port: ports.partnerProxy, upstreams: [{ host: '127.0.0.1', port: ports.partner }], options: ['mode http'] } },
+      ...(api ? { proxies: { partner: { port: ports.partnerProxy, upstreams: [{ host: '127.0.0.1', port: ports.partner }], options: ['mode http'] } } } : {}),
       stats: { port: ports.stats, uri: '/' },
     },
-    // (a) the webapp and the Redis cache it counts visits in
-    'writer/clusters/webapp.yaml': { discovery: 'zookeeper', haproxy: { port: ports.webappFrontend, frontend: ['mode http'], backend: ['mode http', 'balance roundrobin'] } },
-    'writer/clusters/cache.yaml': { discovery: 'zookeeper', haproxy: { port: ports.cacheFrontend, frontend: ['mode tcp'], backend: ['mode tcp', 'balance roundrobin'] } },
-    'writer/clusters/widgets.yaml': { discovery: 'zookeeper', meta_cluster: 'api', haproxy: { acl: 'path_beg /api/widgets', backend: ['mode http'] } },
-    'writer/clusters/sprockets.yaml': { discovery: 'zookeeper', meta_cluster: 'api', haproxy: { acl: 'path_beg /api/sprockets', backend: ['mode http'] } },
   };
+  if (web) {
+    // (a) the webapp and the Redis cache it counts visits in
+    files['writer/clusters/webapp.yaml'] = { discovery: 'zookeeper', haproxy: { port: ports.webappFrontend, frontend: ['mode http'], backend: ['mode http', 'balance roundrobin'] } };
+    files['writer/clusters/cache.yaml'] = { discovery: 'zookeeper', haproxy: { port: ports.cacheFrontend, frontend: ['mode tcp'], backend: ['mode tcp', 'balance roundrobin'] } };
+  }
+  if (api) {
+    // (b) two clusters behind one meta-cluster port, routed by path
+    files['writer/clusters/widgets.yaml'] = { discovery: 'zookeeper', meta_cluster: 'api', haproxy: { acl: 'path_beg /api/widgets', backend: ['mode http'] } };
+    files['writer/clusters/sprockets.yaml'] = { discovery: 'zookeeper', meta_cluster: 'api', haproxy: { acl: 'path_beg /api/sprockets', backend: ['mode http'] } };
+  }
   const machines: [string, { webapp: number[]; redis: number; widgets: number; sprockets: number }][] = [
     ['machine-a', { webapp: [ports.webapp[0], ports.webapp[1]], redis: ports.redis[0], widgets: ports.widgets[0], sprockets: ports.sprockets[0] }],
     ['machine-b', { webapp: [ports.webapp[2]], redis: ports.redis[1], widgets: ports.widgets[1], sprockets: ports.sprockets[1] }],
@@ -108,10 +115,14 @@ export function demoFiles(ports: DemoPorts, haproxyDir: string): Files {
   for (const [machine, own] of machines) {
     files[`${machine}/logging.yaml`] = { level: 'info' };
     files[`${machine}/discovery/zookeeper.yaml`] = discovery(machine);
-    files[`${machine}/services/webapp.yaml`] = { discovery: 'zookeeper', ports: own.webapp, metadata: { app: 'webapp' }, checks: httpCheck('/health') };
-    files[`${machine}/services/cache.yaml`] = { discovery: 'zookeeper', port: own.redis, checks: { interval: 1, redis: { rise: 2, fall: 2 } } };
-    files[`${machine}/services/widgets.yaml`] = { discovery: 'zookeeper', port: own.widgets, checks: httpCheck('/health') };
-    files[`${machine}/services/sprockets.yaml`] = { discovery: 'zookeeper', port: own.sprockets, checks: httpCheck('/health') };
+    if (web) {
+      files[`${machine}/services/webapp.yaml`] = { discovery: 'zookeeper', ports: own.webapp, metadata: { app: 'webapp' }, checks: httpCheck('/health') };
+      files[`${machine}/services/cache.yaml`] = { discovery: 'zookeeper', port: own.redis, checks: { interval: 1, redis: { rise: 2, fall: 2 } } };
+    }
+    if (api) {
+      files[`${machine}/services/widgets.yaml`] = { discovery: 'zookeeper', port: own.widgets, checks: httpCheck('/health') };
+      files[`${machine}/services/sprockets.yaml`] = { discovery: 'zookeeper', port: own.sprockets, checks: httpCheck('/health') };
+    }
   }
   return files;
 }

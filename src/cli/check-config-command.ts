@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import type { BalancedCluster } from '../balancer/types.js';
+import { ConfigDirectory } from '../config/directory.js';
+import { formatProblem, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
+import { errorMessage } from '../lib/errors.js';
+import { silentLogger } from '../lib/logger.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { assertConfigDir, loadRegistries } from './common.js';
+
+export interface CheckConfigOptions {
+  plugin?: string[];
+}
+
+/**
+ * Everything wrong with a config directory, as the daemons would see it, plus
+ * what only shows when the files are taken together: references between
+ * files, and the HAProxy config they render (checked with `haproxy -c`).
+ */
+export async function checkConfigDir(configDir: string, registries: PluginRegistries): Promise<{ problems: ConfigProblem[]; snapshot: ConfigSnapshot }> {
+  const scan = await new ConfigDirectory(configDir, registries).scan();
+  const { snapshot } = scan;
+  const problems = [...scan.problems];
+
+  for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
+    if (!snapshot.discovery.has(item.discovery)) {
+      const known = [...snapshot.discovery.keys()];
+      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
+    }
+  }
+  const balancerDir = join(configDir, KIND_FOLDERS.balancer);
+  const brokenBalancer = scan.problems.some((problem) => problem.file.startsWith(balancerDir));
+  if (snapshot.clusters.size > 0 && snapshot.balancers.size === 0 && !brokenBalancer) {
+    problems.push({ file: balancerDir, message: `no balancer file: the ${snapshot.clusters.size} cluster(s) would be watched but not balanced` });
+  }
+
+  for (const balancerItem of snapshot.balancers.values()) {
+    const plugin = registries.balancers.get(balancerItem.plugin);
+    if (!plugin) continue; // already reported by the scan as an unknown plugin
+    const clusters: BalancedCluster[] = [...snapshot.clusters.values()].map((item) => {
+      let config = item.balancer[balancerItem.plugin];
+      if (config === undefined) {
+        const defaults = plugin.clusterSchema.safeParse({});
+        config = defaults.success ? defaults.data : {};
+      }
+      return { name: item.name, metaCluster: item.metaCluster, config, members: [] };
+    });
+    let balancer;
+    try {
+      balancer = plugin.create(balancerItem.config, { logger: silentLogger(), name: balancerItem.name, file: balancerItem.file, now: Date.now });
+    } catch (error) {
+      problems.push({ file: balancerItem.file, message: `cannot set up balancer "${balancerItem.name}": ${errorMessage(error)}` });
+      continue;
+    }
+    try {
+      for (const problem of await balancer.validate(clusters)) {
+        const cluster = /^cluster "([^"]+)"/.exec(problem.subject)?.[1];
+        const clusterItem = cluster === undefined ? undefined : snapshot.clusters.get(cluster);
+        if (clusterItem) problems.push({ file: clusterItem.file, setting: settingNamed(problem.message, balancerItem.plugin), message: problem.message });
+        else {
+          const setting = /^balancer setting (.+)$/.exec(problem.subject)?.[1] ?? (problem.subject === balancerItem.plugin ? undefined : problem.subject);
+          problems.push({ file: balancerItem.file, setting, message: problem.message });
+        }
+      }
+    } catch (error) {
+      problems.push({ file: balancerItem.file, message: `could not validate: ${errorMessage(error)}` });
+    } finally {
+      await balancer.close().catch(() => undefined);
+    }
+  }
+  return { problems, snapshot };
+}
+
+/** The cluster-file setting a balancer's message is about, so the line points at what to edit. */
+function settingNamed(message: string, pluginKind: string): string {
+  if (message.includes('meta_cluster')) return 'meta_cluster';
+  const setting = new RegExp(`\\b${pluginKind}\\.([a-z_]+)`).exec(message)?.[0];
+  return setting ?? pluginKind;
+}
+
+export async function runCheckConfig(configDir: string, options: CheckConfigOptions): Promise<void> {
+  await assertConfigDir(configDir);
+  const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
+  const { problems, snapshot } = await checkConfigDir(configDir, registries);
+  for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
+  if (problems.length > 0) {
+    process.stderr.write(`${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const counts = [
+    [snapshot.balancers.size, 'balancer'],
+    [snapshot.discovery.size, 'discovery backend'],
+    [snapshot.clusters.size, 'cluster'],
+    [snapshot.services.size, 'service'],
+  ] as const;
+  process.stdout.write(`${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
+}

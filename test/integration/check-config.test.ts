@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '../support/temp-dir.js';
+
+/** `lighthouse check-config` as an operator runs it: the built CLI, real `haproxy -c`. */
+
+const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+function checkConfig(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, 'check-config', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A copy of an example writer dir with `edit` applied, so each case breaks exactly one thing. */
+async function brokenCopy(t: { after(fn: () => Promise<void>): void }, example: string, edit: (dir: string) => Promise<void>): Promise<string> {
+  const dir = await tempDir('lighthouse-check-config-');
+  t.after(() => dir.remove());
+  await cp(join(EXAMPLES, example), dir.path, { recursive: true });
+  await edit(dir.path);
+  return dir.path;
+}
+
+async function replaceIn(file: string, from: string, to: string): Promise<void> {
+  const text = await readFile(file, 'utf8');
+  assert.ok(text.includes(from), `${file} contains ${from}`);
+  await writeFile(file, text.replace(from, to));
+}
+
+test('check-config: prerequisites', () => {
+  assert.ok(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first (npm test does)`);
+});
+
+test('check-config: the example dirs are valid (exit 0)', { timeout: 30_000 }, async () => {
+  for (const dir of ['web-cluster-with-redis/writer', 'api-meta-cluster-with-proxies/writer', 'web-cluster-with-redis/machine-a', 'api-meta-cluster-with-proxies/machine-b']) {
+    const result = await checkConfig(join(EXAMPLES, dir));
+    assert.equal(result.code, 0, `${dir}: ${result.stdout}${result.stderr}`);
+    assert.match(result.stdout, /: valid \(/);
+  }
+  const writer = await checkConfig(join(EXAMPLES, 'api-meta-cluster-with-proxies/writer'));
+  assert.match(writer.stdout, /passes haproxy -c/);
+});
+
+const cases: { name: string; example: string; edit: (dir: string) => Promise<void>; expect: RegExp[] }[] = [
+  {
+    name: 'a setting of the wrong type',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => replaceIn(join(dir, 'clusters/webapp.yaml'), 'port: 8080', 'port: eighty'),
+    expect: [/clusters\/webapp\.yaml: haproxy\.port \(line \d+\): /],
+  },
+  {
+    name: 'YAML that does not parse',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => writeFile(join(dir, 'clusters/broken.yaml'), 'discovery: [zookeeper\n'),
+    expect: [/clusters\/broken\.yaml: line \d+: invalid YAML/],
+  },
+  {
+    name: 'a cluster whose discovery does not exist',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => replaceIn(join(dir, 'clusters/cache.yaml'), 'discovery: zookeeper', 'discovery: zk-east'),
+    expect: [/clusters\/cache\.yaml: discovery: "zk-east" is not configured/],
+  },
+  {
+    name: 'a meta_cluster the balancer file does not define',
+    example: 'api-meta-cluster-with-proxies/writer',
+    edit: (dir) => replaceIn(join(dir, 'clusters/widgets.yaml'), 'meta_cluster: api', 'meta_cluster: apii'),
+    expect: [/clusters\/widgets\.yaml: meta_cluster: .*meta_cluster "apii" is not defined/],
+  },
+  {
+    name: 'a directive that is illegal in its section',
+    example: 'api-meta-cluster-with-proxies/writer',
+    edit: (dir) => replaceIn(join(dir, 'balancers/haproxy.yaml'), '  - maxconn 2000', '  - balance roundrobin'),
+    expect: [/balancers\/haproxy\.yaml: global\.0 \(line \d+\): "balance" is not a global directive/],
+  },
+  {
+    name: 'a config only haproxy -c rejects',
+    example: 'api-meta-cluster-with-proxies/writer',
+    edit: (dir) => replaceIn(join(dir, 'balancers/haproxy.yaml'), '  - maxconn 2000', '  - nbthread 99999'),
+    expect: [/balancers\/haproxy\.yaml: global: HAProxy rejects the generated configuration.*nbthread/],
+  },
+  {
+    name: 'two clusters on one port, and a service without checks',
+    example: 'web-cluster-with-redis/writer',
+    edit: async (dir) => {
+      await replaceIn(join(dir, 'clusters/cache.yaml'), 'port: 6400', 'port: 8080');
+      await mkdir(join(dir, 'services'), { recursive: true });
+      await writeFile(join(dir, 'services/x.yaml'), 'discovery: zookeeper\nport: 9999\n');
+    },
+    expect: [/clusters\/(cache|webapp)\.yaml: haproxy\.port: .*8080 is already used/, /services\/x\.yaml: checks/],
+  },
+];
+
+for (const testCase of cases) {
+  test(`check-config: ${testCase.name} (exit 1, names file and setting)`, { timeout: 30_000 }, async (t) => {
+    const dir = await brokenCopy(t, testCase.example, testCase.edit);
+    const result = await checkConfig(dir);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    for (const pattern of testCase.expect) assert.ok(lines.some((line) => pattern.test(line)), `expected a line matching ${pattern}, got:\n${result.stdout}`);
+    for (const line of lines) assert.ok(line.startsWith(dir), `every problem line starts with the file: ${line}`);
+    assert.match(result.stderr, /\d+ problems?/);
+  });
+}
