@@ -31,6 +31,14 @@ export interface HaproxyBalancerOptions {
   /** pause between `del server` attempts while a removed server drains */
   deleteRetryMs?: number;
   startTimeoutMs?: number;
+  /**
+   * After a membership-only change, how long the background config write
+   * waits for more changes to fold in. Each write runs `haproxy -c`, whose
+   * spawn blocks the event loop for several ms (fork of a large process):
+   * under churn, one write per burst instead of one per change keeps that
+   * off the next change's path. Reloads and restarts never wait for it.
+   */
+  configWriteDelayMs?: number;
 }
 
 /** What the running HAProxy is, as far as this balancer knows. */
@@ -65,6 +73,9 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly logger: Logger;
   private readonly drainTimeoutMs: number;
   private readonly deleteRetryMs: number;
+  private readonly configWriteDelayMs: number;
+  /** ends the background writer's wait early (a reload, a structural sync or close needs the file now) */
+  private wakeWriter: (() => void) | undefined;
 
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -107,6 +118,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;
+    this.configWriteDelayMs = options.configWriteDelayMs ?? 500;
   }
 
   sync(clusters: readonly Cluster[]): Promise<void> {
@@ -212,8 +224,15 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   private async writeInBackground(): Promise<void> {
     try {
-      // Let the caller's runtime commands and the next sync go first.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Fold in what follows shortly (bursts, churn); settleWrites() cuts the wait short.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.configWriteDelayMs);
+        this.wakeWriter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeWriter = undefined;
       while (this.pendingWrite) {
         const next = this.pendingWrite;
         this.pendingWrite = undefined;
@@ -235,9 +254,12 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     }
   }
 
-  /** Waits for a background write in flight (it uses the candidate file too). */
+  /** Waits for the background writer (it uses the candidate file too), without its coalescing delay. */
   private async settleWrites(): Promise<void> {
-    while (this.writing) await this.writing;
+    while (this.writing) {
+      this.wakeWriter?.();
+      await this.writing;
+    }
   }
 
   /** Before HAProxy (re)loads the file: it must hold `onDisk`, never an older state. */

@@ -1,0 +1,62 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
+import type { ZookeeperCluster } from '../../test/support/zookeeper.js';
+import { HaproxyView, spawnWriter, stopDaemon, writeWriterConfig, type Mode, type WriterPaths, type WriterSetup } from './lighthouse.js';
+import { killProcessesUsing, sampleProcess } from './procs.js';
+import type { ChildProcess } from 'node:child_process';
+
+export interface BenchContext {
+  quick: boolean;
+  zk: ZookeeperCluster;
+  client: ZkClient;
+  /** temp dir of this run; every scenario gets a folder in it */
+  root: string;
+  log(message: string): void;
+}
+
+/** ZooKeeper requests the server received (server-wide), minus the mntr asking. */
+export async function zkPackets(context: BenchContext): Promise<number> {
+  return (await context.zk.packetsReceived(1)) - 1;
+}
+
+export interface RunningWriter {
+  paths: WriterPaths;
+  child: ChildProcess;
+  view: HaproxyView;
+  startedAt: number;
+  stop(): Promise<void>;
+}
+
+/** Writes the config, starts `lighthouse writer` and returns handles; `stop()` ends it and the HAProxy it started. */
+export async function startWriter(context: BenchContext, name: string, setup: Omit<WriterSetup, 'dir' | 'zkHosts'>): Promise<RunningWriter> {
+  const dir = join(context.root, name);
+  await mkdir(dir, { recursive: true });
+  const paths = await writeWriterConfig({ ...setup, dir, zkHosts: context.zk.hosts });
+  const startedAt = performance.now();
+  const child = spawnWriter(paths);
+  const view = new HaproxyView(paths);
+  return {
+    paths,
+    child,
+    view,
+    startedAt,
+    async stop() {
+      view.close();
+      await stopDaemon(child);
+      // The writer leaves HAProxy serving on purpose; the benchmark does not.
+      await killProcessesUsing(paths.haproxyDir);
+    },
+  };
+}
+
+export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPercent: number; rssMb: number }> {
+  const before = await sampleProcess(pid);
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await sampleProcess(pid);
+  const elapsed = (performance.now() - started) / 1000;
+  return { cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / elapsed) * 100, rssMb: after.rssMb };
+}
+
+export type { Mode };

@@ -1,0 +1,204 @@
+/**
+ * `npm run bench [-- --quick] [-- --json]`: Lighthouse's benchmark.
+ * Real ZooKeeper, real HAProxy run by the real writer (`lighthouse writer`
+ * as a child process, the way users run it), real HTTP backends, wrk on
+ * 127.0.0.1. Two modes in the same run: lighthouse (runtime API) and classic
+ * (`update_strategy: reload`, the original's reload on every change).
+ * Everything it starts is killed on the way out, also on failure or Ctrl-C.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectClient, ZookeeperCluster } from '../test/support/zookeeper.js';
+import type { ZkClient } from '../src/discovery/zookeeper/zk-client.js';
+import type { BenchContext } from './lib/context.js';
+import { cleanupAll, killAllNow } from './lib/procs.js';
+import { round } from './lib/stats.js';
+import { convergence, type ConvergenceResult } from './scenarios/convergence.js';
+import { backendDeath, churn, type BackendDeathResult, type ChurnResult } from './scenarios/churn.js';
+import { scale, type ScaleResult } from './scenarios/scale.js';
+import { reporterCost, type ReporterResult } from './scenarios/reporter.js';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const json = args.has('--json');
+const only = process.argv.slice(2).find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+const wanted = (name: string): boolean => !only || only.includes(name);
+
+const log = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+/** Sizes: quick finishes in a few minutes on 2 cores; the full run is what the README reports. */
+const plan = quick
+  ? { convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: false, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6 }
+  : { convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10 };
+
+interface Results {
+  convergence: ConvergenceResult[];
+  churn: ChurnResult[];
+  scale: ScaleResult[];
+  backendDeath?: BackendDeathResult;
+  reporter?: ReporterResult;
+  failures: string[];
+}
+
+function machine(zkVersion: string): Record<string, unknown> {
+  const haproxy = (() => {
+    try {
+      return /HAProxy version (\S+)/.exec(execFileSync('haproxy', ['-v'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryGb: round(totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    haproxy,
+    zookeeper: zkVersion,
+    loadAverageAtStart: loadavg().map((value) => round(value, 2)),
+  };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const root = await mkdtemp(join(tmpdir(), 'lighthouse-bench-'));
+  let zk: ZookeeperCluster | undefined;
+  let client: ZkClient | undefined;
+  const results: Results = { convergence: [], churn: [], scale: [], failures: [] };
+  let info: Record<string, unknown> = {};
+  try {
+    log(`${quick ? 'quick' : 'full'} run; temp dir ${root}`);
+    zk = await ZookeeperCluster.start({ tickTime: 500 });
+    client = await connectClient(zk.connectString);
+    const zkVersion = (await zk.mntr(1)).zk_version?.split(',')[0]?.split('-')[0] ?? 'unknown';
+    info = machine(zkVersion);
+    const context: BenchContext = { quick, zk, client, root, log };
+
+    const step = async <T>(name: string, run: () => Promise<T>, keep: (value: T) => void): Promise<void> => {
+      log(`${name}: running`);
+      const t0 = Date.now();
+      try {
+        const value = await run();
+        keep(value);
+        log(`${name}: done in ${round((Date.now() - t0) / 1000, 1)} s: ${JSON.stringify(value)}`);
+      } catch (error) {
+        results.failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+        log(`${name}: FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+    };
+
+    if (wanted('convergence')) {
+      await step('convergence lighthouse', () => convergence(context, 'lighthouse', plan.convChanges), (r) => results.convergence.push(r));
+      await step('convergence classic', () => convergence(context, 'classic', plan.classicConvChanges), (r) => results.convergence.push(r));
+    }
+    if (wanted('churn')) {
+      await step('churn lighthouse', () => churn(context, 'lighthouse', plan.churnSeconds), (r) => results.churn.push(r));
+      await step('churn classic', () => churn(context, 'classic', plan.churnSeconds), (r) => results.churn.push(r));
+    }
+    if (wanted('death')) await step('backend SIGKILL', () => backendDeath(context, plan.deathSeconds), (r) => (results.backendDeath = r));
+    if (wanted('scale')) {
+      await step('scale lighthouse', () => scale(context, 'lighthouse', plan.idleSeconds), (r) => results.scale.push(r));
+      if (plan.classicScale) await step('scale classic', () => scale(context, 'classic', plan.idleSeconds), (r) => results.scale.push(r));
+    }
+    if (wanted('reporter')) await step('reporter', () => reporterCost(context, plan.reporterServices, plan.reporterSeconds), (r) => (results.reporter = r));
+  } finally {
+    await client?.close().catch(() => undefined);
+    await cleanupAll();
+    await zk?.stop().catch(() => undefined);
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  info.loadAverageAtEnd = loadavg().map((value) => round(value, 2));
+  const headline = summarize(results);
+  const report = { kind: quick ? 'quick' : 'full', date: new Date(started).toISOString(), durationSeconds: round((Date.now() - started) / 1000, 0), machine: info, headline, results };
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  log(`results written to ${file}`);
+  if (!json || !quick) process.stderr.write(`${table(results, info)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(headline)}\n`);
+  if (results.failures.length > 0) process.exitCode = 1;
+}
+
+const num = (value: number | undefined): number | null => (value === undefined || !Number.isFinite(value) ? null : round(value, 2));
+
+function summarize(results: Results): Record<string, number | null> {
+  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode);
+  const ch = (mode: string) => results.churn.find((r) => r.mode === mode);
+  const sc = (mode: string) => results.scale.find((r) => r.mode === mode);
+  return {
+    convergence_p50_ms: num(conv('lighthouse')?.all.p50),
+    convergence_p99_ms: num(conv('lighthouse')?.all.p99),
+    convergence_add_p99_ms: num(conv('lighthouse')?.add.p99),
+    convergence_remove_p99_ms: num(conv('lighthouse')?.remove.p99),
+    convergence_changes: num(conv('lighthouse')?.changes),
+    zk_requests_per_change: num(conv('lighthouse')?.zkRequestsPerChange),
+    classic_convergence_p50_ms: num(conv('classic')?.all.p50),
+    classic_convergence_p99_ms: num(conv('classic')?.all.p99),
+    churn_requests: num(ch('lighthouse')?.requests),
+    churn_errors: num(ch('lighthouse')?.errors),
+    churn_errors_keepalive: num(ch('lighthouse')?.keepAlive.errors),
+    churn_errors_close: num(ch('lighthouse')?.close.errors),
+    reloads_during_churn: num(ch('lighthouse')?.reloads),
+    classic_churn_requests: num(ch('classic')?.requests),
+    classic_churn_errors: num(ch('classic')?.errors),
+    classic_reloads_during_churn: num(ch('classic')?.reloads),
+    sync_10k_ms: num(sc('lighthouse')?.syncMs),
+    writer_rss_mb_10k: num(sc('lighthouse')?.rssMb),
+    writer_idle_cpu_pct_10k: num(sc('lighthouse')?.idleCpuPercent),
+    classic_sync_10k_ms: num(sc('classic')?.syncMs),
+    backend_kill_errors: num(results.backendDeath?.errors),
+    backend_kill_in_flight: num(results.backendDeath?.inFlightAtKill),
+    reporter_checks_per_s: num(results.reporter?.checksPerSecond),
+    reporter_cpu_pct: num(results.reporter?.cpuPercentOfOneCore),
+    reporter_rss_mb: num(results.reporter?.rssMb),
+    failures: results.failures.length,
+  };
+}
+
+function table(results: Results, info: Record<string, unknown>): string {
+  const rows: [string, string, string][] = [];
+  const fmt = (value: number | null | undefined, unit = ''): string => (value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : `${value}${unit}`);
+  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode);
+  const ch = (mode: string) => results.churn.find((r) => r.mode === mode);
+  const sc = (mode: string) => results.scale.find((r) => r.mode === mode);
+  const both = (label: string, pick: (mode: string) => string): void => void rows.push([label, pick('lighthouse'), pick('classic')]);
+  both('convergence p50 / p99 (ms)', (m) => `${fmt(conv(m)?.all.p50)} / ${fmt(conv(m)?.all.p99)} (n=${fmt(conv(m)?.all.n)})`);
+  both('  add p50 / p99 (ms)', (m) => `${fmt(conv(m)?.add.p50)} / ${fmt(conv(m)?.add.p99)}`);
+  both('  remove p50 / p99 (ms)', (m) => `${fmt(conv(m)?.remove.p50)} / ${fmt(conv(m)?.remove.p99)}`);
+  both('  ZooKeeper requests per change', (m) => fmt(num(conv(m)?.zkRequestsPerChange)));
+  both('churn: requests', (m) => fmt(ch(m)?.requests));
+  both('churn: failed (keep-alive / close)', (m) => `${fmt(ch(m)?.keepAlive.errors)} / ${fmt(ch(m)?.close.errors)}`);
+  both('churn: changes / HAProxy reloads', (m) => `${fmt(ch(m)?.changes)} / ${fmt(ch(m)?.reloads)}`);
+  both('10,000 servers routable after (ms)', (m) => fmt(sc(m)?.syncMs));
+  both('writer RSS at 10k (MB)', (m) => fmt(sc(m)?.rssMb));
+  both('writer idle CPU at 10k (%)', (m) => fmt(sc(m)?.idleCpuPercent));
+  rows.push(['backend SIGKILL: failed / in flight', `${fmt(results.backendDeath?.errors)} / ${fmt(results.backendDeath?.inFlightAtKill)} of ${fmt(results.backendDeath?.requests)}`, '']);
+  rows.push(['reporter: checks/s, CPU %, RSS MB', `${fmt(results.reporter?.checksPerSecond)}, ${fmt(results.reporter?.cpuPercentOfOneCore)}, ${fmt(results.reporter?.rssMb)}`, '']);
+  const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(10, ...rows.map((r) => r[1].length))];
+  const lines = [`machine: ${JSON.stringify(info)}`, '', `${'scenario'.padEnd(width[0]!)}  ${'lighthouse'.padEnd(width[1]!)}  classic`];
+  for (const [label, a, b] of rows) lines.push(`${label.padEnd(width[0]!)}  ${a.padEnd(width[1]!)}  ${b}`);
+  if (results.failures.length > 0) lines.push('', 'FAILED:', ...results.failures.map((failure) => `  ${failure}`));
+  return lines.join('\n');
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping everything the benchmark started`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+process.on('exit', () => killAllNow());
+
+main().catch((error: unknown) => {
+  log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

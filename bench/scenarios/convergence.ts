@@ -1,0 +1,151 @@
+import { freePorts } from '../../test/support/ports.js';
+import { startBackends } from '../lib/backends.js';
+import { startWriter, zkPackets, type BenchContext, type Mode } from '../lib/context.js';
+import { Prober } from '../lib/probe.js';
+import { readLog } from '../lib/lighthouse.js';
+import { sleep, stopChild, waitUntil } from '../lib/procs.js';
+import { summary } from '../lib/stats.js';
+import { createNode, createNodes, deleteNode, type BenchNode } from '../lib/zk.js';
+
+export interface ConvergenceResult {
+  mode: Mode;
+  bulkNodes: number;
+  changes: number;
+  /** ms from the znode create to the first request answered by the new node */
+  add: ReturnType<typeof summary>;
+  /** ms from the znode delete to the first request after which none reaches the removed node */
+  remove: ReturnType<typeof summary>;
+  all: ReturnType<typeof summary>;
+  failedRequests: number;
+  timeouts: number;
+  /** ZooKeeper requests per change, server-wide, minus the benchmark's own create/delete */
+  zkRequestsPerChange: number;
+  /**
+   * Where the time goes, from the writer's own log (1 ms resolution): znode
+   * change -> member set logged (ZooKeeper watch + re-read), and member set
+   * logged -> runtime command logged (sync: render, plan, runtime API).
+   */
+  breakdown: { watchMs: ReturnType<typeof summary>; applyMs: ReturnType<typeof summary> };
+}
+
+/**
+ * Convergence: a cluster `conv` with one anchor node, plus 1,000 nodes in a
+ * `bulk` cluster the same writer balances (every sync renders and plans all
+ * of them). A probe node is created and deleted; a sequential client sends
+ * requests through HAProxy's `conv` frontend (roundrobin over anchor + probe)
+ * and times the first request answered accordingly. The probe sits in a
+ * small cluster because with 1,000 roundrobin peers a request reaches any one
+ * server only once per 1,000 requests, which would measure the client.
+ */
+export async function convergence(context: BenchContext, mode: Mode, changes: number, bulkNodes = 1000): Promise<ConvergenceResult> {
+  const base = `/bench/conv-${mode}`;
+  const backends = await startBackends(3, 'conv');
+  const [anchorPort, probePort, bulkPort] = backends.ports as [number, number, number];
+  const anchorId = 'conv0';
+  const probeId = 'conv1';
+  const bulk = Array.from({ length: bulkNodes }, (_, index) => ({ cluster: 'bulk', node: { host: `n${index}.bulk.bench`, port: bulkPort } }));
+  await createNodes(context.client, base, [...bulk, { cluster: 'conv', node: { host: 'anchor.conv.bench', port: anchorPort } }]);
+  const [convPort, bulkFrontend] = await freePorts(2);
+  const writer = await startWriter(context, `conv-${mode}`, {
+    zkPath: base,
+    mode,
+    clusters: [
+      { name: 'conv', port: convPort! },
+      { name: 'bulk', port: bulkFrontend! },
+    ],
+  });
+  const prober = new Prober(convPort!);
+  const add: number[] = [];
+  const remove: number[] = [];
+  let failedRequests = 0;
+  let timeouts = 0;
+  const changedAt: number[] = [];
+  try {
+    await waitUntil(
+      async () => {
+        const servers = await writer.view.routableServers();
+        return (servers.get('bulk')?.size ?? 0) >= bulkNodes && (servers.get('conv')?.size ?? 0) >= 1;
+      },
+      'the writer to route the initial 1,001 nodes',
+      90_000,
+      200,
+    );
+    await waitUntil(async () => (await prober.get()) === anchorId, 'the anchor to answer', 10_000);
+    // Let the writer's background work (file write) settle before timing.
+    await sleep(500);
+    const packetsBefore = await zkPackets(context);
+    const deadlineMs = mode === 'classic' ? 15_000 : 5_000;
+    for (let index = 0; index < changes; index += 1) {
+      const node: BenchNode = { host: `p${Math.floor(index / 2)}.conv.bench`, port: probePort };
+      const adding = index % 2 === 0;
+      const started = performance.now();
+      changedAt.push(Date.now());
+      if (adding) await createNode(context.client, base, 'conv', node);
+      else await deleteNode(context.client, base, 'conv', node);
+      let converged: number | undefined;
+      let anchorsInARow = 0;
+      let firstAnchorAt: number | undefined;
+      while (performance.now() - started < deadlineMs) {
+        const id = await prober.get();
+        const now = performance.now();
+        if (id === undefined) {
+          failedRequests += 1;
+          continue;
+        }
+        if (adding && id === probeId) {
+          converged = now - started;
+          break;
+        }
+        if (!adding) {
+          if (id === probeId) {
+            anchorsInARow = 0;
+            firstAnchorAt = undefined;
+          } else {
+            anchorsInARow += 1;
+            firstAnchorAt ??= now;
+            // Roundrobin over two servers alternates: 20 anchor answers in a row means the probe is out.
+            if (anchorsInARow >= 20) {
+              converged = firstAnchorAt - started;
+              break;
+            }
+          }
+        }
+      }
+      if (converged === undefined) timeouts += 1;
+      else (adding ? add : remove).push(converged);
+      // A pause between changes, so each one is measured on its own (bursts would coalesce).
+      await sleep(mode === 'classic' ? 100 : 20);
+    }
+    const packetsAfter = await zkPackets(context);
+    // Each change: the bench's own create or delete (1 request) is not the writer's.
+    const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
+    const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
+    return { mode, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
+  } finally {
+    prober.close();
+    await writer.stop();
+    await stopChild(backends.child);
+  }
+}
+
+/** Pairs each change with the writer's next "cluster conv now has" line and the log line that applied it. */
+async function timeBreakdown(logFile: string, changedAt: readonly number[]): Promise<ConvergenceResult['breakdown']> {
+  const lines = await readLog(logFile);
+  const memberLines = lines.filter((line) => /^cluster "conv" now has/.test(line.msg));
+  const applyLines = lines.filter((line) => /^runtime (add|remove|restore) conv\/|^HAProxy reloaded/.test(line.msg));
+  const watch: number[] = [];
+  const apply: number[] = [];
+  let m = 0;
+  let a = 0;
+  for (const at of changedAt) {
+    while (m < memberLines.length && memberLines[m]!.time < at) m += 1;
+    const member = memberLines[m];
+    if (!member) break;
+    watch.push(member.time - at);
+    while (a < applyLines.length && applyLines[a]!.time < member.time) a += 1;
+    const applied = applyLines[a];
+    if (applied) apply.push(applied.time - member.time);
+    m += 1;
+  }
+  return { watchMs: summary(watch), applyMs: summary(apply) };
+}

@@ -1,0 +1,112 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { stringify } from 'yaml';
+import { freePorts } from '../../test/support/ports.js';
+import { startBackends } from '../lib/backends.js';
+import { cpuPercentOver, type BenchContext } from '../lib/context.js';
+import { spawnReporter, stopDaemon } from '../lib/lighthouse.js';
+import { sleep, stopChild, waitUntil } from '../lib/procs.js';
+import { round } from '../lib/stats.js';
+
+export interface ReporterResult {
+  services: number;
+  portsPerService: number;
+  /** checks the reporter ran per second while measured (its own counter) */
+  checksPerSecond: number;
+  registered: number;
+  /** time to register every port from start */
+  registerMs: number | undefined;
+  cpuPercentOfOneCore: number;
+  rssMb: number;
+  seconds: number;
+}
+
+function metricsTotal(port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        let total = 0;
+        for (const line of body.split('\n')) if (line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+        resolve(total);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Reporter cost: `services` x 5 ports, an HTTP check each every second
+ * against real local HTTP servers, registered in ZooKeeper. Measures the
+ * reporter's CPU share (of one core) and RSS once everything is registered.
+ */
+export async function reporterCost(context: BenchContext, services: number, seconds: number, portsPerService = 5): Promise<ReporterResult> {
+  const base = '/bench/reporter';
+  const backends = await startBackends(services * portsPerService, 'health');
+  const dir = join(context.root, 'reporter');
+  const configDir = join(dir, 'config');
+  await mkdir(join(configDir, 'discovery'), { recursive: true });
+  await mkdir(join(configDir, 'services'), { recursive: true });
+  await writeFile(join(configDir, 'discovery', 'zk.yaml'), stringify({ plugin: 'zookeeper', hosts: context.zk.hosts, path: base }));
+  await writeFile(join(configDir, 'logging.yaml'), stringify({ level: 'warn', format: 'json' }));
+  for (let s = 0; s < services; s += 1) {
+    const ports = backends.ports.slice(s * portsPerService, (s + 1) * portsPerService);
+    await writeFile(
+      join(configDir, 'services', `svc${s}.yaml`),
+      stringify({ discovery: 'zk', ports, advertise: { host: 'reporter.bench', ip: '127.0.0.1' }, checks: { interval: 1, http: { uri: '/health', rise: 1, fall: 2 } } }),
+    );
+  }
+  const [metricsPort] = await freePorts(1);
+  const started = performance.now();
+  const child = spawnReporter(configDir, join(dir, 'reporter.log'), ['--metrics-port', String(metricsPort)]);
+  const total = services * portsPerService;
+  try {
+    let registered = 0;
+    let registerMs: number | undefined;
+    try {
+      await waitUntil(
+        async () => {
+          const counts = await Promise.all(
+            Array.from({ length: services }, (_, s) =>
+              context.client.getChildren(`${base}/svc${s}`).then(
+                (answer) => answer.children.length,
+                () => 0,
+              ),
+            ),
+          );
+          registered = counts.reduce((sum, count) => sum + count, 0);
+          return registered >= total;
+        },
+        `${total} ports to be registered`,
+        60_000,
+        500,
+      );
+      registerMs = performance.now() - started;
+    } catch (error) {
+      context.log(`reporter: ${String(error)}`);
+    }
+    await sleep(2_000);
+    const checksBefore = await metricsTotal(metricsPort!, 'lighthouse_checks_total');
+    const measuredFrom = performance.now();
+    const usage = await cpuPercentOver(child.pid!, seconds * 1000);
+    const checksAfter = await metricsTotal(metricsPort!, 'lighthouse_checks_total');
+    const checksPerSecond = (checksAfter - checksBefore) / ((performance.now() - measuredFrom) / 1000);
+    return {
+      services,
+      portsPerService,
+      checksPerSecond: round(checksPerSecond, 0),
+      registered,
+      registerMs: registerMs === undefined ? undefined : round(registerMs, 0),
+      cpuPercentOfOneCore: round(usage.cpuPercent, 2),
+      rssMb: round(usage.rssMb, 1),
+      seconds,
+    };
+  } finally {
+    await stopDaemon(child);
+    await stopChild(backends.child);
+  }
+}
