@@ -14,6 +14,8 @@ interface Child {
   /** orders two reads of the same znode that raced each other (a re-created znode has a larger mzxid too) */
   mzxid: bigint;
   node: Result<ClusterNode>;
+  /** the node re-encoded, for comparing member sets without re-encoding every member on every change */
+  encoded: string;
   /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
   stale: boolean;
 }
@@ -131,7 +133,7 @@ export class ClusterWatcher implements ClusterWatch {
       const known = this.children.get(name);
       return !known || known.stale;
     });
-    const reads = await Promise.allSettled(toRead.map((name) => client.getData(znodePath(this.folder, name), this.onChildEvent)));
+    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onChildEvent)));
     if (this.closed) return;
 
     let failure: unknown;
@@ -162,7 +164,7 @@ export class ClusterWatcher implements ClusterWatch {
   /** A known child's data changed: one getData, which also re-arms its watch. */
   private async reread(name: string): Promise<void> {
     try {
-      const { data, stat } = await this.options.session.current().getData(znodePath(this.folder, name), this.onChildEvent);
+      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onChildEvent);
       const current = this.children.get(name);
       if (this.closed || !current) return;
       this.children.set(name, newer(current, this.decode(data, stat)));
@@ -177,8 +179,19 @@ export class ClusterWatcher implements ClusterWatch {
     }
   }
 
+  /**
+   * Child names come from ZooKeeper, so they always form a valid path: they
+   * are joined as they are, not checked against our own naming grammar
+   * (znodePath throws on a name with a space, `#` or non-ASCII, and one such
+   * znode written by anyone stopped every update of the whole cluster).
+   */
+  private childPath(name: string): string {
+    return `${this.folder}/${name}`;
+  }
+
   private decode(data: Buffer, stat: Stat): Child {
-    return { mzxid: stat.mzxid.readBigInt64BE(0), node: decodeNode(data), stale: false };
+    const node = decodeNode(data);
+    return { mzxid: stat.mzxid.readBigInt64BE(0), node, encoded: node.ok ? encodeNode(node.value) : '', stale: false };
   }
 
   private emit(): void {
@@ -194,19 +207,21 @@ export class ClusterWatcher implements ClusterWatch {
       if (holder === undefined || (name === key && holder !== key)) owner.set(key, name);
     }
     const members: ClusterNode[] = [];
+    const encoded: string[] = [];
     const rejected: RejectedNode[] = [];
     for (const name of names) {
       const child = this.children.get(name)!;
-      const znode = znodePath(this.folder, name);
+      const znode = this.childPath(name);
       let reason: string;
       if (child.node.ok) {
         const holder = owner.get(nodeKey(child.node.value))!;
         if (holder === name) {
           members.push(child.node.value);
+          encoded.push(child.encoded);
           this.loggedRejections.delete(name);
           continue;
         }
-        reason = `its data names ${nodeKey(child.node.value)}, which ${znodePath(this.folder, holder)} already provides`;
+        reason = `its data names ${nodeKey(child.node.value)}, which ${this.childPath(holder)} already provides`;
       } else {
         reason = child.node.error;
       }
@@ -216,7 +231,7 @@ export class ClusterWatcher implements ClusterWatch {
         this.options.logger.warn({ code: 'LH_NODE_INVALID', znode, cluster: this.options.cluster }, `${znode}: rejected node: ${reason}`);
       }
     }
-    const fingerprint = JSON.stringify([members.map(encodeNode), rejected]);
+    const fingerprint = JSON.stringify([encoded, rejected]);
     if (fingerprint === this.lastFingerprint) return;
     this.lastFingerprint = fingerprint;
     try {

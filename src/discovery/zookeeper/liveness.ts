@@ -3,6 +3,9 @@ import type { Logger } from '../../lib/logger.js';
 import { LighthouseError } from '../../lib/errors.js';
 import { ConnectionState, type ZkClient } from './zk-client.js';
 
+/** The parts of a client the monitor uses (a fake in unit tests). */
+export type LivenessTarget = Pick<ZkClient, 'connectionState' | 'socket' | 'exists' | 'dropConnection' | 'negotiatedTimeoutMs'>;
+
 export interface LivenessOptions {
   /** how long one connection attempt may sit without a session before the next server is tried */
   connectTimeoutMs: number;
@@ -40,7 +43,7 @@ export class LivenessMonitor {
   private attempt: { socket: Socket | undefined; since: number } | undefined;
 
   constructor(
-    private readonly client: ZkClient,
+    private readonly client: LivenessTarget,
     private readonly options: LivenessOptions,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,

@@ -168,13 +168,19 @@ export class ZkClient {
 
   /**
    * Sends CLOSE_SESSION (the server deletes our ephemerals at once) and
-   * resolves when the connection is closed, or after the operation timeout.
-   * While not connected the request cannot be sent: the socket is dropped and
-   * the session is left to expire on the server.
+   * resolves when the server has closed the connection, or after the
+   * operation timeout. While not connected the request cannot be sent: the
+   * attempt in progress is dropped, the library is told not to reconnect,
+   * and the session is left to expire on the server.
    */
   async close(): Promise<void> {
     const state = this.manager.state;
-    if (state === ConnectionState.CLOSED) return;
+    if (state === ConnectionState.CLOSED || state === ConnectionState.CLOSING) return;
+    if (state !== ConnectionState.CONNECTED && state !== ConnectionState.CONNECTED_READ_ONLY) {
+      if (state !== ConnectionState.SESSION_EXPIRED && state !== ConnectionState.AUTHENTICATION_FAILED) this.client.close();
+      this.dropConnection();
+      return;
+    }
     const closed = new Promise<void>((resolve) => {
       const listener = (next: number): void => {
         if (next === ConnectionState.CLOSED) {
@@ -184,13 +190,7 @@ export class ZkClient {
       };
       this.manager.on('state', listener);
     });
-    const connected = state === ConnectionState.CONNECTED || state === ConnectionState.CONNECTED_READ_ONLY;
-    if (state === ConnectionState.SESSION_EXPIRED || state === ConnectionState.AUTHENTICATION_FAILED) {
-      this.dropConnection();
-    } else {
-      this.client.close();
-      if (!connected) this.dropConnection();
-    }
+    this.client.close();
     await withDeadline(closed, this.options.operationTimeoutMs, () => new Error('close timed out')).catch(() => {
       this.dropConnection();
     });

@@ -1,0 +1,100 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { LivenessMonitor, type LivenessTarget } from '../../src/discovery/zookeeper/liveness.js';
+import { ConnectionState } from '../../src/discovery/zookeeper/zk-client.js';
+import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
+import { silentLogger } from '../../src/lib/logger.js';
+
+/** A client whose probes are answered only when the test says so. */
+class FakeClient implements LivenessTarget {
+  state: number = ConnectionState.CONNECTED;
+  current = { destroyed: false } as Socket;
+  drops = 0;
+  probes: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+
+  connectionState(): number {
+    return this.state;
+  }
+  socket(): Socket | undefined {
+    return this.current;
+  }
+  negotiatedTimeoutMs(): number {
+    return 6000; // probe every 1000 ms, unanswered after 2000 ms
+  }
+  exists(): Promise<null> {
+    return new Promise((resolve, reject) => this.probes.push({ resolve: () => resolve(null), reject }));
+  }
+  dropConnection(): boolean {
+    this.drops += 1;
+    this.current = { destroyed: false } as Socket;
+    return true;
+  }
+}
+
+function setup(t: TestContext, connectTimeoutMs = 1500) {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  let now = 0;
+  const client = new FakeClient();
+  const monitor = new LivenessMonitor(client, { connectTimeoutMs }, silentLogger(), () => now);
+  monitor.start();
+  const advance = async (ms: number): Promise<void> => {
+    for (let step = 0; step < ms; step += 50) {
+      now += 50;
+      t.mock.timers.tick(50);
+      await Promise.resolve();
+    }
+  };
+  return { client, monitor, advance };
+}
+
+test('answered probes keep the connection', async (t) => {
+  const { client, monitor, advance } = setup(t);
+  for (let i = 0; i < 10; i += 1) {
+    await advance(1000);
+    for (const probe of client.probes.splice(0)) probe.resolve();
+  }
+  assert.ok(monitor.stats.probes >= 9);
+  assert.equal(client.drops, 0);
+  monitor.stop();
+});
+
+test('a probe unanswered for a third of the session timeout drops the connection, once', async (t) => {
+  const { client, monitor, advance } = setup(t);
+  await advance(1000);
+  assert.equal(client.probes.length, 1, 'one probe sent');
+  await advance(1900);
+  assert.equal(client.drops, 0, 'not before the probe timeout');
+  await advance(600); // the check runs every 250 ms
+  assert.equal(client.drops, 1);
+  assert.equal(monitor.stats.drops, 1);
+  monitor.stop();
+});
+
+test('the operation deadline rejecting the probe does not count as an answer', async (t) => {
+  const { client, advance } = setup(t);
+  await advance(1000);
+  client.probes[0]!.reject(new ZookeeperError('exists', '/', undefined, 'no answer within 500 ms'));
+  await advance(1500);
+  assert.equal(client.drops, 0);
+  await advance(1000);
+  assert.equal(client.drops, 1);
+});
+
+test('a connection attempt without a session is dropped after the connect timeout; a new attempt gets its own time', async (t) => {
+  const { client, advance } = setup(t, 1500);
+  client.state = ConnectionState.CONNECTING;
+  await advance(1400);
+  assert.equal(client.drops, 0);
+  await advance(600); // the attempt is first seen at a check (every 250 ms), then must be older than 1500 ms
+  assert.equal(client.drops, 1);
+  // The library's next attempt (a new socket) starts its own clock.
+  await advance(1000);
+  assert.equal(client.drops, 1);
+  client.current = { destroyed: false } as Socket;
+  await advance(1000);
+  assert.equal(client.drops, 1, 'a fresh socket is not dropped early');
+  client.state = ConnectionState.CONNECTED;
+  await advance(3000);
+  for (const probe of client.probes.splice(0)) probe.resolve();
+});
