@@ -253,6 +253,9 @@ describe('zookeeper discovery: watching clusters', () => {
     await log.waitFor((set) => set.members.some((m) => m.ip === '10.1.2.3'), 'data change after restart');
     assert.ok(states.includes('disconnected'));
     assert.equal(states.at(-1), 'connected');
+    // The restarted server restored the session from its log: this was the same-session path (one children re-read).
+    assert.equal(d.stats.sessions, 1);
+    assert.equal(d.stats.expiries, 0);
   });
 
   test('session expiry: a new session is built, watches are re-armed and everything is re-read', async (t) => {
