@@ -12,10 +12,11 @@ const PACKAGES = {
   wrk: () => onPath('wrk'),
   chromium: () => existsSync('/usr/bin/chromium'),
   'default-jre-headless': () => onPath('java'),
+  'etcd-server': () => onPath('etcd'),
 };
 
 const PURPOSES = {
-  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium'],
+  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium', 'etcd-server'],
   demo: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server'],
   bench: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'wrk'],
 };

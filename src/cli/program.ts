@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { runWriter } from './writer-command.js';
+import { runWriter, type DaemonCommandOptions } from './writer-command.js';
+import { runReporter } from './reporter-command.js';
 import { registerOperatorCommands } from './operator-commands.js';
 
 export function buildProgram(): Command {
@@ -15,10 +16,25 @@ export function buildProgram(): Command {
     .argument('<config_dir>', 'config directory (balancers/, discovery/, clusters/, logging.yaml)')
     .option('--metrics-port <port>', 'serve /metrics, /healthz and the dashboard on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
-    .action((configDir: string, options: { metricsPort?: number; metricsAddress: string }) => runWriter(configDir, options));
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action((configDir: string, options: DaemonCommandOptions) => runWriter(configDir, options));
+
+  program
+    .command('reporter')
+    .description('health-check the services of CONFIG_DIR and register the healthy ones in discovery (runs in the foreground)')
+    .argument('<config_dir>', 'config directory (discovery/, services/, logging.yaml)')
+    .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', parsePort)
+    .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action((configDir: string, options: DaemonCommandOptions) => runReporter(configDir, options));
 
   registerOperatorCommands(program);
   return program;
+}
+
+/** Accumulates a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export function parsePort(value: string): number {

@@ -12,6 +12,8 @@ export const ErrorCodes = {
   LH_NODE_INVALID: 'A discovery node carries malformed or hostile data',
   LH_ZK_TIMEOUT: 'A ZooKeeper operation did not complete before its deadline',
   LH_ZK_OPERATION: 'A ZooKeeper operation failed',
+  LH_ETCD_TIMEOUT: 'An etcd operation did not complete before its deadline',
+  LH_ETCD_OPERATION: 'An etcd operation failed',
   LH_HAPROXY_INVALID: 'HAProxy rejected a generated configuration',
   LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',

@@ -1,15 +1,29 @@
 import type { PluginRegistries } from './registry.js';
+import { PLUGIN_API_VERSION, type LighthousePlugin } from './types.js';
+import { installPluginSync } from './install.js';
+import { silentLogger } from '../lib/logger.js';
 import { zookeeperDiscovery } from '../discovery/zookeeper/plugin.js';
+import { etcdDiscovery } from '../discovery/etcd/plugin.js';
 import { haproxyBalancer } from '../balancer/haproxy/plugin.js';
 import { httpCheck } from '../checks/http.js';
 import { tcpCheck } from '../checks/tcp.js';
 import { redisCheck } from '../checks/redis.js';
 
-/** Built-in plugins register exactly the way a third-party package does. */
+/** The built-in plugins, as one plugin package would declare them. */
+export const builtinPlugin: LighthousePlugin = {
+  apiVersion: PLUGIN_API_VERSION,
+  name: 'lighthouse (built-in)',
+  setup(api) {
+    api.registerDiscovery(zookeeperDiscovery);
+    api.registerDiscovery(etcdDiscovery);
+    api.registerBalancer(haproxyBalancer);
+    api.registerCheck(httpCheck);
+    api.registerCheck(tcpCheck);
+    api.registerCheck(redisCheck);
+  },
+};
+
+/** Built-in plugins register exactly the way a third-party package does: through `setup(api)`. */
 export function registerBuiltins(registries: PluginRegistries): void {
-  registries.discovery.register(zookeeperDiscovery);
-  registries.balancers.register(haproxyBalancer);
-  registries.checks.register(httpCheck);
-  registries.checks.register(tcpCheck);
-  registries.checks.register(redisCheck);
+  installPluginSync(registries, builtinPlugin, 'lighthouse (built-in)', silentLogger());
 }

@@ -1,0 +1,11 @@
+/**
+ * Everything a plugin package may depend on, in one module: types only, so a
+ * plugin needs no runtime dependency on Lighthouse. Plain-JavaScript plugins
+ * import them in JSDoc, e.g.
+ * `@typedef {import('lighthouse/dist/plugins/api.js').LighthousePlugin} LighthousePlugin`.
+ */
+export type { LighthousePlugin, PluginApi, PluginHelper, DiscoveryPlugin, BalancerPlugin, CheckPlugin } from './types.js';
+export type { Check, CheckOutcome, CheckTarget } from '../checks/types.js';
+export type { Discovery, DiscoveryEvents, MemberSet, RejectedNode, ClusterWatch, SessionState } from '../discovery/types.js';
+export type { ClusterNode, Metadata, Peer } from '../discovery/node.js';
+export type { Balancer, BalancedCluster, BalancerProblem } from '../balancer/types.js';
