@@ -92,8 +92,9 @@ async function main(): Promise<void> {
     };
 
     if (wanted('convergence')) {
-      await step('convergence lighthouse', () => convergence(context, 'lighthouse', plan.convChanges), (r) => results.convergence.push(r));
-      await step('convergence classic', () => convergence(context, 'classic', plan.classicConvChanges), (r) => results.convergence.push(r));
+      await step('convergence lighthouse (1,000 nodes in the cluster)', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster'), (r) => results.convergence.push(r));
+      await step('convergence lighthouse (1,000 nodes in another cluster)', () => convergence(context, 'lighthouse', plan.convChanges, 'other-cluster'), (r) => results.convergence.push(r));
+      await step('convergence classic (1,000 nodes in another cluster)', () => convergence(context, 'classic', plan.classicConvChanges, 'other-cluster'), (r) => results.convergence.push(r));
     }
     if (wanted('churn')) {
       await step('churn lighthouse', () => churn(context, 'lighthouse', plan.churnSeconds), (r) => results.churn.push(r));
@@ -109,7 +110,8 @@ async function main(): Promise<void> {
     await client?.close().catch(() => undefined);
     await cleanupAll();
     await zk?.stop().catch(() => undefined);
-    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    // BENCH_KEEP=1 keeps the temp dir (writer logs, HAProxy configs) for a look afterwards.
+    if (!process.env.BENCH_KEEP) await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
 
   info.loadAverageAtEnd = loadavg().map((value) => round(value, 2));
@@ -128,7 +130,8 @@ async function main(): Promise<void> {
 const num = (value: number | undefined): number | null => (value === undefined || !Number.isFinite(value) ? null : round(value, 2));
 
 function summarize(results: Results): Record<string, number | null> {
-  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode);
+  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode && r.layout === 'same-cluster') ?? results.convergence.find((r) => r.mode === mode);
+  const other = (mode: string) => results.convergence.find((r) => r.mode === mode && r.layout === 'other-cluster');
   const ch = (mode: string) => results.churn.find((r) => r.mode === mode);
   const sc = (mode: string) => results.scale.find((r) => r.mode === mode);
   return {
@@ -138,6 +141,8 @@ function summarize(results: Results): Record<string, number | null> {
     convergence_remove_p99_ms: num(conv('lighthouse')?.remove.p99),
     convergence_changes: num(conv('lighthouse')?.changes),
     zk_requests_per_change: num(conv('lighthouse')?.zkRequestsPerChange),
+    convergence_other_cluster_p50_ms: num(other('lighthouse')?.all.p50),
+    convergence_other_cluster_p99_ms: num(other('lighthouse')?.all.p99),
     classic_convergence_p50_ms: num(conv('classic')?.all.p50),
     classic_convergence_p99_ms: num(conv('classic')?.all.p99),
     churn_requests: num(ch('lighthouse')?.requests),
@@ -164,11 +169,14 @@ function summarize(results: Results): Record<string, number | null> {
 function table(results: Results, info: Record<string, unknown>): string {
   const rows: [string, string, string][] = [];
   const fmt = (value: number | null | undefined, unit = ''): string => (value === null || value === undefined || !Number.isFinite(value) ? 'n/a' : `${value}${unit}`);
-  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode);
+  const conv = (mode: string) => results.convergence.find((r) => r.mode === mode && r.layout === 'other-cluster');
+  const same = results.convergence.find((r) => r.mode === 'lighthouse' && r.layout === 'same-cluster');
   const ch = (mode: string) => results.churn.find((r) => r.mode === mode);
   const sc = (mode: string) => results.scale.find((r) => r.mode === mode);
+  rows.push(['convergence, 1,000 nodes in the cluster: p50 / p99 (ms)', `${fmt(same?.all.p50)} / ${fmt(same?.all.p99)} (n=${fmt(same?.all.n)})`, 'n/a (reloads reset weights)']);
+  rows.push(['  ZooKeeper requests per change', fmt(num(same?.zkRequestsPerChange)), '']);
   const both = (label: string, pick: (mode: string) => string): void => void rows.push([label, pick('lighthouse'), pick('classic')]);
-  both('convergence p50 / p99 (ms)', (m) => `${fmt(conv(m)?.all.p50)} / ${fmt(conv(m)?.all.p99)} (n=${fmt(conv(m)?.all.n)})`);
+  both('convergence, 1,000 nodes in another cluster: p50 / p99 (ms)', (m) => `${fmt(conv(m)?.all.p50)} / ${fmt(conv(m)?.all.p99)} (n=${fmt(conv(m)?.all.n)})`);
   both('  add p50 / p99 (ms)', (m) => `${fmt(conv(m)?.add.p50)} / ${fmt(conv(m)?.add.p99)}`);
   both('  remove p50 / p99 (ms)', (m) => `${fmt(conv(m)?.remove.p50)} / ${fmt(conv(m)?.remove.p99)}`);
   both('  ZooKeeper requests per change', (m) => fmt(num(conv(m)?.zkRequestsPerChange)));

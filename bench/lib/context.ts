@@ -5,6 +5,7 @@ import type { ZookeeperCluster } from '../../test/support/zookeeper.js';
 import { HaproxyView, spawnWriter, stopDaemon, writeWriterConfig, type Mode, type WriterPaths, type WriterSetup } from './lighthouse.js';
 import { killProcessesUsing, sampleProcess } from './procs.js';
 import type { ChildProcess } from 'node:child_process';
+import { freePorts } from '../../test/support/ports.js';
 
 export interface BenchContext {
   quick: boolean;
@@ -25,6 +26,8 @@ export interface RunningWriter {
   child: ChildProcess;
   view: HaproxyView;
   startedAt: number;
+  /** the writer's --metrics-port */
+  metricsPort: number;
   stop(): Promise<void>;
 }
 
@@ -33,14 +36,16 @@ export async function startWriter(context: BenchContext, name: string, setup: Om
   const dir = join(context.root, name);
   await mkdir(dir, { recursive: true });
   const paths = await writeWriterConfig({ ...setup, dir, zkHosts: context.zk.hosts });
+  const [metricsPort] = await freePorts(1);
   const startedAt = performance.now();
-  const child = spawnWriter(paths);
+  const child = spawnWriter(paths, ['--metrics-port', String(metricsPort)]);
   const view = new HaproxyView(paths);
   return {
     paths,
     child,
     view,
     startedAt,
+    metricsPort: metricsPort!,
     async stop() {
       view.close();
       await stopDaemon(child);

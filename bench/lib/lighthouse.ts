@@ -82,8 +82,8 @@ export async function writeWriterConfig(setup: WriterSetup): Promise<WriterPaths
 }
 
 /** `lighthouse writer CONFIG_DIR` as a child process, its JSON log in a file. */
-export function spawnWriter(paths: WriterPaths): ChildProcess {
-  return spawnDaemon('writer', paths.configDir, paths.logFile);
+export function spawnWriter(paths: WriterPaths, extra: readonly string[] = []): ChildProcess {
+  return spawnDaemon('writer', paths.configDir, paths.logFile, extra);
 }
 
 export function spawnReporter(configDir: string, logFile: string, extra: readonly string[] = []): ChildProcess {
@@ -93,8 +93,8 @@ export function spawnReporter(configDir: string, logFile: string, extra: readonl
 function spawnDaemon(daemon: 'writer' | 'reporter', configDir: string, logFile: string, extra: readonly string[] = []): ChildProcess {
   const log = openSync(logFile, 'a');
   try {
-    // BENCH_PROFILE_DIR=<dir>: CPU profiles of the daemons (node --cpu-prof), written when they stop.
-    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profiles of the daemons, written when they stop.
+    const profile = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     return spawnTracked(process.execPath, [...profile, ...cliCommand(), daemon, configDir, ...extra], { stdio: ['ignore', log, log], cwd: ROOT });
   } finally {
     closeSync(log);

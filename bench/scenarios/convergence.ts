@@ -9,6 +9,8 @@ import { createNode, createNodes, deleteNode, type BenchNode } from '../lib/zk.j
 
 export interface ConvergenceResult {
   mode: Mode;
+  /** the 1,000 nodes are in the probed cluster itself (weight 0), or in another cluster of the same writer */
+  layout: 'same-cluster' | 'other-cluster';
   bulkNodes: number;
   changes: number;
   /** ms from the znode create to the first request answered by the new node */
@@ -29,27 +31,33 @@ export interface ConvergenceResult {
 }
 
 /**
- * Convergence: a cluster `conv` with one anchor node, plus 1,000 nodes in a
- * `bulk` cluster the same writer balances (every sync renders and plans all
- * of them). A probe node is created and deleted; a sequential client sends
- * requests through HAProxy's `conv` frontend (roundrobin over anchor + probe)
- * and times the first request answered accordingly. The probe sits in a
- * small cluster because with 1,000 roundrobin peers a request reaches any one
- * server only once per 1,000 requests, which would measure the client.
+ * Convergence: time from a znode create/delete to the first request routed
+ * accordingly through HAProxy. A probe node is created and deleted over and
+ * over; a sequential client sends requests through the cluster's frontend
+ * (roundrobin) and times the first request answered accordingly. With 1,000
+ * roundrobin peers a request reaches one given server once per 1,000
+ * requests, which would time the client, so only two servers take traffic:
+ * an anchor node and the probe. The 1,000 other nodes are either
+ * - `same-cluster`: members of the probed cluster, set to weight 0 through
+ *   the admin socket once they are up (runtime weights survive runtime
+ *   membership changes, not reloads: lighthouse mode only), or
+ * - `other-cluster`: members of a second cluster of the same writer (every
+ *   sync still renders and plans all of them); works for both modes.
  */
-export async function convergence(context: BenchContext, mode: Mode, changes: number, bulkNodes = 1000): Promise<ConvergenceResult> {
-  const base = `/bench/conv-${mode}`;
+export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], bulkNodes = 1000): Promise<ConvergenceResult> {
+  const base = `/bench/conv-${mode}-${layout}`;
   const backends = await startBackends(3, 'conv');
   const [anchorPort, probePort, bulkPort] = backends.ports as [number, number, number];
   const anchorId = 'conv0';
   const probeId = 'conv1';
-  const bulk = Array.from({ length: bulkNodes }, (_, index) => ({ cluster: 'bulk', node: { host: `n${index}.bulk.bench`, port: bulkPort } }));
+  const bulkCluster = layout === 'same-cluster' ? 'conv' : 'bulk';
+  const bulk = Array.from({ length: bulkNodes }, (_, index) => ({ cluster: bulkCluster, node: { host: `n${index}.bulk.bench`, port: bulkPort } }));
   await createNodes(context.client, base, [...bulk, { cluster: 'conv', node: { host: 'anchor.conv.bench', port: anchorPort } }]);
   const [convPort, bulkFrontend] = await freePorts(2);
-  const writer = await startWriter(context, `conv-${mode}`, {
+  const writer = await startWriter(context, `conv-${mode}-${layout}`, {
     zkPath: base,
     mode,
-    clusters: [
+    clusters: layout === 'same-cluster' ? [{ name: 'conv', port: convPort! }] : [
       { name: 'conv', port: convPort! },
       { name: 'bulk', port: bulkFrontend! },
     ],
@@ -64,12 +72,16 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     await waitUntil(
       async () => {
         const servers = await writer.view.routableServers();
+        if (layout === 'same-cluster') return (servers.get('conv')?.size ?? 0) >= bulkNodes + 1;
         return (servers.get('bulk')?.size ?? 0) >= bulkNodes && (servers.get('conv')?.size ?? 0) >= 1;
       },
       'the writer to route the initial 1,001 nodes',
       90_000,
       200,
     );
+    if (layout === 'same-cluster') {
+      for (const { node } of bulk) await writer.view.admin.command(`set weight conv/${node.host}:${node.port} 0`);
+    }
     await waitUntil(async () => (await prober.get()) === anchorId, 'the anchor to answer', 10_000);
     // Let the writer's background work (file write) settle before timing.
     await sleep(500);
@@ -120,7 +132,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     // Each change: the bench's own create or delete (1 request) is not the writer's.
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
+    return { mode, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
   } finally {
     prober.close();
     await writer.stop();

@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'node:http';
 import { stringify } from 'yaml';
 import { freePorts } from '../../test/support/ports.js';
 import { startBackends } from '../lib/backends.js';
@@ -8,6 +7,7 @@ import { cpuPercentOver, type BenchContext } from '../lib/context.js';
 import { spawnReporter, stopDaemon } from '../lib/lighthouse.js';
 import { sleep, stopChild, waitUntil } from '../lib/procs.js';
 import { round } from '../lib/stats.js';
+import { metricValue } from '../lib/metrics.js';
 
 export interface ReporterResult {
   services: number;
@@ -20,23 +20,6 @@ export interface ReporterResult {
   cpuPercentOfOneCore: number;
   rssMb: number;
   seconds: number;
-}
-
-function metricsTotal(port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        let total = 0;
-        for (const line of body.split('\n')) if (line.startsWith(`${name}{`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-        resolve(total);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /**
@@ -90,10 +73,10 @@ export async function reporterCost(context: BenchContext, services: number, seco
       context.log(`reporter: ${String(error)}`);
     }
     await sleep(2_000);
-    const checksBefore = await metricsTotal(metricsPort!, 'lighthouse_checks_total');
+    const checksBefore = await metricValue(metricsPort!, 'lighthouse_checks_total');
     const measuredFrom = performance.now();
     const usage = await cpuPercentOver(child.pid!, seconds * 1000);
-    const checksAfter = await metricsTotal(metricsPort!, 'lighthouse_checks_total');
+    const checksAfter = await metricValue(metricsPort!, 'lighthouse_checks_total');
     const checksPerSecond = (checksAfter - checksBefore) / ((performance.now() - measuredFrom) / 1000);
     return {
       services,

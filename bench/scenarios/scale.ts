@@ -5,6 +5,7 @@ import { readLog, reloadsBetween } from '../lib/lighthouse.js';
 import { Prober } from '../lib/probe.js';
 import { sleep, stopChild, waitUntil } from '../lib/procs.js';
 import { round } from '../lib/stats.js';
+import { metricValue } from '../lib/metrics.js';
 import { createNodes } from '../lib/zk.js';
 
 export interface ScaleResult {
@@ -16,6 +17,9 @@ export interface ScaleResult {
   /** reloads the writer logged while getting there */
   reloadsToConverge: number;
   rssMb: number;
+  /** V8 heap in use / reserved after the idle period: how much of the RSS is live data */
+  heapUsedMb: number;
+  heapTotalMb: number;
   idleSeconds: number;
   idleCpuPercent: number;
   /** a request through the meta-cluster frontend to the last cluster answered */
@@ -69,6 +73,8 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
     // Let the background config write and GC settle, then measure idling.
     await sleep(3_000);
     const idle = await cpuPercentOver(writer.child.pid!, idleSeconds * 1000);
+    const heapUsed = await metricValue(writer.metricsPort, 'lighthouse_process_nodejs_heap_size_used_bytes').catch(() => Number.NaN);
+    const heapTotal = await metricValue(writer.metricsPort, 'lighthouse_process_nodejs_heap_size_total_bytes').catch(() => Number.NaN);
     return {
       mode,
       clusters,
@@ -76,6 +82,8 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
       syncMs: syncMs === undefined ? undefined : round(syncMs, 0),
       reloadsToConverge,
       rssMb: round(idle.rssMb, 1),
+      heapUsedMb: round(heapUsed / 1024 ** 2, 1),
+      heapTotalMb: round(heapTotal / 1024 ** 2, 1),
       idleSeconds,
       idleCpuPercent: round(idle.cpuPercent, 2),
       spotCheck,

@@ -40,7 +40,10 @@ export class ClusterStateStore {
     for (const [key, node] of after) {
       const old = before.get(key);
       if (!old) change.added.push(node);
-      else if (encodeNode(old) !== encodeNode(node)) change.changed.push(node);
+      // Discovery hands back the same object for a child it did not re-read:
+      // comparing identity first keeps a change in a 1,000-node cluster from
+      // re-encoding all 1,000 nodes (~10 ms here).
+      else if (old !== node && encodedOf(old) !== encodedOf(node)) change.changed.push(node);
     }
     for (const [key, node] of before) if (!after.has(key)) change.removed.push(node);
     const firstReport = previous === undefined || previous.revision === 0;
@@ -69,9 +72,22 @@ export class ClusterStateStore {
   }
 }
 
+/** Encodings of node objects already compared (nodes are never mutated once reported). */
+const encodings = new WeakMap<ClusterNode, string>();
+
+function encodedOf(node: ClusterNode): string {
+  let encoded = encodings.get(node);
+  if (encoded === undefined) {
+    encoded = encodeNode(node);
+    encodings.set(node, encoded);
+  }
+  return encoded;
+}
+
 /** Same host:port reported twice (e.g. two znodes for one instance): keep one, in a stable order. */
 function dedupe(nodes: readonly ClusterNode[]): ClusterNode[] {
   const byKey = new Map<string, ClusterNode>();
   for (const node of nodes) byKey.set(nodeKey(node), node);
-  return [...byKey.values()].sort((a, b) => (nodeKey(a) < nodeKey(b) ? -1 : 1));
+  // Keys computed once, not twice per comparison.
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, node]) => node);
 }

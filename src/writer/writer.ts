@@ -22,6 +22,14 @@ export interface WriterOptions {
   /** quiet period before a sync; 0 = next event-loop turn (bursts still coalesce) */
   minWaitMs?: number;
   maxWaitMs?: number;
+  /**
+   * At start, the first sync waits (at most this long) until every watched
+   * cluster has reported its members once, so HAProxy starts with complete
+   * backends: otherwise it starts with the first cluster to answer and gets
+   * every other server through one runtime command each (10,000 servers:
+   * seconds instead of one start).
+   */
+  startupWaitMs?: number;
 }
 
 interface ActiveWatch {
@@ -61,6 +69,9 @@ export class Writer {
   /** clusters already warned about a missing discovery item, so the warning is not repeated on every rescan */
   private readonly missingDiscovery = new Set<string>();
   private firstSyncDone = false;
+  /** set once every watched cluster reported at start, or startupWaitMs passed */
+  private startupComplete = false;
+  private startupTimer: NodeJS.Timeout | undefined;
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
 
@@ -89,6 +100,12 @@ export class Writer {
 
   async start(): Promise<void> {
     this.logger.info({ configDir: this.options.configDir }, 'writer starting');
+    this.startupTimer = setTimeout(() => {
+      this.startupTimer = undefined;
+      if (!this.startupComplete) this.logger.warn('not every cluster reported its members in time; syncing with what is known');
+      this.startupComplete = true;
+      this.requestSync();
+    }, this.options.startupWaitMs ?? 2_000);
     await this.watcher.start();
   }
 
@@ -205,6 +222,12 @@ export class Writer {
 
   private requestSync(): void {
     if (this.stopped) return;
+    if (!this.startupComplete) {
+      for (const name of this.watches.keys()) if (this.state.get(name).revision === 0) return;
+      this.startupComplete = true;
+      clearTimeout(this.startupTimer);
+      this.startupTimer = undefined;
+    }
     this.quiescence.trigger();
   }
 
@@ -281,6 +304,7 @@ export class Writer {
     this.stopped = true;
     this.quiescence.cancel();
     clearTimeout(this.retryTimer);
+    clearTimeout(this.startupTimer);
     await this.watcher.close();
     await this.syncing;
     for (const active of this.watches.values()) active.watch.close();
