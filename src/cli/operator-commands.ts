@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { runDemo, type DemoCommandOptions } from './demo-command.js';
 import { runCheckConfig, type CheckConfigOptions } from './check-config-command.js';
+import { runStatus, type StatusOptions } from './status-command.js';
+import { runDrain, runUndrain, type DrainCommandOptions } from './drain-command.js';
 
 /** The operator's commands next to the two daemons: demo, check-config, status, drain, undrain. */
 export function registerOperatorCommands(program: Command): void {
@@ -18,10 +20,44 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<config_dir>', 'config directory')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action((configDir: string, options: CheckConfigOptions) => runCheckConfig(configDir, options));
+
+  program
+    .command('status')
+    .description('per cluster: members as discovery lists them and as HAProxy sees them; per local service: whether each port is registered or drained')
+    .argument('<config_dir>', 'config directory (a writer\'s, a reporter\'s, or one with both)')
+    .option('--json', 'machine-readable output')
+    .option('--timeout <ms>', 'how long to wait for discovery to answer', positiveInteger, 5000)
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action((configDir: string, options: StatusOptions) => runStatus(configDir, options));
+
+  program
+    .command('drain')
+    .description('take a local service (or some of its ports) out of rotation without stopping it: the reporter deregisters it and keeps it out, also across restarts')
+    .argument('<config_dir>', 'the reporter\'s config directory')
+    .argument('<service>', 'service name (services/<service>.yaml)')
+    .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
+    .option('--reason <text>', 'why, shown by `lighthouse status`')
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action((configDir: string, service: string, options: DrainCommandOptions) => runDrain(configDir, service, options));
+
+  program
+    .command('undrain')
+    .description('end a drain: the ports register again as soon as their checks pass')
+    .argument('<config_dir>', 'the reporter\'s config directory')
+    .argument('<service>', 'service name')
+    .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action((configDir: string, service: string, options: DrainCommandOptions) => runUndrain(configDir, service, options));
 }
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function collectPort(value: string, previous: number[]): number[] {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return [...previous, port];
 }
 
 function positiveInteger(value: string): number {

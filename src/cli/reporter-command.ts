@@ -1,6 +1,7 @@
 import { createDaemonLogger } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Reporter } from '../reporter/reporter.js';
+import { applyDrainChange, DrainWatcher, drainFilePath } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import type { DaemonCommandOptions } from './writer-command.js';
@@ -9,16 +10,28 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
   const log = createDaemonLogger('reporter');
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
-  const reporter = new Reporter({ configDir, registries, log });
+  // Drains (`lighthouse drain`) are read before the first runner starts, so a drained port is never registered, not even briefly after a restart.
+  const drains = new DrainWatcher(drainFilePath(configDir), log.logger.child({ module: 'drains' }));
+  const reporter = new Reporter({ configDir, registries, log, drains });
+  drains.onChange((previous, next) => {
+    for (const service of new Set([...Object.keys(previous.services), ...Object.keys(next.services)])) {
+      const runner = reporter.runner(service);
+      if (runner) applyDrainChange(runner, previous.services[service], next.services[service]);
+    }
+  });
   await runUntilSignalled(
     {
       start: async () => {
         if (options.metricsPort !== undefined) {
           await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: reporter.metrics.registry, ready: () => reporter.ready, logger: log.logger });
         }
+        await drains.start();
         await reporter.start();
       },
-      stop: () => reporter.stop(),
+      stop: () => {
+        drains.close();
+        return reporter.stop();
+      },
     },
     log.logger,
   );

@@ -1,0 +1,69 @@
+import { ConfigDirectory } from '../config/directory.js';
+import { formatProblem, type ServiceItem } from '../config/model.js';
+import { errorMessage } from '../lib/errors.js';
+import { silentLogger } from '../lib/logger.js';
+import { drainFilePath, readDrains, withDrain, withoutDrain, writeDrains } from '../reporter/drains.js';
+import { assertConfigDir, loadRegistries } from './common.js';
+
+export interface DrainCommandOptions {
+  port?: number[];
+  reason?: string;
+  plugin?: string[];
+}
+
+/** The service as the reporter would see it; exits 1 naming the file when it does not exist or is invalid. */
+async function findService(configDir: string, service: string, plugins: readonly string[]): Promise<ServiceItem> {
+  const registries = await loadRegistries(configDir, plugins, silentLogger());
+  const scan = await new ConfigDirectory(configDir, registries, ['discovery', 'service']).scan();
+  const item = scan.snapshot.services.get(service);
+  if (!item) {
+    const problems = scan.problems.filter((problem) => problem.file.includes(service));
+    const known = [...scan.snapshot.services.keys()].sort();
+    fail(`${configDir}: no service "${service}" (services: ${known.join(', ') || 'none'})${problems.length ? `; ${problems.map(formatProblem).join('; ')}` : ''}`);
+  }
+  return item;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`lighthouse: ${message}\n`);
+  process.exit(1);
+}
+
+function portsOf(item: ServiceItem, requested: readonly number[] | undefined): number[] | 'all' {
+  if (!requested || requested.length === 0) return 'all';
+  const unknown = requested.filter((port) => !item.ports.includes(port));
+  if (unknown.length > 0) fail(`${item.file}: ports: service "${item.name}" has no port ${unknown.join(', ')} (ports: ${item.ports.join(', ')})`);
+  return [...new Set(requested)].sort((a, b) => a - b);
+}
+
+export async function runDrain(configDir: string, service: string, options: DrainCommandOptions): Promise<void> {
+  await assertConfigDir(configDir);
+  const item = await findService(configDir, service, options.plugin ?? []);
+  const ports = portsOf(item, options.port);
+  const path = drainFilePath(configDir);
+  const reason = options.reason ?? `drained by ${process.env.USER ?? 'an operator'}`;
+  try {
+    await writeDrains(path, withDrain(await readDrains(path), service, ports, reason, new Date()));
+  } catch (error) {
+    fail(errorMessage(error));
+  }
+  process.stdout.write(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} drained (${reason}); the reporter deregisters ${ports === 'all' || ports.length > 1 ? 'them' : 'it'} and keeps checking. Recorded in ${path}.\n`);
+}
+
+export async function runUndrain(configDir: string, service: string, options: DrainCommandOptions): Promise<void> {
+  await assertConfigDir(configDir);
+  const item = await findService(configDir, service, options.plugin ?? []);
+  const ports = portsOf(item, options.port);
+  const path = drainFilePath(configDir);
+  try {
+    const before = await readDrains(path);
+    if (!before.services[service]) {
+      process.stdout.write(`${service}: not drained; nothing to do.\n`);
+      return;
+    }
+    await writeDrains(path, withoutDrain(before, service, ports, item.ports));
+  } catch (error) {
+    fail(errorMessage(error));
+  }
+  process.stdout.write(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} back in rotation once the checks pass.\n`);
+}

@@ -1,0 +1,207 @@
+import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
+import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/control.js';
+import { ConfigDirectory } from '../config/directory.js';
+import type { DiscoveryItem } from '../config/model.js';
+import { nodeKey } from '../discovery/node.js';
+import type { Discovery, MemberSet } from '../discovery/types.js';
+import { errorMessage } from '../lib/errors.js';
+import { silentLogger } from '../lib/logger.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
+import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
+import { assertConfigDir, loadRegistries } from './common.js';
+
+export interface StatusOptions {
+  json?: boolean;
+  /** ms to wait for discovery to answer */
+  timeout: number;
+  plugin?: string[];
+}
+
+export interface MemberStatus {
+  node: string;
+  /** address from the discovery node; null when only HAProxy has it */
+  address: string | null;
+  /** listed by discovery */
+  registered: boolean;
+  /** HAProxy's view: UP, DOWN, MAINT, DRAIN, no check, ...; null when HAProxy does not have it */
+  haproxy: string | null;
+  currentSessions: number | null;
+}
+
+export interface ClusterStatus {
+  name: string;
+  discovery: string;
+  members: MemberStatus[];
+  /** nodes discovery rejected as malformed */
+  rejected: string[];
+}
+
+export interface ServicePortStatus {
+  port: number;
+  node: string;
+  registered: boolean;
+  drained: { reason: string; since: string } | null;
+}
+
+export interface ServiceStatusReport {
+  name: string;
+  discovery: string;
+  ports: ServicePortStatus[];
+}
+
+export interface StatusReport {
+  clusters: ClusterStatus[];
+  services: ServiceStatusReport[];
+  /** what could not be asked (discovery unreachable, HAProxy not answering, invalid files) */
+  problems: string[];
+}
+
+/** Reads member sets through the discovery plugin (read-only: it only watches, never publishes), one session per backend. */
+async function readMembers(discovery: Discovery, names: readonly string[], timeoutMs: number): Promise<Map<string, MemberSet>> {
+  const sets = new Map<string, MemberSet>();
+  discovery.connect();
+  const watches = names.map((name) => discovery.watch(name, (set) => sets.set(name, set)));
+  const deadline = Date.now() + timeoutMs;
+  while (sets.size < names.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const watch of watches) watch.close();
+  return sets;
+}
+
+/** Everything `lighthouse status` shows, as data (the table and `--json` both come from it). */
+export async function collectStatus(configDir: string, registries: PluginRegistries, timeoutMs: number, identity?: LocalIdentity): Promise<StatusReport> {
+  const scan = await new ConfigDirectory(configDir, registries).scan();
+  const { snapshot } = scan;
+  const problems = scan.problems.map((problem) => `${problem.file}: ${problem.setting ? `${problem.setting}: ` : ''}${problem.message}`);
+
+  // One session per discovery backend, reading every cluster and service that uses it.
+  const wanted = new Map<string, Set<string>>();
+  for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
+    const names = wanted.get(item.discovery) ?? new Set<string>();
+    names.add(item.name);
+    wanted.set(item.discovery, names);
+  }
+  const members = new Map<string, Map<string, MemberSet>>();
+  await Promise.all(
+    [...wanted].map(async ([discoveryName, names]) => {
+      const item: DiscoveryItem | undefined = snapshot.discovery.get(discoveryName);
+      const plugin = item ? registries.discovery.get(item.plugin) : undefined;
+      if (!item || !plugin) {
+        problems.push(`discovery "${discoveryName}" is not configured (used by ${[...names].join(', ')})`);
+        return;
+      }
+      const discovery = plugin.create(item.config, { logger: silentLogger(), name: item.name, file: item.file, now: Date.now });
+      try {
+        const sets = await readMembers(discovery, [...names], timeoutMs);
+        members.set(discoveryName, sets);
+        const missing = [...names].filter((name) => !sets.has(name));
+        if (missing.length > 0) problems.push(`${item.file}: discovery "${discoveryName}" did not answer within ${timeoutMs} ms (state ${discovery.state}) for ${missing.join(', ')}`);
+      } finally {
+        await discovery.close().catch(() => undefined);
+      }
+    }),
+  );
+
+  // HAProxy's view, from each haproxy balancer's admin socket.
+  const stats = new Map<string, ServerStat>();
+  for (const balancer of snapshot.balancers.values()) {
+    if (balancer.plugin !== 'haproxy') continue;
+    const control = createHaproxyControl(balancer.config as HaproxyConfig);
+    try {
+      for (const stat of await control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
+    } catch (error) {
+      problems.push(`${balancer.file}: HAProxy does not answer on its admin socket: ${errorMessage(error)}`);
+    } finally {
+      control.close();
+    }
+  }
+
+  const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((item) => {
+      const set = members.get(item.discovery)?.get(item.name);
+      const rows = new Map<string, MemberStatus>();
+      for (const node of set?.members ?? []) {
+        const key = nodeKey(node);
+        const stat = stats.get(`${item.name}/${key}`);
+        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null });
+      }
+      // Servers HAProxy still has that discovery no longer lists (draining out, or a writer that is behind).
+      for (const stat of stats.values()) {
+        if (stat.proxy !== item.name || stat.server === 'FRONTEND' || stat.server === 'BACKEND' || rows.has(stat.server)) continue;
+        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: false, haproxy: stat.status, currentSessions: stat.currentSessions });
+      }
+      return { name: item.name, discovery: item.discovery, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [] };
+    });
+
+  let drains: DrainState = emptyDrains();
+  try {
+    drains = await readDrains(drainFilePath(configDir));
+  } catch (error) {
+    problems.push(errorMessage(error));
+  }
+  const services: ServiceStatusReport[] = [];
+  if (snapshot.services.size > 0) {
+    const local = identity ?? (await resolveLocalIdentity());
+    for (const item of [...snapshot.services.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      const address = advertisedAddress(local, snapshot.discovery.get(item.discovery)?.advertise, item.advertise);
+      const set = members.get(item.discovery)?.get(item.name);
+      const registeredKeys = new Set(set?.members.map(nodeKey) ?? []);
+      const drain = drains.services[item.name];
+      services.push({
+        name: item.name,
+        discovery: item.discovery,
+        ports: item.ports.map((port) => {
+          const node = nodeKey({ host: address.host, port });
+          const drained = drain && (drain.ports === 'all' || drain.ports.includes(port)) ? { reason: drain.reason, since: drain.since } : null;
+          return { port, node, registered: registeredKeys.has(node), drained };
+        }),
+      });
+    }
+  }
+  return { clusters, services, problems };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
+}
+
+export function formatStatus(report: StatusReport): string {
+  const out: string[] = [];
+  for (const cluster of report.clusters) {
+    out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${cluster.members.filter((member) => member.registered).length} registered`);
+    if (cluster.members.length === 0) out.push('  (no members)');
+    else
+      out.push(
+        table([
+          ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS'],
+          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered ? 'listed' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
+        ]),
+      );
+    for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);
+    out.push('');
+  }
+  for (const service of report.services) {
+    out.push(`service ${service.name} (discovery ${service.discovery})`);
+    out.push(
+      table([
+        ['PORT', 'NODE', 'REGISTERED', 'DRAINED'],
+        ...service.ports.map((port) => [String(port.port), port.node, port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
+      ]),
+    );
+    out.push('');
+  }
+  if (report.clusters.length === 0 && report.services.length === 0) out.push('no clusters or services configured');
+  for (const problem of report.problems) out.push(`problem: ${problem}`);
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+export async function runStatus(configDir: string, options: StatusOptions): Promise<void> {
+  await assertConfigDir(configDir);
+  const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
+  const report = await collectStatus(configDir, registries, options.timeout);
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  // Scripts can tell "everything could be asked" from "part of the picture is missing".
+  process.exit(report.problems.length > 0 ? 1 : 0);
+}

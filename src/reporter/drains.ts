@@ -1,0 +1,180 @@
+import { unwatchFile, watchFile } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { atomicWrite } from '../lib/atomic-write.js';
+import { LighthouseError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { DrainSource } from './reporter.js';
+
+/**
+ * Operator drains (`lighthouse drain` / `undrain`) live in one JSON file per
+ * config directory, `<CONFIG_DIR>/.state/drains.json`. A file (not a socket
+ * to the running reporter) because a drain must outlive reporter restarts and
+ * must work while no reporter runs; inside the config dir because that is the
+ * one path both the CLI and the daemon already share; in a dot-folder because
+ * the config scanner ignores those.
+ */
+export function drainFilePath(configDir: string): string {
+  return join(configDir, '.state', 'drains.json');
+}
+
+const entrySchema = z.strictObject({
+  ports: z.union([z.literal('all'), z.array(z.number().int().min(1).max(65535))]),
+  reason: z.string(),
+  /** ISO time of the drain */
+  since: z.string(),
+});
+
+const fileSchema = z.strictObject({
+  version: z.literal(1),
+  services: z.record(z.string(), entrySchema),
+});
+
+export type DrainEntry = z.output<typeof entrySchema>;
+export type DrainState = z.output<typeof fileSchema>;
+
+export const emptyDrains = (): DrainState => ({ version: 1, services: {} });
+
+/** The drains in force; a missing file means none. A broken file is an error naming it (never silently "no drains"). */
+export async function readDrains(path: string): Promise<DrainState> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyDrains();
+    throw new LighthouseError('LH_CONFIG_INVALID', `${path}: cannot be read: ${errorMessage(error)}`, {}, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new LighthouseError('LH_CONFIG_PARSE', `${path}: not valid JSON: ${errorMessage(error)}`, {}, { cause: error });
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LighthouseError('LH_CONFIG_INVALID', `${path}: ${issue?.path.join('.') || 'top level'}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export async function writeDrains(path: string, state: DrainState): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Adds a drain. Draining more ports of a service keeps the ones already
+ * drained; draining the whole service (`ports: 'all'`) replaces them.
+ */
+export function withDrain(state: DrainState, service: string, ports: number[] | 'all', reason: string, now: Date): DrainState {
+  const before = state.services[service];
+  let merged: number[] | 'all' = ports;
+  if (ports !== 'all' && before) merged = before.ports === 'all' ? 'all' : [...new Set([...before.ports, ...ports])].sort((a, b) => a - b);
+  return { ...state, services: { ...state.services, [service]: { ports: merged, reason, since: now.toISOString() } } };
+}
+
+/**
+ * Ends a drain. Undraining some ports of a service drained as a whole keeps
+ * the rest drained: `servicePorts` (from the service file) says what the rest is.
+ */
+export function withoutDrain(state: DrainState, service: string, ports: number[] | 'all', servicePorts: readonly number[]): DrainState {
+  const before = state.services[service];
+  if (!before) return state;
+  const services = { ...state.services };
+  if (ports === 'all') {
+    delete services[service];
+  } else {
+    const remaining = (before.ports === 'all' ? [...servicePorts] : before.ports).filter((port) => !ports.includes(port));
+    if (remaining.length === 0) delete services[service];
+    else services[service] = { ...before, ports: remaining };
+  }
+  return { ...state, services };
+}
+
+/**
+ * The running reporter's view of the drain file: a DrainSource for runners
+ * that start later, and a change callback for the ones already running. The
+ * file is polled (stat every `intervalMs`): it changes rarely, and polling
+ * also sees the folder being created after the reporter started.
+ */
+export class DrainWatcher implements DrainSource {
+  private state: DrainState = emptyDrains();
+  private listener: ((previous: DrainState, next: DrainState) => void) | undefined;
+  private reading: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly onStat = (): void => {
+    this.reading = this.reading.then(() => this.reload());
+  };
+
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+    private readonly intervalMs = 500,
+  ) {}
+
+  /** Reads the file once (a broken file is logged and treated as "no change") and starts watching it. */
+  async start(): Promise<void> {
+    await this.reload();
+    watchFile(this.path, { interval: this.intervalMs, persistent: false }, this.onStat);
+  }
+
+  onChange(listener: (previous: DrainState, next: DrainState) => void): void {
+    this.listener = listener;
+  }
+
+  drainsFor(service: string): { ports: number[] | 'all'; reason: string } | undefined {
+    const entry = this.state.services[service];
+    return entry ? { ports: entry.ports, reason: entry.reason } : undefined;
+  }
+
+  current(): DrainState {
+    return this.state;
+  }
+
+  private async reload(): Promise<void> {
+    if (this.closed) return;
+    let next: DrainState;
+    try {
+      next = await readDrains(this.path);
+    } catch (error) {
+      // Keep the drains in force: a half-edited file must not put drained ports back into rotation.
+      this.logger.error({ err: error, file: this.path }, `${errorMessage(error)}; keeping the drains in force`);
+      return;
+    }
+    const previous = this.state;
+    this.state = next;
+    if (JSON.stringify(previous) !== JSON.stringify(next)) this.listener?.(previous, next);
+  }
+
+  close(): void {
+    this.closed = true;
+    unwatchFile(this.path, this.onStat);
+  }
+}
+
+/** What a running runner must do to go from one drain entry to the next. */
+export interface DrainRunner {
+  setDrained(ports: readonly number[] | 'all', reason: string): void;
+  undrain(ports: readonly number[] | 'all'): void;
+}
+
+export function applyDrainChange(runner: DrainRunner, before: DrainEntry | undefined, after: DrainEntry | undefined): void {
+  if (!after) {
+    if (before) runner.undrain('all');
+    return;
+  }
+  if (before && JSON.stringify(before) === JSON.stringify(after)) return;
+  if (before?.ports === 'all' && after.ports !== 'all') {
+    // From "everything" to some ports: clear the service-wide drain, then drain the ports that stay.
+    runner.undrain('all');
+    runner.setDrained(after.ports, after.reason);
+    return;
+  }
+  runner.setDrained(after.ports, after.reason);
+  if (before && before.ports !== 'all' && after.ports !== 'all') {
+    const released = before.ports.filter((port) => !(after.ports as number[]).includes(port));
+    if (released.length > 0) runner.undrain(released);
+  }
+}
