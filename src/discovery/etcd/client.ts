@@ -55,10 +55,10 @@ export class EtcdConnection {
    * deadline on each attempt, but it retries on other endpoints, so only
    * this bounds the whole call.
    */
-  async call<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
-    const timeout = (): Error => new EtcdOperationError(op, key, true, `no answer within ${this.operationTimeoutMs} ms`);
+  async call<T>(op: string, key: string, run: () => Promise<T>, timeoutMs = this.operationTimeoutMs): Promise<T> {
+    const timeout = (): Error => new EtcdOperationError(op, key, true, `no answer within ${timeoutMs} ms`);
     try {
-      return await withDeadline(run(), this.operationTimeoutMs, timeout);
+      return await withDeadline(run(), timeoutMs, timeout);
     } catch (error) {
       if (error instanceof EtcdOperationError) throw error;
       throw new EtcdOperationError(op, key, error instanceof loadEtcd3().GRPCDeadlineExceededError, errorMessage(error), error);

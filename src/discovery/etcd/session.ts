@@ -113,7 +113,9 @@ export class LeaseSession {
     this.leaseId = undefined;
     if (leaseId !== undefined) {
       const connection = this.options.connection;
-      await connection.call('revoke lease', leaseId, () => connection.lease.leaseRevoke({ ID: leaseId })).catch((error: unknown) => {
+      // Unreachable etcd would only make a stopping daemon wait: try briefly, the TTL removes the keys anyway.
+      const timeoutMs = this.stateValue === 'connected' ? connection.operationTimeoutMs : Math.min(connection.operationTimeoutMs, 1_000);
+      await connection.call('revoke lease', leaseId, () => connection.lease.leaseRevoke({ ID: leaseId }), timeoutMs).catch((error: unknown) => {
         this.options.logger.warn({ err: error, lease: leaseId }, `could not revoke lease ${leaseId}: its registrations vanish when it expires`);
       });
     }
