@@ -198,18 +198,19 @@ const DASHBOARD_HTML = `<!doctype html>
   header .pill.ok { background:var(--up); }
   main { display:grid; grid-template-columns: minmax(0,1fr) 340px; gap:20px; padding:20px 24px; }
   @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
-  .clusters { display:grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap:16px; align-content:start; }
-  .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:14px 16px; box-shadow:0 1px 2px rgba(20,33,61,.05); }
+  .clusters { display:grid; grid-template-columns: repeat(auto-fill, minmax(390px, 1fr)); gap:16px; align-content:start; }
+  .card { overflow-x:auto; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:14px 16px; box-shadow:0 1px 2px rgba(20,33,61,.05); }
   .card h2 { margin:0 0 2px; font-size:15px; display:flex; gap:8px; align-items:center; }
   .card .meta { color:var(--muted); font-size:12px; margin-bottom:8px; }
   .tag { font-size:11px; font-weight:500; color:#34406b; background:#e8ecf7; padding:1px 7px; border-radius:999px; }
   table { width:100%; border-collapse:collapse; }
   th { text-align:left; font-weight:500; color:var(--muted); font-size:12px; padding:4px 0; border-bottom:1px solid var(--line); }
-  td { padding:5px 0; border-bottom:1px solid var(--line); font-variant-numeric: tabular-nums; }
+  td { font-size:13px; padding:5px 0; border-bottom:1px solid var(--line); font-variant-numeric: tabular-nums; }
   tr:last-child td { border-bottom:0; }
-  td.num, th.num { text-align:right; }
-  .badge { display:inline-block; min-width:54px; text-align:center; font-size:11px; font-weight:600; color:#fff; padding:2px 6px; border-radius:4px; background:var(--none); }
-  .badge.UP { background:var(--up); } .badge.DOWN { background:var(--down); } .badge.MAINT { background:var(--maint); } .badge.DRAIN { background:var(--drain); }
+  td, th { padding-right:8px; white-space:nowrap; } td:last-child, th:last-child { padding-right:0; }
+  td.num, th.num { text-align:right; padding-left:6px; }
+  .badge { white-space:nowrap; display:inline-block; min-width:54px; text-align:center; font-size:11px; font-weight:600; color:#fff; padding:2px 6px; border-radius:4px; background:var(--none); }
+  .badge.UP, .badge.nocheck { background:var(--up); } .badge.DOWN { background:var(--down); } .badge.MAINT { background:var(--maint); } .badge.DRAIN { background:var(--drain); }
   .empty { color:var(--muted); font-style:italic; padding:6px 0; }
   aside h2 { font-size:15px; margin:0 0 10px; }
   ul.changes { list-style:none; margin:0; padding:0; }
@@ -245,7 +246,7 @@ function render(state) {
       return el("tr", { "data-node": member.node }, [
         el("td", {}, [member.node]),
         el("td", {}, [member.ip + ":" + member.port]),
-        el("td", {}, [el("span", { class: "badge " + status.split(" ")[0] }, [status])]),
+        el("td", {}, [el("span", { class: "badge " + (status === "no check" ? "nocheck" : status.split(" ")[0]), title: status === "no check" ? "serving; health checks are the reporters' job" : status }, [status])]),
         el("td", { class: "num" }, [member.currentSessions === null ? "-" : String(member.currentSessions)]),
         el("td", { class: "num" }, [member.totalSessions === null ? "-" : String(member.totalSessions)]),
       ]);
