@@ -25,6 +25,14 @@ function onPath(command) {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
 }
 
+// A fresh clone has no node_modules yet: `npm run demo` / `npm test` must work
+// without a separate `npm ci` (it also builds dist/ through the prepare script).
+const root = new URL('..', import.meta.url);
+if (!existsSync(new URL('node_modules/.package-lock.json', root))) {
+  console.error('installing npm packages (npm ci) ...');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit', cwd: root });
+}
+
 const purpose = process.argv[2] ?? 'test';
 const wanted = PURPOSES[purpose];
 if (!wanted) {
