@@ -32,13 +32,18 @@ export interface HaproxyBalancerOptions {
   deleteRetryMs?: number;
   startTimeoutMs?: number;
   /**
-   * After a membership-only change, how long the background config write
-   * waits for more changes to fold in. Each write runs `haproxy -c`, whose
-   * spawn blocks the event loop for several ms (fork of a large process):
-   * under churn, one write per burst instead of one per change keeps that
-   * off the next change's path. Reloads and restarts never wait for it.
+   * After a membership-only change the validated config file is written in
+   * the background once changes pause for this long (default 250 ms)...
    */
-  configWriteDelayMs?: number;
+  configWriteQuietMs?: number;
+  /**
+   * ...or at the latest this long after the first unwritten change (default
+   * 5 s). Each write runs `haproxy -c`, and spawning it blocks the event loop
+   * for several ms (fork of a large process: ~11 ms at 150 MB RSS here), so
+   * under churn it should not run between every two changes. Reloads,
+   * restarts, structural syncs and close() never wait for this.
+   */
+  configWriteMaxDelayMs?: number;
 }
 
 /** What the running HAProxy is, as far as this balancer knows. */
@@ -73,9 +78,15 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly logger: Logger;
   private readonly drainTimeoutMs: number;
   private readonly deleteRetryMs: number;
-  private readonly configWriteDelayMs: number;
+  private readonly configWriteQuietMs: number;
+  private readonly configWriteMaxDelayMs: number;
+  /** when the newest / the oldest unwritten membership change was deferred */
+  private lastDeferAt = 0;
+  private firstDeferAt: number | undefined;
   /** ends the background writer's wait early (a reload, a structural sync or close needs the file now) */
   private wakeWriter: (() => void) | undefined;
+  /** someone waits for the background writer: no more coalescing delay */
+  private flushRequested = false;
 
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -118,7 +129,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;
-    this.configWriteDelayMs = options.configWriteDelayMs ?? 500;
+    this.configWriteQuietMs = options.configWriteQuietMs ?? 250;
+    this.configWriteMaxDelayMs = options.configWriteMaxDelayMs ?? 5_000;
   }
 
   sync(clusters: readonly Cluster[]): Promise<void> {
@@ -218,25 +230,20 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   /** Queues a background write of `rendered`; a newer render replaces one still waiting. */
   private deferWrite(rendered: RenderedConfig): void {
     this.pendingWrite = rendered;
+    this.lastDeferAt = Date.now();
+    this.firstDeferAt ??= this.lastDeferAt;
     if (this.writing) return;
     this.writing = this.writeInBackground();
   }
 
   private async writeInBackground(): Promise<void> {
     try {
-      // Fold in what follows shortly (bursts, churn); settleWrites() cuts the wait short.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.configWriteDelayMs);
-        this.wakeWriter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeWriter = undefined;
       while (this.pendingWrite) {
+        await this.writeDelay();
         const next = this.pendingWrite;
         this.pendingWrite = undefined;
-        if (next.text === this.fileText) continue;
+        this.firstDeferAt = undefined;
+        if (!next || next.text === this.fileText) continue;
         try {
           await this.writeValidated(next);
           this.control.counters.backgroundWrites += 1;
@@ -251,12 +258,35 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       // No await between the loop's last check and here: a deferWrite() racing
       // with the end of the loop either was seen by the loop or starts a new writer.
       this.writing = undefined;
+      this.flushRequested = false;
+    }
+  }
+
+  /**
+   * Folds in what follows (bursts, churn): resolves once changes paused for
+   * configWriteQuietMs, or configWriteMaxDelayMs after the first unwritten
+   * one. settleWrites() cuts it short.
+   */
+  private async writeDelay(): Promise<void> {
+    for (;;) {
+      const due = Math.min(this.lastDeferAt + this.configWriteQuietMs, (this.firstDeferAt ?? 0) + this.configWriteMaxDelayMs);
+      const wait = due - Date.now();
+      if (this.flushRequested || wait <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.wakeWriter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeWriter = undefined;
     }
   }
 
   /** Waits for the background writer (it uses the candidate file too), without its coalescing delay. */
   private async settleWrites(): Promise<void> {
     while (this.writing) {
+      this.flushRequested = true;
       this.wakeWriter?.();
       await this.writing;
     }
