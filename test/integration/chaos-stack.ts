@@ -34,6 +34,8 @@ export interface StackOptions {
   reporters?: number[];
   writerAuth?: { user: string; password: string };
   reporterAuth?: { user: string; password: string };
+  /** consecutive failed checks before a port is reported down (default 1: fast, for scenarios that flip health) */
+  checkFall?: number;
 }
 
 export interface ReporterHandle {
@@ -100,7 +102,7 @@ export class ChaosStack {
       const backends = await Promise.all(Array.from({ length: count }, (_, i) => startChaosBackend(`${name}${i + 1}`)));
       const dir = join(this.dir.path, `reporter-${name}`);
       await writeAtomic(join(dir, 'discovery', 'zk.yaml'), discoveryYaml(this.discoveryOptions(this.options.reporterAuth)));
-      await writeAtomic(join(dir, 'services', 'web.yaml'), serviceYaml(`${name}.test`, backends.map((backend) => backend.port)));
+      await writeAtomic(join(dir, 'services', 'web.yaml'), serviceYaml(`${name}.test`, backends.map((backend) => backend.port), { fall: this.options.checkFall }));
       this.reporters.push({ name, dir, host: `${name}.test`, backends, process: DaemonProcess.start('reporter', dir) });
     }
     await mkdir(join(this.writerDir, 'haproxy'), { recursive: true });
@@ -193,7 +195,7 @@ export class ChaosStack {
   }
 
   async writeService(reporter: ReporterHandle): Promise<void> {
-    await writeAtomic(join(reporter.dir, 'services', 'web.yaml'), serviceYaml(reporter.host, reporter.backends.map((backend) => backend.port)));
+    await writeAtomic(join(reporter.dir, 'services', 'web.yaml'), serviceYaml(reporter.host, reporter.backends.map((backend) => backend.port), { fall: this.options.checkFall }));
   }
 
   /** Starts a stopped reporter again on its config directory. */

@@ -327,7 +327,7 @@ export function clusterYaml(port: number, extra: string[] = []): string {
 }
 
 /** A service whose ports are health-checked over HTTP every 0.2 s and advertised as `host` on 127.0.0.1. */
-export function serviceYaml(host: string, ports: readonly number[], options: { interval?: number } = {}): string {
+export function serviceYaml(host: string, ports: readonly number[], options: { interval?: number; fall?: number } = {}): string {
   return [
     'discovery: zk',
     'host: 127.0.0.1',
@@ -341,7 +341,7 @@ export function serviceYaml(host: string, ports: readonly number[], options: { i
     '  http:',
     '    uri: /health',
     '    rise: 1',
-    '    fall: 1',
+    `    fall: ${options.fall ?? 1}`,
     '',
   ].join('\n');
 }
