@@ -67,9 +67,22 @@ export class Demo {
     this.out = options.out ?? process.stdout;
   }
 
+  /** On a terminal the traffic line is redrawn in place, and other lines print above it. */
+  private liveLine = '';
+
   private say(line: string): void {
     if (this.out.isTTY) this.out.write('\r\x1b[K');
     this.out.write(`${line}\n`);
+    if (this.out.isTTY && this.liveLine) this.out.write(this.liveLine);
+  }
+
+  private showLive(line: string): void {
+    if (!this.out.isTTY) {
+      this.out.write(`${line}\n`);
+      return;
+    }
+    this.liveLine = line.slice(0, Math.max(20, (this.out.columns || 200) - 1));
+    this.out.write(`\r\x1b[K${this.liveLine}`);
   }
 
   async start(): Promise<void> {
@@ -242,7 +255,7 @@ export class Demo {
     parts.push(`cache visits [${visits.map(([name, count]) => `${name} ${count}`).join(' ')}]`);
     parts.push(`partner calls ${this.partnerCalls()}`);
     parts.push(`errors ${window.errors}`);
-    if (!this.stopping) this.say(`traffic: ${parts.join('  ')}`);
+    if (!this.stopping) this.showLive(`traffic: ${parts.join('  ')}`);
   }
 
   private partnerCalls(): number {
@@ -294,6 +307,7 @@ export class Demo {
     clearInterval(this.trafficTimer);
     clearInterval(this.liveTimer);
     for (const timer of this.timers) clearTimeout(timer);
+    this.liveLine = '';
     this.say(`stopping (${reason}) ...`);
     if (this.total.byCluster.size > 0) {
       const summary: Record<string, unknown> = Object.fromEntries([...this.total.byCluster].map(([cluster, counts]) => [cluster, Object.fromEntries(counts)]));
