@@ -182,7 +182,7 @@ export class Reporter {
     runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
     // Registration events fire inside the write, before the runner marks the port registered (or not);
     // counting on the next turn sees the state the event announced instead of the one before it.
-    runner.onRegistration(() => setImmediate(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length)));
+    runner.onRegistration(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length));
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;

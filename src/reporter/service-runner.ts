@@ -655,15 +655,18 @@ export class ServiceRunner {
         await this.write('publish', port, desired);
         // A session that changed during the write may not hold it.
         if (generation === this.sessionGeneration && port.registered === desired) port.stale = false;
+        this.written('publish', port, desired);
       } else if (unpublishNeeded) {
         await this.write('unpublish', port, registered);
         if (port.registered === registered) {
           port.registered = null;
           port.stale = false;
         }
+        this.written('unpublish', port, registered);
       } else if (orphan !== undefined) {
         await this.write('unpublish', port, orphan);
         port.orphans = port.orphans.filter((node) => node !== orphan);
+        this.written('unpublish', port, orphan);
       }
       port.backoff.reset();
       port.lastError = null;
@@ -697,6 +700,12 @@ export class ServiceRunner {
       emit(this.logger, this.registrationListeners, { service, port: port.port, node: key, action, ok: false, error: message, at: this.now() });
       throw new Error(message, { cause: error });
     }
+  }
+
+  /** Told after the port's own state reflects the write, so listeners reading `status()` see it. */
+  private written(action: 'publish' | 'unpublish', port: PortState, node: ClusterNode): void {
+    const service = this.item.name;
+    const key = nodeKey(node);
     this.logger.info({ port: port.port, node: key }, `service ${service} port ${port.port}: ${action === 'publish' ? 'registered' : 'deregistered'} ${key}`);
     emit(this.logger, this.registrationListeners, { service, port: port.port, node: key, action, ok: true, at: this.now() });
   }
