@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { Discovery, SessionState } from '../../src/discovery/types.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
-import { OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
+import { ConnectionState, OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
 import { isNoNode } from '../../src/discovery/zookeeper/zk-errors.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -106,8 +106,28 @@ class ZookeeperBackend extends Tracked implements Backend {
     return `${this.base}/${service}/${name}`;
   }
 
+  /**
+   * The admin client is a plain library client: after a server restart its
+   * reconnect attempt can hang in CONNECTING (the library has no connect
+   * timeout; the plugin's session has one). Nudge it the way the plugin
+   * would, by dropping the stalled attempt; the same session resumes, so the
+   * admin's ephemeral nodes survive.
+   */
+  private async connected(): Promise<void> {
+    let nudged = Date.now();
+    await waitFor(() => {
+      if (this.admin.connectionState() === ConnectionState.CONNECTED) return true;
+      if (Date.now() - nudged > 2_000) {
+        nudged = Date.now();
+        this.admin.dropConnection();
+      }
+      return false;
+    }, 'the ZooKeeper admin client to reconnect', 30_000, 50);
+  }
+
   async write(service: string, name: string, data: Buffer | string): Promise<void> {
     const bytes = Buffer.from(data);
+    await this.connected();
     await mkdirs(this.admin, `${this.base}/${service}`);
     try {
       await this.admin.create(this.path(service, name), bytes, OPEN_ACL, true);
@@ -117,6 +137,7 @@ class ZookeeperBackend extends Tracked implements Backend {
   }
 
   async read(service: string, name: string): Promise<Buffer | undefined> {
+    await this.connected();
     try {
       return (await this.admin.getData(this.path(service, name))).data;
     } catch (error) {
@@ -126,12 +147,14 @@ class ZookeeperBackend extends Tracked implements Backend {
   }
 
   async remove(service: string, name: string): Promise<void> {
+    await this.connected();
     await this.admin.remove(this.path(service, name), -1).catch((error: unknown) => {
       if (!isNoNode(error)) throw error;
     });
   }
 
   async owner(service: string, name: string): Promise<string | undefined> {
+    await this.connected();
     const stat = await this.admin.exists(this.path(service, name));
     return stat ? stat.ephemeralOwner.toString('hex') : undefined;
   }
