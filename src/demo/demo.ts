@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assignPorts, demoFiles, demoLayout, PORT_COUNT, writeFiles, type DemoPorts } from './config.js';
 import { redisCommand, startRedis, startZookeeper } from './local-servers.js';
-import { freePorts, isAlive, ManagedChild, pollUntil, signalPid } from './processes.js';
+import { isAlive, ManagedChild, signalPid } from './processes.js';
+import { freePorts } from '../lib/free-port.js';
+import { pollUntil } from '../lib/poll.js';
 import { httpGetText, partnerService, sprocketsInstance, webappInstance, widgetsInstance, type SampleInstance } from './sample-services.js';
 import type { DashboardState } from '../cli/dashboard.js';
 

@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { ManagedChild, pollUntil } from './processes.js';
+import { ManagedChild } from './processes.js';
+import { pollUntil } from '../lib/poll.js';
+import { fourLetterWord } from '../discovery/zookeeper/four-letter-word.js';
 
 /** Debian's ZooKeeper package: the server class path the demo (and the tests) run. */
 const ZOOKEEPER_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
@@ -46,28 +48,6 @@ export async function startZookeeper(dir: string, port: number): Promise<Managed
     throw error;
   });
   return child;
-}
-
-/** Sends a ZooKeeper four-letter word and returns the whole answer. */
-export function fourLetterWord(port: number, word: string, timeoutMs = 2_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer to ${word}`));
-    }, timeoutMs);
-    socket.on('connect', () => socket.write(word));
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    });
-  });
 }
 
 /** A redis-server on 127.0.0.1:`port`, persistence off, files in `dir`. */

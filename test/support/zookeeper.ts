@@ -8,6 +8,7 @@ import { tempDir, type TempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 import { ConnectionState, ZkClient, OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
 import { isNodeExists } from '../../src/discovery/zookeeper/zk-errors.js';
+import { fourLetterWord } from '../../src/discovery/zookeeper/four-letter-word.js';
 import { zookeeperDiscovery, ZookeeperDiscovery } from '../../src/discovery/zookeeper/plugin.js';
 import type { MemberSet } from '../../src/discovery/types.js';
 import { silentLogger, type Logger } from '../../src/lib/logger.js';
@@ -157,26 +158,11 @@ export class ZookeeperCluster {
 
   /** Sends a four-letter word and returns the whole answer. */
   fourLetter(id: number, word: string, timeoutMs = 2000): Promise<string> {
-    const { clientPort } = this.server(id);
-    return new Promise((resolve, reject) => {
-      const socket = connectTcp(clientPort, '127.0.0.1');
-      const chunks: Buffer[] = [];
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`${word} to server ${id}: no answer`));
-      }, timeoutMs);
-      socket.on('connect', () => socket.write(word));
-      socket.on('data', (chunk) => chunks.push(chunk));
-      socket.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      });
+    return fourLetterWord(this.server(id).clientPort, word, timeoutMs).catch((error: Error) => {
+      throw new Error(`${word} to server ${id}: ${error.message}`);
     });
   }
+
 
   async mntr(id: number): Promise<Record<string, string>> {
     const text = await this.fourLetter(id, 'mntr');
