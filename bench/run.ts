@@ -7,6 +7,7 @@
  * Everything it starts is killed on the way out, also on failure or Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -66,6 +67,7 @@ function machine(zkVersion: string): Record<string, unknown> {
 async function main(): Promise<void> {
   const started = Date.now();
   const root = await mkdtemp(join(tmpdir(), 'lighthouse-bench-'));
+  benchRoot = root;
   let zk: ZookeeperCluster | undefined;
   let client: ZkClient | undefined;
   const results: Results = { convergence: [], churn: [], scale: [], failures: [] };
@@ -195,6 +197,7 @@ function table(results: Results, info: Record<string, unknown>): string {
   return lines.join('\n');
 }
 
+let benchRoot: string | undefined;
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -204,7 +207,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanupAll().finally(() => process.exit(130));
   });
 }
-process.on('exit', () => killAllNow());
+// The ZooKeeper harness exits at once on SIGINT/SIGTERM (after killing its JVMs);
+// whatever path leads to exit, nothing the benchmark started may survive it.
+process.on('exit', () => {
+  killAllNow();
+  if (!process.env.BENCH_KEEP && benchRoot) rmSync(benchRoot, { recursive: true, force: true });
+});
 
 main().catch((error: unknown) => {
   log(`benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
@@ -65,9 +66,23 @@ export async function cleanupAll(): Promise<void> {
   for (const dir of scanRoots) await killProcessesUsing(dir);
 }
 
-/** Last resort on a synchronous exit: SIGKILL by pid, no waiting. */
+/**
+ * Last resort on any exit (process.exit from a signal handler elsewhere, an
+ * uncaught error): SIGKILL by pid, synchronously, including the HAProxy
+ * processes found under the scenario folders.
+ */
 export function killAllNow(): void {
   for (const child of children) if (child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+  if (scanRoots.size === 0) return;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if ([...scanRoots].some((dir) => cmdline.includes(dir))) process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // exited while we looked
+    }
+  }
 }
 
 export interface ProcSample {

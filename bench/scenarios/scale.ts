@@ -73,6 +73,11 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
     // Let the background config write and GC settle, then measure idling.
     await sleep(3_000);
     const idle = await cpuPercentOver(writer.child.pid!, idleSeconds * 1000);
+    if (process.env.BENCH_HEAP_SNAPSHOT) {
+      // With BENCH_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR": what the writer's heap holds.
+      writer.child.kill('SIGUSR2');
+      await sleep(15_000);
+    }
     const heapUsed = await metricValue(writer.metricsPort, 'lighthouse_process_nodejs_heap_size_used_bytes').catch(() => Number.NaN);
     const heapTotal = await metricValue(writer.metricsPort, 'lighthouse_process_nodejs_heap_size_total_bytes').catch(() => Number.NaN);
     return {
