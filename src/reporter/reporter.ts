@@ -2,6 +2,7 @@ import type { ServiceItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
+import { applyDaemonSettings } from '../config/daemon-settings.js';
 import { DiscoveryPool, type PooledDiscovery } from '../discovery/pool.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
@@ -46,7 +47,8 @@ export class Reporter {
   private readonly watcher: ConfigWatcher;
   private readonly runners = new Map<string, ActiveRunner>();
   private identity: LocalIdentity | undefined;
-  private snapshot: ConfigSnapshot = emptySnapshot();
+  private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
+  private snapshot: ConfigSnapshot = this.initialSnapshot;
   private readonly waitingForDiscovery = new Set<string>();
   private stopped = false;
   private started = false;
@@ -71,7 +73,7 @@ export class Reporter {
         if (active && active.item.discovery === name) active.runner.onLost(key);
       },
     }));
-    this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'discovery', 'service']), {
+    this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'discovery', 'service']), {
       logger: this.logger.child({ module: 'config' }),
       onSnapshot: (snapshot, scan) => {
         this.metrics.configProblems.set(scan.problems.length);
@@ -109,7 +111,7 @@ export class Reporter {
     if (this.stopped) return;
     const previous = this.snapshot;
     this.snapshot = next;
-    if (next.logging && next.logging.hash !== previous.logging?.hash) this.options.log.reconfigure(next.logging.settings);
+    applyDaemonSettings(previous, next, this.options.log, previous === this.initialSnapshot);
     const poolChange = this.pool.reconcile(next.discovery);
 
     for (const [name, active] of this.runners) {

@@ -3,6 +3,7 @@ import type { BalancerItem, ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { diffItems, emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
+import { applyDaemonSettings } from '../config/daemon-settings.js';
 import { DiscoveryPool } from '../discovery/pool.js';
 import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
@@ -59,7 +60,8 @@ export class Writer {
   private readonly balancers = new Map<string, ActiveBalancer>();
   private readonly quiescence: Quiescence;
   private readonly retryBackoff = new Backoff(500, 30_000);
-  private snapshot: ConfigSnapshot = emptySnapshot();
+  private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
+  private snapshot: ConfigSnapshot = this.initialSnapshot;
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -87,7 +89,7 @@ export class Writer {
       },
       onSession: () => this.metrics.sessions.inc({ discovery: name }),
     }));
-    this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'balancer', 'discovery', 'cluster']), {
+    this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'balancer', 'discovery', 'cluster']), {
       logger: this.logger.child({ module: 'config' }),
       onSnapshot: (snapshot, scan) => {
         this.metrics.configProblems.set(scan.problems.length);
@@ -135,7 +137,7 @@ export class Writer {
   private async reconcile(next: ConfigSnapshot): Promise<void> {
     const previous = this.snapshot;
     this.snapshot = next;
-    if (next.logging && next.logging.hash !== previous.logging?.hash) this.options.log.reconfigure(next.logging.settings);
+    applyDaemonSettings(previous, next, this.options.log, previous === this.initialSnapshot);
 
     const poolChange = this.pool.reconcile(next.discovery);
     this.reconcileBalancers(previous, next);
