@@ -2,8 +2,9 @@
 // Makes sure the real parts the tests, demo and benchmarks run against are
 // installed (Debian packages). As root it installs what is missing with
 // apt-get; otherwise it prints the exact command and fails.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 const PACKAGES = {
   zookeeper: () => existsSync('/usr/share/java/zookeeper.jar'),
@@ -21,8 +22,19 @@ const PURPOSES = {
   bench: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'wrk'],
 };
 
+/** An executable `command` in a $PATH folder; looked up here rather than through a shell (no shell strings anywhere). */
 function onPath(command) {
-  return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .some((folder) => {
+      try {
+        accessSync(join(folder, command), constants.X_OK);
+        return statSync(join(folder, command)).isFile();
+      } catch {
+        return false;
+      }
+    });
 }
 
 // A fresh clone has no node_modules yet: `npm run demo` / `npm test` must work
