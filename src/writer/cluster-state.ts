@@ -27,15 +27,18 @@ export interface MemberChange {
  */
 export class ClusterStateStore {
   private readonly states = new Map<string, ClusterState>();
+  /** members of each state by host:port */
+  private readonly indexes = new Map<string, Map<string, ClusterNode>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Records a member set; returns what changed, or undefined when nothing did. */
   update(set: MemberSet): MemberChange | undefined {
     const previous = this.states.get(set.cluster);
-    const members = dedupe(set.members);
-    const before = new Map((previous?.members ?? []).map((node) => [nodeKey(node), node]));
-    const after = new Map(members.map((node) => [nodeKey(node), node]));
+    const after = dedupe(set.members);
+    const members = [...after.values()];
+    // The previous set's index is kept, not rebuilt: a change costs one pass over the new set.
+    const before = this.indexes.get(set.cluster) ?? new Map<string, ClusterNode>();
     const change: MemberChange = { cluster: set.cluster, added: [], removed: [], changed: [], revision: previous?.revision ?? 0 };
     for (const [key, node] of after) {
       const old = before.get(key);
@@ -53,6 +56,7 @@ export class ClusterStateStore {
       if (rejectedChanged && previous) this.states.set(set.cluster, { ...previous, rejected: set.rejected });
       return undefined;
     }
+    this.indexes.set(set.cluster, after);
     change.revision += 1;
     this.states.set(set.cluster, { cluster: set.cluster, members, rejected: set.rejected, revision: change.revision, updatedAt: this.now() });
     return change;
@@ -65,6 +69,7 @@ export class ClusterStateStore {
   /** Forgets a cluster that is no longer configured. */
   forget(cluster: string): void {
     this.states.delete(cluster);
+    this.indexes.delete(cluster);
   }
 
   all(): ClusterState[] {
@@ -84,10 +89,22 @@ function encodedOf(node: ClusterNode): string {
   return encoded;
 }
 
-/** Same host:port reported twice (e.g. two znodes for one instance): keep one, in a stable order. */
-function dedupe(nodes: readonly ClusterNode[]): ClusterNode[] {
+/**
+ * Same host:port reported twice (e.g. two znodes for one instance): keep one,
+ * in a stable order (by host:port). Discovery usually reports the set sorted
+ * and without duplicates already (znode names are host:port): then one pass
+ * checks it and no sort is needed.
+ */
+function dedupe(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
   const byKey = new Map<string, ClusterNode>();
-  for (const node of nodes) byKey.set(nodeKey(node), node);
-  // Keys computed once, not twice per comparison.
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, node]) => node);
+  let ordered = true;
+  let last: string | undefined;
+  for (const node of nodes) {
+    const key = nodeKey(node);
+    if (ordered && last !== undefined && !(last < key)) ordered = false;
+    last = key;
+    byKey.set(key, node);
+  }
+  if (ordered) return byKey;
+  return new Map([...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
