@@ -63,6 +63,7 @@ test('chaos 4: a hung ZooKeeper server (SIGSTOP) is left before the session expi
   const load = new LoadGenerator(stack.webPort);
   await waitFor(() => load.report.sent > 20, 'some load first');
 
+  await stack.reconnectAdmin(stack.zk.servers.filter((server) => server.id !== frozen).map((server) => `127.0.0.1:${server.clientPort}`));
   stack.zk.pause(frozen);
   const pausedAt = performance.now();
   const moved = await waitFor(() => serverOf(session, [frozen]), 'reporter b to move to another server', 30_000, 50);
@@ -74,6 +75,7 @@ test('chaos 4: a hung ZooKeeper server (SIGSTOP) is left before the session expi
   assert.equal(b.process.logged(/expired/).length, 0, 'the reporter never saw an expiry');
   assert.ok(b.process.logged(/dropping ZooKeeper connection/).length >= 1 || moved !== frozen, 'the liveness probe moved it');
   stack.zk.resume(frozen);
+  await stack.reconnectAdmin();
   await stack.waitConverged();
   const report = await load.stop();
   const lost = await stack.lost();
@@ -83,8 +85,9 @@ test('chaos 4: a hung ZooKeeper server (SIGSTOP) is left before the session expi
 });
 
 test('chaos 1: the ZooKeeper leader killed (SIGKILL) under load: no failed request, no registration lost, watches still correct', async (t) => {
-  const before = await owners();
   const leader = await stack.zk.leader();
+  await stack.reconnectAdmin(stack.zk.servers.filter((server) => server.id !== leader).map((server) => `127.0.0.1:${server.clientPort}`));
+  const before = await owners();
   const load = new LoadGenerator(stack.webPort);
   await waitFor(() => load.report.sent > 20, 'some load first');
 

@@ -95,7 +95,7 @@ export class ChaosStack {
 
   private async boot(): Promise<void> {
     [this.webPort] = (await freePorts(1)) as [number];
-    this.admin = await connectClient(this.zk.connectString, this.options.reporterAuth ? { auth: `${this.options.reporterAuth.user}:${this.options.reporterAuth.password}` } : {});
+    await this.reconnectAdmin();
     const counts = this.options.reporters ?? [1, 2];
     for (const [index, count] of counts.entries()) {
       const name = String.fromCharCode(97 + index);
@@ -111,6 +111,16 @@ export class ChaosStack {
     await writeAtomic(join(this.writerDir, 'clusters', 'web.yaml'), clusterYaml(this.webPort));
     this.writer = DaemonProcess.start('writer', this.writerDir);
     await this.waitConverged();
+  }
+
+  /**
+   * (Re)connects the test's own client, to the given servers only if told:
+   * it has no liveness probe, so a test that freezes a server keeps it away
+   * from that one.
+   */
+  async reconnectAdmin(hosts: readonly string[] = this.zk.hosts): Promise<void> {
+    await this.admin?.close().catch(() => undefined);
+    this.admin = await connectClient(hosts.join(','), this.options.reporterAuth ? { auth: `${this.options.reporterAuth.user}:${this.options.reporterAuth.password}` } : {});
   }
 
   /** Every backend of every running reporter, `host:port`, sorted. */
