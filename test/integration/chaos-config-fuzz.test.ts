@@ -114,6 +114,8 @@ test(`chaos 7: ${COUNT} fuzzed config files: no crash, every rejection names its
           break;
         }
         case 'oversized file':
+          // A megabyte per write: kept rarer than the rest so the run stays short.
+          if (rand() < 0.6) continue;
           text = Buffer.from(`${original}\n# ${'x'.repeat(1_100_000)}\n`);
           break;
         default:
@@ -173,7 +175,7 @@ test(`chaos 7: ${COUNT} fuzzed config files: no crash, every rejection names its
         unreadable += 1;
       }
     }
-    await sleep(LONG ? 5 : 8);
+    await sleep(3);
   }
   // Let the last scans finish, then everything must be as before.
   await sleep(500);

@@ -119,7 +119,12 @@ export class ZkSession {
       connectString: this.options.hosts.join(','),
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       operationTimeoutMs: this.options.operationTimeoutMs,
-      spinDelayMs: this.options.spinDelayMs ?? 1000,
+      // The library waits a random 0..spinDelay after each round over the server
+      // list. After an outage this is most of the time until changes made
+      // meanwhile apply (SPEC: within 1 s): 1 s measured 0.7-1.7 s end to end
+      // in the chaos suite. 500 ms keeps the jitter that spreads a fleet's
+      // reconnects and costs one refused connect per server every ~0.25 s.
+      spinDelayMs: this.options.spinDelayMs ?? 500,
     });
     // Before connect(): the library sends stored credentials right after each handshake, ahead of any request.
     if (this.options.credentials) client.addAuth('digest', `${this.options.credentials.user}:${this.options.credentials.password}`);
