@@ -27,8 +27,8 @@ test('chaos 5: HAProxy SIGKILLed under load is serving again, config unchanged',
   const load = new LoadGenerator(stack.webPort);
   await waitFor(() => load.report.sent > 50, 'some load before the kill');
 
-  const killed = await killHaproxy(stack.dir.path);
   const killedAt = performance.now();
+  const killed = await killHaproxy(stack.dir.path);
   assert.ok(killed.length >= 2, `master and worker killed (pids ${killed.join(', ')})`);
   const servingAt = await load.nextSuccessAfter(killedAt);
   const recoveryMs = servingAt - killedAt;

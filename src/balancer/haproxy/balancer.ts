@@ -125,7 +125,16 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   ) {
     this.logger = options.logger;
     this.paths = haproxyPaths(config);
-    this.process = new HaproxyProcess({ binary: config.haproxy_binary, paths: this.paths, logger: this.logger, startTimeoutMs: options.startTimeoutMs });
+    this.process = new HaproxyProcess({
+      binary: config.haproxy_binary,
+      paths: this.paths,
+      logger: this.logger,
+      startTimeoutMs: options.startTimeoutMs,
+      // Our own master dying (killed, crashed) restarts it now; an adopted one is found by the periodic check.
+      onExit: (pid) => {
+        if (this.running.kind !== 'none' && this.running.pid === pid) this.checkLiveness();
+      },
+    });
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;

@@ -16,6 +16,8 @@ export interface ProcessOptions {
   startTimeoutMs?: number;
   /** deadline of `haproxy -c` */
   checkTimeoutMs?: number;
+  /** told when a process we spawned exits, so a dead master is noticed at once rather than at the next liveness check */
+  onExit?(pid: number): void;
 }
 
 export type CheckResult = { ok: true; warnings: string[] } | { ok: false; message: string; lines: string[]; missingBinary?: boolean };
@@ -209,6 +211,7 @@ export class HaproxyProcess {
         state.code = code;
         state.signal = signal;
         if (this.child?.pid === state.pid) this.child.exited = true;
+        this.options.onExit?.(state.pid);
       };
       child.once('exit', exited);
       child.once('error', (error) => {
