@@ -5,6 +5,7 @@ import type { PluginRegistries } from '../plugins/registry.js';
 import { fail, ok, type Result } from '../lib/result.js';
 import { defaultLogSettings } from '../lib/logger.js';
 import type { Metadata } from '../discovery/node.js';
+import { metadataProblem } from '../discovery/codec.js';
 import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
 import {
   advertiseSchema,
@@ -152,6 +153,8 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     checks.push({ kind, rise: core.value.rise, fall: core.value.fall, timeoutMs, config: config.value });
   }
   if (checks.length === 0 && problems.length === 0) problems.push(problem(source, ['checks'], 'needs at least one check (e.g. http, tcp, redis)'));
+  const tooBig = metadataProblem(service.metadata as Metadata);
+  if (tooBig) problems.push(problem(source, ['metadata'], tooBig));
   if (problems.length > 0) return fail(problems);
   const ports = [...new Set(service.ports ?? [service.port!])];
   const item = {

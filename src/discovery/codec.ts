@@ -100,6 +100,22 @@ function parseJson(text: string): Result<unknown> {
   }
 }
 
+/** Room left in a node for everything but its metadata (host and peer name up to 253 bytes each, keys, ip, ports). */
+const NODE_OVERHEAD_BYTES = 1024;
+
+/**
+ * Why a node carrying this metadata would be rejected by every reader, or
+ * undefined when it is fine: the reporter checks its config with it, so a
+ * service is refused with file and setting instead of registering a node
+ * that no writer will route.
+ */
+export function metadataProblem(metadata: Metadata): string | undefined {
+  if (exceedsDepth(metadata, MAX_METADATA_DEPTH)) return `is nested deeper than ${MAX_METADATA_DEPTH} levels (readers reject such nodes)`;
+  const bytes = Buffer.byteLength(JSON.stringify(pythonJsonDumps(metadata)), 'utf8');
+  if (bytes + NODE_OVERHEAD_BYTES > MAX_NODE_BYTES) return `is ${bytes} bytes encoded; a node may be at most ${MAX_NODE_BYTES} bytes (readers reject larger ones)`;
+  return undefined;
+}
+
 /** Iterative, so measuring a hostile value cannot itself overflow the stack. */
 function exceedsDepth(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
