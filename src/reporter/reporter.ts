@@ -61,8 +61,10 @@ export class Reporter {
       onStateChange: (state) => {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
-        if (state === 'connected') this.logger.info({ discovery: name }, `discovery "${name}" connected`);
-        else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: checks go on, registrations are restored when a session exists`);
+        if (state === 'connected') {
+          this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+          for (const active of this.runnersOn(name)) active.runner.onReconnected();
+        } else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: checks go on, registrations are restored when a session exists`);
       },
       onSession: (sessionId) => {
         this.metrics.sessions.inc({ discovery: name });

@@ -1,8 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { haproxyPids, LoadGenerator, recordResult } from '../support/chaos.js';
+import { haproxyMasters, LoadGenerator, recordResult } from '../support/chaos.js';
 import { waitFor } from '../support/wait-for.js';
 import { ChaosStack } from './chaos-stack.js';
 
@@ -26,17 +25,7 @@ after(async () => {
   await stack?.stop();
 });
 
-async function masters(): Promise<number[]> {
-  const pids = await haproxyPids(stack.dir.path);
-  const found: number[] = [];
-  for (const pid of pids) {
-    // Workers are forks of the master with the same command line: a master is one whose parent is not HAProxy.
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (!pids.includes(ppid)) found.push(pid);
-  }
-  return found;
-}
+const masters = (): Promise<number[]> => haproxyMasters(stack.dir.path);
 
 test('chaos 10a: a writer stopped with SIGTERM leaves HAProxy serving; restarted, it adopts it and catches up', async (t) => {
   const master = await stack.masterPid();

@@ -34,7 +34,7 @@ export interface StackOptions {
   reporters?: number[];
   writerAuth?: { user: string; password: string };
   reporterAuth?: { user: string; password: string };
-  /** consecutive failed checks before a port is reported down (default 1: fast, for scenarios that flip health) */
+  /** consecutive failed checks before a port is reported down (default 2) */
   checkFall?: number;
 }
 

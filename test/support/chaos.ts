@@ -326,7 +326,12 @@ export function clusterYaml(port: number, extra: string[] = []): string {
   return ['discovery: zk', 'haproxy:', `  port: ${port}`, ...extra, ''].join('\n');
 }
 
-/** A service whose ports are health-checked over HTTP every 0.2 s and advertised as `host` on 127.0.0.1. */
+/**
+ * A service whose ports are health-checked over HTTP (every 0.5 s, down after
+ * 2 failures) and advertised as `host` on 127.0.0.1. Not faster: the backends
+ * live in the test process, and on two shared cores a single check can miss
+ * a 0.16 s timeout: with fall 1 one slow answer deregisters a healthy port.
+ */
 export function serviceYaml(host: string, ports: readonly number[], options: { interval?: number; fall?: number } = {}): string {
   return [
     'discovery: zk',
@@ -337,11 +342,11 @@ export function serviceYaml(host: string, ports: readonly number[], options: { i
     `  host: ${host}`,
     '  ip: 127.0.0.1',
     'checks:',
-    `  interval: ${options.interval ?? 0.2}`,
+    `  interval: ${options.interval ?? 0.5}`,
     '  http:',
     '    uri: /health',
     '    rise: 1',
-    `    fall: ${options.fall ?? 1}`,
+    `    fall: ${options.fall ?? 2}`,
     '',
   ].join('\n');
 }
@@ -372,6 +377,18 @@ export async function haproxyPids(dir: string): Promise<number[]> {
     if (cmdline.split('\0')[0]?.endsWith('haproxy')) pids.push(pid);
   }
   return pids;
+}
+
+/** HAProxy masters started with a config under `dir`: workers are forks of a master with the same command line, so a master is one whose parent is not HAProxy. */
+export async function haproxyMasters(dir: string): Promise<number[]> {
+  const pids = await haproxyPids(dir);
+  const masters: number[] = [];
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!pids.includes(ppid)) masters.push(pid);
+  }
+  return masters;
 }
 
 /** Kills every HAProxy started from `dir` (by PID) and waits until they are gone. */
