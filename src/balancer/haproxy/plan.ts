@@ -105,18 +105,24 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
     if (!current) continue;
     const refused = current.runtime === undefined ? 'the running configuration of this backend is not known' : current.runtime.staticReason;
     const needAdd: string[] = [];
+    let present = 0;
     for (const server of backend.servers) {
       const running = current.servers.get(server.name);
       if (!running) {
         if (refused) needAdd.push(server.name);
         else upserts.push({ kind: 'add', backend: name, server });
-      } else if (running.removing) {
+        continue;
+      }
+      present += 1;
+      if (running.removing) {
         upserts.push({ kind: 'restore', backend: name, server });
       } else if (running.ip !== server.ip || running.port !== server.port) {
         upserts.push({ kind: 'set-addr', backend: name, server });
       }
     }
     if (needAdd.length > 0) reasons.push(`backend "${name}" gets ${needAdd.join(', ')} through a reload: ${refused}`);
+    // Every running server is wanted (the common case: most backends did not change): nothing to remove.
+    if (present === current.servers.size) continue;
     const wanted = new Set(backend.servers.map((server) => server.name));
     for (const server of current.servers.values()) {
       if (!server.removing && !wanted.has(server.name)) removals.push({ kind: 'remove', backend: name, server: server.name });

@@ -132,6 +132,16 @@ class ConfigText {
     this.add(`${INDENT}# ${text}`, owner);
   }
 
+  /** Lines rendered earlier (a cached backend block), exactly as if added one by one. */
+  append(block: Pick<ConfigText, 'lines' | 'owners' | 'skeleton'>): void {
+    if (this.lines.length > 0 && block.lines.length > 0) this.add('', block.owners[0]!);
+    for (let i = 0; i < block.lines.length; i += 1) {
+      this.lines.push(block.lines[i]!);
+      this.owners.push(block.owners[i]!);
+    }
+    for (const line of block.skeleton) this.skeleton.push(line);
+  }
+
   private add(line: string, owner: string, membership = false): void {
     this.lines.push(line);
     this.owners.push(owner);
@@ -244,30 +254,10 @@ export function renderConfig(config: HaproxyConfig, clusters: readonly Cluster[]
 
   // --- per-cluster backends
   for (const cluster of sorted) {
-    const owner = `cluster "${cluster.name}"`;
-    const own = cluster.config.backend;
-    const http = modeOf(own, config.defaults) === 'http';
-    out.section(`backend ${cluster.name}`, owner);
-    for (const line of own) out.directive(line, `${owner} backend`);
-
-    const servers = new Map<string, RenderedServer>();
-    for (const node of cluster.members) {
-      if (!validNode(node)) {
-        skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
-        continue;
-      }
-      const name = nodeKey(node);
-      if (!servers.has(name)) servers.set(name, { name, ip: node.ip, port: node.port });
-    }
-    const serverList = [...servers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const options = cluster.config.server_options;
-    out.skeletonOnly(`server options: ${options.join(' ')}`);
-    for (const server of serverList) {
-      const cookie = http ? ` cookie ${server.name}` : '';
-      const extra = options.length > 0 ? ` ${options.join(' ')}` : '';
-      out.directive(`server ${server.name} ${server.ip}:${server.port}${cookie}${extra}`, owner, true);
-    }
-    backends.set(cluster.name, describeBackend(cluster.name, own, config.defaults, options, http, serverList));
+    const block = backendBlock(config, cluster);
+    out.append(block);
+    skipped.push(...block.skipped);
+    backends.set(cluster.name, block.backend);
   }
 
   // --- peers sections, only where some line uses them: each membership change of such a cluster needs a reload
@@ -325,6 +315,77 @@ export function renderConfig(config: HaproxyConfig, clusters: readonly Cluster[]
     owners: out.owners,
     skipped,
   };
+}
+
+interface BackendBlock {
+  /** the section without the blank line before it (append adds that) */
+  lines: string[];
+  owners: string[];
+  skeleton: string[];
+  skipped: string[];
+  backend: RenderedBackend;
+}
+
+/**
+ * Rendered backend sections, reused while a cluster's members array, its
+ * section of the cluster file and the balancer file are the same objects:
+ * the writer hands over the same members array until that cluster changes,
+ * so one change re-renders one backend, not all of them (1,000 clusters x 10
+ * nodes: ~14 ms per change otherwise). Keyed by the members array, so an
+ * entry goes away with it.
+ */
+const backendBlocks = new WeakMap<readonly ClusterNode[], { config: HaproxyConfig; cluster: Cluster; members: readonly ClusterNode[]; block: BackendBlock }>();
+
+function backendBlock(config: HaproxyConfig, cluster: Cluster): BackendBlock {
+  const cached = backendBlocks.get(cluster.members);
+  if (
+    cached &&
+    cached.config === config &&
+    cached.cluster.config === cluster.config &&
+    cached.cluster.name === cluster.name &&
+    // A caller that edits its array in place still gets a fresh render (pointer compares only).
+    sameItems(cached.members, cluster.members)
+  ) {
+    return cached.block;
+  }
+  const block = renderBackend(config, cluster);
+  backendBlocks.set(cluster.members, { config, cluster, members: [...cluster.members], block });
+  return block;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function renderBackend(config: HaproxyConfig, cluster: Cluster): BackendBlock {
+  const out = new ConfigText();
+  const skipped: string[] = [];
+  const owner = `cluster "${cluster.name}"`;
+  const own = cluster.config.backend;
+  const http = modeOf(own, config.defaults) === 'http';
+  out.section(`backend ${cluster.name}`, owner);
+  for (const line of own) out.directive(line, `${owner} backend`);
+
+  const servers = new Map<string, RenderedServer>();
+  for (const node of cluster.members) {
+    if (!validNode(node)) {
+      skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
+      continue;
+    }
+    const name = nodeKey(node);
+    if (!servers.has(name)) servers.set(name, { name, ip: node.ip, port: node.port });
+  }
+  const serverList = [...servers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const options = cluster.config.server_options;
+  out.skeletonOnly(`server options: ${options.join(' ')}`);
+  for (const server of serverList) {
+    const cookie = http ? ` cookie ${server.name}` : '';
+    const extra = options.length > 0 ? ` ${options.join(' ')}` : '';
+    out.directive(`server ${server.name} ${server.ip}:${server.port}${cookie}${extra}`, owner, true);
+  }
+  return { lines: out.lines, owners: out.owners, skeleton: out.skeleton, skipped, backend: describeBackend(cluster.name, own, config.defaults, options, http, serverList) };
 }
 
 function describeBackend(
