@@ -11,6 +11,7 @@ import {
   killHaproxy,
   serviceYaml,
   startChaosBackend,
+  sweepOnExit,
   writeAtomic,
   type ChaosBackend,
   type ChaosConfigOptions,
@@ -63,6 +64,7 @@ export class ChaosStack {
   static async start(options: StackOptions = {}): Promise<ChaosStack> {
     const zk = await ZookeeperCluster.start({ servers: options.zkServers ?? 1 });
     const dir = await tempDir('lighthouse-chaos-');
+    sweepOnExit(dir.path);
     const stack = new ChaosStack(zk, dir, options);
     try {
       await stack.boot();

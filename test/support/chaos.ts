@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,12 +22,37 @@ const CLI = join(REPO, 'src/cli/main.ts');
 export const LONG = process.env.CHAOS_LONG === '1';
 
 const children = new Set<ChildProcess>();
+/** temp dirs whose HAProxy processes (detached, so they outlive us) are killed when this process exits */
+const sweptDirs = new Set<string>();
+
+/** Registers a temp dir: any process whose command line names it is killed on exit, even after a crash that skipped after() hooks. */
+export function sweepOnExit(dir: string): void {
+  sweptDirs.add(dir);
+}
+
 process.on('exit', () => {
-  // A crashed test must not leave daemons behind: SIGCONT first, a stopped process cannot die of SIGKILL until resumed on some kernels' views of it.
+  // Synchronous: nothing asynchronous runs in an exit handler.
+  if (sweptDirs.size > 0) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (![...sweptDirs].some((dir) => cmdline.includes(dir))) continue;
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+  // A crashed test must not leave daemons behind (SIGKILL ends a frozen one too).
   for (const child of children) {
     if (!child.pid) continue;
     try {
-      process.kill(child.pid, 'SIGCONT');
       process.kill(child.pid, 'SIGKILL');
     } catch {
       /* already gone */
