@@ -12,6 +12,8 @@ interface FileState {
   kind: ItemKind;
   /** raw content last read, to skip re-parsing unchanged files */
   text: string | undefined;
+  /** inode, size, mtime and ctime at the last read: equal means the file was not touched, so it is not read again */
+  stamp: string | undefined;
   /** last version of this file that validated: stays in force while the file is broken */
   good: ConfigItem | undefined;
   problems: ConfigProblem[];
@@ -45,19 +47,32 @@ export class ConfigDirectory {
   async scan(): Promise<ScanResult> {
     const present = await this.listFiles();
     const newProblems: ConfigProblem[] = [];
-    for (const path of [...this.files.keys()]) if (!present.has(path)) this.files.delete(path);
+    let touched = false;
+    for (const path of [...this.files.keys()]) {
+      if (present.has(path)) continue;
+      this.files.delete(path);
+      touched = true;
+    }
     for (const [path, kind] of [...present].sort(([a], [b]) => a.localeCompare(b))) {
-      const state = this.files.get(path) ?? { kind, text: undefined, good: undefined, problems: [] };
-      this.files.set(path, state);
-      const read = await readConfigText(path);
+      let state = this.files.get(path);
+      if (!state) {
+        state = { kind, text: undefined, stamp: undefined, good: undefined, problems: [] };
+        this.files.set(path, state);
+        touched = true;
+      }
+      const read = await readConfigText(path, state.stamp);
       if (!read.ok) {
         // Unreadable now (permissions, vanished mid-scan): keep what was in force.
         if (state.text !== read.error) newProblems.push({ file: path, message: read.error });
+        touched ||= state.text !== read.error;
         state.text = read.error;
+        state.stamp = undefined;
         state.problems = [{ file: path, message: read.error }];
         continue;
       }
-      if (read.text === state.text) continue;
+      state.stamp = read.stamp;
+      if (read.text === undefined || read.text === state.text) continue;
+      touched = true;
       state.text = read.text;
       const parsed = parseConfigFile(kind, path, read.text, basename(path, extname(path)), this.registries);
       if (parsed.ok) {
@@ -68,12 +83,17 @@ export class ConfigDirectory {
         newProblems.push(...parsed.error);
       }
     }
+    // Nothing was touched (the common case of a periodic rescan): same result, same snapshot object.
+    if (!touched && this.last) return { ...this.last, newProblems: [] };
     const { items, conflicts } = this.effectiveItems();
     newProblems.push(...conflicts.filter((conflict) => !this.reportedConflicts.has(conflictKey(conflict))));
     this.reportedConflicts = new Set(conflicts.map(conflictKey));
     const problems = [...[...this.files.values()].flatMap((state) => state.problems), ...conflicts];
-    return { snapshot: snapshotOf(items), problems, newProblems };
+    this.last = { snapshot: snapshotOf(items), problems, newProblems };
+    return this.last;
   }
+
+  private last: ScanResult | undefined;
 
   private reportedConflicts = new Set<string>();
 
@@ -121,14 +141,18 @@ async function listYaml(dir: string): Promise<string[]> {
   return entries.filter((name) => !name.startsWith('.') && /\.ya?ml$/.test(name)).map((name) => join(dir, name));
 }
 
-async function readConfigText(path: string): Promise<{ ok: true; text: string } | { ok: false; error: string }> {
+/** The file's text, or no text when its stamp equals `previousStamp` (unchanged since the last read). */
+async function readConfigText(path: string, previousStamp: string | undefined): Promise<{ ok: true; text: string | undefined; stamp: string } | { ok: false; error: string }> {
   try {
-    const info = await stat(path);
+    const info = await stat(path, { bigint: true });
     if (!info.isFile()) return { ok: false, error: 'is not a regular file' };
-    if (info.size > MAX_FILE_BYTES) return { ok: false, error: `is ${info.size} bytes, larger than the ${MAX_FILE_BYTES} a config file may be` };
+    // Nanosecond ctime changes on every write, rename and chmod, so a periodic rescan costs a stat per file.
+    const stamp = `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+    if (stamp === previousStamp) return { ok: true, text: undefined, stamp };
+    if (info.size > BigInt(MAX_FILE_BYTES)) return { ok: false, error: `is ${info.size} bytes, larger than the ${MAX_FILE_BYTES} a config file may be` };
     const buffer = await readFile(path);
     const text = new TextDecoder('utf-8', { fatal: true }).decode(buffer);
-    return { ok: true, text };
+    return { ok: true, text, stamp };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return { ok: false, error: 'cannot be read: permission denied' };

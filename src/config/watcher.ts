@@ -1,11 +1,12 @@
-import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../lib/logger.js';
 import { formatProblem } from './model.js';
 import type { ConfigDirectory, ScanResult } from './directory.js';
+import { FolderWatch } from './folder-watch.js';
+import { KIND_FOLDERS } from './model.js';
 import { snapshotFingerprint, type ConfigSnapshot } from './snapshot.js';
 
 const TRAILING_RESCAN_MS = 200;
-const POLL_MS = 1000;
+const POLL_MS = 30_000;
 
 export interface ConfigWatcherOptions {
   /** quiet period after the last file event before rescanning: editors write in bursts */
@@ -13,12 +14,10 @@ export interface ConfigWatcherOptions {
   logger: Logger;
   onSnapshot(snapshot: ConfigSnapshot, scan: ScanResult): void | Promise<void>;
   /**
-   * A rescan this often even without events (default 1 s; 0 = never).
-   * chokidar loses its watch of a file deleted and re-created in quick
-   * succession (later in-place edits then go unseen: the chaos suite saw it
-   * in ~1 of 3 tries), and network or container-mounted filesystems send no
-   * events at all. A scan re-parses only files whose text changed and logs
-   * only new problems, so polling costs a few reads and says nothing.
+   * A safety-net rescan this often even without events (default 30 s; 0 =
+   * never), for filesystems that send no events (network mounts). A rescan
+   * stats each file and reads only files whose inode, size or times changed
+   * (~30 ms of CPU for 1,000 files).
    */
   pollMs?: number;
   /** every scan that found new problems, whether or not the items in force changed */
@@ -31,13 +30,14 @@ export interface ConfigWatcherOptions {
  * so missed, duplicated or reordered events cannot leave us on a stale view.
  */
 export class ConfigWatcher {
-  private watcher: FSWatcher | undefined;
+  private watcher: FolderWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private trailingTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private dirty = false;
   private lastFingerprint: string | undefined;
+  private lastSnapshot: ConfigSnapshot | undefined;
   private closed = false;
 
   constructor(
@@ -47,15 +47,10 @@ export class ConfigWatcher {
 
   /** Scans once, delivers the first snapshot, then keeps watching. */
   async start(): Promise<ScanResult> {
-    this.watcher = watch(this.directory.dir, {
-      ignoreInitial: true,
-      depth: 1,
-      // Rename-style saves must not look like a delete followed by an add.
-      atomic: true,
-      awaitWriteFinish: false,
-    });
-    this.watcher.on('all', () => this.schedule());
-    this.watcher.on('error', (error) => this.options.logger.error({ err: error }, 'config directory watch failed'));
+    this.watcher = new FolderWatch(this.directory.dir, Object.values(KIND_FOLDERS), () => this.schedule(), (error) =>
+      this.options.logger.error({ err: error }, 'config directory watch failed; changes are still picked up by the periodic rescan'),
+    );
+    this.watcher.start();
     const first = await this.directory.scan();
     await this.deliver(first);
     const pollMs = this.options.pollMs ?? POLL_MS;
@@ -84,8 +79,8 @@ export class ConfigWatcher {
       void this.run();
     };
     this.timer = setTimeout(rescan, this.options.debounceMs ?? 40);
-    // chokidar drops change events that follow another within 50 ms (truncate
-    // then write, say); one more scan after the burst catches the final content.
+    // A scan can run between two writes of one save (truncate, then write);
+    // one more scan after the burst catches the final content.
     this.trailingTimer = setTimeout(rescan, TRAILING_RESCAN_MS);
   }
 
@@ -113,6 +108,8 @@ export class ConfigWatcher {
       this.options.logger.error({ file: problem.file, setting: problem.setting, code: 'LH_CONFIG_INVALID' }, `${formatProblem(problem)} (the last good version stays in force)`);
     }
     if (result.newProblems.length > 0) this.options.onProblems?.(result);
+    if (result.snapshot === this.lastSnapshot) return;
+    this.lastSnapshot = result.snapshot;
     const fingerprint = snapshotFingerprint(result.snapshot);
     if (fingerprint === this.lastFingerprint) return;
     this.lastFingerprint = fingerprint;
@@ -124,7 +121,7 @@ export class ConfigWatcher {
     clearInterval(this.pollTimer);
     clearTimeout(this.timer);
     clearTimeout(this.trailingTimer);
-    await this.watcher?.close();
+    this.watcher?.close();
     await this.scanning;
   }
 }

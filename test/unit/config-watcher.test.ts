@@ -21,6 +21,7 @@ async function setup() {
   const watcher = new ConfigWatcher(new ConfigDirectory(dir.path, testRegistries()), {
     logger: silentLogger(),
     debounceMs: 10,
+    pollMs: 0,
     onSnapshot: (snapshot) => {
       latest = snapshot;
     },
@@ -115,6 +116,21 @@ test('two files claiming one name: the second is reported', async () => {
     await writeFile(join(env.dir.path, 'clusters', 'b.yaml'), 'name: api\ndiscovery: zookeeper\nhaproxy: {port: 2}\n');
     await waitFor(() => env.problems.some((line) => line.includes('b.yaml') && line.includes('already defined by')), 'conflict reported');
     assert.equal(env.port('api'), 1);
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('an item folder deleted and re-created (or created after start) is watched again', async () => {
+  const env = await setup();
+  try {
+    const folder = join(env.dir.path, 'clusters');
+    await rm(folder, { recursive: true });
+    await mkdir(folder);
+    await writeFile(join(folder, 'web.yaml'), 'discovery: zookeeper\nhaproxy: {port: 8100}\n');
+    await waitFor(() => env.port('web') === 8100, 'file in the re-created folder');
+    await writeFile(join(folder, 'web.yaml'), 'discovery: zookeeper\nhaproxy: {port: 8101}\n');
+    await waitFor(() => env.port('web') === 8101, 'later in-place edit in the re-created folder');
   } finally {
     await env.cleanup();
   }
