@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperCluster } from '../../test/support/zookeeper.js';
-import { HaproxyView, spawnWriter, stopDaemon, writeWriterConfig, type Mode, type WriterPaths, type WriterSetup } from './lighthouse.js';
+import { HaproxyView, readLog, spawnWriter, stopDaemon, writeWriterConfig, type Mode, type WriterPaths, type WriterSetup } from './lighthouse.js';
 import { killProcessesUsing, sampleProcess } from './procs.js';
 import type { ChildProcess } from 'node:child_process';
 import { freePorts } from '../../test/support/ports.js';
@@ -28,6 +28,8 @@ export interface RunningWriter {
   startedAt: number;
   /** the writer's --metrics-port */
   metricsPort: number;
+  /** `error` with the writer's last warnings and errors appended, so a failed scenario says why */
+  explain(error: unknown): Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,12 @@ export async function startWriter(context: BenchContext, name: string, setup: Om
     view,
     startedAt,
     metricsPort: metricsPort!,
+    async explain(error: unknown) {
+      const problems = (await readLog(paths.logFile)).filter((line) => line.level >= 40).slice(-3);
+      const exit = child.exitCode !== null || child.signalCode !== null ? ` (writer exited: ${child.exitCode ?? child.signalCode})` : '';
+      const said = problems.map((line) => line.msg).join(' | ');
+      return new Error(`${error instanceof Error ? error.message : String(error)}${exit}${said ? `; writer said: ${said}` : ''}`);
+    },
     async stop() {
       view.close();
       await stopDaemon(child);

@@ -83,6 +83,8 @@ export async function churn(context: BenchContext, mode: Mode, seconds: number):
       errors: keepAlive.errors + close.errors,
       reloads,
     };
+  } catch (error) {
+    throw await writer.explain(error);
   } finally {
     await writer.stop();
     await stopChild(backends.child);
@@ -140,6 +142,8 @@ export async function backendDeath(context: BenchContext, seconds: number): Prom
       keepAliveErrors: keepAlive.errors,
       closeErrors: close.errors,
     };
+  } catch (error) {
+    throw await writer.explain(error);
   } finally {
     await writer.stop();
     await stopChild(survivors.child);

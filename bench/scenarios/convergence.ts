@@ -133,6 +133,8 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
     return { mode, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
+  } catch (error) {
+    throw await writer.explain(error);
   } finally {
     prober.close();
     await writer.stop();

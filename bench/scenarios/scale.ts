@@ -93,6 +93,8 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
       idleCpuPercent: round(idle.cpuPercent, 2),
       spotCheck,
     };
+  } catch (error) {
+    throw await writer.explain(error);
   } finally {
     await writer.stop();
     await stopChild(backends.child);
