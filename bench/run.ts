@@ -119,9 +119,11 @@ async function main(): Promise<void> {
   info.loadAverageAtEnd = loadavg().map((value) => round(value, 2));
   const headline = summarize(results);
   const report = { kind: quick ? 'quick' : 'full', date: new Date(started).toISOString(), durationSeconds: round((Date.now() - started) / 1000, 0), machine: info, headline, results };
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  // Full runs are kept with the repository (the README cites them); quick runs go to the temp dir.
+  const dir = quick ? tmpdir() : fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
-  const file = join(dir, `${new Date(started).toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const file = join(dir, quick ? `lighthouse-bench-${stamp}-quick.json` : `${stamp}.json`);
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   log(`results written to ${file}`);
   if (!json || !quick) process.stderr.write(`${table(results, info)}\n`);
