@@ -17,6 +17,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve /metrics, /healthz and the dashboard on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'where the last known members are kept across restarts (default: CONFIG_DIR/.state)')
     .action((configDir: string, options: DaemonCommandOptions) => runWriter(configDir, options));
 
   program

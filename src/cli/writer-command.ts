@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { createDaemonLogger } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
@@ -9,13 +10,16 @@ export interface DaemonCommandOptions {
   metricsPort?: number;
   metricsAddress: string;
   plugin?: string[];
+  /** writer only: where the last known member sets are kept across restarts */
+  stateDir?: string;
 }
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('writer');
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
-  const writer = new Writer({ configDir, registries, log });
+  const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
+  const writer = new Writer({ configDir, registries, log, memberCacheFile });
   registerHaproxyCounters(writer.metrics.registry, writer);
   const dashboard = new Dashboard(writer);
   await runUntilSignalled(

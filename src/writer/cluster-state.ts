@@ -66,6 +66,17 @@ export class ClusterStateStore {
     return this.states.get(cluster) ?? { cluster, members: [], rejected: [], revision: 0, updatedAt: undefined };
   }
 
+  /**
+   * Starts a cluster from members remembered by an earlier run (revision 0:
+   * discovery has not spoken yet). The first real report replaces them.
+   */
+  seed(cluster: string, members: readonly ClusterNode[]): void {
+    if (this.states.has(cluster)) return;
+    const after = dedupe(members);
+    this.indexes.set(cluster, after);
+    this.states.set(cluster, { cluster, members: [...after.values()], rejected: [], revision: 0, updatedAt: undefined });
+  }
+
   /** Forgets a cluster that is no longer configured. */
   forget(cluster: string): void {
     this.states.delete(cluster);

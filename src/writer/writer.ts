@@ -14,6 +14,7 @@ import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { ClusterStateStore, type ClusterState } from './cluster-state.js';
 import { Quiescence } from './quiescence.js';
+import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
 export interface WriterOptions {
   configDir: string;
@@ -31,6 +32,8 @@ export interface WriterOptions {
    * seconds instead of one start).
    */
   startupWaitMs?: number;
+  /** where the last known member sets are kept across restarts; default `<configDir>/.state/writer-members.json` */
+  memberCacheFile?: string;
 }
 
 interface ActiveWatch {
@@ -74,12 +77,16 @@ export class Writer {
   /** set once every watched cluster reported at start, or startupWaitMs passed */
   private startupComplete = false;
   private startupTimer: NodeJS.Timeout | undefined;
+  private readonly cacheFile: string;
+  private cacheTimer: NodeJS.Timeout | undefined;
+  private cacheWarned = false;
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createWriterMetrics();
+    this.cacheFile = options.memberCacheFile ?? memberCachePath(options.configDir);
     this.pool = new DiscoveryPool(options.registries, this.logger, (name) => ({
       onStateChange: (state) => {
         this.metrics.stateChanges.inc({ discovery: name, state });
@@ -102,6 +109,10 @@ export class Writer {
 
   async start(): Promise<void> {
     this.logger.info({ configDir: this.options.configDir }, 'writer starting');
+    // Seeded before any watch starts, so a restart while discovery is away syncs the last known members, not empty backends.
+    const cached = await loadMemberCache(this.cacheFile);
+    for (const [cluster, members] of cached) this.state.seed(cluster, members);
+    if (cached.size > 0) this.logger.info({ clusters: cached.size }, `starting from the last known members of ${cached.size} clusters until discovery reports`);
     this.startupTimer = setTimeout(() => {
       this.startupTimer = undefined;
       if (!this.startupComplete) this.logger.warn('not every cluster reported its members in time; syncing with what is known');
@@ -275,6 +286,7 @@ export class Writer {
     this.retryBackoff.reset();
     if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
     if (this.balancers.size > 0) this.firstSyncDone = true;
+    if (since !== undefined) this.scheduleCacheWrite();
     for (const listener of this.syncListeners) listener();
   }
 
@@ -286,6 +298,25 @@ export class Writer {
       this.retryTimer = undefined;
       this.requestSync();
     }, delay);
+  }
+
+  /** Remembers the applied member sets, at most once a second: only a restart reads them. */
+  private scheduleCacheWrite(): void {
+    if (this.cacheTimer || this.stopped) return;
+    this.cacheTimer = setTimeout(() => {
+      this.cacheTimer = undefined;
+      void this.writeCache();
+    }, 1_000);
+  }
+
+  private async writeCache(): Promise<void> {
+    const clusters = new Map([...this.snapshot.clusters.keys()].map((name) => [name, this.state.get(name).members]));
+    try {
+      await saveMemberCache(this.cacheFile, clusters);
+    } catch (error) {
+      if (!this.cacheWarned) this.logger.warn({ err: error, file: this.cacheFile }, `${this.cacheFile}: cannot keep the last known members for restarts: ${errorMessage(error)}`);
+      this.cacheWarned = true;
+    }
   }
 
   private balancedClusters(balancer: BalancerItem): BalancedCluster[] {
@@ -309,6 +340,11 @@ export class Writer {
     clearTimeout(this.startupTimer);
     await this.watcher.close();
     await this.syncing;
+    if (this.cacheTimer) {
+      clearTimeout(this.cacheTimer);
+      this.cacheTimer = undefined;
+      await this.writeCache();
+    }
     for (const active of this.watches.values()) active.watch.close();
     this.watches.clear();
     await Promise.all([...this.balancers.values()].map((active) => active.instance.close().catch(() => undefined)));

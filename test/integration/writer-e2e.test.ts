@@ -128,4 +128,21 @@ describe('writer end to end: ZooKeeper membership -> HAProxy', () => {
     assert.ok(reached.size >= 2, `traffic still balanced over the known members (${[...reached].join(', ')})`);
     await zk.restartServer(1);
   });
+
+  test('a writer restarted while ZooKeeper is away keeps the last known members in HAProxy', async () => {
+    await waitFor(async () => (await backendsReached(webPort, 10)).size >= 2, 'traffic balanced before the restart');
+    const known = writer.state.get('web').members.length;
+    await writer.stop();
+    await zk.stopServer(1);
+    const log = createDaemonLogger('writer', { level: 'warn', format: 'json', destination: join(dir.path, 'writer2.log') });
+    writer = new Writer({ configDir: dir.path, registries: coreRegistries(), log });
+    await writer.start();
+    assert.equal(writer.state.get('web').members.length, known, 'members seeded from the cache');
+    await waitFor(() => writer.ready, 'the first sync of the restarted writer (after its startup wait)');
+    const servers = (await haproxy().control.serverStats()).filter((row) => row.proxy === 'web' && row.server !== 'BACKEND' && row.server !== 'FRONTEND' && !row.status.startsWith('MAINT'));
+    assert.equal(servers.length, known, 'no server was removed from HAProxy');
+    const reached = await backendsReached(webPort, 10);
+    assert.ok(reached.size >= 2, `still balanced over the known members (${[...reached].join(', ')})`);
+    await zk.restartServer(1);
+  });
 });
