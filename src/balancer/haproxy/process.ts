@@ -100,6 +100,9 @@ export class HaproxyProcess {
       const state = statText.slice(statText.lastIndexOf(')') + 2, statText.lastIndexOf(')') + 3);
       if (state === 'Z' || state === 'X') return false;
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      // A master re-executing itself for a reload shows an empty command line
+      // for a moment (seen under load): the pid is alive, and still HAProxy.
+      if (cmdline === '') return true;
       return cmdline.split('\0').some((arg) => basename(arg) === basename(this.options.binary) || basename(arg) === 'haproxy');
     } catch {
       return false;
