@@ -5,6 +5,9 @@ import { KIND_FOLDERS, type ConfigItem, type ConfigProblem, type ItemKind } from
 import { parseConfigFile } from './parse.js';
 import { snapshotOf, type ConfigSnapshot } from './snapshot.js';
 
+/** Files read at once during a scan. */
+const READ_CONCURRENCY = 64;
+
 /** A config file larger than this is a mistake (or an attack), not a config. */
 const MAX_FILE_BYTES = 1024 * 1024;
 
@@ -53,14 +56,17 @@ export class ConfigDirectory {
       this.files.delete(path);
       touched = true;
     }
-    for (const [path, kind] of [...present].sort(([a], [b]) => a.localeCompare(b))) {
+    const paths = [...present].sort(([a], [b]) => a.localeCompare(b));
+    // Reads go out together (a scan of 1,000 files is I/O latency, not CPU); parsing stays in path order.
+    const reads = await mapLimited(paths, READ_CONCURRENCY, ([path]) => readConfigText(path, this.files.get(path)?.stamp));
+    for (const [index, [path, kind]] of paths.entries()) {
       let state = this.files.get(path);
       if (!state) {
         state = { kind, text: undefined, stamp: undefined, good: undefined, problems: [] };
         this.files.set(path, state);
         touched = true;
       }
-      const read = await readConfigText(path, state.stamp);
+      const read = reads[index]!;
       if (!read.ok) {
         // Unreadable now (permissions, vanished mid-scan): keep what was in force.
         if (state.text !== read.error) newProblems.push({ file: path, message: read.error });
@@ -160,4 +166,19 @@ async function readConfigText(path: string, previousStamp: string | undefined): 
     if (error instanceof TypeError) return { ok: false, error: 'is not valid UTF-8 text' };
     return { ok: false, error: `cannot be read: ${(error as Error).message}` };
   }
+}
+
+/** `Promise.all(items.map(fn))` with at most `limit` calls in flight, results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
