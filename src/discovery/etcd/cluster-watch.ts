@@ -3,9 +3,10 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Result } from '../../lib/result.js';
-import { decodeNode, encodeNode } from '../codec.js';
-import { nodeKey, type ClusterNode } from '../node.js';
-import type { ClusterWatch, MemberSet, RejectedNode } from '../types.js';
+import { decodeNode } from '../codec.js';
+import { MemberSetReporter } from '../member-set-reporter.js';
+import type { ClusterNode } from '../node.js';
+import type { ClusterWatch, MemberSet } from '../types.js';
 import type { EtcdConnection } from './client.js';
 import { keyAfter, prefixEnd } from './keys.js';
 import { RangeWatch } from './range-watch.js';
@@ -45,8 +46,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   private entries = new Map<string, Entry>();
   private watch: RangeWatch | undefined;
   private closed = false;
-  private lastFingerprint: string | undefined;
-  private readonly loggedRejections = new Map<string, bigint>();
+  private readonly members: MemberSetReporter;
   private readonly backoff = new Backoff(100, 5_000);
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
@@ -56,6 +56,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   reads = 0;
 
   constructor(private readonly options: EtcdClusterWatcherOptions) {
+    this.members = new MemberSetReporter(options.cluster, options.logger, options.onMembers);
     this.key = Buffer.from(options.folder, 'utf8');
     this.rangeEnd = prefixEnd(this.key);
     void this.read();
@@ -153,48 +154,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   }
 
   private emit(): void {
-    const keys = [...this.entries.keys()].sort();
-    // HAProxy server names are host:port, so two keys whose data name the same
-    // host:port cannot both be members: the one whose key name matches wins.
-    const owner = new Map<string, string>();
-    for (const key of keys) {
-      const node = this.entries.get(key)!.node;
-      if (!node.ok) continue;
-      const claimed = nodeKey(node.value);
-      const holder = owner.get(claimed);
-      if (holder === undefined || (this.nameOf(key) === claimed && this.nameOf(holder) !== claimed)) owner.set(claimed, key);
-    }
-    const members: ClusterNode[] = [];
-    const rejected: RejectedNode[] = [];
-    for (const key of keys) {
-      const entry = this.entries.get(key)!;
-      let reason: string;
-      if (entry.node.ok) {
-        const holder = owner.get(nodeKey(entry.node.value))!;
-        if (holder === key) {
-          members.push(entry.node.value);
-          this.loggedRejections.delete(key);
-          continue;
-        }
-        reason = `its data names ${nodeKey(entry.node.value)}, which ${holder} already provides`;
-      } else {
-        reason = entry.node.error;
-      }
-      rejected.push({ znode: key, reason });
-      if (this.loggedRejections.get(key) !== entry.modRevision) {
-        this.loggedRejections.set(key, entry.modRevision);
-        this.options.logger.warn({ code: 'LH_NODE_INVALID', znode: key, cluster: this.options.cluster }, `${key}: rejected node: ${reason}`);
-      }
-    }
-    for (const key of this.loggedRejections.keys()) if (!this.entries.has(key)) this.loggedRejections.delete(key);
-    const fingerprint = JSON.stringify([members.map(encodeNode), rejected]);
-    if (fingerprint === this.lastFingerprint) return;
-    this.lastFingerprint = fingerprint;
-    try {
-      this.options.onMembers({ cluster: this.options.cluster, members, rejected });
-    } catch (error) {
-      this.options.logger.error({ err: error, cluster: this.options.cluster }, 'member set listener failed');
-    }
+    this.members.report([...this.entries].map(([key, entry]) => ({ name: this.nameOf(key), path: key, version: entry.modRevision, node: entry.node })));
   }
 
   private nameOf(key: string): string {

@@ -3,8 +3,9 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode, encodeNode } from '../codec.js';
-import { nodeKey, type ClusterNode } from '../node.js';
-import type { ClusterWatch, MemberSet, RejectedNode } from '../types.js';
+import { MemberSetReporter } from '../member-set-reporter.js';
+import type { ClusterNode } from '../node.js';
+import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
@@ -45,8 +46,7 @@ export class ClusterWatcher implements ClusterWatch {
   private closed = false;
   private dirty = false;
   private syncing = false;
-  private lastFingerprint: string | undefined;
-  private readonly loggedRejections = new Map<string, bigint>();
+  private readonly members: MemberSetReporter;
   private readonly backoff = new Backoff(200, 10_000);
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
@@ -54,6 +54,7 @@ export class ClusterWatcher implements ClusterWatch {
 
   constructor(private readonly options: ClusterWatcherOptions) {
     this.folder = znodePath(options.basePath, options.cluster);
+    this.members = new MemberSetReporter(options.cluster, options.logger, options.onMembers);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
     // restored the watches, and the server replays what they missed); a new
@@ -138,7 +139,6 @@ export class ClusterWatcher implements ClusterWatch {
 
     let failure: unknown;
     const next = new Map<string, Child>();
-    const wanted = new Set(names);
     for (const name of names) {
       const index = toRead.indexOf(name);
       const current = this.children.get(name);
@@ -155,7 +155,6 @@ export class ClusterWatcher implements ClusterWatch {
       }
       // NO_NODE: deleted since the children read; the children watch already fired.
     }
-    for (const name of this.loggedRejections.keys()) if (!wanted.has(name)) this.loggedRejections.delete(name);
     this.children = next;
     this.emit();
     if (failure) throw failure;
@@ -195,50 +194,9 @@ export class ClusterWatcher implements ClusterWatch {
   }
 
   private emit(): void {
-    const names = [...this.children.keys()].sort();
-    // HAProxy server names are host:port, so two znodes whose data name the same
-    // host:port cannot both be members: the one whose znode name matches wins.
-    const owner = new Map<string, string>();
-    for (const name of names) {
-      const node = this.children.get(name)!.node;
-      if (!node.ok) continue;
-      const key = nodeKey(node.value);
-      const holder = owner.get(key);
-      if (holder === undefined || (name === key && holder !== key)) owner.set(key, name);
-    }
-    const members: ClusterNode[] = [];
-    const encoded: string[] = [];
-    const rejected: RejectedNode[] = [];
-    for (const name of names) {
-      const child = this.children.get(name)!;
-      const znode = this.childPath(name);
-      let reason: string;
-      if (child.node.ok) {
-        const holder = owner.get(nodeKey(child.node.value))!;
-        if (holder === name) {
-          members.push(child.node.value);
-          encoded.push(child.encoded);
-          this.loggedRejections.delete(name);
-          continue;
-        }
-        reason = `its data names ${nodeKey(child.node.value)}, which ${this.childPath(holder)} already provides`;
-      } else {
-        reason = child.node.error;
-      }
-      rejected.push({ znode, reason });
-      if (this.loggedRejections.get(name) !== child.mzxid) {
-        this.loggedRejections.set(name, child.mzxid);
-        this.options.logger.warn({ code: 'LH_NODE_INVALID', znode, cluster: this.options.cluster }, `${znode}: rejected node: ${reason}`);
-      }
-    }
-    const fingerprint = JSON.stringify([encoded, rejected]);
-    if (fingerprint === this.lastFingerprint) return;
-    this.lastFingerprint = fingerprint;
-    try {
-      this.options.onMembers({ cluster: this.options.cluster, members, rejected });
-    } catch (error) {
-      this.options.logger.error({ err: error, cluster: this.options.cluster }, 'member set listener failed');
-    }
+    this.members.report(
+      [...this.children].map(([name, child]) => ({ name, path: this.childPath(name), version: child.mzxid, node: child.node, encoded: child.encoded })),
+    );
   }
 
   private reportFailure(error: unknown): void {

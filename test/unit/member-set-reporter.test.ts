@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { MemberSetReporter, type DecodedChild } from '../../src/discovery/member-set-reporter.js';
+import type { MemberSet } from '../../src/discovery/types.js';
+import type { ClusterNode } from '../../src/discovery/node.js';
+
+const node = (host: string, port: number): ClusterNode => ({ host, ip: '10.0.0.1', port, metadata: {}, peer: null });
+const child = (name: string, version: number, value: ClusterNode | string): DecodedChild => ({
+  name,
+  path: `/lh/web/${name}`,
+  version: BigInt(version),
+  node: typeof value === 'string' ? { ok: false, error: value } : { ok: true, value },
+});
+
+function setup() {
+  const sets: MemberSet[] = [];
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  return { reporter: new MemberSetReporter('web', logger, (set) => sets.push(set)), sets, warnings };
+}
+
+test('two children naming one host:port: the one whose name matches is the member', () => {
+  const { reporter, sets } = setup();
+  reporter.report([child('zz-copy', 1, node('a', 80)), child('a:80', 1, node('a', 80))]);
+  assert.deepEqual(sets[0]?.members.map((member) => member.host), ['a']);
+  assert.equal(sets[0]?.rejected.length, 1);
+  assert.match(sets[0]!.rejected[0]!.reason, /already provides/);
+  assert.equal(sets[0]!.rejected[0]!.znode, '/lh/web/zz-copy');
+});
+
+test('a malformed child is rejected and logged once per version; the rest still reported', () => {
+  const { reporter, sets, warnings } = setup();
+  reporter.report([child('a:80', 1, node('a', 80)), child('bad', 1, 'not JSON')]);
+  reporter.report([child('a:80', 1, node('a', 80)), child('bad', 1, 'not JSON'), child('b:80', 1, node('b', 80))]);
+  assert.equal(warnings.length, 1, 'same version: logged once');
+  reporter.report([child('a:80', 1, node('a', 80)), child('bad', 2, 'not JSON'), child('b:80', 1, node('b', 80))]);
+  assert.equal(warnings.length, 2, 'new version: logged again');
+  assert.deepEqual(sets.at(-1)?.members.map((member) => member.host), ['a', 'b']);
+});
+
+test('an unchanged set is not reported again', () => {
+  const { reporter, sets } = setup();
+  reporter.report([child('a:80', 1, node('a', 80))]);
+  reporter.report([child('a:80', 2, node('a', 80))]);
+  assert.equal(sets.length, 1);
+  reporter.report([]);
+  assert.deepEqual(sets.at(-1)?.members, []);
+});
