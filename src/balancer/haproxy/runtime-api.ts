@@ -1,3 +1,4 @@
+import { withDeadline } from '../../lib/deadline.js';
 import { connect, type Socket } from 'node:net';
 import { LighthouseError } from '../../lib/errors.js';
 
@@ -144,19 +145,7 @@ export class CliSocket {
   }
 
   private withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new LighthouseError('LH_HAPROXY_RUNTIME', `${what} took longer than ${ms} ms`)), ms);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return withDeadline(promise, ms, () => new LighthouseError('LH_HAPROXY_RUNTIME', `${what} took longer than ${ms} ms`));
   }
 }
 
