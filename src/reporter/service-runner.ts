@@ -11,81 +11,9 @@ import { Backoff } from '../lib/backoff.js';
 import { withDeadline } from '../lib/deadline.js';
 import { errorMessage } from '../lib/errors.js';
 import { advertisedAddress, nodeFor, type AdvertisedAddress, type LocalIdentity } from './local-identity.js';
+import type { CheckResult, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase } from './runner-status.js';
 
-/** The outcome of one run of one check, as `status` and metrics see it. */
-export interface CheckResult {
-  passed: boolean;
-  detail: string;
-  durationMs: number;
-  /** wall-clock time the run finished (ms since epoch) */
-  at: number;
-}
-
-export interface CheckStatus {
-  kind: string;
-  /** this check's rise/fall verdict */
-  up: boolean;
-  /** current streaks */
-  passes: number;
-  fails: number;
-  rise: number;
-  fall: number;
-  /** a run is in progress */
-  running: boolean;
-  last: CheckResult | null;
-}
-
-export interface PortStatus {
-  port: number;
-  /** all checks are up */
-  up: boolean;
-  /** the backend holds our registration, as far as this runner knows (last write succeeded, nothing since says otherwise) */
-  registered: boolean;
-  /** drain reason, or null */
-  drained: string | null;
-  /** `host:port` of the node this port registers as */
-  node: string;
-  /** last failed publish/unpublish, cleared by the next success */
-  lastError: string | null;
-  checks: CheckStatus[];
-}
-
-export interface ServiceStatus {
-  service: string;
-  discovery: string;
-  phase: RunnerPhase;
-  ports: PortStatus[];
-}
-
-export interface CheckResultEvent extends CheckResult {
-  service: string;
-  port: number;
-  check: string;
-  /** the check's rise/fall verdict after this result */
-  up: boolean;
-}
-
-export interface TransitionEvent {
-  service: string;
-  port: number;
-  up: boolean;
-  at: number;
-  /** the check result that caused it, or what else did (a config change) */
-  cause: string;
-}
-
-export interface RegistrationEvent {
-  service: string;
-  port: number;
-  /** `host:port` */
-  node: string;
-  action: 'publish' | 'unpublish';
-  ok: boolean;
-  error?: string;
-  at: number;
-}
-
-export type RunnerPhase = 'new' | 'running' | 'stopping' | 'stopped';
+export type { CheckResult, CheckStatus, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase } from './runner-status.js';
 
 /** The part of the check registry the runner needs. */
 export interface CheckPluginLookup {
