@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
@@ -10,6 +9,7 @@ import { backendsReached, httpGet } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
+import { startToggleService, type ToggleService } from '../support/toggle-service.js';
 import { haproxyYaml, writeConfig } from '../support/daemon-config.js';
 import { killHaproxy } from '../support/haproxy-process.js';
 import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
@@ -24,28 +24,6 @@ import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
 
 const PREFIX = '/lighthouse/services';
 const HOST = 'app.test';
-
-interface ToggleService {
-  port: number;
-  healthy: boolean;
-  server: Server;
-}
-
-/** `/health` answers 200 or 500 as the test says; `/` answers with the port, so HAProxy's choice is visible. */
-async function startToggleService(port: number): Promise<ToggleService> {
-  const service = { port, healthy: true } as ToggleService;
-  service.server = createServer((req, res) => {
-    res.setHeader('Connection', 'close');
-    if (req.url === '/health') {
-      res.statusCode = service.healthy ? 200 : 500;
-      res.end(service.healthy ? 'ok' : 'sick');
-      return;
-    }
-    res.end(`port-${port}`);
-  });
-  await new Promise<void>((resolve) => service.server.listen(port, '127.0.0.1', resolve));
-  return service;
-}
 
 describe('etcd end to end: reporter -> etcd -> writer -> HAProxy', () => {
   let etcd: EtcdServer;
@@ -97,7 +75,7 @@ describe('etcd end to end: reporter -> etcd -> writer -> HAProxy', () => {
     await reporter?.stop();
     await writer?.stop();
     await killHaproxy(join(dir.path, 'run', 'haproxy.pid'));
-    for (const service of services ?? []) await new Promise((resolve) => service.server.close(resolve));
+    for (const service of services ?? []) await service.close();
     admin?.close();
     await etcd?.stop();
     await dir?.remove();

@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ZookeeperCluster, connectClient, mkdirs } from '../support/zookeeper.js';
@@ -10,36 +9,13 @@ import { freePorts } from '../support/ports.js';
 import { startRedis, redisUnavailable, type RedisServer } from '../support/redis.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
+import { startToggleService, type ToggleService } from '../support/toggle-service.js';
 import { haproxyYaml, writeConfig, zookeeperYaml } from '../support/daemon-config.js';
 import { killHaproxy } from '../support/haproxy-process.js';
 import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
 
 const BASE = '/lighthouse/services';
 const HOST = 'app.test';
-
-/** An HTTP service whose /health answers 200 or 500 as the test says, and `/` with its own port. */
-interface ToggleService {
-  port: number;
-  healthy: boolean;
-  hang: boolean;
-  server: Server;
-}
-
-async function startToggleService(port: number): Promise<ToggleService> {
-  const service = { port, healthy: true, hang: false } as ToggleService;
-  service.server = createServer((req, res) => {
-    res.setHeader('Connection', 'close');
-    if (req.url === '/health') {
-      if (service.hang) return; // accepts, never answers
-      res.statusCode = service.healthy ? 200 : 500;
-      res.end(service.healthy ? 'ok' : 'sick');
-      return;
-    }
-    res.end(`port-${port}`);
-  });
-  await new Promise<void>((resolve) => service.server.listen(port, '127.0.0.1', resolve));
-  return service;
-}
 
 /** The bytes the original Python reporter writes for a node (built by hand, not with our encoder). */
 function originalBytes(port: number, metadata: string): string {
@@ -94,7 +70,7 @@ describe('reporter end to end: checks -> registrations -> routed by the writer',
     await killHaproxy(join(dir.path, 'run', 'haproxy.pid'));
     client?.close();
     await zk?.stop();
-    await Promise.all([...(services ?? []), ...(hung ? [hung] : [])].map((service) => new Promise((resolve) => service.server.close(resolve))));
+    await Promise.all([...(services ?? []), ...(hung ? [hung] : [])].map((service) => service.close()));
     await redis?.stop();
     await dir?.remove();
   });
