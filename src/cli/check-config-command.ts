@@ -28,6 +28,10 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
       problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
     }
   }
+  const nothing = snapshot.balancers.size + snapshot.discovery.size + snapshot.clusters.size + snapshot.services.size === 0;
+  if (nothing && scan.problems.length === 0) {
+    problems.push({ file: configDir, message: `no config files found (expected ${Object.values(KIND_FOLDERS).map((folder) => `${folder}/`).join(', ')} with .yaml files): is this the right directory?` });
+  }
   const balancerDir = join(configDir, KIND_FOLDERS.balancer);
   const brokenBalancer = scan.problems.some((problem) => problem.file.startsWith(balancerDir));
   if (snapshot.clusters.size > 0 && snapshot.balancers.size === 0 && !brokenBalancer) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/temp-dir.js';
@@ -89,6 +89,12 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     example: 'api-meta-cluster-with-proxies/writer',
     edit: (dir) => replaceIn(join(dir, 'balancers/haproxy.yaml'), '  - maxconn 2000', '  - nbthread 99999'),
     expect: [/balancers\/haproxy\.yaml: global: HAProxy rejects the generated configuration.*nbthread/],
+  },
+  {
+    name: 'a directory with no config files (e.g. the parent of the real one)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => rm(join(dir, 'balancers'), { recursive: true }).then(() => rm(join(dir, 'clusters'), { recursive: true })).then(() => rm(join(dir, 'discovery'), { recursive: true })),
+    expect: [/: no config files found .*is this the right directory\?/],
   },
   {
     name: 'two clusters on one port, and a service without checks',
