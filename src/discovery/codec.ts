@@ -28,6 +28,19 @@ export function encodeNode(node: ClusterNode): string {
   });
 }
 
+/** Encodings of node objects already encoded (nodes are never mutated once decoded or built). */
+const encodings = new WeakMap<ClusterNode, string>();
+
+/** `encodeNode`, remembered per node object: comparing and caching large member sets stays cheap. */
+export function encodeNodeCached(node: ClusterNode): string {
+  let encoded = encodings.get(node);
+  if (encoded === undefined) {
+    encoded = encodeNode(node);
+    encodings.set(node, encoded);
+  }
+  return encoded;
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**

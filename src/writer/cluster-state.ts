@@ -1,4 +1,4 @@
-import { encodeNode } from '../discovery/codec.js';
+import { encodeNodeCached } from '../discovery/codec.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { MemberSet, RejectedNode } from '../discovery/types.js';
 
@@ -46,7 +46,7 @@ export class ClusterStateStore {
       // Discovery hands back the same object for a child it did not re-read:
       // comparing identity first keeps a change in a 1,000-node cluster from
       // re-encoding all 1,000 nodes (~10 ms here).
-      else if (old !== node && encodedOf(old) !== encodedOf(node)) change.changed.push(node);
+      else if (old !== node && encodeNodeCached(old) !== encodeNodeCached(node)) change.changed.push(node);
     }
     for (const [key, node] of before) if (!after.has(key)) change.removed.push(node);
     const firstReport = previous === undefined || previous.revision === 0;
@@ -86,18 +86,6 @@ export class ClusterStateStore {
   all(): ClusterState[] {
     return [...this.states.values()];
   }
-}
-
-/** Encodings of node objects already compared (nodes are never mutated once reported). */
-const encodings = new WeakMap<ClusterNode, string>();
-
-function encodedOf(node: ClusterNode): string {
-  let encoded = encodings.get(node);
-  if (encoded === undefined) {
-    encoded = encodeNode(node);
-    encodings.set(node, encoded);
-  }
-  return encoded;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { decodeNode, encodeNode } from '../discovery/codec.js';
+import { decodeNode, encodeNodeCached } from '../discovery/codec.js';
 import type { ClusterNode } from '../discovery/node.js';
 import { atomicWrite } from '../lib/atomic-write.js';
 
@@ -42,7 +42,7 @@ export async function loadMemberCache(path: string): Promise<Map<string, Cluster
 
 export async function saveMemberCache(path: string, clusters: ReadonlyMap<string, readonly ClusterNode[]>): Promise<void> {
   const file: CacheFile = { version: 1, clusters: {} };
-  for (const [cluster, nodes] of clusters) file.clusters[cluster] = nodes.map(encodeNode);
+  for (const [cluster, nodes] of clusters) file.clusters[cluster] = nodes.map(encodeNodeCached);
   await mkdir(dirname(path), { recursive: true });
   await atomicWrite(path, `${JSON.stringify(file)}\n`, 0o600);
 }
