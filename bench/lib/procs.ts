@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { pidsWith } from '../../test/support/processes.js';
 
 /**
  * Every process the benchmark starts is tracked here and killed by pid on the
@@ -35,23 +36,8 @@ export async function stopChild(child: ChildProcess, graceMs = 3_000): Promise<v
   clearTimeout(timer);
 }
 
-export async function processesUsing(path: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const [cmdline, stat] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/stat`, 'utf8')]);
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state !== 'Z' && cmdline.includes(path)) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
-}
-
 export async function killProcessesUsing(path: string): Promise<void> {
-  for (const pid of await processesUsing(path)) {
+  for (const pid of await pidsWith(path)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {

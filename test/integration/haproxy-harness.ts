@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { pidsWith } from '../support/processes.js';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { BalancedCluster } from '../../src/balancer/types.js';
@@ -65,7 +66,7 @@ export async function harness(extra: Record<string, unknown> = {}): Promise<Harn
  * HAProxy processes this test started have it), and waits until they are gone.
  */
 export async function killProcessesUsing(path: string): Promise<void> {
-  const pids = await processesUsing(path);
+  const pids = await pidsWith(path);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -73,22 +74,7 @@ export async function killProcessesUsing(path: string): Promise<void> {
       // already gone
     }
   }
-  await waitFor(async () => (await processesUsing(path)).length === 0, `HAProxy processes of ${path} to exit`, 5_000);
-}
-
-export async function processesUsing(path: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const [cmdline, stat] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/stat`, 'utf8')]);
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      if (state !== 'Z' && cmdline.includes(path)) pids.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
+  await waitFor(async () => (await pidsWith(path)).length === 0, `HAProxy processes of ${path} to exit`, 5_000);
 }
 
 export function member(backend: HttpBackend, host = `${backend.id}.test`): ClusterNode {
@@ -98,3 +84,6 @@ export function member(backend: HttpBackend, host = `${backend.id}.test`): Clust
 export function clusterOf(name: string, section: Record<string, unknown>, members: ClusterNode[], metaCluster?: string): BalancedCluster<HaproxyClusterConfig> {
   return { name, metaCluster, config: haproxyClusterSchema.parse(section), members };
 }
+
+/** HAProxy processes (or any) started with files under `path`. */
+export const processesUsing = pidsWith;

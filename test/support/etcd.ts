@@ -5,6 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { Etcd3, type IOptions } from 'etcd3';
+import { stopChild } from './processes.js';
 import { freePorts } from './ports.js';
 import { tempDir, type TempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
@@ -137,17 +138,7 @@ export class EtcdServer {
   async kill(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      process.kill(child.pid!, 'SIGCONT'); // a paused process cannot act on SIGTERM
-      child.kill('SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child);
   }
 
   /** Starts the server again on the same ports and data (keys, revisions and leases survive). */

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
+import { stopChild } from './processes.js';
 import { tempDir, type TempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 import { ConnectionState, ZkClient, OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
@@ -221,17 +222,7 @@ export class ZookeeperCluster {
     const server = this.server(id);
     const child = server.process;
     server.process = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      process.kill(child.pid!, 'SIGCONT'); // a paused JVM cannot act on SIGTERM
-      child.kill('SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child);
   }
 
   /** Starts a stopped server again, on the same port and data dir (sessions and znodes survive). */
