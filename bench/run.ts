@@ -165,6 +165,8 @@ function summarize(results: Results): Record<string, number | null> {
     backend_kill_in_flight: num(results.backendDeath?.inFlightAtKill),
     reporter_checks_per_s: num(results.reporter?.checksPerSecond),
     reporter_cpu_pct: num(results.reporter?.cpuPercentOfOneCore),
+    reporter_kernel_cpu_pct: num(results.reporter?.kernelPercentOfOneCore),
+    reporter_floor_cpu_pct: num(results.reporter?.floorCpuPercentOfOneCore),
     reporter_rss_mb: num(results.reporter?.rssMb),
     failures: results.failures.length,
   };
@@ -191,7 +193,16 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('writer RSS at 10k (MB)', (m) => fmt(sc(m)?.rssMb));
   both('writer idle CPU at 10k (%)', (m) => fmt(sc(m)?.idleCpuPercent));
   rows.push(['backend SIGKILL: failed / in flight', `${fmt(results.backendDeath?.errors)} / ${fmt(results.backendDeath?.inFlightAtKill)} of ${fmt(results.backendDeath?.requests)}`, '']);
-  rows.push(['reporter: checks/s, CPU %, RSS MB', `${fmt(results.reporter?.checksPerSecond)}, ${fmt(results.reporter?.cpuPercentOfOneCore)}, ${fmt(results.reporter?.rssMb)}`, '']);
+  rows.push([
+    'reporter: checks/s, CPU % (kernel part), RSS MB',
+    `${fmt(results.reporter?.checksPerSecond)}, ${fmt(results.reporter?.cpuPercentOfOneCore)} (${fmt(results.reporter?.kernelPercentOfOneCore)}), ${fmt(results.reporter?.rssMb)}`,
+    '',
+  ]);
+  rows.push([
+    '  same connections, nothing else: CPU % (kernel part)',
+    `${fmt(results.reporter?.floorCpuPercentOfOneCore)} (${fmt(results.reporter?.floorKernelPercentOfOneCore)})`,
+    '',
+  ]);
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(10, ...rows.map((r) => r[1].length))];
   const lines = [`machine: ${JSON.stringify(info)}`, '', `${'scenario'.padEnd(width[0]!)}  ${'lighthouse'.padEnd(width[1]!)}  classic`];
   for (const [label, a, b] of rows) lines.push(`${label.padEnd(width[0]!)}  ${a.padEnd(width[1]!)}  ${b}`);

@@ -63,13 +63,18 @@ export async function startWriter(context: BenchContext, name: string, setup: Om
   };
 }
 
-export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPercent: number; rssMb: number }> {
+/** CPU share of one core over `ms` (kernel time included, and also given alone) and RSS at the end. */
+export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPercent: number; kernelPercent: number; rssMb: number }> {
   const before = await sampleProcess(pid);
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, ms));
   const after = await sampleProcess(pid);
   const elapsed = (performance.now() - started) / 1000;
-  return { cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / elapsed) * 100, rssMb: after.rssMb };
+  return {
+    cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / elapsed) * 100,
+    kernelPercent: ((after.systemSeconds - before.systemSeconds) / elapsed) * 100,
+    rssMb: after.rssMb,
+  };
 }
 
 export type { Mode };

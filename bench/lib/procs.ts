@@ -74,6 +74,8 @@ export function killAllNow(): void {
 export interface ProcSample {
   /** user + system CPU, seconds */
   cpuSeconds: number;
+  /** the system (kernel) part of cpuSeconds */
+  systemSeconds: number;
   rssMb: number;
 }
 
@@ -85,9 +87,10 @@ export async function sampleProcess(pid: number): Promise<ProcSample> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const systemSeconds = Number(fields[12]) / CLOCK_TICKS;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds, rssMb: rssKb / 1024 };
+  return { cpuSeconds, systemSeconds, rssMb: rssKb / 1024 };
 }
 
 export function sleep(ms: number): Promise<void> {

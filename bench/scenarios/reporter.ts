@@ -5,9 +5,12 @@ import { freePorts } from '../../test/support/ports.js';
 import { startBackends } from '../lib/backends.js';
 import { cpuPercentOver, type BenchContext } from '../lib/context.js';
 import { spawnReporter, stopDaemon } from '../lib/lighthouse.js';
-import { sleep, stopChild, waitUntil } from '../lib/procs.js';
+import { sleep, spawnTracked, stopChild, waitUntil } from '../lib/procs.js';
+import { fileURLToPath } from 'node:url';
 import { round } from '../lib/stats.js';
 import { metricValue } from '../lib/metrics.js';
+
+const FLOOR = fileURLToPath(new URL('../socket-floor.ts', import.meta.url));
 
 export interface ReporterResult {
   services: number;
@@ -18,6 +21,14 @@ export interface ReporterResult {
   /** time to register every port from start */
   registerMs: number | undefined;
   cpuPercentOfOneCore: number;
+  /** the kernel's part of it: mostly TCP connect, write and close, one of each per check */
+  kernelPercentOfOneCore: number;
+  /**
+   * The same exchanges with nothing around them (bench/socket-floor.ts), in
+   * the same run: what a new connection per check costs Node on this machine.
+   */
+  floorCpuPercentOfOneCore: number | undefined;
+  floorKernelPercentOfOneCore: number | undefined;
   rssMb: number;
   seconds: number;
 }
@@ -78,6 +89,8 @@ export async function reporterCost(context: BenchContext, services: number, seco
     const usage = await cpuPercentOver(child.pid!, seconds * 1000);
     const checksAfter = await metricValue(metricsPort!, 'lighthouse_checks_total');
     const checksPerSecond = (checksAfter - checksBefore) / ((performance.now() - measuredFrom) / 1000);
+    await stopDaemon(child);
+    const floor = await socketFloor(context, backends.ports, seconds);
     return {
       services,
       portsPerService,
@@ -85,11 +98,35 @@ export async function reporterCost(context: BenchContext, services: number, seco
       registered,
       registerMs: registerMs === undefined ? undefined : round(registerMs, 0),
       cpuPercentOfOneCore: round(usage.cpuPercent, 2),
+      kernelPercentOfOneCore: round(usage.kernelPercent, 2),
+      floorCpuPercentOfOneCore: floor === undefined ? undefined : round(floor.cpuPercent, 2),
+      floorKernelPercentOfOneCore: floor === undefined ? undefined : round(floor.kernelPercent, 2),
       rssMb: round(usage.rssMb, 1),
       seconds,
     };
   } finally {
     await stopDaemon(child);
     await stopChild(backends.child);
+  }
+}
+
+/** Runs bench/socket-floor.ts against `ports` and measures its CPU after a second of warm-up. */
+async function socketFloor(context: BenchContext, ports: readonly number[], seconds: number): Promise<{ cpuPercent: number; kernelPercent: number } | undefined> {
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', FLOOR, String(seconds + 2), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await sleep(1_500);
+    const usage = await cpuPercentOver(child.pid!, seconds * 1000);
+    await exited;
+    const summary = JSON.parse(output) as { exchanges: number; failed: number };
+    if (summary.failed > 0) context.log(`reporter floor: ${summary.failed} of ${summary.exchanges} exchanges failed`);
+    return usage;
+  } catch (error) {
+    context.log(`reporter floor: ${String(error)}`);
+    return undefined;
+  } finally {
+    await stopChild(child);
   }
 }

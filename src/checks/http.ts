@@ -1,16 +1,13 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { CheckPlugin } from '../plugins/types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
-import { abortError, describeError, quote } from './line-exchange.js';
+import { describeError, quote } from './line-exchange.js';
+import { httpExchange } from './http-exchange.js';
 
 /** RFC 9110 token: what a header name or method may contain, so config cannot smuggle a second header. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const NO_LINE_BREAK = /^[^\r\n]*$/;
-/** Enough of a failing response body to tell an operator why, short enough for a log line. */
-const BODY_SNIPPET_BYTES = 200;
 
 export const httpCheckSchema = z
   .strictObject({
@@ -37,11 +34,12 @@ export const httpCheckSchema = z
 
 export type HttpCheckConfig = z.infer<typeof httpCheckSchema>;
 
+/** Methods that may carry a body: without a Content-Length the server could wait for one. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
 /**
  * Requests `uri` on the target and passes on a 2xx status. Each run uses its
- * own connection (`agent: false`): a pooled keep-alive socket could report a
- * service healthy on a connection it accepted before it stopped accepting new
- * ones, and would outlive the run.
+ * own connection (see `httpExchange` for why).
  */
 export const httpCheck: CheckPlugin<HttpCheckConfig> = {
   kind: 'http',
@@ -50,79 +48,39 @@ export const httpCheck: CheckPlugin<HttpCheckConfig> = {
     const scheme = config.https ? 'https' : 'http';
     const hostPart = isIP(target.host) === 6 ? `[${target.host}]` : target.host;
     const where = `http ${config.method} ${scheme}://${hostPart}:${target.port}${config.uri}`;
-    const headers: OutgoingHttpHeaders = { 'user-agent': 'lighthouse-reporter', ...config.headers };
-    if (config.host_header !== undefined) headers.host = config.host_header;
+    const defaultPort = config.https ? 443 : 80;
+    const host = config.host_header ?? (target.port === defaultPort ? hostPart : `${hostPart}:${target.port}`);
+    const request = Buffer.from(requestHead(config, host));
     const serverName = config.host_header?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const options = {
+      tls: config.https ? (serverName && isIP(serverName) === 0 ? { servername: serverName } : {}) : undefined,
+      head: config.method === 'HEAD',
+    };
     return {
-      run(signal: AbortSignal): Promise<CheckOutcome> {
-        return new Promise<CheckOutcome>((resolve) => {
-          if (signal.aborted) {
-            resolve({ passed: false, detail: `${where}: ${abortError(signal).message}` });
-            return;
-          }
-          const options = {
-            host: target.host,
-            port: target.port,
-            method: config.method,
-            path: config.uri,
-            headers,
-            agent: false as const,
-          };
-          // The check asks a service on this machine (host defaults to 127.0.0.1)
-          // whether it is healthy; it is not authenticating it. Local services
-          // commonly present self-signed certificates, or certificates for their
-          // public name that never match 127.0.0.1, and failing on those would
-          // deregister healthy services. So certificates are not verified here.
-          const request = config.https
-            ? httpsRequest({ ...options, rejectUnauthorized: false, ...(serverName && isIP(serverName) === 0 ? { servername: serverName } : {}) })
-            : httpRequest(options);
-          let settled = false;
-          const settle = (outcome: CheckOutcome): void => {
-            if (settled) return;
-            settled = true;
-            signal.removeEventListener('abort', onAbort);
-            request.destroy();
-            resolve(outcome);
-          };
-          const onAbort = (): void => settle({ passed: false, detail: `${where}: ${abortError(signal).message}` });
-          signal.addEventListener('abort', onAbort, { once: true });
-
-          request.on('response', (response: IncomingMessage) => {
-            const status = response.statusCode ?? 0;
-            response.on('error', () => undefined);
-            if (status >= 200 && status < 300) {
-              response.destroy();
-              settle({ passed: true, detail: `${where}: HTTP ${status}` });
-              return;
-            }
-            readSnippet(response, (body) => {
-              response.destroy();
-              settle({ passed: false, detail: `${where}: HTTP ${status}${body ? ` ${quote(body)}` : ''}` });
-            });
-          });
-          request.on('error', (error) => settle({ passed: false, detail: `${where}: ${describeError(error)}` }));
-          request.end();
-        });
+      async run(signal: AbortSignal): Promise<CheckOutcome> {
+        try {
+          const answer = await httpExchange(target, request, signal, options);
+          if (answer.status >= 200 && answer.status < 300) return { passed: true, detail: `${where}: HTTP ${answer.status}` };
+          return { passed: false, detail: `${where}: HTTP ${answer.status}${answer.body ? ` ${quote(answer.body)}` : ''}` };
+        } catch (error) {
+          return { passed: false, detail: `${where}: ${describeError(error)}` };
+        }
       },
     };
   },
 };
 
-/** Reads the start of a body; stops early so a streaming or endless body cannot hold the check. */
-function readSnippet(response: IncomingMessage, done: (body: string) => void): void {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    done(Buffer.concat(chunks).subarray(0, BODY_SNIPPET_BYTES).toString('utf8').trim());
-  };
-  response.on('data', (chunk: Buffer) => {
-    chunks.push(chunk);
-    length += chunk.length;
-    if (length >= BODY_SNIPPET_BYTES) finish();
-  });
-  response.on('end', finish);
-  response.on('close', finish);
+/** The request's bytes, built once per check: configured headers override the defaults, except Connection. */
+function requestHead(config: HttpCheckConfig, host: string): string {
+  const headers = new Map<string, string>([
+    ['host', `Host: ${host}`],
+    ['user-agent', 'User-Agent: lighthouse-reporter'],
+  ]);
+  if (BODY_METHODS.has(config.method)) headers.set('content-length', 'Content-Length: 0');
+  for (const [name, value] of Object.entries(config.headers)) {
+    if (name.toLowerCase() !== 'connection') headers.set(name.toLowerCase(), `${name}: ${value}`);
+  }
+  // The answer ends when the server closes; httpExchange relies on it.
+  headers.set('connection', 'Connection: close');
+  return `${config.method} ${config.uri} HTTP/1.1\r\n${[...headers.values()].join('\r\n')}\r\n\r\n`;
 }

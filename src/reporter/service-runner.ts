@@ -473,12 +473,12 @@ export class ServiceRunner {
     if (loop.retired || this.phaseValue !== 'running') return;
     const started = performance.now();
     loop.lastStart = started;
-    const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
+    const where = (): string => `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
     let outcome: CheckOutcome;
     if (loop.inFlight) {
       // The previous run ignored its abort: starting another would pile up
       // sockets on a service that is already in trouble, so this run fails.
-      outcome = { passed: false, detail: `${where}: previous run still has not finished (the check ignores its timeout)` };
+      outcome = { passed: false, detail: `${where()}: previous run still has not finished (the check ignores its timeout)` };
     } else {
       const controller = new AbortController();
       loop.controller = controller;
@@ -491,9 +491,9 @@ export class ServiceRunner {
         () => this.clearInFlight(loop, run),
       );
       outcome = await raceAbort(
-        run.catch((error: unknown): CheckOutcome => ({ passed: false, detail: `${where}: ${errorMessage(error)}` })),
+        run.catch((error: unknown): CheckOutcome => ({ passed: false, detail: `${where()}: ${errorMessage(error)}` })),
         controller.signal,
-        (reason) => ({ passed: false, detail: `${where}: ${reason}` }),
+        (reason) => ({ passed: false, detail: `${where()}: ${reason}` }),
       );
       clearTimeout(timer);
       if (loop.controller === controller) loop.controller = undefined;
@@ -516,7 +516,7 @@ export class ServiceRunner {
     // One line per change of result, not per run: a service down for hours must not flood the log.
     if (!result.passed && (previous === null || previous.passed)) this.logger.warn({ port: port.port, check: loop.spec.kind }, `${where} failed: ${result.detail}`);
     else if (result.passed && previous !== null && !previous.passed) this.logger.info({ port: port.port, check: loop.spec.kind }, `${where} passes again: ${result.detail}`);
-    else this.logger.debug({ port: port.port, check: loop.spec.kind, passed: result.passed }, `${where}: ${result.detail}`);
+    else if (this.logger.isLevelEnabled('debug')) this.logger.debug({ port: port.port, check: loop.spec.kind, passed: result.passed }, `${where}: ${result.detail}`);
     emit(this.logger, this.checkResultListeners, {
       ...result,
       service: this.item.name,
@@ -529,7 +529,8 @@ export class ServiceRunner {
 
   private evaluatePort(port: PortState, cause: string): void {
     if (port.removed) return;
-    const up = port.checks.size > 0 && [...port.checks.values()].every((loop) => loop.state.up);
+    let up = port.checks.size > 0;
+    for (const loop of port.checks.values()) up &&= loop.state.up;
     if (up === port.up) return;
     port.up = up;
     this.logger.info({ port: port.port, up }, `service ${this.item.name} port ${port.port} is ${up ? 'up' : 'down'} (${cause})`);

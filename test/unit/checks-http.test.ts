@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { httpCheck, httpCheckSchema, type HttpCheckConfig } from '../../src/checks/http.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -249,3 +249,114 @@ describe('http check over https', () => {
     assert.equal(outcome.passed, false);
   });
 });
+
+/**
+ * Servers that write raw bytes, for the answers node:http never produces on
+ * its own: interim answers, chunked failures, kept-open connections, non-HTTP.
+ */
+describe('http check against raw answers', () => {
+  const servers: RawServer[] = [];
+  after(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  async function rawServer(answer: (request: string) => string | undefined): Promise<RawServer> {
+    const server = await startRawServer(answer);
+    servers.push(server);
+    return server;
+  }
+
+  it('skips an interim 100/103 answer and judges the final one', async () => {
+    const server = await rawServer(() => 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    const outcome = await run(config({ uri: '/ok' }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    assert.match(outcome.detail ?? '', /HTTP 200$/);
+  });
+
+  it('shows the de-chunked body of a chunked failure', async () => {
+    const server = await rawServer(() => 'HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndatabase \r\n7\r\nis down\r\n0\r\n\r\n');
+    const outcome = await run(config({ uri: '/x' }), server.port);
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 503 "database is down"$/);
+  });
+
+  it('ends a failure at its Content-Length even when the server keeps the connection open', async () => {
+    const server = await rawServer(() => 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nnope');
+    server.keepOpen = true;
+    const outcome = await run(config({ uri: '/x' }), server.port, AbortSignal.timeout(5_000));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500 "nope"$/);
+  });
+
+  it('does not wait for the body of a HEAD answer', async () => {
+    const server = await rawServer(() => 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 400\r\n\r\n');
+    server.keepOpen = true;
+    const outcome = await run(config({ uri: '/x', method: 'HEAD' }), server.port, AbortSignal.timeout(5_000));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500$/);
+  });
+
+  it('fails on an answer that is not HTTP, quoting it', async () => {
+    const server = await rawServer(() => '-ERR unknown command\r\n');
+    const outcome = await run(config({ uri: '/x' }), server.port);
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /not an HTTP answer: "-ERR unknown command"$/);
+  });
+
+  it('fails when the server closes without answering', async () => {
+    const server = await rawServer(() => undefined);
+    const outcome = await run(config({ uri: '/x' }), server.port);
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /closed before an HTTP answer/);
+  });
+
+  it('asks for Connection: close, sends Content-Length: 0 on POST and lets headers override the defaults', async () => {
+    const server = await rawServer(() => 'HTTP/1.1 204 No Content\r\n\r\n');
+    const outcome = await run(config({ uri: '/hook', method: 'post', headers: { 'User-Agent': 'probe/1', Connection: 'keep-alive' } }), server.port);
+    assert.equal(outcome.passed, true, outcome.detail);
+    const request = server.requests.at(-1) ?? '';
+    assert.match(request, /^POST \/hook HTTP\/1\.1\r\n/);
+    assert.match(request, new RegExp(`\r\nHost: 127\\.0\\.0\\.1:${server.port}\r\n`));
+    assert.match(request, /\r\nUser-Agent: probe\/1\r\n/);
+    assert.match(request, /\r\nContent-Length: 0\r\n/);
+    assert.match(request, /\r\nConnection: close\r\n\r\n$/);
+    assert.doesNotMatch(request, /lighthouse-reporter|keep-alive/);
+  });
+});
+
+interface RawServer {
+  port: number;
+  requests: string[];
+  /** leave the connection open after answering, as a keep-alive server would */
+  keepOpen: boolean;
+  close(): Promise<void>;
+}
+
+async function startRawServer(answer: (request: string) => string | undefined): Promise<RawServer> {
+  const sockets = new Set<Socket>();
+  const state: RawServer = { port: 0, requests: [], keepOpen: false, close: async () => undefined };
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (!received.includes('\r\n\r\n')) return;
+      state.requests.push(received);
+      const reply = answer(received);
+      if (reply === undefined) socket.end();
+      else if (state.keepOpen) socket.write(reply);
+      else socket.end(reply);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  state.port = typeof address === 'object' && address ? address.port : 0;
+  state.close = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    });
+  return state;
+}
