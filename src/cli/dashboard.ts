@@ -53,7 +53,7 @@ const MAX_CHANGES = 50;
  */
 export class Dashboard {
   private readonly changes: DashboardChange[] = [];
-  private known = new Map<string, Set<string>>();
+  private known = new Map<string, { members: readonly unknown[]; keys: Set<string> }>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly writer: Writer) {
@@ -78,15 +78,21 @@ export class Dashboard {
     this.unsubscribe();
   }
 
+  /** Runs after every sync, so only clusters with a new member list are compared: a sync changes one or a few of thousands. */
   private recordChanges(): void {
-    const next = new Map<string, Set<string>>();
+    const next = new Map<string, { members: readonly unknown[]; keys: Set<string> }>();
     const at = Date.now();
     for (const { item, state } of this.writer.clusters()) {
+      const before = this.known.get(item.name);
+      if (before && before.members === state.members) {
+        next.set(item.name, before);
+        continue;
+      }
       const keys = new Set(state.members.map(nodeKey));
-      next.set(item.name, keys);
-      const before = this.known.get(item.name) ?? new Set<string>();
-      for (const key of keys) if (!before.has(key)) this.push({ at, cluster: item.name, change: 'added', node: key });
-      for (const key of before) if (!keys.has(key)) this.push({ at, cluster: item.name, change: 'removed', node: key });
+      next.set(item.name, { members: state.members, keys });
+      const previous = before?.keys ?? new Set<string>();
+      for (const key of keys) if (!previous.has(key)) this.push({ at, cluster: item.name, change: 'added', node: key });
+      for (const key of previous) if (!keys.has(key)) this.push({ at, cluster: item.name, change: 'removed', node: key });
     }
     this.known = next;
   }
@@ -142,7 +148,8 @@ const COUNTER_HELP: Partial<Record<keyof HaproxyCounters, string>> = {
   startFailures: 'HAProxy starts that failed',
   forcedRemovals: 'server removals that had to cut connections after the drain deadline',
   rejectedConfigs: 'generated configs rejected by haproxy -c',
-  backgroundWrites: 'validated config writes done after a runtime-only change',
+  backgroundWrites: 'config writes done in the background after a runtime-only change',
+  membershipWrites: 'background config writes without haproxy -c: the skeleton was validated and the worker accepted every server line',
 };
 
 const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
@@ -155,6 +162,7 @@ const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
   forcedRemovals: 'lighthouse_haproxy_forced_removals_total',
   rejectedConfigs: 'lighthouse_haproxy_rejected_configs_total',
   backgroundWrites: 'lighthouse_haproxy_background_writes_total',
+  membershipWrites: 'lighthouse_haproxy_membership_writes_total',
 };
 
 /**

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { backendsReached, startHttpBackend, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
@@ -8,8 +9,8 @@ import { clusterOf, harness, member, type Harness } from './haproxy-harness.js';
 import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
 
 /**
- * Membership-only syncs apply the runtime API first and write the validated
- * config file in the background. The file must still be the truth: a reload
+ * Membership-only syncs apply the runtime API first and write the config
+ * file in the background. The file must still be the truth: a reload
  * (structural change) or a restart never loads an older file than what the
  * runtime API applied. The coalescing delay is set far beyond the test so the
  * write is certainly still pending when the structural change comes.
@@ -58,6 +59,13 @@ test('a structural change first writes the pending state: the reloaded worker ke
 test('close() leaves the file matching what HAProxy runs', async () => {
   await balancer.sync([web([web2, web3]), clusterOf('other', { port: otherPort }, [member(other1())])]);
   assert.match(await readFile(h.config.config_file, 'utf8'), /web1\.test/);
+  const before = { ...balancer.control.counters };
   await balancer.close();
   assert.doesNotMatch(await readFile(h.config.config_file, 'utf8'), /web1\.test/);
+  // Only server lines the worker accepted changed since the last validated file: written without
+  // `haproxy -c`, and still a file HAProxy accepts.
+  assert.equal(balancer.control.counters.membershipWrites - before.membershipWrites, 1);
+  assert.equal(balancer.control.counters.rejectedConfigs, 0);
+  const check = spawnSync(h.config.haproxy_binary, ['-c', '-f', h.config.config_file], { encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stderr);
 });

@@ -47,3 +47,23 @@ test('an unchanged set is not reported again', () => {
   reporter.report([]);
   assert.deepEqual(sets.at(-1)?.members, []);
 });
+
+test('a child rejected, then fine, then rejected again with the same version is logged again', () => {
+  const { reporter, warnings } = setup();
+  reporter.report([child('bad', 1, 'not JSON')]);
+  reporter.report([child('bad', 2, node('bad', 1))]);
+  reporter.report([child('bad', 1, 'not JSON')]);
+  assert.equal(warnings.length, 2);
+});
+
+test('a change in the rejections alone is reported, and members come out in name order whatever the input order', () => {
+  const { reporter, sets } = setup();
+  reporter.report([child('b:80', 1, node('b', 80)), child('a:80', 1, node('a', 80))]);
+  reporter.report([child('b:80', 1, node('b', 80)), child('bad', 1, 'not JSON'), child('a:80', 1, node('a', 80))]);
+  assert.equal(sets.length, 2);
+  assert.deepEqual(sets[0]?.members.map((member) => member.host), ['a', 'b']);
+  assert.deepEqual(sets[1]?.rejected.map((entry) => entry.znode), ['/lh/web/bad']);
+  reporter.report([child('a:80', 1, node('a', 80)), child('b:80', 1, node('b', 80))]);
+  assert.equal(sets.length, 3, 'the rejection went away');
+  assert.deepEqual(sets[2]?.rejected, []);
+});

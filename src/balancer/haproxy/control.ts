@@ -20,8 +20,10 @@ export interface HaproxyCounters {
   forcedRemovals: number;
   /** configs `haproxy -c` rejected */
   rejectedConfigs: number;
-  /** validated config writes done after a runtime-only change (off the critical path) */
+  /** config writes done after a runtime-only change (off the critical path) */
   backgroundWrites: number;
+  /** the part of backgroundWrites not re-checked with `haproxy -c` (HAProxy had accepted every line of it already) */
+  membershipWrites: number;
 }
 
 /** One server or proxy line of `show stat`, with the columns a status page needs (all columns in `raw`). */
@@ -51,6 +53,7 @@ export class HaproxyControl {
     forcedRemovals: 0,
     rejectedConfigs: 0,
     backgroundWrites: 0,
+    membershipWrites: 0,
   };
 
   constructor(

@@ -3,7 +3,7 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode, encodeNode } from '../codec.js';
-import { MemberSetReporter } from '../member-set-reporter.js';
+import { MemberSetReporter, type DecodedChild } from '../member-set-reporter.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode } from './zk-errors.js';
@@ -19,6 +19,8 @@ interface Child {
   encoded: string;
   /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
   stale: boolean;
+  /** what the member set reporter was given for this read, made once rather than on every change of the cluster */
+  reported?: DecodedChild;
 }
 
 export interface ClusterWatcherOptions {
@@ -139,10 +141,11 @@ export class ClusterWatcher implements ClusterWatch {
 
     let failure: unknown;
     const next = new Map<string, Child>();
-    for (const name of names) {
-      const index = toRead.indexOf(name);
+    const readIndex = new Map(toRead.map((name, index) => [name, index]));
+    for (const name of sortedNames(names, this.children)) {
+      const index = readIndex.get(name);
       const current = this.children.get(name);
-      if (index < 0) {
+      if (index === undefined) {
         if (current) next.set(name, current);
         continue;
       }
@@ -194,9 +197,7 @@ export class ClusterWatcher implements ClusterWatch {
   }
 
   private emit(): void {
-    this.members.report(
-      [...this.children].map(([name, child]) => ({ name, path: this.childPath(name), version: child.mzxid, node: child.node, encoded: child.encoded })),
-    );
+    this.members.report([...this.children].map(([name, child]) => (child.reported ??= { name, path: this.childPath(name), version: child.mzxid, node: child.node, encoded: child.encoded })));
   }
 
   private reportFailure(error: unknown): void {
@@ -215,6 +216,28 @@ export class ClusterWatcher implements ClusterWatch {
     }, this.backoff.next());
     this.retryTimer.unref();
   }
+}
+
+/**
+ * The children in name order, which the member set needs. ZooKeeper lists
+ * them in no particular order; the known ones are kept in order already, so
+ * only the new names are sorted and merged in (a change in a 1,000-child
+ * cluster adds one name, not a sort of 1,000).
+ */
+function sortedNames(names: readonly string[], known: ReadonlyMap<string, Child>): string[] {
+  const listed = new Set(names);
+  const kept: string[] = [];
+  for (const name of known.keys()) if (listed.has(name)) kept.push(name);
+  const added = names.filter((name) => !known.has(name)).sort();
+  if (added.length === 0) return kept;
+  const merged: string[] = [];
+  let k = 0;
+  for (const name of added) {
+    while (k < kept.length && kept[k]! < name) merged.push(kept[k++]!);
+    merged.push(name);
+  }
+  while (k < kept.length) merged.push(kept[k++]!);
+  return merged;
 }
 
 function newer(current: Child | undefined, read: Child): Child {
