@@ -7,7 +7,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics(daemon: 'writer' | 'reporter') {
   const registry = new Registry();
   registry.setDefaultLabels({ daemon });
-  collectDefaultMetrics({ register: registry, prefix: 'lighthouse_process_' });
+  // The event-loop lag monitor wakes the process every `precision` ms; at the
+  // default 10 ms that was ~0.6 % of a core of an otherwise idle writer.
+  // Sampling every 100 ms still measures lag of any size, only less often.
+  collectDefaultMetrics({ register: registry, prefix: 'lighthouse_process_', eventLoopMonitoringPrecision: 100 });
   const sessionState = new Gauge({ name: 'lighthouse_discovery_connected', help: '1 while the discovery session is connected', labelNames: ['discovery'], registers: [registry] });
   const sessions = new Counter({ name: 'lighthouse_discovery_sessions_total', help: 'discovery sessions established (a new one after each expiry)', labelNames: ['discovery'], registers: [registry] });
   const stateChanges = new Counter({ name: 'lighthouse_discovery_state_changes_total', help: 'discovery session state changes, by new state', labelNames: ['discovery', 'state'], registers: [registry] });
