@@ -72,6 +72,10 @@ interface CheckLoop {
   inFlight: Promise<unknown> | undefined;
   lastStart: number;
   retired: boolean;
+  /** runCheck is awaiting this loop's current run */
+  busy: boolean;
+  /** the interval ticked while busy: run again as soon as the current run ends */
+  overdue: boolean;
 }
 
 interface PortState {
@@ -404,7 +408,7 @@ export class ServiceRunner {
       } else {
         loop.spec = spec;
         if (this.item.intervalMs !== previous.intervalMs && loop.timer !== undefined) {
-          clearTimeout(loop.timer);
+          clearInterval(loop.timer);
           this.scheduleLoop(port, loop, Math.max(0, loop.lastStart + this.item.intervalMs - performance.now()));
         }
       }
@@ -427,6 +431,8 @@ export class ServiceRunner {
       inFlight: undefined,
       lastStart: Number.NEGATIVE_INFINITY,
       retired: false,
+      busy: false,
+      overdue: false,
     };
     port.checks.set(spec.kind, loop);
     this.scheduleLoop(port, loop, 0);
@@ -434,7 +440,8 @@ export class ServiceRunner {
 
   private retireLoop(loop: CheckLoop, why: string): void {
     loop.retired = true;
-    if (loop.timer !== undefined) clearTimeout(loop.timer);
+    // clearInterval clears either kind: the first run's timeout or the interval after it.
+    if (loop.timer !== undefined) clearInterval(loop.timer);
     loop.timer = undefined;
     loop.controller?.abort(new Error(why));
     try {
@@ -462,15 +469,42 @@ export class ServiceRunner {
     }
   }
 
+  /**
+   * First run after `delayMs`, then one every interval from each start, on one
+   * interval timer for the loop's life. A timer per run lived an interval,
+   * long enough to be promoted out of V8's young generation: at 1,000
+   * checks/s old space filled with ~100 MB of dead timers between
+   * collections (reporter RSS ~200 MB for a live heap of ~20 MB). A tick
+   * during a run that outlasts the interval starts the next run as soon as
+   * that one ends, as a timer set after each run did.
+   */
   private scheduleLoop(port: PortState, loop: CheckLoop, delayMs: number): void {
+    const tick = (): void => {
+      if (loop.busy) loop.overdue = true;
+      else void this.runCheck(port, loop);
+    };
     loop.timer = setTimeout(() => {
-      loop.timer = undefined;
-      void this.runCheck(port, loop);
+      loop.timer = setInterval(tick, this.item.intervalMs);
+      tick();
     }, delayMs);
   }
 
   private async runCheck(port: PortState, loop: CheckLoop): Promise<void> {
     if (loop.retired || this.phaseValue !== 'running') return;
+    loop.busy = true;
+    try {
+      await this.runOnce(port, loop);
+    } finally {
+      loop.busy = false;
+    }
+    if (loop.overdue) {
+      loop.overdue = false;
+      // On the next turn: an aborted run's own promise settles in the microtasks after this one.
+      setImmediate(() => void this.runCheck(port, loop));
+    }
+  }
+
+  private async runOnce(port: PortState, loop: CheckLoop): Promise<void> {
     const started = performance.now();
     loop.lastStart = started;
     const where = (): string => `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
@@ -501,7 +535,6 @@ export class ServiceRunner {
     if (loop.retired || this.phaseValue !== 'running') return;
     const durationMs = performance.now() - started;
     this.record(port, loop, { passed: outcome.passed, detail: outcome.detail ?? '', durationMs: Math.round(durationMs * 10) / 10, at: this.now() });
-    this.scheduleLoop(port, loop, Math.max(0, this.item.intervalMs - durationMs));
   }
 
   private clearInFlight(loop: CheckLoop, run: Promise<unknown>): void {
