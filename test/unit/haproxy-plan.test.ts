@@ -35,7 +35,8 @@ test('membership only: add, remove and re-address go through the runtime API, ad
 
 test('a server being removed that comes back is restored, not added twice', () => {
   const live = liveFromRendered(renderConfig(config, [web([a, b])]));
-  live.backends.get('web')!.servers.get('a.example.com:80')!.removing = true;
+  const servers = live.backends.get('web')!.servers;
+  servers.set('a.example.com:80', { ...servers.get('a.example.com:80')!, removing: true });
   const plan = computePlan(live, renderConfig(config, [web([a, b])]));
   assert.deepEqual(plan.ops.map((op) => op.kind), ['restore']);
   // ... and a server already being removed is not removed again.
@@ -117,4 +118,28 @@ test('cross-check: same port on different bind addresses does not clash', () => 
   const file = balancer({ bind_address: '127.0.0.1', stats: { port: 8404, bind_address: '127.0.0.2' } });
   const { accepted } = crossCheck(file, [cluster('web', { port: 8404 }, [])]);
   assert.deepEqual(accepted.map((item) => item.name), ['web']);
+});
+
+test('a backend found in order is skipped until its render or its running servers change', () => {
+  const rendered = renderConfig(config, [web([a, b])]);
+  const live = liveFromRendered(rendered);
+  assert.deepEqual(computePlan(live, rendered).ops, []);
+  const servers = live.backends.get('web')!.servers;
+  // The same render object again, but the worker lost a server meanwhile: the plan must see it.
+  servers.delete('b.example.com:80');
+  assert.deepEqual(
+    computePlan(live, rendered).ops.map((op) => op.kind),
+    ['add'],
+  );
+  servers.set('b.example.com:80', { name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: true });
+  assert.deepEqual(
+    computePlan(live, rendered).ops.map((op) => op.kind),
+    ['restore'],
+  );
+  servers.set('b.example.com:80', { name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: false });
+  assert.deepEqual(computePlan(live, rendered).ops, []);
+  // New capabilities for the backend (an adopted worker learning them) are looked at again too.
+  live.backends.get('web')!.runtime = { ...live.backends.get('web')!.runtime!, staticReason: 'peers' };
+  servers.delete('a.example.com:80');
+  assert.equal(computePlan(live, rendered).reload, true);
 });

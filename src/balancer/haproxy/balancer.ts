@@ -11,7 +11,7 @@ import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
 import { HaproxyControl } from './control.js';
 import { crossCheck } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
-import { computePlan, liveFromRendered, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
+import { computePlan, liveFromRendered, LiveServers, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
 import { bindTargets, busyTargets } from './listeners.js';
 import { HaproxyProcess, type CheckResult } from './process.js';
 import { renderConfig, type RenderedConfig } from './render.js';
@@ -421,7 +421,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
         const backend = row.be_name ?? '';
         let entry = live.backends.get(backend);
         if (!entry) {
-          entry = { runtime: undefined, servers: new Map() };
+          entry = { runtime: undefined, servers: new LiveServers() };
           live.backends.set(backend, entry);
         }
         // Forced maintenance (0x01) on a server of ours means a removal was under way.
@@ -753,7 +753,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     }
     if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"disable server ${target}" answered: ${output.trim()}`);
     const server = backend.servers.get(serverName);
-    if (server) server.removing = true;
+    if (server) backend.servers.set(serverName, { ...server, removing: true });
     const task = { cancelled: false };
     this.removals.set(target, task);
     void this.deleteWhenDrained(backend.servers, serverName, target, task);

@@ -3,18 +3,55 @@ import type { RenderedBackend, RenderedConfig, RenderedServer } from './render.j
 
 /** A server as the running worker has it. */
 export interface LiveServer {
-  name: string;
-  ip: string;
-  port: number;
+  readonly name: string;
+  readonly ip: string;
+  readonly port: number;
   /** put in maintenance to be deleted once its connections are gone */
-  removing: boolean;
+  readonly removing: boolean;
+}
+
+/**
+ * A backend's running servers. Every change moves `version`, so a plan can
+ * tell a backend is exactly as it was when the plan last compared it.
+ */
+export class LiveServers extends Map<string, LiveServer> {
+  version = 0;
+
+  constructor(servers: Iterable<LiveServer> = []) {
+    super();
+    for (const server of servers) this.set(server.name, server);
+  }
+
+  override set(name: string, server: LiveServer): this {
+    this.version += 1;
+    return super.set(name, server);
+  }
+
+  override delete(name: string): boolean {
+    this.version += 1;
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    this.version += 1;
+    super.clear();
+  }
 }
 
 /** A cluster backend as the running worker has it. */
 export interface LiveBackend {
   /** how `add server` must be called for this backend, as of the config the worker loaded; undefined = not known */
   runtime: Pick<RenderedBackend, 'addOptions' | 'staticReason' | 'healthCheck' | 'agentCheck' | 'startsDisabled'> | undefined;
-  servers: Map<string, LiveServer>;
+  /** LiveServer objects are replaced, never edited, so that `version` sees every change */
+  servers: LiveServers;
+  /**
+   * The rendered backend a plan last found nothing to do for, with the
+   * servers' version and runtime at that moment. The renderer hands back the
+   * same RenderedBackend object while its cluster is unchanged, so a sync
+   * compares only the backends that changed instead of every server of the
+   * fleet (1,000 clusters x 10 servers: ~3.5 ms per change otherwise).
+   */
+  matched?: { rendered: RenderedBackend; version: number; runtime: LiveBackend['runtime'] };
 }
 
 /** What the running HAProxy worker has: the structure it loaded plus the servers changed at run time since. */
@@ -56,7 +93,7 @@ export function liveFromRendered(rendered: RenderedConfig): LiveState {
         agentCheck: backend.agentCheck,
         startsDisabled: backend.startsDisabled,
       },
-      servers: new Map(backend.servers.map((server) => [server.name, { ...server, removing: false }])),
+      servers: new LiveServers(backend.servers.map((server) => ({ ...server, removing: false }))),
     });
   }
   return { skeletonHash: skeletonHash(rendered), backends };
@@ -103,6 +140,9 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
     const current = live.backends.get(name);
     // A backend the worker does not have arrives with the reload the structural change already asks for.
     if (!current) continue;
+    const matched = current.matched;
+    if (matched && matched.rendered === backend && matched.version === current.servers.version && matched.runtime === current.runtime) continue;
+    const opsBefore = upserts.length + removals.length;
     const refused = current.runtime === undefined ? 'the running configuration of this backend is not known' : current.runtime.staticReason;
     const needAdd: string[] = [];
     let present = 0;
@@ -122,11 +162,14 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
     }
     if (needAdd.length > 0) reasons.push(`backend "${name}" gets ${needAdd.join(', ')} through a reload: ${refused}`);
     // Every running server is wanted (the common case: most backends did not change): nothing to remove.
-    if (present === current.servers.size) continue;
-    const wanted = new Set(backend.servers.map((server) => server.name));
-    for (const server of current.servers.values()) {
-      if (!server.removing && !wanted.has(server.name)) removals.push({ kind: 'remove', backend: name, server: server.name });
+    if (present !== current.servers.size) {
+      const wanted = new Set(backend.servers.map((server) => server.name));
+      for (const server of current.servers.values()) {
+        if (!server.removing && !wanted.has(server.name)) removals.push({ kind: 'remove', backend: name, server: server.name });
+      }
     }
+    // A cache, not state: it only lets the next plan skip what this one found in order.
+    if (needAdd.length === 0 && upserts.length + removals.length === opsBefore) current.matched = { rendered: backend, version: current.servers.version, runtime: current.runtime };
   }
   return { reload: reasons.length > 0, reasons, ops: [...upserts, ...removals] };
 }
