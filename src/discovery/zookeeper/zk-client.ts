@@ -3,6 +3,7 @@ import zookeeper from 'node-zookeeper-client';
 import type { ACL as ZkAcl, Client, Event as ZkEvent, Stat } from 'node-zookeeper-client';
 import { withDeadline } from '../../lib/deadline.js';
 import { ZookeeperError } from './zk-errors.js';
+import { FrameSplitter } from './frames.js';
 
 /**
  * A small typed adapter over node-zookeeper-client 1.1.3. Its published types
@@ -42,6 +43,10 @@ export const ConnectionState = {
 interface RawConnectionManager {
   state: number;
   socket?: Socket;
+  /** handles the socket's bytes; bound to the socket's 'data' event on each connect */
+  onSocketData(chunk: Buffer): void;
+  /** one-shot watchers by path; replaced by WatcherRegistry (same methods) */
+  watcherManager: WatcherRegistry;
   on(event: 'state', listener: (state: number) => void): unknown;
   removeListener(event: 'state', listener: (state: number) => void): unknown;
 }
@@ -112,6 +117,8 @@ export class ZkClient {
     // Not in the published types: the connection manager owns the socket and
     // the fine-grained states (CONNECTING, CLOSED) the client does not emit.
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
+    splitFramesBeforeLibrary(this.manager);
+    this.manager.watcherManager = new WatcherRegistry();
   }
 
   connect(): void {
@@ -314,6 +321,122 @@ export class ZkClient {
     });
     return withDeadline(request, this.options.operationTimeoutMs, () => new ZookeeperError(op, path, undefined, `no answer within ${this.options.operationTimeoutMs} ms`));
   }
+}
+
+/**
+ * The library copies the unread rest of a socket read once per response in
+ * it (see FrameSplitter): quadratic in the responses per read, and the bulk
+ * of the writer's memory after reading 10,000 znodes at start. It is handed
+ * one whole frame at a time instead, which it handles without copying. Set on
+ * this instance (not the prototype): the library binds `onSocketData` to each
+ * new socket when it connects.
+ */
+function splitFramesBeforeLibrary(manager: RawConnectionManager): void {
+  const handle = manager.onSocketData.bind(manager);
+  let socket: Socket | undefined;
+  const splitter = new FrameSplitter(handle);
+  manager.onSocketData = (chunk: Buffer): void => {
+    const current = manager.socket;
+    if (current !== socket) {
+      splitter.reset();
+      socket = current;
+    }
+    // A frame the library finds wrong makes it destroy the socket: the rest of the read is void.
+    splitter.push(chunk, () => manager.socket !== current || current?.destroyed === true);
+  };
+}
+
+type RawWatcher = (event: ZkEvent) => void;
+/** A path's one-shot watchers: a single function in the usual case, so a watch costs no array. */
+type Registered = RawWatcher | RawWatcher[];
+
+/**
+ * The one-shot watchers of a connection, by path, with the methods the
+ * library's ConnectionManager calls on its WatcherManager (register, the
+ * paths to restore after a reconnect, emit, isEmpty) and the same behaviour:
+ * a watcher is registered once per path however often it is passed, fires
+ * once, and data watchers fire before existence or child watchers.
+ *
+ * Why: the library keeps an EventEmitter per watched path, with a listener
+ * array, a `once` wrapper and a bound function: ~420 bytes per znode. The
+ * writer keeps a data watch on every member (10,000 in a large fleet), so
+ * that was ~4.5 MB of the writer's heap; a Map entry holding the function is
+ * ~40 bytes.
+ */
+export class WatcherRegistry {
+  private readonly data = new Map<string, Registered>();
+  private readonly child = new Map<string, Registered>();
+  private readonly existence = new Map<string, Registered>();
+
+  registerDataWatcher(path: string, watcher: RawWatcher): void {
+    register(this.data, path, watcher);
+  }
+
+  registerChildWatcher(path: string, watcher: RawWatcher): void {
+    register(this.child, path, watcher);
+  }
+
+  registerExistenceWatcher(path: string, watcher: RawWatcher): void {
+    register(this.existence, path, watcher);
+  }
+
+  getDataWatcherPaths(): string[] {
+    return [...this.data.keys()];
+  }
+
+  getChildWatcherPaths(): string[] {
+    return [...this.child.keys()];
+  }
+
+  getExistenceWatcherPaths(): string[] {
+    return [...this.existence.keys()];
+  }
+
+  isEmpty(): boolean {
+    return this.data.size === 0 && this.child.size === 0 && this.existence.size === 0;
+  }
+
+  /** `watcherEvent`: the server's notification (jute WatcherEvent: type, state, path). */
+  emit(watcherEvent: { type: number; path: string }): void {
+    const { path } = watcherEvent;
+    const fired: Registered[] = [];
+    const take = (watchers: Map<string, Registered>): void => {
+      const registered = watchers.get(path);
+      if (registered === undefined) return;
+      watchers.delete(path);
+      fired.push(registered);
+    };
+    switch (watcherEvent.type) {
+      case zookeeper.Event.NODE_DATA_CHANGED:
+      case zookeeper.Event.NODE_CREATED:
+        take(this.data);
+        take(this.existence);
+        break;
+      case zookeeper.Event.NODE_CHILDREN_CHANGED:
+        take(this.child);
+        break;
+      case zookeeper.Event.NODE_DELETED:
+        take(this.data);
+        take(this.child);
+        break;
+      default:
+        throw new Error(`Unknown event type: ${watcherEvent.type}`);
+    }
+    if (fired.length === 0) return;
+    const event = (zookeeper.Event as unknown as { create(raw: { type: number; path: string }): ZkEvent }).create(watcherEvent);
+    for (const registered of fired) {
+      if (typeof registered === 'function') registered(event);
+      else for (const watcher of registered) watcher(event);
+    }
+  }
+}
+
+function register(watchers: Map<string, Registered>, path: string, watcher: RawWatcher): void {
+  const registered = watchers.get(path);
+  if (registered === undefined) watchers.set(path, watcher);
+  else if (typeof registered === 'function') {
+    if (registered !== watcher) watchers.set(path, [registered, watcher]);
+  } else if (!registered.includes(watcher)) registered.push(watcher);
 }
 
 function toZookeeperError(op: string, path: string, error: unknown): ZookeeperError {
