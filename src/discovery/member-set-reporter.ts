@@ -1,6 +1,6 @@
 import type { Logger } from '../lib/logger.js';
 import type { Result } from '../lib/result.js';
-import { encodeNode } from './codec.js';
+import { encodeNodeCached } from './codec.js';
 import { nodeKey, type ClusterNode } from './node.js';
 import type { MemberSet, RejectedNode } from './types.js';
 
@@ -60,7 +60,7 @@ export class MemberSetReporter {
         const holder = owner.get(keys[index]!)!;
         if (holder === child) {
           members.push(child.node.value);
-          encoded.push(child.encoded ?? encodeNode(child.node.value));
+          encoded.push(child.encoded ?? encodeNodeCached(child.node.value));
           return;
         }
         reason = `its data names ${keys[index]!}, which ${holder.path} already provides`;

@@ -2,7 +2,7 @@ import type { Logger } from '../../lib/logger.js';
 import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
-import { decodeNode, encodeNode } from '../codec.js';
+import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetReporter, type DecodedChild } from '../member-set-reporter.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
@@ -15,7 +15,11 @@ interface Child {
   /** orders two reads of the same znode that raced each other (a re-created znode has a larger mzxid too) */
   mzxid: bigint;
   node: Result<ClusterNode>;
-  /** the node re-encoded, for comparing member sets without re-encoding every member on every change */
+  /**
+   * the node re-encoded, for comparing member sets without re-encoding every
+   * member on every change; the shared cached encoding, so the cluster state
+   * and the member cache find it instead of encoding every node again
+   */
   encoded: string;
   /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
   stale: boolean;
@@ -193,7 +197,7 @@ export class ClusterWatcher implements ClusterWatch {
 
   private decode(data: Buffer, stat: Stat): Child {
     const node = decodeNode(data);
-    return { mzxid: stat.mzxid.readBigInt64BE(0), node, encoded: node.ok ? encodeNode(node.value) : '', stale: false };
+    return { mzxid: stat.mzxid.readBigInt64BE(0), node, encoded: node.ok ? encodeNodeCached(node.value) : '', stale: false };
   }
 
   private emit(): void {
