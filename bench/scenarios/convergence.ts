@@ -7,6 +7,9 @@ import { sleep, stopChild, waitUntil } from '../lib/procs.js';
 import { summary } from '../lib/stats.js';
 import { createNode, createNodes, deleteNode, type BenchNode } from '../lib/zk.js';
 
+/** Unmeasured changes before the measured ones (lighthouse mode). */
+export const WARMUP_CHANGES = 20;
+
 export interface ConvergenceResult {
   mode: Mode;
   /** the 1,000 nodes are in the probed cluster itself (weight 0), or in another cluster of the same writer */
@@ -83,15 +86,23 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
       for (const { node } of bulk) await writer.view.admin.command(`set weight conv/${node.host}:${node.port} 0`);
     }
     await waitUntil(async () => (await prober.get()) === anchorId, 'the anchor to answer', 10_000);
-    // Let the writer's background work (file write) settle before timing.
-    await sleep(500);
-    const packetsBefore = await zkPackets(context);
     const deadlineMs = mode === 'classic' ? 15_000 : 5_000;
-    for (let index = 0; index < changes; index += 1) {
-      const node: BenchNode = { host: `p${Math.floor(index / 2)}.conv.bench`, port: probePort };
-      const adding = index % 2 === 0;
+    // Warm-up changes, not measured: the first changes after start run cold
+    // code (V8's JIT in the writer, ZooKeeper's in its JVM) and are not what a
+    // writer that runs for days does on a change.
+    const warmup = mode === 'classic' ? 0 : WARMUP_CHANGES;
+    let packetsBefore = 0;
+    for (let index = -warmup; index < changes; index += 1) {
+      if (index === 0) {
+        // Let the writer's background work (file write) settle before timing.
+        await sleep(500);
+        packetsBefore = await zkPackets(context);
+      }
+      const measured = index >= 0;
+      const node: BenchNode = { host: measured ? `p${Math.floor(index / 2)}.conv.bench` : `w${Math.floor((index + warmup) / 2)}.conv.bench`, port: probePort };
+      const adding = (index + warmup) % 2 === 0;
       const started = performance.now();
-      changedAt.push(Date.now());
+      if (measured) changedAt.push(Date.now());
       if (adding) await createNode(context.client, base, 'conv', node);
       else await deleteNode(context.client, base, 'conv', node);
       let converged: number | undefined;
@@ -101,7 +112,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
         const id = await prober.get();
         const now = performance.now();
         if (id === undefined) {
-          failedRequests += 1;
+          if (measured) failedRequests += 1;
           continue;
         }
         if (adding && id === probeId) {
@@ -123,8 +134,8 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
           }
         }
       }
-      if (converged === undefined) timeouts += 1;
-      else (adding ? add : remove).push(converged);
+      if (measured && converged === undefined) timeouts += 1;
+      else if (measured) (adding ? add : remove).push(converged!);
       // A pause between changes, so each one is measured on its own (bursts would coalesce).
       await sleep(mode === 'classic' ? 100 : 20);
     }
