@@ -3,7 +3,7 @@ import { startBackends } from '../lib/backends.js';
 import { cpuPercentOver, startWriter, type BenchContext, type Mode } from '../lib/context.js';
 import { readLog, reloadsBetween } from '../lib/lighthouse.js';
 import { Prober } from '../lib/probe.js';
-import { sleep, stopChild, waitUntil } from '../lib/procs.js';
+import { sampleProcess, sleep, stopChild, waitUntil } from '../lib/procs.js';
 import { round } from '../lib/stats.js';
 import { metricValue } from '../lib/metrics.js';
 import { createNodes } from '../lib/zk.js';
@@ -22,6 +22,8 @@ export interface ScaleResult {
   heapTotalMb: number;
   idleSeconds: number;
   idleCpuPercent: number;
+  /** RSS every 5 s while idle, by seconds since the writer started */
+  rssTimeline: { secondsSinceStart: number; rssMb: number }[];
   /** a request through the meta-cluster frontend to the last cluster answered */
   spotCheck: boolean;
 }
@@ -72,7 +74,16 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
     prober.close();
     // Let the background config write and GC settle, then measure idling.
     await sleep(3_000);
-    const idle = await cpuPercentOver(writer.child.pid!, idleSeconds * 1000);
+    // RSS every 5 s while idle: V8 gives the start-up burst's memory back only
+    // once its memory reducer runs, some tens of seconds after start.
+    const rssTimeline: { secondsSinceStart: number; rssMb: number }[] = [];
+    const sampler = setInterval(() => {
+      void sampleProcess(writer.child.pid!).then(
+        (sample) => rssTimeline.push({ secondsSinceStart: round((performance.now() - writer.startedAt) / 1000, 0), rssMb: round(sample.rssMb, 1) }),
+        () => undefined,
+      );
+    }, 5_000);
+    const idle = await cpuPercentOver(writer.child.pid!, idleSeconds * 1000).finally(() => clearInterval(sampler));
     if (process.env.BENCH_HEAP_SNAPSHOT) {
       // With BENCH_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR": what the writer's heap holds.
       writer.child.kill('SIGUSR2');
@@ -91,6 +102,7 @@ export async function scale(context: BenchContext, mode: Mode, idleSeconds: numb
       heapTotalMb: round(heapTotal / 1024 ** 2, 1),
       idleSeconds,
       idleCpuPercent: round(idle.cpuPercent, 2),
+      rssTimeline,
       spotCheck,
     };
   } catch (error) {
