@@ -1,7 +1,7 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { CheckTarget } from './types.js';
-import { abortError, quote } from './line-exchange.js';
+import { abortError, quote, settleOnce } from './line-exchange.js';
 
 /** Enough of a failing response body to tell an operator why, short enough for a log line. */
 export const BODY_SNIPPET_BYTES = 200;
@@ -53,17 +53,7 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
       : connectTcp({ host: target.host, port: target.port, onread: { buffer: READ_BUFFER, callback: (length: number) => feed(READ_BUFFER.subarray(0, length)) } });
     let received: Buffer | undefined;
     let status = 0;
-    let settled = false;
-
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      outcome();
-    };
-    const onAbort = (): void => settle(() => reject(abortError(signal)));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const { settle, settled } = settleOnce(socket, signal, reject);
 
     /** Returns true once the answer is known. */
     const advance = (ended: boolean): boolean => {
@@ -73,7 +63,7 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
           const lineEnd = received.indexOf(0x0a);
           if (lineEnd === -1) {
             if (received.length > MAX_HEAD_BYTES) settle(() => reject(new Error(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes`)));
-            return settled;
+            return settled();
           }
           const line = received.toString('latin1', 0, lineEnd);
           const match = STATUS_LINE.exec(line);
@@ -91,7 +81,7 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
         if (headEnd === -1) {
           if (received.length > MAX_HEAD_BYTES) settle(() => resolve({ status, body: '' }));
           else if (ended) settle(() => resolve({ status, body: '' }));
-          return settled;
+          return settled();
         }
         if (status < 200 && status !== 101) {
           // An interim answer (100 Continue, 103 Early Hints): the real one follows.

@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { CheckTarget } from './types.js';
 
 /** A health endpoint that answers with more than this without a line end is not answering the question. */
@@ -20,17 +20,7 @@ export function lineExchange(target: CheckTarget, signal: AbortSignal, query: st
     const socket = connect({ host: target.host, port: target.port });
     const chunks: Buffer[] = [];
     let received = 0;
-    let settled = false;
-
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      outcome();
-    };
-    const onAbort = (): void => settle(() => reject(abortError(signal)));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const { settle } = settleOnce(socket, signal, reject);
 
     const complete = (ended: boolean): boolean => {
       const lines = splitLines(Buffer.concat(chunks, received), ended);
@@ -60,6 +50,25 @@ export function lineExchange(target: CheckTarget, signal: AbortSignal, query: st
     socket.on('error', (error) => settle(() => reject(error)));
     socket.on('close', () => settle(() => reject(new Error('connection closed before an answer'))));
   });
+}
+
+/**
+ * The one way out of a check's socket conversation: `settle(outcome)` runs the
+ * first outcome only, detaches from the signal and destroys the socket, so
+ * nothing outlives the run; an abort of `signal` settles with its reason.
+ */
+export function settleOnce(socket: Socket, signal: AbortSignal, reject: (error: Error) => void): { settle(outcome: () => void): void; settled(): boolean } {
+  let settled = false;
+  const settle = (outcome: () => void): void => {
+    if (settled) return;
+    settled = true;
+    signal.removeEventListener('abort', onAbort);
+    socket.destroy();
+    outcome();
+  };
+  const onAbort = (): void => settle(() => reject(abortError(signal)));
+  signal.addEventListener('abort', onAbort, { once: true });
+  return { settle, settled: () => settled };
 }
 
 function splitLines(buffer: Buffer, ended: boolean): string[] {

@@ -328,16 +328,21 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     if (this.loadedConfig !== textHash(this.onDisk!.text)) await this.requestReload(['update_strategy is "reload": every change reloads']);
   }
 
-  /** Writes the candidate beside config_file, lets HAProxy check it, then renames it into place. */
-  private async writeValidated(rendered: RenderedConfig): Promise<void> {
+  /** The candidate beside config_file, on disk (fsynced) before anything renames it into place. */
+  private async writeCandidate(text: string): Promise<void> {
     await mkdir(dirname(this.paths.config), { recursive: true });
     const handle = await open(this.paths.candidate, 'w', 0o644);
     try {
-      await handle.writeFile(rendered.text);
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();
     }
+  }
+
+  /** Writes the candidate beside config_file, lets HAProxy check it, then renames it into place. */
+  private async writeValidated(rendered: RenderedConfig): Promise<void> {
+    await this.writeCandidate(rendered.text);
     const result = await this.process.check(this.paths.candidate);
     if (!result.ok && result.missingBinary) {
       await unlink(this.paths.candidate).catch(() => undefined);
@@ -366,13 +371,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
    * showed in the convergence tail.
    */
   private async writeMembership(rendered: RenderedConfig): Promise<void> {
-    const handle = await open(this.paths.candidate, 'w', 0o644);
-    try {
-      await handle.writeFile(rendered.text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await this.writeCandidate(rendered.text);
     await rename(this.paths.candidate, this.paths.config);
     this.fileText = rendered.text;
     this.control.counters.membershipWrites += 1;
