@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { atomicWrite } from '../../lib/atomic-write.js';
@@ -8,6 +8,7 @@ import { sleep } from '../../lib/deadline.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
+import { blame, ConfigFile, explainRejection } from './config-file.js';
 import { HaproxyControl } from './control.js';
 import { crossCheck } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
@@ -32,16 +33,16 @@ export interface HaproxyBalancerOptions {
   deleteRetryMs?: number;
   startTimeoutMs?: number;
   /**
-   * After a membership-only change the validated config file is written in
-   * the background once changes pause for this long (default 250 ms)...
+   * After a membership-only change the config file is written in the
+   * background once changes pause for this long (default 250 ms)...
    */
   configWriteQuietMs?: number;
   /**
    * ...or at the latest this long after the first unwritten change (default
-   * 5 s). Each write runs `haproxy -c`, and spawning it blocks the event loop
-   * for several ms (fork of a large process: ~11 ms at 150 MB RSS here), so
-   * under churn it should not run between every two changes. Reloads,
-   * restarts, structural syncs and close() never wait for this.
+   * 5 s). A write that needs `haproxy -c` blocks the event loop for several
+   * ms when it spawns it (fork of a large process: ~11 ms at 150 MB RSS
+   * here), so under churn writes should not come between every two changes.
+   * Reloads, restarts, structural syncs and close() never wait for this.
    */
   configWriteMaxDelayMs?: number;
 }
@@ -78,15 +79,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly logger: Logger;
   private readonly drainTimeoutMs: number;
   private readonly deleteRetryMs: number;
-  private readonly configWriteQuietMs: number;
-  private readonly configWriteMaxDelayMs: number;
-  /** when the newest / the oldest unwritten membership change was deferred */
-  private lastDeferAt = 0;
-  private firstDeferAt: number | undefined;
-  /** ends the background writer's wait early (a reload, a structural sync or close needs the file now) */
-  private wakeWriter: (() => void) | undefined;
-  /** someone waits for the background writer: no more coalescing delay */
-  private flushRequested = false;
+  /** config_file and its writes (validated, or in the background after membership changes) */
+  private readonly file: ConfigFile;
 
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -101,16 +95,6 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private loadedBinds: Set<string> | undefined;
   /** the render HAProxy must end up with: in config_file, or about to be (background write) */
   private onDisk: RenderedConfig | undefined;
-  /** the text config_file has now (read at adoption, then each validated write), to avoid pointless rewrites */
-  private fileText: string | undefined;
-  /** a membership-only render not yet written (the newest wins) */
-  private pendingWrite: RenderedConfig | undefined;
-  /** the running worker accepted every server line of pendingWrite (see writeMembership) */
-  private pendingAccepted = false;
-  /** skeleton of the last file `haproxy -c` passed */
-  private validatedSkeleton: string | undefined;
-  /** the background writer, while it runs */
-  private writing: Promise<void> | undefined;
   private lastPorts = new Map<string, number>();
   private reported = new Set<string>();
 
@@ -142,8 +126,15 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;
-    this.configWriteQuietMs = options.configWriteQuietMs ?? 250;
-    this.configWriteMaxDelayMs = options.configWriteMaxDelayMs ?? 5_000;
+    this.file = new ConfigFile({
+      paths: this.paths,
+      process: this.process,
+      counters: this.control.counters,
+      logger: this.logger,
+      balancerFile: options.file,
+      quietMs: options.configWriteQuietMs ?? 250,
+      maxDelayMs: options.configWriteMaxDelayMs ?? 5_000,
+    });
   }
 
   sync(clusters: readonly Cluster[]): Promise<void> {
@@ -174,7 +165,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.cancelRemovals();
     await this.queue.catch(() => undefined);
     // Leave the file matching what the worker runs.
-    await this.settleWrites();
+    await this.file.settle();
     this.control.close();
   }
 
@@ -201,18 +192,18 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
         this.lastPorts = ports;
         if (plan.ops.length > 0) {
           const fallback = await this.applyOps(plan.ops);
-          if (desired.text !== this.fileText) this.deferWrite(desired, fallback.length === 0);
+          if (!this.file.holds(desired.text)) this.file.defer(desired, fallback.length === 0);
           if (fallback.length > 0) await this.requestReload(fallback);
-        } else if (desired.text !== this.fileText) {
-          this.deferWrite(desired, true);
+        } else if (!this.file.holds(desired.text)) {
+          this.file.defer(desired, true);
         }
         return;
       }
     }
 
     // Structural (or a start): validate and install before anything runs it.
-    await this.settleWrites();
-    if (desired.text !== this.fileText) await this.writeValidated(desired);
+    await this.file.settle();
+    if (!this.file.holds(desired.text)) await this.file.writeValidated(desired);
     this.onDisk = desired;
     this.lastPorts = ports;
 
@@ -237,86 +228,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
    * (the background write is done). For callers that read the file, e.g. tests.
    */
   async configWritten(): Promise<void> {
-    await this.serial(() => this.ensureFileCurrent());
-  }
-
-  /**
-   * Queues a background write of `rendered`; a newer render replaces one still
-   * waiting. `accepted`: the worker now runs exactly these servers (every
-   * runtime op of this sync succeeded).
-   */
-  private deferWrite(rendered: RenderedConfig, accepted: boolean): void {
-    this.pendingWrite = rendered;
-    this.pendingAccepted = accepted;
-    this.lastDeferAt = Date.now();
-    this.firstDeferAt ??= this.lastDeferAt;
-    if (this.writing) return;
-    this.writing = this.writeInBackground();
-  }
-
-  private async writeInBackground(): Promise<void> {
-    try {
-      while (this.pendingWrite) {
-        await this.writeDelay();
-        const next = this.pendingWrite;
-        const accepted = this.pendingAccepted;
-        this.pendingWrite = undefined;
-        this.firstDeferAt = undefined;
-        if (!next || next.text === this.fileText) continue;
-        try {
-          if (accepted && next.skeleton === this.validatedSkeleton) await this.writeMembership(next);
-          else await this.writeValidated(next);
-          this.control.counters.backgroundWrites += 1;
-        } catch (error) {
-          // The worker runs this state already; the file stays at the last valid
-          // one, and a reload or restart tries the write again first (and fails
-          // rather than load a stale file).
-          this.logger.error({ err: error }, `cannot write the HAProxy config after a runtime change: ${errorMessage(error)}`);
-        }
-      }
-    } finally {
-      // No await between the loop's last check and here: a deferWrite() racing
-      // with the end of the loop either was seen by the loop or starts a new writer.
-      this.writing = undefined;
-      this.flushRequested = false;
-    }
-  }
-
-  /**
-   * Folds in what follows (bursts, churn): resolves once changes paused for
-   * configWriteQuietMs, or configWriteMaxDelayMs after the first unwritten
-   * one. settleWrites() cuts it short.
-   */
-  private async writeDelay(): Promise<void> {
-    for (;;) {
-      const due = Math.min(this.lastDeferAt + this.configWriteQuietMs, (this.firstDeferAt ?? 0) + this.configWriteMaxDelayMs);
-      const wait = due - Date.now();
-      if (this.flushRequested || wait <= 0) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.wakeWriter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeWriter = undefined;
-    }
-  }
-
-  /** Waits for the background writer (it uses the candidate file too), without its coalescing delay. */
-  private async settleWrites(): Promise<void> {
-    while (this.writing) {
-      this.flushRequested = true;
-      this.wakeWriter?.();
-      await this.writing;
-    }
-  }
-
-  /** Before HAProxy (re)loads the file: it must hold `onDisk`, never an older state. */
-  private async ensureFileCurrent(): Promise<void> {
-    await this.settleWrites();
-    this.pendingWrite = undefined;
-    if (this.onDisk && this.onDisk.text !== this.fileText) await this.writeValidated(this.onDisk);
+    await this.serial(() => this.file.ensure(this.onDisk));
   }
 
   /** The original's strategy: every change is a new process with -sf. */
@@ -328,55 +240,6 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     if (this.loadedConfig !== textHash(this.onDisk!.text)) await this.requestReload(['update_strategy is "reload": every change reloads']);
   }
 
-  /** The candidate beside config_file, on disk (fsynced) before anything renames it into place. */
-  private async writeCandidate(text: string): Promise<void> {
-    await mkdir(dirname(this.paths.config), { recursive: true });
-    const handle = await open(this.paths.candidate, 'w', 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  /** Writes the candidate beside config_file, lets HAProxy check it, then renames it into place. */
-  private async writeValidated(rendered: RenderedConfig): Promise<void> {
-    await this.writeCandidate(rendered.text);
-    const result = await this.process.check(this.paths.candidate);
-    if (!result.ok && result.missingBinary) {
-      await unlink(this.paths.candidate).catch(() => undefined);
-      throw new LighthouseError('LH_HAPROXY_START', result.message, { file: this.options.file, setting: 'haproxy_binary' });
-    }
-    if (!result.ok) {
-      await unlink(this.paths.candidate).catch(() => undefined);
-      this.control.counters.rejectedConfigs += 1;
-      throw new LighthouseError('LH_HAPROXY_INVALID', `${explainRejection(result, rendered)}; the running HAProxy keeps its configuration`, {
-        file: this.paths.config,
-      });
-    }
-    for (const warning of result.warnings) this.logger.debug({ warning }, 'haproxy -c warning');
-    await rename(this.paths.candidate, this.paths.config);
-    this.fileText = rendered.text;
-    this.validatedSkeleton = rendered.skeleton;
-  }
-
-  /**
-   * Writes a membership-only render without `haproxy -c`. Safe because it is
-   * a file HAProxy already accepted in two parts: everything but the server
-   * lines is the skeleton of the last validated file, and every server line is
-   * one the running worker took through `add server` (or loaded). Checking it
-   * again cost a fork of the writer (6-11 ms with the event loop blocked) and
-   * 35-60 ms of CPU per 1,000 servers every few seconds under churn, which
-   * showed in the convergence tail.
-   */
-  private async writeMembership(rendered: RenderedConfig): Promise<void> {
-    await this.writeCandidate(rendered.text);
-    await rename(this.paths.candidate, this.paths.config);
-    this.fileText = rendered.text;
-    this.control.counters.membershipWrites += 1;
-  }
-
   // ------------------------------------------------------------------ process
 
   /** Once per instance: find an HAProxy a previous writer left running, so a restarted writer never starts a second one. */
@@ -386,7 +249,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     await mkdir(dirname(this.paths.pid), { recursive: true });
     await mkdir(dirname(this.paths.adminSocket), { recursive: true });
     await mkdir(dirname(this.paths.masterSocket), { recursive: true });
-    this.fileText = await readFile(this.paths.config, 'utf8').catch(() => undefined);
+    await this.file.load();
     const found = await this.process.running();
     if (found.kind !== 'none') this.loadedBinds = toSet((await this.readLoadedMarker())?.binds);
     if (found.kind === 'master') {
@@ -452,7 +315,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   }
 
   private async startMaster(): Promise<void> {
-    await this.ensureFileCurrent();
+    await this.file.ensure(this.onDisk);
     const rendered = this.onDisk!;
     const takeOver = this.running.kind === 'classic' ? this.running.pid : undefined;
     // A fresh process must not pick up states of servers from before a crash.
@@ -471,7 +334,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   }
 
   private async startClassic(oldPid: number | undefined): Promise<void> {
-    await this.ensureFileCurrent();
+    await this.file.ensure(this.onDisk);
     const rendered = this.onDisk!;
     if (oldPid === undefined) await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
     const started = Date.now();
@@ -578,7 +441,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       this.reloadTimer = undefined;
     }
     // Never reload a file older than what the runtime API already applied.
-    await this.ensureFileCurrent();
+    await this.file.ensure(this.onDisk);
     const rendered = this.onDisk;
     const classic = this.config.update_strategy === 'reload';
     if (classic && this.loadedConfig === textHash(rendered.text)) return;
@@ -814,25 +677,6 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private subjectOf(result: CheckResult, rendered: RenderedConfig): string {
     return result.ok ? 'haproxy' : (blame(result.lines, rendered)[0] ?? 'haproxy');
   }
-}
-
-/** What produced the lines HAProxy complains about (`[file:LINE]` in its messages). */
-function blame(lines: readonly string[], rendered: RenderedConfig): string[] {
-  const owners: string[] = [];
-  for (const line of lines) {
-    for (const match of line.matchAll(/\[[^\]\s]*:(\d+)\]/g)) {
-      const owner = rendered.owners[Number(match[1]) - 1];
-      if (owner && !owners.includes(owner)) owners.push(owner);
-    }
-  }
-  return owners;
-}
-
-function explainRejection(result: CheckResult, rendered: RenderedConfig): string {
-  if (result.ok) return 'valid';
-  const culprits = blame(result.lines, rendered);
-  const where = culprits.length > 0 ? ` (from ${culprits.join(', ')})` : '';
-  return `HAProxy rejects the generated configuration${where}: ${result.message}`;
 }
 
 function toSet(values: readonly string[] | undefined): Set<string> | undefined {
