@@ -5,11 +5,12 @@ import { encodeNode } from '../discovery/codec.js';
 import type { Advertise, CheckSpec, ServiceItem } from '../config/model.js';
 import { hashOf } from '../config/parse.js';
 import type { CheckPlugin, PluginHelper } from '../plugins/types.js';
-import type { Check, CheckOutcome } from '../checks/types.js';
+import type { Check } from '../checks/types.js';
 import { feedRiseFall, initialRiseFall, type RiseFallState } from '../checks/rise-fall.js';
 import { Backoff } from '../lib/backoff.js';
 import { withDeadline } from '../lib/deadline.js';
 import { errorMessage } from '../lib/errors.js';
+import { CheckLoop } from './check-loop.js';
 import { advertisedAddress, nodeFor, type AdvertisedAddress, type LocalIdentity } from './local-identity.js';
 import type { CheckResult, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase } from './runner-status.js';
 
@@ -59,25 +60,6 @@ export function canUpdateInPlace(current: ServiceItem, next: ServiceItem): boole
   return current.name === next.name && current.discovery === next.discovery;
 }
 
-interface CheckLoop {
-  spec: CheckSpec;
-  /** what makes a new Check instance necessary when it changes (rise/fall do not) */
-  identity: string;
-  check: Check;
-  state: RiseFallState;
-  last: CheckResult | null;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  controller: AbortController | undefined;
-  /** a run that has not settled, even after its abort: the next run waits for it */
-  inFlight: Promise<unknown> | undefined;
-  lastStart: number;
-  retired: boolean;
-  /** runCheck is awaiting this loop's current run */
-  busy: boolean;
-  /** the interval ticked while busy: run again as soon as the current run ends */
-  overdue: boolean;
-}
-
 interface PortState {
   port: number;
   checks: Map<string, CheckLoop>;
@@ -99,22 +81,14 @@ interface PortState {
   removed: boolean;
 }
 
-class CheckTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`timed out after ${timeoutMs} ms`);
-    this.name = 'CheckTimeoutError';
-  }
-}
-
 const sameNode = (a: ClusterNode, b: ClusterNode): boolean => encodeNode(a) === encodeNode(b);
 
 /**
  * Runs the health checks of one service (`services/NAME.yaml`) on every port
  * and keeps the registrations in the discovery backend in line with them.
  *
- * - Each check on each port runs on its own timer, aborted at its timeout, so a
- *   hung port or check never delays another; a run never overlaps the previous
- *   run of the same check.
+ * - Each check on each port is a CheckLoop (check-loop.ts): its own timer,
+ *   aborted at its timeout, never overlapping its previous run.
  * - A port is up while all its checks are up (rise/fall per check). Desired
  *   state: registered while up, running and not drained.
  * - Writes happen on change only, one in flight per port, at most one per
@@ -316,7 +290,7 @@ export class ServiceRunner {
             fails: loop.state.fails,
             rise: loop.spec.rise,
             fall: loop.spec.fall,
-            running: loop.inFlight !== undefined,
+            running: loop.running,
             last: loop.last,
           })),
         }),
@@ -407,10 +381,7 @@ export class ServiceRunner {
         this.addLoop(port, spec, loop.state, loop.last);
       } else {
         loop.spec = spec;
-        if (this.item.intervalMs !== previous.intervalMs && loop.timer !== undefined) {
-          clearInterval(loop.timer);
-          this.scheduleLoop(port, loop, Math.max(0, loop.lastStart + this.item.intervalMs - performance.now()));
-        }
+        if (this.item.intervalMs !== previous.intervalMs) loop.intervalChanged();
       }
     }
   }
@@ -420,32 +391,20 @@ export class ServiceRunner {
   }
 
   private addLoop(port: PortState, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
-    const loop: CheckLoop = {
-      spec,
-      identity: this.checkIdentity(spec),
-      check: this.createCheck(port.port, spec),
-      state,
-      last,
-      timer: undefined,
-      controller: undefined,
-      inFlight: undefined,
-      lastStart: Number.NEGATIVE_INFINITY,
-      retired: false,
-      busy: false,
-      overdue: false,
-    };
+    const loop: CheckLoop = new CheckLoop(spec, this.checkIdentity(spec), this.createCheck(port.port, spec), state, last, {
+      where: `service ${this.item.name} port ${port.port} check ${spec.kind}`,
+      intervalMs: () => this.item.intervalMs,
+      active: () => this.phaseValue === 'running',
+      now: this.now,
+      onResult: (result) => this.record(port, loop, result),
+    });
     port.checks.set(spec.kind, loop);
-    this.scheduleLoop(port, loop, 0);
+    loop.start();
   }
 
   private retireLoop(loop: CheckLoop, why: string): void {
-    loop.retired = true;
-    // clearInterval clears either kind: the first run's timeout or the interval after it.
-    if (loop.timer !== undefined) clearInterval(loop.timer);
-    loop.timer = undefined;
-    loop.controller?.abort(new Error(why));
     try {
-      loop.check.close?.();
+      loop.retire(why);
     } catch (error) {
       this.logger.warn(`service ${this.item.name} check ${loop.spec.kind}: close failed: ${errorMessage(error)}`);
     }
@@ -467,78 +426,6 @@ export class ServiceRunner {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
       return failingCheck(`${where}: could not be created: ${errorMessage(error)}`);
     }
-  }
-
-  /**
-   * First run after `delayMs`, then one every interval from each start, on one
-   * interval timer for the loop's life. A timer per run lived an interval,
-   * long enough to be promoted out of V8's young generation: at 1,000
-   * checks/s old space filled with ~100 MB of dead timers between
-   * collections (reporter RSS ~200 MB for a live heap of ~20 MB). A tick
-   * during a run that outlasts the interval starts the next run as soon as
-   * that one ends, as a timer set after each run did.
-   */
-  private scheduleLoop(port: PortState, loop: CheckLoop, delayMs: number): void {
-    const tick = (): void => {
-      if (loop.busy) loop.overdue = true;
-      else void this.runCheck(port, loop);
-    };
-    loop.timer = setTimeout(() => {
-      loop.timer = setInterval(tick, this.item.intervalMs);
-      tick();
-    }, delayMs);
-  }
-
-  private async runCheck(port: PortState, loop: CheckLoop): Promise<void> {
-    if (loop.retired || this.phaseValue !== 'running') return;
-    loop.busy = true;
-    try {
-      await this.runOnce(port, loop);
-    } finally {
-      loop.busy = false;
-    }
-    if (loop.overdue) {
-      loop.overdue = false;
-      // On the next turn: an aborted run's own promise settles in the microtasks after this one.
-      setImmediate(() => void this.runCheck(port, loop));
-    }
-  }
-
-  private async runOnce(port: PortState, loop: CheckLoop): Promise<void> {
-    const started = performance.now();
-    loop.lastStart = started;
-    const where = (): string => `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    let outcome: CheckOutcome;
-    if (loop.inFlight) {
-      // The previous run ignored its abort: starting another would pile up
-      // sockets on a service that is already in trouble, so this run fails.
-      outcome = { passed: false, detail: `${where()}: previous run still has not finished (the check ignores its timeout)` };
-    } else {
-      const controller = new AbortController();
-      loop.controller = controller;
-      const timeoutMs = loop.spec.timeoutMs;
-      const timer = setTimeout(() => controller.abort(new CheckTimeoutError(timeoutMs)), timeoutMs);
-      const run = (async () => loop.check.run(controller.signal))();
-      loop.inFlight = run;
-      run.then(
-        () => this.clearInFlight(loop, run),
-        () => this.clearInFlight(loop, run),
-      );
-      outcome = await raceAbort(
-        run.catch((error: unknown): CheckOutcome => ({ passed: false, detail: `${where()}: ${errorMessage(error)}` })),
-        controller.signal,
-        (reason) => ({ passed: false, detail: `${where()}: ${reason}` }),
-      );
-      clearTimeout(timer);
-      if (loop.controller === controller) loop.controller = undefined;
-    }
-    if (loop.retired || this.phaseValue !== 'running') return;
-    const durationMs = performance.now() - started;
-    this.record(port, loop, { passed: outcome.passed, detail: outcome.detail ?? '', durationMs: Math.round(durationMs * 10) / 10, at: this.now() });
-  }
-
-  private clearInFlight(loop: CheckLoop, run: Promise<unknown>): void {
-    if (loop.inFlight === run) loop.inFlight = undefined;
   }
 
   private record(port: PortState, loop: CheckLoop, result: CheckResult): void {
@@ -791,26 +678,6 @@ function emit<E>(logger: Logger, listeners: Set<(event: E) => void>, event: E): 
       logger.error(`service runner event listener failed: ${errorMessage(error)}`);
     }
   }
-}
-
-/** Resolves with `run`'s outcome, or with `onAbort(reason)` as soon as `signal` aborts, whichever is first. */
-function raceAbort(run: Promise<CheckOutcome>, signal: AbortSignal, onAbort: (reason: string) => CheckOutcome): Promise<CheckOutcome> {
-  return new Promise<CheckOutcome>((resolve) => {
-    const abortListener = (): void => resolve(onAbort(reasonText(signal.reason)));
-    if (signal.aborted) {
-      abortListener();
-      return;
-    }
-    signal.addEventListener('abort', abortListener, { once: true });
-    void run.then((outcome) => {
-      signal.removeEventListener('abort', abortListener);
-      resolve(outcome);
-    });
-  });
-}
-
-function reasonText(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }
 
 /** Stands in for a check that cannot run (unknown plugin, failed create), so the port stays down and says why. */
