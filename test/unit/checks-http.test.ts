@@ -296,6 +296,24 @@ describe('http check against raw answers', () => {
     assert.match(outcome.detail ?? '', /HTTP 500$/);
   });
 
+  it('reads a status line split over reads, with other checks reading in between', async () => {
+    // Plain checks share one read buffer: a partial answer must be copied out of it before the next read.
+    const servers = await Promise.all(
+      [200, 503].map((status) =>
+        startSplitServer([`HTTP/1.`, `1 ${status} X\r\nContent-Length: 4\r\n`, `\r\n${status === 200 ? 'fine' : 'sick'}`]),
+      ),
+    );
+    try {
+      const [ok, sick] = await Promise.all(servers.map((server) => run(config({ uri: '/x' }), server.port, AbortSignal.timeout(5_000))));
+      assert.equal(ok?.passed, true, ok?.detail);
+      assert.match(ok?.detail ?? '', /HTTP 200$/);
+      assert.equal(sick?.passed, false);
+      assert.match(sick?.detail ?? '', /HTTP 503 "sick"$/);
+    } finally {
+      for (const server of servers) await server.close();
+    }
+  });
+
   it('fails on an answer that is not HTTP, quoting it', async () => {
     const server = await rawServer(() => '-ERR unknown command\r\n');
     const outcome = await run(config({ uri: '/x' }), server.port);
@@ -359,4 +377,27 @@ async function startRawServer(answer: (request: string) => string | undefined): 
       server.close(() => resolve());
     });
   return state;
+}
+
+/** Answers any request with `parts`, written 20 ms apart, then closes. */
+async function startSplitServer(parts: readonly string[]): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      parts.forEach((part, index) => setTimeout(() => (index === parts.length - 1 ? socket.end(part) : socket.write(part)), 20 * (index + 1)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
