@@ -11,6 +11,7 @@ import { sleep } from '../../src/lib/deadline.js';
 import { LONG, LoadGenerator, recordResult, writeAtomic } from '../support/chaos.js';
 import { waitFor } from '../support/wait-for.js';
 import { ChaosStack } from './chaos-stack.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * Chaos 7: 1,000 random mutations (10,000 with CHAOS_LONG=1) of the valid
@@ -24,16 +25,6 @@ import { ChaosStack } from './chaos-stack.js';
 
 const COUNT = LONG ? 10_000 : 1_000;
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Target {
   path: string;
@@ -57,7 +48,7 @@ after(async () => {
 });
 
 test(`chaos 7: ${COUNT} fuzzed config files: no crash, every rejection names its file, the good state stays`, { timeout: LONG ? 900_000 : 180_000 }, async (t) => {
-  const rand = random(7);
+  const rand = seededRandom(7);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
   const registries = createRegistries();
   registerBuiltins(registries);

@@ -5,6 +5,7 @@ import { OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
 import { LONG, LoadGenerator, recordResult } from '../support/chaos.js';
 import { waitFor } from '../support/wait-for.js';
 import { ChaosStack } from './chaos-stack.js';
+import { seededRandom } from '../support/random.js';
 
 /**
  * Chaos 8: 1,000 hostile node payloads (10,000 with CHAOS_LONG=1) written
@@ -15,17 +16,6 @@ import { ChaosStack } from './chaos-stack.js';
 
 const COUNT = LONG ? 10_000 : 1_000;
 
-/** A deterministic PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const py = (value: string): string => JSON.stringify(value);
 
@@ -43,7 +33,7 @@ const deep = (depth: number, open: string, close: string, inner = '1'): string =
  * non-UTF-8) plus a valid node claiming a good member's host:port.
  */
 function hostilePayloads(count: number, goodKey: string): { name: string; data: Buffer; kind: string }[] {
-  const rand = random(8);
+  const rand = seededRandom(8);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
   const [goodHost, goodPort] = [goodKey.slice(0, goodKey.lastIndexOf(':')), goodKey.slice(goodKey.lastIndexOf(':') + 1)];
   const kinds: [string, () => Buffer][] = [

@@ -1,27 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/temp-dir.js';
+import { BUILT_CLI, runCli, type CliResult } from '../support/cli.js';
 
 /** `lighthouse check-config` as an operator runs it: the built CLI, real `haproxy -c`. */
 
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
-function checkConfig(dir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'check-config', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function checkConfig(dir: string): Promise<CliResult> {
+  return runCli('check-config', dir);
 }
 
 /** A copy of an example writer dir with `edit` applied, so each case breaks exactly one thing. */
@@ -40,7 +31,7 @@ async function replaceIn(file: string, from: string, to: string): Promise<void> 
 }
 
 test('check-config: prerequisites', () => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first (npm test does)`);
+  assert.ok(existsSync(BUILT_CLI), `${BUILT_CLI} is missing: run \`npm run build\` first (npm test does)`);
 });
 
 test('check-config: the example dirs are valid (exit 0)', { timeout: 30_000 }, async () => {

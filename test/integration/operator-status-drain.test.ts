@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { ZookeeperCluster } from '../support/zookeeper.js';
 import { startHttpBackends, httpGet, type HttpBackend } from '../support/http-backends.js';
@@ -12,6 +11,7 @@ import { freePorts } from '../support/ports.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 import type { StatusReport } from '../../src/cli/status-command.js';
+import { BUILT_CLI, runCli } from '../support/cli.js';
 
 /**
  * `status`, `drain`/`undrain` and the daemons' metrics, end to end: a real
@@ -19,7 +19,6 @@ import type { StatusReport } from '../../src/cli/status-command.js';
  * reporter as child processes on one config dir, two HTTP backends.
  */
 
-const MAIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const HOST = 'node-1.lighthouse.test';
 
 let zk: ZookeeperCluster;
@@ -31,7 +30,7 @@ let reporter: ChildProcess | undefined;
 let haproxyPid: number | undefined;
 
 function daemon(command: 'writer' | 'reporter', metricsPort: number): ChildProcess {
-  const child = spawn(process.execPath, [MAIN, command, join(dir.path, 'config'), '--metrics-port', String(metricsPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BUILT_CLI, command, join(dir.path, 'config'), '--metrics-port', String(metricsPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout?.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-20_000)));
   child.stderr?.on('data', (chunk: Buffer) => (log = (log + chunk.toString('utf8')).slice(-20_000)));
@@ -50,20 +49,9 @@ async function stopDaemon(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function status(): Promise<StatusReport> {
-  const result = await cli('status', join(dir.path, 'config'), '--json');
+  const result = await runCli('status', join(dir.path, 'config'), '--json');
   return JSON.parse(result.stdout) as StatusReport;
 }
 
@@ -82,7 +70,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 before(async () => {
-  assert.ok(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\` first (npm test does)`);
+  assert.ok(existsSync(BUILT_CLI), `${BUILT_CLI} is missing: run \`npm run build\` first (npm test does)`);
   zk = await ZookeeperCluster.start();
   dir = await tempDir('lighthouse-operator-');
   backends = await startHttpBackends('b', 2);
@@ -161,7 +149,7 @@ test('status: members in ZooKeeper and in HAProxy, local ports registered (JSON 
     { name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null })) },
   ]);
 
-  const table = await cli('status', join(dir.path, 'config'));
+  const table = await runCli('status', join(dir.path, 'config'));
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^cluster web \(discovery zookeeper\): 2 registered$/m);
   assert.match(table.stdout, /NODE\s+ADDRESS\s+DISCOVERY\s+HAPROXY\s+SESSIONS/);
@@ -197,7 +185,7 @@ test('drain/undrain: the reporter deregisters and keeps the port out across a re
   const config = join(dir.path, 'config');
   const writerBefore = await metrics(ports.writerMetrics);
 
-  const drain = await cli('drain', config, 'web', '--port', String(drained.port), '--reason', 'kernel upgrade');
+  const drain = await runCli('drain', config, 'web', '--port', String(drained.port), '--reason', 'kernel upgrade');
   assert.equal(drain.code, 0, drain.stderr);
   await waitFor(
     async () => {
@@ -210,7 +198,7 @@ test('drain/undrain: the reporter deregisters and keeps the port out across a re
     20_000,
     200,
   );
-  const table = await cli('status', config);
+  const table = await runCli('status', config);
   assert.match(table.stdout, new RegExp(`${drained.port}\\s+\\S+\\s+no\\s+yes: kernel upgrade`));
   // The writer saw it go: membership change applied through the runtime API.
   await waitFor(async () => {
@@ -230,7 +218,7 @@ test('drain/undrain: the reporter deregisters and keeps the port out across a re
   const afterRestart = await status();
   assert.equal(afterRestart.services[0]?.ports.find((entry) => entry.port === drained.port)?.registered, false, 'still drained after the reporter restarted');
 
-  const undrain = await cli('undrain', config, 'web', '--port', String(drained.port));
+  const undrain = await runCli('undrain', config, 'web', '--port', String(drained.port));
   assert.equal(undrain.code, 0, undrain.stderr);
   await waitFor(
     async () => {
@@ -244,10 +232,10 @@ test('drain/undrain: the reporter deregisters and keeps the port out across a re
     200,
   );
 
-  const unknown = await cli('drain', config, 'nope');
+  const unknown = await runCli('drain', config, 'nope');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no service "nope" \(services: web\)/);
-  const badPort = await cli('drain', config, 'web', '--port', '1');
+  const badPort = await runCli('drain', config, 'web', '--port', '1');
   assert.equal(badPort.code, 1);
   assert.match(badPort.stderr, /services\/web\.yaml: ports: service "web" has no port 1/);
 });
