@@ -13,6 +13,7 @@ import { startHttpBackends, type HttpBackend } from '../support/http-backends.js
 import { freePorts } from '../support/ports.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
+import { haproxySettings } from '../support/daemon-config.js';
 
 /**
  * The writer's dashboard in a real browser (Debian's headless Chromium via
@@ -46,13 +47,7 @@ before(async () => {
   const config = join(dir.path, 'config');
   const files: Record<string, unknown> = {
     'discovery/zookeeper.yaml': { hosts: zk.hosts, path: BASE },
-    'balancers/haproxy.yaml': {
-      config_file: join(dir.path, 'haproxy.cfg'),
-      socket_file: join(dir.path, 'haproxy.sock'),
-      pid_file: join(dir.path, 'haproxy.pid'),
-      bind_address: '127.0.0.1',
-      defaults: ['mode http', 'timeout connect 2s', 'timeout client 10s', 'timeout server 10s'],
-    },
+    'balancers/haproxy.yaml': haproxySettings(dir.path),
     'clusters/web.yaml': { discovery: 'zookeeper', haproxy: { port: webPort } },
     'clusters/api.yaml': { discovery: 'zookeeper', haproxy: { port: apiPort } },
   };

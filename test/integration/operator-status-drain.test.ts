@@ -12,6 +12,7 @@ import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 import type { StatusReport } from '../../src/cli/status-command.js';
 import { BUILT_CLI, runCli } from '../support/cli.js';
+import { haproxySettings } from '../support/daemon-config.js';
 
 /**
  * `status`, `drain`/`undrain` and the daemons' metrics, end to end: a real
@@ -80,13 +81,7 @@ before(async () => {
   const files: Record<string, unknown> = {
     'logging.yaml': { level: 'info', format: 'json' },
     'discovery/zookeeper.yaml': { hosts: zk.hosts, path: '/lighthouse/services', session_timeout_ms: 4000, advertise: { host: HOST, ip: '127.0.0.1' } },
-    'balancers/haproxy.yaml': {
-      config_file: join(dir.path, 'haproxy.cfg'),
-      socket_file: join(dir.path, 'haproxy.sock'),
-      pid_file: join(dir.path, 'haproxy.pid'),
-      bind_address: '127.0.0.1',
-      defaults: ['mode http', 'timeout connect 2s', 'timeout client 10s', 'timeout server 10s'],
-    },
+    'balancers/haproxy.yaml': haproxySettings(dir.path),
     'clusters/web.yaml': { discovery: 'zookeeper', haproxy: { port: ports.frontend, backend: ['mode http'] } },
     'services/web.yaml': { discovery: 'zookeeper', ports: backends.map((backend) => backend.port), checks: { interval: 0.2, http: { uri: '/health', rise: 2, fall: 2 } } },
   };

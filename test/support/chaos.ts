@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { pidsWith } from './processes.js';
 export { pidsWith };
 import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serve } from './http-backends.js';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -181,16 +181,7 @@ export async function startChaosBackend(id: string): Promise<ChaosBackend> {
     res.end(`${id} ${req.url ?? ''}`);
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  backend.port = (server.address() as AddressInfo).port;
-  backend.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  Object.assign(backend, await serve(server));
   return backend;
 }
 

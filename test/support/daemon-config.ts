@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 
 /** Writes `files` (relative path -> YAML text) into a config directory, creating folders. */
 export async function writeConfig(dir: string, files: Record<string, string>): Promise<void> {
@@ -10,22 +11,21 @@ export async function writeConfig(dir: string, files: Record<string, string>): P
   }
 }
 
-/** A balancer file whose HAProxy files live in `runDir` and listens on 127.0.0.1 only. */
+/** A balancer whose HAProxy files live in `runDir` and that listens on 127.0.0.1 only. */
+export function haproxySettings(runDir: string): Record<string, unknown> {
+  return {
+    config_file: `${runDir}/haproxy.cfg`,
+    socket_file: `${runDir}/haproxy.sock`,
+    pid_file: `${runDir}/haproxy.pid`,
+    bind_address: '127.0.0.1',
+    global: ['maxconn 2000'],
+    defaults: ['mode http', 'timeout connect 2s', 'timeout client 10s', 'timeout server 10s'],
+  };
+}
+
+/** haproxySettings as a balancer file, with `extra` YAML lines appended. */
 export function haproxyYaml(runDir: string, extra = ''): string {
-  return [
-    `config_file: ${runDir}/haproxy.cfg`,
-    `socket_file: ${runDir}/haproxy.sock`,
-    `pid_file: ${runDir}/haproxy.pid`,
-    'bind_address: 127.0.0.1',
-    'global:',
-    '  - "maxconn 2000"',
-    'defaults:',
-    '  - "mode http"',
-    '  - "timeout connect 2s"',
-    '  - "timeout client 10s"',
-    '  - "timeout server 10s"',
-    extra,
-  ].join('\n');
+  return `${stringify(haproxySettings(runDir))}${extra}`;
 }
 
 export function zookeeperYaml(hosts: readonly string[], path: string, extra = ''): string {

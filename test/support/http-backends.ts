@@ -28,17 +28,24 @@ export async function startHttpBackend(id: string, options: BackendOptions = {})
     if (delayMs > 0) setTimeout(answer, delayMs);
     else answer();
   });
+  Object.assign(backend, await serve(server, port, host));
+  return backend;
+}
+
+/** Listens (default: a free port on 127.0.0.1); `close` also ends kept-alive connections. */
+export async function serve(server: Server, port = 0, host = '127.0.0.1'): Promise<{ port: number; close(): Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  backend.port = (server.address() as AddressInfo).port;
-  backend.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return backend;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 export async function startHttpBackends(prefix: string, count: number, options: BackendOptions = {}): Promise<HttpBackend[]> {
