@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { runDemo, type DemoCommandOptions } from './demo-command.js';
-import { runCheckConfig, type CheckConfigOptions } from './check-config-command.js';
-import { runStatus, type StatusOptions } from './status-command.js';
-import { runDrain, runUndrain, type DrainCommandOptions } from './drain-command.js';
+import type { DemoCommandOptions } from './demo-command.js';
+import type { CheckConfigOptions } from './check-config-command.js';
+import type { StatusOptions } from './status-command.js';
+import type { DrainCommandOptions } from './drain-command.js';
 
 /** The operator's commands next to the two daemons: demo, check-config, status, drain, undrain. */
 export function registerOperatorCommands(program: Command): void {
@@ -12,14 +12,14 @@ export function registerOperatorCommands(program: Command): void {
     .option('--duration <seconds>', 'stop by itself after this many seconds', positiveInteger)
     .option('--rate <per-second>', 'requests per second sent through HAProxy', positiveInteger, 20)
     .option('--keep-files', 'keep the temp folder (generated configs, logs) after stopping')
-    .action((options: DemoCommandOptions) => runDemo(options));
+    .action(async (options: DemoCommandOptions) => (await import('./demo-command.js')).runDemo(options));
 
   program
     .command('check-config')
     .description('validate every file of CONFIG_DIR, the references between them and the HAProxy config they render (haproxy -c); one line per problem, exit 1 if any')
     .argument('<config_dir>', 'config directory')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .action((configDir: string, options: CheckConfigOptions) => runCheckConfig(configDir, options));
+    .action(async (configDir: string, options: CheckConfigOptions) => (await import('./check-config-command.js')).runCheckConfig(configDir, options));
 
   program
     .command('status')
@@ -28,7 +28,7 @@ export function registerOperatorCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--timeout <ms>', 'how long to wait for discovery to answer', positiveInteger, 5000)
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .action((configDir: string, options: StatusOptions) => runStatus(configDir, options));
+    .action(async (configDir: string, options: StatusOptions) => (await import('./status-command.js')).runStatus(configDir, options));
 
   program
     .command('drain')
@@ -38,7 +38,7 @@ export function registerOperatorCommands(program: Command): void {
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
     .option('--reason <text>', 'why, shown by `lighthouse status`')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .action((configDir: string, service: string, options: DrainCommandOptions) => runDrain(configDir, service, options));
+    .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runDrain(configDir, service, options));
 
   program
     .command('undrain')
@@ -47,7 +47,7 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<service>', 'service name')
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .action((configDir: string, service: string, options: DrainCommandOptions) => runUndrain(configDir, service, options));
+    .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runUndrain(configDir, service, options));
 }
 
 function collect(value: string, previous: string[]): string[] {

