@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ServiceRunner } from '../../src/reporter/service-runner.js';
 import type { CheckPlugin } from '../../src/plugins/types.js';
-import type { ServiceItem } from '../../src/config/model.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { FakeDiscovery } from '../support/fake-discovery.js';
 import { waitFor } from '../support/wait-for.js';
+import { scriptedCheck, serviceItem } from '../support/service-item.js';
 
 /**
  * A write that failed while discovery was away is retried when it is back
@@ -20,19 +20,7 @@ const passing: CheckPlugin = {
   create: () => ({ run: () => Promise.resolve({ passed: true, detail: 'passes' }), close: () => undefined }),
 };
 
-const item: ServiceItem = {
-  kind: 'service',
-  name: 'webapp',
-  file: '/etc/lighthouse/services/webapp.yaml',
-  hash: 'h1',
-  discovery: 'zk',
-  host: '127.0.0.1',
-  ports: [8001, 8002],
-  metadata: {},
-  intervalMs: 20,
-  checks: [{ kind: 'scripted', rise: 1, fall: 1, timeoutMs: 1000, config: {} }],
-  advertise: {},
-};
+const item = serviceItem({ ports: [8001, 8002], metadata: {}, checks: [scriptedCheck({ rise: 1, fall: 1 })] });
 
 const fake = new FakeDiscovery();
 const runner = new ServiceRunner({

@@ -11,6 +11,7 @@ import { resolveLocalIdentity } from '../../src/reporter/local-identity.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { FakeDiscovery } from '../support/fake-discovery.js';
 import { waitFor } from '../support/wait-for.js';
+import { scriptedCheck, serviceItem } from '../support/service-item.js';
 
 type Behaviour = 'pass' | 'fail' | 'hang' | 'flap';
 
@@ -66,27 +67,6 @@ class ScriptedChecks {
 
 const identity = { fqdn: 'node1.example.com', ip: '10.0.0.5' };
 
-function check(overrides: Partial<CheckSpec> = {}): CheckSpec {
-  return { kind: 'scripted', rise: 2, fall: 2, timeoutMs: 1000, config: {}, ...overrides };
-}
-
-function serviceItem(overrides: Partial<ServiceItem> = {}): ServiceItem {
-  return {
-    kind: 'service',
-    name: 'webapp',
-    file: '/etc/lighthouse/services/webapp.yaml',
-    hash: 'h1',
-    discovery: 'zk',
-    host: '127.0.0.1',
-    ports: [8001],
-    metadata: { version: 1 },
-    intervalMs: 20,
-    checks: [check()],
-    advertise: {},
-    ...overrides,
-  };
-}
-
 const runners: ServiceRunner[] = [];
 
 interface Setup {
@@ -122,7 +102,7 @@ afterEach(async () => {
 
 describe('service runner: rise and fall', () => {
   it('publishes a port after rise passes, with the node in the wire format', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 3 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 3 })] });
     scripted.set(8001, 'pass');
     const atTransition: { passes: number; publishes: number }[] = [];
     runner.onTransition((event) => {
@@ -143,7 +123,7 @@ describe('service runner: rise and fall', () => {
   });
 
   it('applies advertise overrides: the service file over the discovery file over the machine', async () => {
-    const { runner, fake, scripted } = setup({ advertise: { host: 'web1.example.com' }, checks: [check({ rise: 1 })] }, {}, { discoveryAdvertise: { ip: '10.9.9.9', peer_port: 2000, host: 'ignored.example.com' } });
+    const { runner, fake, scripted } = setup({ advertise: { host: 'web1.example.com' }, checks: [scriptedCheck({ rise: 1 })] }, {}, { discoveryAdvertise: { ip: '10.9.9.9', peer_port: 2000, host: 'ignored.example.com' } });
     scripted.set(8001, 'pass');
     runner.start();
     const node = await waitFor(() => fake.registered('webapp', 'web1.example.com:8001'), 'the advertised node');
@@ -152,7 +132,7 @@ describe('service runner: rise and fall', () => {
   });
 
   it('unpublishes a port after fall failures', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1, fall: 3 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1, fall: 3 })] });
     scripted.set(8001, 'pass');
     const downs: number[] = [];
     runner.onTransition((event) => {
@@ -171,7 +151,7 @@ describe('service runner: rise and fall', () => {
   it('keeps a port down while any of its checks is down', async () => {
     const other = new ScriptedChecks();
     const otherPlugin: CheckPlugin = { ...other.plugin, kind: 'other' };
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 }), check({ kind: 'other', rise: 1 })] }, {}, { plugins: [otherPlugin] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 }), scriptedCheck({ kind: 'other', rise: 1 })] }, {}, { plugins: [otherPlugin] });
     scripted.set(8001, 'pass');
     other.set(8001, 'fail');
     runner.start();
@@ -183,7 +163,7 @@ describe('service runner: rise and fall', () => {
   });
 
   it('reports an unknown check plugin as a failing check that names service, port and check', async () => {
-    const { runner, fake } = setup({ checks: [check({ kind: 'carrier-pigeon', rise: 1 })] });
+    const { runner, fake } = setup({ checks: [scriptedCheck({ kind: 'carrier-pigeon', rise: 1 })] });
     runner.start();
     const detail = await waitFor(() => portStatus(runner, 8001)?.checks[0]?.last?.detail, 'a result');
     assert.match(detail, /service webapp port 8001 check carrier-pigeon: no check plugin "carrier-pigeon"/);
@@ -193,7 +173,7 @@ describe('service runner: rise and fall', () => {
 
 describe('service runner: timeouts and isolation', () => {
   it('one hung port does not delay another port', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [check({ rise: 1, fall: 1, timeoutMs: 600_000 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [scriptedCheck({ rise: 1, fall: 1, timeoutMs: 600_000 })] });
     scripted.set(8001, 'hang');
     scripted.set(8002, 'pass');
     runner.start();
@@ -210,7 +190,7 @@ describe('service runner: timeouts and isolation', () => {
   });
 
   it('aborts a check at its timeout and records why', async () => {
-    const { runner, scripted } = setup({ checks: [check({ rise: 1, fall: 1, timeoutMs: 50 })] });
+    const { runner, scripted } = setup({ checks: [scriptedCheck({ rise: 1, fall: 1, timeoutMs: 50 })] });
     scripted.set(8001, 'hang');
     runner.start();
     const detail = await waitFor(() => portStatus(runner, 8001)?.checks[0]?.last?.detail, 'a timed-out result');
@@ -270,7 +250,7 @@ describe('service runner: timeouts and isolation', () => {
         },
       }),
     };
-    const { runner } = setup({ intervalMs: 10, checks: [check({ kind: 'stubborn', timeoutMs: 20 })] }, {}, { plugins: [stubborn] });
+    const { runner } = setup({ intervalMs: 10, checks: [scriptedCheck({ kind: 'stubborn', timeoutMs: 20 })] }, {}, { plugins: [stubborn] });
     const details: string[] = [];
     runner.onCheckResult((event) => details.push(event.detail));
     runner.start();
@@ -286,7 +266,7 @@ describe('service runner: timeouts and isolation', () => {
 
 describe('service runner: registration upkeep', () => {
   it('re-publishes a registration the backend lost (reconciliation)', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] }, { reconcileMs: 30 });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] }, { reconcileMs: 30 });
     scripted.set(8001, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
@@ -298,7 +278,7 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('re-publishes at once when the backend reports a registration lost', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
@@ -311,7 +291,7 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('re-publishes everything up on a new session, and nothing that is down', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001, 8002, 8003], checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001, 8002, 8003], checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     scripted.set(8002, 'pass');
     scripted.set(8003, 'fail');
@@ -326,7 +306,7 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('retries a failed publish with backoff and registers once the backend is back', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] });
     fake.failWrites = true;
     scripted.set(8001, 'pass');
     const failures: string[] = [];
@@ -346,7 +326,7 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('bounds the write rate of a flapping port', async () => {
-    const { runner, fake, scripted } = setup({ intervalMs: 5, checks: [check({ rise: 1, fall: 1 })] }, { minWriteGapMs: 3_600_000 });
+    const { runner, fake, scripted } = setup({ intervalMs: 5, checks: [scriptedCheck({ rise: 1, fall: 1 })] }, { minWriteGapMs: 3_600_000 });
     scripted.set(8001, 'flap');
     const transitions: TransitionEvent[] = [];
     runner.onTransition((event) => transitions.push(event));
@@ -358,7 +338,7 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('keeps checking a drained port but keeps it unpublished until undrained', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     scripted.set(8002, 'pass');
     runner.start();
@@ -377,14 +357,14 @@ describe('service runner: registration upkeep', () => {
   });
 
   it('drain "all" covers ports added later', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001], checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001], checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     scripted.set(8002, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
     runner.setDrained('all', 'machine maintenance');
     await waitFor(() => fake.keys('webapp').length === 0, 'the port to be unpublished');
-    runner.update(serviceItem({ ports: [8001, 8002], checks: [check({ rise: 1 })] }));
+    runner.update(serviceItem({ ports: [8001, 8002], checks: [scriptedCheck({ rise: 1 })] }));
     await waitFor(() => portStatus(runner, 8002)?.up, 'the new port to be up');
     assert.equal(portStatus(runner, 8002)?.drained, 'machine maintenance');
     assert.equal(fake.count('publish', { key: 'node1.example.com:8002' }), 0);
@@ -395,14 +375,14 @@ describe('service runner: registration upkeep', () => {
 
 describe('service runner: update (make before break)', () => {
   it('re-publishes new metadata and check settings in place, never unpublishing', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 2, fall: 2 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 2, fall: 2 })] });
     scripted.set(8001, 'pass');
     const transitions: TransitionEvent[] = [];
     runner.onTransition((event) => transitions.push(event));
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
     const created = scripted.created;
-    runner.update(serviceItem({ hash: 'h2', metadata: { version: 2 }, checks: [check({ rise: 5, fall: 4, timeoutMs: 900 })] }));
+    runner.update(serviceItem({ hash: 'h2', metadata: { version: 2 }, checks: [scriptedCheck({ rise: 5, fall: 4, timeoutMs: 900 })] }));
     await waitFor(() => fake.registered('webapp', 'node1.example.com:8001')?.metadata.version === 2, 'the new metadata to be published');
     assert.equal(fake.count('unpublish'), 0);
     assert.equal(scripted.created, created + 1, 'the changed check got a new instance');
@@ -420,7 +400,7 @@ describe('service runner: update (make before break)', () => {
   it('a check added to an up port does not deregister it, and takes it down only after fall failures', async () => {
     const other = new ScriptedChecks();
     const otherPlugin: CheckPlugin = { ...other.plugin, kind: 'other' };
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] }, {}, { plugins: [otherPlugin] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] }, {}, { plugins: [otherPlugin] });
     scripted.set(8001, 'pass');
     other.set(8001, 'fail');
     runner.start();
@@ -429,17 +409,17 @@ describe('service runner: update (make before break)', () => {
     runner.onTransition((event) => {
       if (!event.up) downs.push(portStatus(runner, 8001)?.checks.find((entry) => entry.kind === 'other')?.fails ?? -1);
     });
-    runner.update(serviceItem({ checks: [check({ rise: 1 }), check({ kind: 'other', rise: 1, fall: 3 })] }));
+    runner.update(serviceItem({ checks: [scriptedCheck({ rise: 1 }), scriptedCheck({ kind: 'other', rise: 1, fall: 3 })] }));
     await waitFor(() => fake.keys('webapp').length === 0, 'the failing new check to take the port down');
     assert.deepEqual(downs, [3]);
   });
 
   it('unpublishes removed ports and starts added ports down', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [check({ rise: 3 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [scriptedCheck({ rise: 3 })] });
     for (const port of [8001, 8002, 8003]) scripted.set(port, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 2, 'both ports to be published');
-    runner.update(serviceItem({ ports: [8001, 8003], checks: [check({ rise: 3 })] }));
+    runner.update(serviceItem({ ports: [8001, 8003], checks: [scriptedCheck({ rise: 3 })] }));
     assert.equal(portStatus(runner, 8003)?.up, false, 'an added port starts down');
     assert.equal(portStatus(runner, 8002), undefined, 'a removed port leaves the status');
     await waitFor(() => fake.keys('webapp').join() === 'node1.example.com:8001,node1.example.com:8003', 'the removed port out and the added port in');
@@ -448,11 +428,11 @@ describe('service runner: update (make before break)', () => {
   });
 
   it('moves a registration to a new advertised host by publishing the new one before removing the old', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
-    runner.update(serviceItem({ advertise: { host: 'web1.example.com' }, checks: [check({ rise: 1 })] }));
+    runner.update(serviceItem({ advertise: { host: 'web1.example.com' }, checks: [scriptedCheck({ rise: 1 })] }));
     await waitFor(() => fake.keys('webapp').join() === 'web1.example.com:8001', 'the registration to move');
     const publishNew = fake.calls.findIndex((call) => call.op === 'publish' && call.key === 'web1.example.com:8001');
     const unpublishOld = fake.calls.findIndex((call) => call.op === 'unpublish' && call.key === 'node1.example.com:8001');
@@ -470,7 +450,7 @@ describe('service runner: update (make before break)', () => {
 
 describe('service runner: stop', () => {
   it('stop with deregister unpublishes every port before it resolves', async () => {
-    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ ports: [8001, 8002], checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     scripted.set(8002, 'pass');
     runner.start();
@@ -483,7 +463,7 @@ describe('service runner: stop', () => {
   });
 
   it('stop without deregister leaves registrations to the session', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
@@ -493,7 +473,7 @@ describe('service runner: stop', () => {
   });
 
   it('stop gives up at its deadline when the backend is away', async () => {
-    const { runner, fake, scripted } = setup({ checks: [check({ rise: 1 })] });
+    const { runner, fake, scripted } = setup({ checks: [scriptedCheck({ rise: 1 })] });
     scripted.set(8001, 'pass');
     runner.start();
     await waitFor(() => fake.keys('webapp').length === 1, 'the port to be published');
