@@ -14,6 +14,7 @@ export const ErrorCodes = {
   LH_ZK_OPERATION: 'A ZooKeeper operation failed',
   LH_ETCD_TIMEOUT: 'An etcd operation did not complete before its deadline',
   LH_ETCD_OPERATION: 'An etcd operation failed',
+  LH_ETCD_HISTORY_LOST: 'etcd no longer has the history a watch continues from (compacted, or etcd restarted without its data): the cluster is read again',
   LH_HAPROXY_INVALID: 'HAProxy rejected a generated configuration',
   LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',

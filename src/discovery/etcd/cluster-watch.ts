@@ -9,6 +9,7 @@ import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import type { EtcdConnection } from './client.js';
 import { keyAfter, prefixEnd } from './keys.js';
+import type { HistoryNotice } from './history-notice.js';
 import { RangeWatch } from './range-watch.js';
 
 /** Keys per range request: big clusters are read in pages, never in one response that could exceed gRPC's message limit. */
@@ -26,6 +27,8 @@ export interface EtcdClusterWatcherOptions {
   cluster: string;
   onMembers(set: MemberSet): void;
   logger: Logger;
+  /** shared by the clusters of one discovery, so etcd losing its history is logged once */
+  historyNotice?: HistoryNotice;
   pageSize?: number;
 }
 
@@ -37,7 +40,8 @@ export interface EtcdClusterWatcherOptions {
  * next revision then delivers every change after it, also across
  * reconnects. Each change costs etcd nothing but the event itself: no
  * re-read, whatever the cluster's size. Only when the watch reports that the
- * history it needs was compacted is the cluster read again in full.
+ * history it needs is gone (compacted, or etcd restarted without its data)
+ * is the cluster read again in full, as after a ZooKeeper session expiry.
  *
  * While etcd is unreachable nothing is reported (the core keeps the last
  * members); the watch resumes where it stopped.
@@ -107,9 +111,17 @@ export class EtcdClusterWatcher implements ClusterWatch {
       onCompacted: (compactRevision) => {
         this.watch = undefined;
         this.options.logger.warn(
-          { cluster: this.options.cluster, compactRevision: compactRevision.toString() },
+          { code: 'LH_ETCD_HISTORY_LOST', cluster: this.options.cluster, compactRevision: compactRevision.toString() },
           `cluster ${this.options.cluster}: etcd compacted the history the watch needed (up to revision ${compactRevision}); reading the cluster again`,
         );
+        void this.read();
+      },
+      onHistoryLost: (lost) => {
+        this.watch = undefined;
+        const fields = { cluster: this.options.cluster, key: this.options.folder, revision: lost.revision.toString(), lastSeen: lost.lastSeen.toString() };
+        const message = `etcd's history changed under the watch (${lost.reason})`;
+        if (this.options.historyNotice) this.options.historyNotice.report(fields, message);
+        else this.options.logger.warn({ code: 'LH_ETCD_HISTORY_LOST', ...fields }, `cluster ${this.options.cluster}: ${message}; reading the cluster again`);
         void this.read();
       },
       onBroken: (error) => this.reportFailure(error),
