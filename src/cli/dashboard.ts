@@ -62,8 +62,8 @@ export class Dashboard {
   private readonly changes: DashboardChange[] = [];
   private known = new Map<string, { members: readonly unknown[]; keys: Set<string> }>();
   private readonly unsubscribe: () => void;
-  private body: { at: number; json: string } | undefined;
-  private building: Promise<string> | undefined;
+  private body: { at: number; json: Buffer } | undefined;
+  private building: Promise<Buffer> | undefined;
 
   constructor(private readonly writer: Writer) {
     this.unsubscribe = writer.onSynced(() => this.recordChanges());
@@ -88,11 +88,12 @@ export class Dashboard {
   }
 
   /** The serialized state, shared by every reader within STATE_MAX_AGE_MS and by concurrent readers. */
-  private stateJson(): Promise<string> {
+  private stateJson(): Promise<Buffer> {
     if (this.body && Date.now() - this.body.at < STATE_MAX_AGE_MS) return Promise.resolve(this.body.json);
     this.building ??= this.state()
       .then((state) => {
-        const json = JSON.stringify(state);
+        // Encoded once: a burst of readers gets the same bytes.
+        const json = Buffer.from(JSON.stringify(state));
         this.body = { at: Date.now(), json };
         return json;
       })
