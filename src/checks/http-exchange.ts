@@ -16,7 +16,7 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 export const MAX_BODY_BYTES = 16 * 1024;
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-9]\d\d)(?: |\r?$)/;
 /** RFC 9112 chunk-size, optional whitespace and extensions. */
-const CHUNK_SIZE = /^([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
+const CHUNK_SIZE = /^0*([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
 /** 100 Continue and 103 Early Hints come once or twice; a stream of them is not an answer. */
 const MAX_INTERIM_ANSWERS = 8;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');

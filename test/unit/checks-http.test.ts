@@ -388,6 +388,11 @@ describe('http check against answers that never end', () => {
     assert.match(outcome.detail ?? '', /HTTP 500 "sick" \(malformed chunked body: chunk size "-1"\)$/);
   });
 
+  it('reads chunk sizes with leading zeros, whitespace and extensions', async () => {
+    const { outcome } = await hostile({ head: `${CHUNKED_500}000000004 \r\nsick\r\n3;why=db\r\n!!!\r\n0\r\n\r\n`, next: () => '', pauseMs: 1_000 });
+    assert.match(outcome.detail ?? '', /HTTP 500 "sick!!!"$/);
+  });
+
   it('stops at the limit on a 65 KB chunk extension', async () => {
     const { outcome } = await hostile({ head: `${CHUNKED_500}5;ext=`, next: () => KIB });
     assert.match(outcome.detail ?? '', /HTTP 500 \(stopped reading: body longer than/);
