@@ -38,13 +38,15 @@ export interface StatSnapshotOptions {
  * kept connection (to the old one) would not follow.
  */
 export class StatSnapshot {
-  private cached: { at: number; stats: ServerStat[] } | undefined;
+  /** the last answer, or why there was none (HAProxy down is also asked at most once per `maxAgeMs`) */
+  private cached: { at: number; stats: ServerStat[] } | { at: number; error: unknown } | undefined;
   private inFlight: Promise<ServerStat[]> | undefined;
 
   constructor(private readonly options: StatSnapshotOptions) {}
 
   read(): Promise<ServerStat[]> {
-    if (this.cached && Date.now() - this.cached.at < this.options.maxAgeMs) return Promise.resolve(this.cached.stats);
+    const cached = this.cached;
+    if (cached && Date.now() - cached.at < this.options.maxAgeMs) return 'stats' in cached ? Promise.resolve(cached.stats) : Promise.reject(cached.error);
     this.inFlight ??= this.fetch().finally(() => {
       this.inFlight = undefined;
     });
@@ -55,7 +57,11 @@ export class StatSnapshot {
     const socket = adminSocket(this.options.path, { timeoutMs: this.options.timeoutMs ?? 5_000 });
     try {
       this.options.onRead?.();
-      const stats = parseStatCsv(await socket.command('show stat')).map((row) => ({
+      const answer = await socket.command('show stat').catch((error: unknown) => {
+        this.cached = { at: Date.now(), error };
+        throw error;
+      });
+      const stats = parseStatCsv(answer).map((row) => ({
         proxy: row.pxname ?? '',
         server: row.svname ?? '',
         status: row.status ?? '',
