@@ -81,9 +81,10 @@ export class EtcdClusterWatcher implements ClusterWatch {
   private async read(): Promise<void> {
     if (this.closed) return;
     let revision: bigint;
+    let clusterId: string;
     let kvs: IKeyValue[];
     try {
-      ({ revision, kvs } = await this.readAll());
+      ({ revision, clusterId, kvs } = await this.readAll());
     } catch (error) {
       if (this.closed) return;
       this.reportFailure(error);
@@ -107,6 +108,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
       key: this.key,
       rangeEnd: this.rangeEnd,
       fromRevision: revision + 1n,
+      clusterId,
       onEvents: (events) => this.apply(events),
       onCompacted: (compactRevision) => {
         this.watch = undefined;
@@ -129,22 +131,24 @@ export class EtcdClusterWatcher implements ClusterWatch {
   }
 
   /** Every key of the cluster at one revision, a page at a time. */
-  private async readAll(): Promise<{ revision: bigint; kvs: IKeyValue[] }> {
+  private async readAll(): Promise<{ revision: bigint; clusterId: string; kvs: IKeyValue[] }> {
     const { connection } = this.options;
     const limit = this.options.pageSize ?? PAGE_SIZE;
     const kvs: IKeyValue[] = [];
     let revision: string | undefined;
+    let clusterId = '';
     let from = this.key;
     for (;;) {
       const request = { key: from, range_end: this.rangeEnd, limit, ...(revision ? { revision } : {}) };
       const page = await connection.call('range', this.options.folder, () => connection.kv.range(request));
       revision ??= page.header.revision;
+      clusterId ||= page.header.cluster_id;
       kvs.push(...page.kvs);
       const last = page.kvs.at(-1);
       if (!page.more || !last || this.closed) break;
       from = keyAfter(last.key);
     }
-    return { revision: BigInt(revision), kvs };
+    return { revision: BigInt(revision), clusterId, kvs };
   }
 
   private apply(events: IEvent[]): void {

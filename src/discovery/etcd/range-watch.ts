@@ -9,6 +9,8 @@ export interface RangeWatchOptions {
   rangeEnd?: Buffer;
   /** the first revision to deliver: one past what the owner has already seen */
   fromRevision: bigint;
+  /** the etcd cluster `fromRevision` belongs to (from the owner's read); else the first answer's */
+  clusterId?: string;
   /** events of one response, in revision order */
   onEvents(events: IEvent[]): void;
   /**
@@ -67,12 +69,13 @@ export class RangeWatch {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
-  /** the etcd cluster the history belongs to, from the first answer */
+  /** the etcd cluster the history belongs to */
   private clusterId: string | undefined;
   private verifying = false;
 
   constructor(private readonly options: RangeWatchOptions) {
     this.next = options.fromRevision;
+    this.clusterId = options.clusterId || undefined;
     this.backoff = options.backoff ?? new Backoff(100, 5_000);
     this.open();
   }
