@@ -176,9 +176,12 @@ export class RangeWatch {
           const now = BigInt(answer.header.revision);
           if (now < this.next - 1n) this.lost({ reason: `etcd is at revision ${now}, below revision ${this.next - 1n} the watch already saw (restarted without its data?)`, revision: now, lastSeen: this.next - 1n });
         },
-        // Unreachable again: the next answer is looked at again.
-        () => {
+        // Unreachable again. A watch waiting for a future revision gets no
+        // more answers to look at, so the stream is reopened: its "created"
+        // answer is looked at again.
+        (error: unknown) => {
           this.verifying = false;
+          if (this.stream) this.broken(this.stream, error);
         },
       );
     return false;
