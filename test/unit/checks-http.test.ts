@@ -31,7 +31,7 @@ interface TestServer {
   close(): Promise<void>;
 }
 
-/** Routes: /ok 200, /empty 204, /fail 500 with a body, /moved 301, /hang never answers. */
+/** Routes: /ok 200, /empty 204, /fail 500 with a body, /moved 301, /hang never answers, /endless a 500 whose chunked body never ends. */
 function handler(seen: SeenRequest[]) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
@@ -51,6 +51,18 @@ function handler(seen: SeenRequest[]) {
         return;
       case '/hang':
         return;
+      case '/endless': {
+        // Raw bytes under the TLS layer: a chunk-size line that never ends.
+        const socket = request.socket;
+        socket.on('error', () => undefined);
+        socket.write('HTTP/1.1 500 ERR\r\nTransfer-Encoding: chunked\r\n\r\n');
+        const pump = (): void => {
+          while (!socket.destroyed && socket.write('f'.repeat(4096)));
+          if (!socket.destroyed) socket.once('drain', pump);
+        };
+        pump();
+        return;
+      }
       default:
         response.writeHead(404).end();
     }
@@ -243,6 +255,13 @@ describe('http check over https', () => {
     if (!server) return t.skip(skipReason);
     const outcome = await run(config({ uri: '/fail', https: true }), server.port);
     assert.equal(outcome.passed, false);
+  });
+
+  it('stops reading a body that never ends over https too', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/endless', https: true }), server.port, AbortSignal.timeout(15_000));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500 \(stopped reading: body longer than \d+ bytes\)$/);
   });
 
   it('fails when plain http is sent to an https port', async (t) => {
