@@ -61,13 +61,16 @@ export async function acquireDirLock(path: string, options: AcquireOptions): Pro
   } catch (error) {
     throw unwritable(path, error);
   }
-  const giveUpAt = Date.now() + (options.waitMs ?? 0);
+  const startedAt = Date.now();
+  const giveUpAt = startedAt + (options.waitMs ?? 0);
   for (let attempt = 0; ; attempt++) {
     if (await tryCreate(path, text)) return heldLock(path, owner, text);
     const holder = await readOwner(path);
     if (holder === 'gone') continue; // released between our attempt and the read: try again at once
     if (holder === 'unreadable' || isAlive(holder)) {
-      if (Date.now() >= giveUpAt) throw held(path, holder);
+      // Two daemons started together: the winner's file may still be empty; give it a moment to say who it is.
+      const limit = holder === 'unreadable' ? Math.max(giveUpAt, startedAt + 2_000) : giveUpAt;
+      if (Date.now() >= limit) throw held(path, holder);
       await sleep(Math.min(10 + attempt * 5, 100) + Math.random() * 10);
       continue;
     }

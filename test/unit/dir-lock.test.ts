@@ -74,6 +74,13 @@ describe('dir lock', () => {
     assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1, JSON.stringify(results.map((result) => result.status === 'rejected' ? String(result.reason) : 'ok')));
   });
 
+  test('a lock file still being written (empty) is waited for until it names its holder', async () => {
+    const path = join(dir.path, 'empty.lock');
+    await writeFile(path, '');
+    setTimeout(() => void writeFile(path, JSON.stringify(owner(sleeper.pid!, processStartTime(sleeper.pid!)))), 300);
+    await assert.rejects(acquireDirLock(path, { role: 'writer' }), new RegExp(`already locked by writer PID ${sleeper.pid}\\b`));
+  });
+
   test('waitMs: a short-lived holder is waited for', async () => {
     const path = join(dir.path, 'wait.lock');
     const first = await acquireDirLock(path, { role: 'lighthouse drain' });
