@@ -122,6 +122,23 @@ describe('one writer and one reporter per config dir', () => {
     }
   });
 
+  test('two writers started at the same moment: exactly one runs, the other names it', { timeout: 120_000 }, async (t) => {
+    await Promise.all(daemons.map((started) => started.stop()));
+    const pair = [daemon('writer', 'writer-a'), daemon('writer', 'writer-b')];
+    try {
+      const loser = await Promise.race(pair.map((started, index) => started.exited.then(() => index)));
+      const winner = pair[1 - loser]!;
+      assert.notEqual(pair[loser]!.child.exitCode, 0);
+      assert.match(read(loser === 0 ? 'writer-a' : 'writer-b'), new RegExp(`already locked by writer PID ${winner.pid}\\b`));
+      await writeOriginalNode(client, BASE, 'web', node(backends[0]!), 'again');
+      await waitFor(async () => (await backendsReached(webPort, 8).catch(() => new Set<string>())).size > 0, 'the winner to serve', 60_000, 200);
+      assert.equal(winner.child.exitCode, null, 'the winner still runs');
+    } catch (error) {
+      for (const name of ['writer-a', 'writer-b']) t.diagnostic(`${name}:\n${read(name).slice(-4000)}`);
+      throw error;
+    }
+  });
+
   test('a state dir that cannot be written: a clear error, exit 1', { timeout: 60_000 }, async () => {
     // /sys refuses mkdir even to root.
     const writer = daemon('writer', 'writer-ro', ['--state-dir', '/sys/lighthouse-test-state']);
