@@ -7,6 +7,7 @@ import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { assertConfigDir, loadRegistries } from './common.js';
+import { CliExit, writeOut } from './output.js';
 
 export interface CheckConfigOptions {
   plugin?: string[];
@@ -86,11 +87,9 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const { problems, snapshot } = await checkConfigDir(configDir, registries);
-  for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   if (problems.length > 0) {
-    process.stderr.write(`${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
-    process.exitCode = 1;
-    return;
+    await writeOut(problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
+    throw new CliExit(1, `${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
   }
   const counts = [
     [snapshot.balancers.size, 'balancer'],
@@ -98,5 +97,5 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
     [snapshot.clusters.size, 'cluster'],
     [snapshot.services.size, 'service'],
   ] as const;
-  process.stdout.write(`${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
+  await writeOut(`${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
 }

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',
   LH_CHECK_FAILED: 'A health check failed',
   LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout',
+  LH_DIR_LOCKED: 'Another running process holds the lock (a second writer or reporter on one directory), or the lock file cannot be written',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
