@@ -6,6 +6,7 @@ import { fail, ok, type Result } from '../lib/result.js';
 import { defaultLogSettings } from '../lib/logger.js';
 import type { Metadata } from '../discovery/node.js';
 import { metadataProblem } from '../discovery/codec.js';
+import { readPythonMetadata } from './python-yaml.js';
 import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
 import {
   advertiseSchema,
@@ -70,7 +71,7 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
     case 'cluster':
       return parseCluster(source, name, body, registries);
     case 'service':
-      return parseService(source, name, body, registries);
+      return parseService(source, name, body, registries, text);
   }
 }
 
@@ -123,10 +124,13 @@ function parseCluster(source: Source, name: string, body: Record<string, unknown
   return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), ...item });
 }
 
-function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
+function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries, text: string): Parsed {
   const parsed = validate(source, serviceSchema, body, []);
   if (!parsed.ok) return parsed;
   const service = parsed.value;
+  // Metadata goes to the registry, where the original's readers expect what PyYAML made of it.
+  const metadata = body.metadata === undefined ? ok<Metadata>({}) : readPythonMetadata(text);
+  if (!metadata.ok) return fail(metadata.error.map((issue) => problem(source, issue.path, issue.message)));
   const intervalMs = Math.round(service.checks.interval * 1000);
   const { interval: _interval, ...checkSections } = service.checks;
   const checks: CheckSpec[] = [];
@@ -153,7 +157,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     checks.push({ kind, rise: core.value.rise, fall: core.value.fall, timeoutMs, config: config.value });
   }
   if (checks.length === 0 && problems.length === 0) problems.push(problem(source, ['checks'], 'needs at least one check (e.g. http, tcp, redis)'));
-  const tooBig = metadataProblem(service.metadata as Metadata);
+  const tooBig = metadataProblem(metadata.value);
   if (tooBig) problems.push(problem(source, ['metadata'], tooBig));
   if (problems.length > 0) return fail(problems);
   const ports = [...new Set(service.ports ?? [service.port!])];
@@ -161,7 +165,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     discovery: service.discovery,
     host: service.host,
     ports,
-    metadata: service.metadata as Metadata,
+    metadata: metadata.value,
     intervalMs,
     checks,
     advertise: service.advertise,
