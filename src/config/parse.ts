@@ -7,6 +7,7 @@ import { defaultLogSettings } from '../lib/logger.js';
 import type { Metadata } from '../discovery/node.js';
 import { metadataProblem } from '../discovery/codec.js';
 import { readPythonMetadata } from './python-yaml.js';
+import { fromDictConfig, isDictConfig } from './python-logging.js';
 import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
 import {
   advertiseSchema,
@@ -55,6 +56,14 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
 
   switch (kind) {
     case 'logging': {
+      if (isDictConfig(body)) {
+        // The original's logging.yaml (Python dictConfig): mapped, with a warning for each part that is not.
+        const mapped = fromDictConfig(body, defaultLogSettings().format);
+        if (!mapped.ok) return fail(mapped.error.map((issue) => problem(source, issue.path, issue.message)));
+        const { settings } = mapped.value;
+        const warnings = mapped.value.warnings.map((issue) => problem(source, issue.path, issue.message));
+        return ok({ kind, name, file, hash: hashOf(settings), warnings, settings });
+      }
       const parsed = validate(source, loggingSchema, body, []);
       if (!parsed.ok) return parsed;
       const settings = { ...parsed.value, format: parsed.value.format ?? defaultLogSettings().format };
@@ -96,11 +105,13 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
   const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
   if (!advertise.ok) return advertise;
-  const config = validate(source, plugin.schema, rest, []);
+  const stripped = plugin.ignoreSettings?.(rest) ?? { body: rest, ignored: [] };
+  const config = validate(source, plugin.schema, stripped.body, []);
   if (!config.ok) return config;
   const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value });
-  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value, advertise: advertise.value });
-  return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value });
+  const warnings = stripped.ignored.map((setting) => problem(source, setting.path, setting.reason));
+  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value, advertise: advertise.value });
+  return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value });
 }
 
 function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {

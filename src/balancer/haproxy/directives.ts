@@ -60,7 +60,7 @@ const GLOBAL_KEYWORDS: ReadonlySet<string> = new Set([
  * Global keywords that would fight with how Lighthouse runs HAProxy
  * (it starts the process itself in master-worker mode and owns the pid file).
  */
-const MANAGED_GLOBAL: Readonly<Record<string, string>> = {
+export const MANAGED_GLOBAL: Readonly<Record<string, string>> = {
   daemon: 'Lighthouse runs HAProxy as a detached master-worker process itself',
   'master-worker': 'Lighthouse always starts HAProxy in master-worker mode (-W)',
   pidfile: 'the pid file is the balancer setting pid_file',
