@@ -120,19 +120,23 @@ function parseCluster(source: Source, name: string, body: Record<string, unknown
   if (!core.ok) return core;
   const balancer: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(sections)) {
     const plugin = registries.balancers.get(key);
     if (!plugin) {
       problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name or a balancer section: ${registries.balancers.kinds().join(', ')})`));
       continue;
     }
-    const section = validate(source, plugin.clusterSchema, value ?? {}, [key]);
+    const raw = value ?? {};
+    const stripped = plugin.ignoreClusterSettings && typeof raw === 'object' && !Array.isArray(raw) ? plugin.ignoreClusterSettings(raw as Record<string, unknown>) : { body: raw, ignored: [] };
+    warnings.push(...stripped.ignored.map((setting) => problem(source, [key, ...setting.path], setting.reason)));
+    const section = validate(source, plugin.clusterSchema, stripped.body, [key]);
     if (section.ok) balancer[key] = section.value;
     else problems.push(...section.error);
   }
   if (problems.length > 0) return fail(problems);
   const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer };
-  return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), ...item });
+  return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), warnings, ...item });
 }
 
 function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries, text: string): Parsed {

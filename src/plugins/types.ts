@@ -54,6 +54,8 @@ export interface BalancerPlugin<Config = unknown, ClusterConfig = unknown> {
   ignoreSettings?: IgnoreSettings;
   /** validates the `<kind>:` section of each cluster file (e.g. `haproxy:`) */
   clusterSchema: z.ZodType<ClusterConfig>;
+  /** like ignoreSettings, for that section of a cluster file */
+  ignoreClusterSettings?: IgnoreSettings;
   create(config: Config, helper: PluginHelper): Balancer<ClusterConfig>;
 }
 
