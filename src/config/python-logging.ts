@@ -99,7 +99,7 @@ export function fromDictConfig(body: Record<string, unknown>, defaultFormat: Log
       const what = typeof kind === 'string' ? ` (${kind})` : '';
       const instead =
         section === 'handlers'
-          ? 'lines go to one destination (stdout, stderr or a file: see root.handlers below), as json or pretty'
+          ? "lines go to stdout, or to stderr or the file of the root's first stream or file handler, as json or pretty"
           : section === 'formatters'
             ? 'lines are json, or pretty on a terminal'
             : 'every line names its daemon and module';
