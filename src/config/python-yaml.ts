@@ -99,7 +99,13 @@ export function readPythonMetadata(text: string): Result<Metadata, MetadataProbl
   const doc = parseDocument(text, { version: '1.1', customTags: pyyamlTags, uniqueKeys: true });
   if (doc.errors.length > 0) return fail(doc.errors.map((error) => ({ path: ['metadata'], message: `invalid YAML 1.1: ${error.message.split('\n')[0]}` })));
   if (!isMap(doc.contents) || !doc.contents.has('metadata')) return ok({});
-  const raw = (doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) as Map<unknown, unknown>).get('metadata');
+  let raw: unknown;
+  try {
+    // Aliases are resolved here: an unknown anchor or an alias bomb throws.
+    raw = (doc.toJS({ mapAsMap: true, maxAliasCount: 100 }) as Map<unknown, unknown>).get('metadata');
+  } catch (error) {
+    return fail([{ path: ['metadata'], message: `invalid YAML 1.1: ${(error as Error).message}` }]);
+  }
   if (raw === null || raw === undefined) return ok({});
   const problems: MetadataProblem[] = [];
   const value = convert(raw, ['metadata'], problems);

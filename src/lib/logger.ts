@@ -94,6 +94,8 @@ export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defau
         if (!family) return;
         child.level = levelOf(family);
         children.add(new WeakRef(child));
+        // Children of services and checks come and go with config edits: forget the collected ones now and then.
+        if (children.size % 256 === 0) for (const ref of children) if (!ref.deref()) children.delete(ref);
       },
     },
     destination,

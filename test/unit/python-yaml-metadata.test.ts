@@ -154,3 +154,12 @@ test('a service file: the node a reporter registers carries the original bytes',
     String.raw`{"host": "web1", "ip": "10.0.0.5", "metadata": "{\"big\": 1e+20, \"enabled\": true, \"id\": 12345678901234567890, \"ratio\": 1.0, \"tiny\": 1e-05}", "peer": null, "port": 8000}`,
   );
 });
+
+test('an unresolved alias or an alias bomb is a problem, not an exception', () => {
+  const bomb = ['metadata:', '  a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `  ${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+  for (const text of ['metadata:\n  a: [*nowhere]\n', bomb]) {
+    const result = readPythonMetadata(text);
+    assert.ok(!result.ok, text.slice(0, 40));
+    assert.equal(result.error[0]!.path.join('.'), 'metadata');
+  }
+});
