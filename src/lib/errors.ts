@@ -7,6 +7,7 @@ export const ErrorCodes = {
   LH_CONFIG_INVALID: 'A config file has a missing or wrongly typed setting',
   LH_CONFIG_DIRECTIVE: 'A user-supplied HAProxy directive is not legal in its section',
   LH_CONFIG_REFERENCE: 'A config item refers to another item that does not exist',
+  LH_CONFIG_IGNORED: 'A config file holds a setting of the original Lighthouse that is accepted and ignored (a warning)',
   LH_PLUGIN_UNKNOWN: 'A config file names a plugin that is not registered',
   LH_PLUGIN_LOAD: 'A plugin package could not be loaded or is incompatible',
   LH_NODE_INVALID: 'A discovery node carries malformed or hostile data',
