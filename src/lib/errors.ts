@@ -17,6 +17,7 @@ export const ErrorCodes = {
   LH_HAPROXY_INVALID: 'HAProxy rejected a generated configuration',
   LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',
+  LH_FILE_WRITE: 'A file the daemon keeps (HAProxy config, state, markers) could not be written: disk full, read-only, permissions',
   LH_CHECK_FAILED: 'A health check failed',
   LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout',
 } as const;
