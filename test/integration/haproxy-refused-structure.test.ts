@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { backendsReached, startHttpBackend, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
@@ -81,5 +82,23 @@ test('membership of other clusters keeps applying while one structural change is
   const fixed = await readFile(h.config.config_file, 'utf8');
   assert.match(fixed, /balance leastconn/);
   assert.match(fixed, /web3\.test/);
-  assert.ok(h.logs.some((line) => /accepted the configuration it refused before/.test(line)));
+  assert.ok(h.logs.some((line) => /configuration HAProxy refused before passes now or is no longer wanted/.test(line)));
+});
+
+test('a refusal caused by something outside the config files (a missing errorfile) is checked again without an edit', async () => {
+  const errorfile = join(h.dir.path, 'custom-503.http');
+  const withErrorfile = () => clusterOf('other', { port: otherPort, backend: [`errorfile 503 ${errorfile}`] }, [member(other1())]);
+  const clusters = () => [web([web1, web3]), withErrorfile(), third()];
+  await assert.rejects(balancer.sync(clusters()), /cluster "other"/);
+  await writeFile(errorfile, 'HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\ncustom\r\n');
+  // The writer retries a failed sync with backoff; the same render passes once HAProxy checks it again.
+  await waitFor(
+    async () => {
+      await balancer.sync(clusters()).catch(() => undefined);
+      return (await readFile(h.config.config_file, 'utf8')).includes(errorfile);
+    },
+    'the render to pass once the errorfile exists',
+    40_000,
+    1_000,
+  );
 });

@@ -61,6 +61,9 @@ interface LoadedMarker {
 
 const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/** How long a structure `haproxy -c` refused is taken as refused without checking it again (unless it changes). */
+const REFUSAL_RECHECK_MS = 10_000;
+
 /** An empty server-state file in the format HAProxy reads: version line only. */
 const EMPTY_SERVER_STATE = '1\n';
 
@@ -100,7 +103,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   /** the clusters (settings and members) of the render last installed in config_file: what a refused change falls back to */
   private installed: readonly Cluster[] | undefined;
   /** the last desired structure `haproxy -c` refused, with its error (a re-check only when it changes) */
-  private refused: { skeleton: string; error: ConfigRejectedError } | undefined;
+  private refused: { skeleton: string; error: ConfigRejectedError; at: number } | undefined;
   private reported = new Set<string>();
 
   private lastReloadAt = 0;
@@ -191,24 +194,32 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     for (const message of desired.skipped) this.logger.warn(message);
     await this.adopt();
 
-    // A structure `haproxy -c` refused is not checked again until it changes (its file is edited).
-    const known = this.refused?.skeleton === desired.skeleton ? this.refused.error : undefined;
+    // A structure `haproxy -c` refused is checked again when it changes (its
+    // file is edited), else at most every REFUSAL_RECHECK_MS: what it lacked
+    // may appear without an edit (a certificate, an errorfile).
+    const known = this.refused?.skeleton === desired.skeleton && Date.now() - this.refused.at < REFUSAL_RECHECK_MS ? this.refused.error : undefined;
     const refusal = known ?? (await this.install(desired, accepted));
     if (refusal === undefined) {
-      if (this.refused) this.logger.info({ file: this.paths.config }, 'HAProxy accepted the configuration it refused before; it runs the desired state again');
+      if (this.refused) this.logger.info({ file: this.paths.config }, 'the configuration HAProxy refused before passes now or is no longer wanted; HAProxy runs the desired state');
       this.refused = undefined;
       return;
     }
-    if (!known && refusal instanceof ConfigRejectedError) this.refused = { skeleton: desired.skeleton, error: refusal };
+    if (!known && refusal instanceof ConfigRejectedError) this.refused = { skeleton: desired.skeleton, error: refusal, at: Date.now() };
 
     // Only the refused change waits: the rest still goes to HAProxy, above all
     // membership changes (drains, dead nodes, scale-ups) of every cluster it runs.
+    let failure: unknown;
     for (const [target, targetClusters] of this.fallbacks(desired, accepted, refusal)) {
-      if ((await this.install(target, targetClusters)) === undefined) {
-        throw refusalError(refusal, 'only this change waits until it is fixed: every other change was applied');
+      try {
+        failure = await this.install(target, targetClusters);
+      } catch (error) {
+        // e.g. the reload of a partial render failed: the installed structure may still go through.
+        failure = error;
+        continue;
       }
+      if (failure === undefined) throw refusalError(refusal, 'only this change waits until it is fixed: every other change was applied');
     }
-    throw refusalError(refusal, 'nothing else could be applied either');
+    throw refusalError(refusal, `nothing else could be applied either${failure === undefined ? '' : ` (${errorMessage(failure)})`}`);
   }
 
   /**
