@@ -8,6 +8,9 @@ import { waitFor } from '../support/wait-for.js';
 import { clusterOf, harness, member, processesUsing, type Harness } from './haproxy-harness.js';
 import { haproxyPaths } from '../../src/balancer/haproxy/paths.js';
 import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
+import { registerHaproxyCounters } from '../../src/cli/dashboard.js';
+import type { Writer } from '../../src/writer/writer.js';
+import { Registry } from 'prom-client';
 
 /**
  * HAProxy dies and cannot be started again at first (another program took
@@ -51,11 +54,19 @@ async function takePort(port: number, deadlineMs = 5_000): Promise<Server> {
   }
 }
 
+/** `lighthouse_haproxy_up` as the writer's /metrics would show it. */
+async function upGauge(): Promise<string | undefined> {
+  const registry = new Registry();
+  const writer = { balancerNames: () => ['haproxy'], balancer: () => balancer } as unknown as Writer;
+  registerHaproxyCounters(registry, writer);
+  return /^lighthouse_haproxy_up\{balancer="haproxy"\} (\d)$/m.exec(await registry.metrics())?.[1];
+}
+
 const logged = (pattern: RegExp, level?: number): string[] => h.logs.filter((line) => pattern.test(line) && (level === undefined || line.includes(`"level":${level}`)));
 
 test('a restart that fails (port taken) is retried with backoff until HAProxy serves again', async () => {
   await balancer.sync([clusterOf('web', { port: webPort }, backends.map((backend) => member(backend)))]);
-  assert.equal(balancer.health.up, true);
+  assert.equal(await upGauge(), '1');
   const config = await readFile(h.config.config_file, 'utf8');
   const before = await h.masterPid();
 
@@ -64,7 +75,7 @@ test('a restart that fails (port taken) is retried with backoff until HAProxy se
   blocker = await takePort(webPort);
   await waitFor(() => logged(/HAProxy is down and could not be started again/).length > 0, 'the failed restart to be reported');
   assert.match(logged(/HAProxy is down and could not be started again/)[0]!, /Address already in use|cannot bind/i);
-  assert.equal(balancer.health.up, false, 'lighthouse_haproxy_up reads 0');
+  assert.equal(await upGauge(), '0', 'lighthouse_haproxy_up reads 0');
   // What `lighthouse status` shows while it is down (written in the background).
   const marker = await waitFor(async () => {
     const text = await readFile(haproxyPaths(h.config).down, 'utf8').catch(() => '{}');
@@ -81,7 +92,7 @@ test('a restart that fails (port taken) is retried with backoff until HAProxy se
 
   assert.notEqual(await h.masterPid(), before);
   // Traffic can flow a moment before `show proc` confirms the start.
-  await waitFor(() => balancer.health.up, 'lighthouse_haproxy_up to read 1 again');
+  await waitFor(async () => (await upGauge()) === '1', 'lighthouse_haproxy_up to read 1 again');
   await waitFor(async () => (await readFile(haproxyPaths(h.config).down, 'utf8').catch(() => undefined)) === undefined, 'the down marker to be removed');
   assert.equal(await readFile(h.config.config_file, 'utf8'), config, 'started from the unchanged config file');
   assert.equal(logged(/HAProxy is down and could not be started again/, 50).length, 1, 'the outage is logged once as an error');
