@@ -79,7 +79,8 @@ export class Writer {
   private startupTimer: NodeJS.Timeout | undefined;
   private readonly cacheFile: string;
   private cacheTimer: NodeJS.Timeout | undefined;
-  private cacheWarned = false;
+  /** the last write of the member cache failed: warned once per change between failing and recovered */
+  private cacheFailing = false;
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
 
@@ -314,9 +315,12 @@ export class Writer {
     try {
       await saveMemberCache(this.cacheFile, clusters);
     } catch (error) {
-      if (!this.cacheWarned) this.logger.warn({ err: error, file: this.cacheFile }, `${this.cacheFile}: cannot keep the last known members for restarts: ${errorMessage(error)}`);
-      this.cacheWarned = true;
+      if (!this.cacheFailing) this.logger.warn({ err: error, file: this.cacheFile }, `${this.cacheFile}: cannot keep the last known members for restarts: ${errorMessage(error)}`);
+      this.cacheFailing = true;
+      return;
     }
+    if (this.cacheFailing) this.logger.info({ file: this.cacheFile }, `${this.cacheFile}: the last known members are kept for restarts again`);
+    this.cacheFailing = false;
   }
 
   private balancedClusters(balancer: BalancerItem): BalancedCluster[] {

@@ -73,7 +73,7 @@ export const haproxyConfigSchema = z
     meta_clusters: z.record(z.string().regex(PROXY_NAME, 'meta-cluster names use letters, digits, "_", "." and "-"'), metaClusterSchema).default({}),
     proxies: z.record(z.string().regex(PROXY_NAME, 'proxy names use letters, digits, "_", "." and "-"'), proxySchema).default({}),
     stats: statsSchema.optional(),
-    /** master CLI socket; default: `master.sock` beside socket_file */
+    /** master CLI socket; default: `<socket_file without .sock>-master.sock` beside socket_file */
     master_socket: path('master_socket').optional(),
     /**
      * `runtime`: membership through the runtime API, seamless master-worker
