@@ -2,6 +2,18 @@ import { z } from 'zod';
 
 /** Shapes owned by the core; plugin-owned sections are validated by their plugins. */
 
+/**
+ * An item name becomes a znode or etcd key segment, an HAProxy section name
+ * and a metric label: `.` and `..` would be path steps, not names.
+ */
+export const CLUSTER_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
+
+export function isItemName(name: unknown): name is string {
+  return typeof name === 'string' && CLUSTER_NAME.test(name);
+}
+
+export const ITEM_NAME_RULE = 'letters, digits, "_", "." and "-", and not "." or ".."';
+
 export const portSchema = z.number().int().min(1).max(65535);
 
 const metadataValue: z.ZodType<unknown> = z.lazy(() =>
@@ -20,7 +32,7 @@ export const pluginFileKeys = ['name', 'plugin', 'advertise'] as const;
 export const clusterCoreSchema = z.object({
   name: z.string().min(1).optional(),
   discovery: z.string().min(1),
-  meta_cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only').optional(),
+  meta_cluster: z.string().regex(CLUSTER_NAME, ITEM_NAME_RULE).optional(),
 });
 
 export const checkCoreSchema = z.object({
@@ -52,5 +64,3 @@ export const loggingSchema = z.strictObject({
 export const pluginsFileSchema = z.strictObject({
   plugins: z.array(z.string().min(1)).default([]),
 });
-
-export const CLUSTER_NAME = /^[A-Za-z0-9_.-]+$/;

@@ -88,6 +88,12 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     expect: [/: no config files found .*is this the right directory\?/],
   },
   {
+    name: 'a cluster named ".." (#11: passed, then broke the writer)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => writeFile(join(dir, 'clusters/dots.yaml'), 'name: ".."\ndiscovery: zookeeper\n'),
+    expect: [/clusters\/dots\.yaml: name \(line 1\): "\.\." is not a valid name/],
+  },
+  {
     name: 'two clusters on one port, and a service without checks',
     example: 'web-cluster-with-redis/writer',
     edit: async (dir) => {

@@ -42,6 +42,10 @@ const invalid: [string, Parameters<typeof parseConfigFile>[0], string, RegExp][]
   ['port out of range', 'service', 'discovery: zookeeper\nport: 70000\nchecks: {interval: 1, http: {uri: /, rise: 1, fall: 1}}\n', /port.*65535/],
   ['bad logging level', 'logging', 'level: loud\n', /level/],
   ['invalid name', 'cluster', 'name: "a b"\ndiscovery: zookeeper\n', /name.*not a valid name/],
+  ['a cluster named ".." (a path step, not a znode name)', 'cluster', 'name: ".."\ndiscovery: zookeeper\n', /name \(line 1\): "\.\." is not a valid name/],
+  ['a cluster named "."', 'cluster', 'name: "."\ndiscovery: zookeeper\n', /name \(line 1\): "\." is not a valid name/],
+  ['a service named ".."', 'service', 'name: ".."\ndiscovery: zookeeper\nport: 80\nchecks: {interval: 1, http: {uri: /, rise: 1, fall: 1}}\n', /name \(line 1\): "\.\." is not a valid name/],
+  ['a meta_cluster named ".."', 'cluster', 'discovery: zookeeper\nmeta_cluster: ".."\n', /meta_cluster \(line 2\):/],
 ];
 
 for (const [label, kind, text, expected] of invalid) {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { portSchema } from '../../config/schemas.js';
+import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../config/schemas.js';
 import { checkDirective, type Section } from './directives.js';
 import { isServerKeyword } from './server-keywords.js';
 
 /** Proxy, meta-cluster and cluster names become HAProxy section names and ACL names. */
-const PROXY_NAME = /^[A-Za-z0-9_.-]+$/;
+const PROXY_NAME = CLUSTER_NAME;
 /** A path HAProxy reads as one config word (no spaces, quotes, comment or escape characters). */
 const CONFIG_PATH = /^\/[^\s#"'\\]*$/;
 /** An address on a `bind` line: IPv4, IPv6, a host name or `*`. */
@@ -70,8 +70,8 @@ export const haproxyConfigSchema = z
     global: directiveLines('global').default([]),
     defaults: directiveLines('defaults').default([]),
     bind_address: bindAddress.optional(),
-    meta_clusters: z.record(z.string().regex(PROXY_NAME, 'meta-cluster names use letters, digits, "_", "." and "-"'), metaClusterSchema).default({}),
-    proxies: z.record(z.string().regex(PROXY_NAME, 'proxy names use letters, digits, "_", "." and "-"'), proxySchema).default({}),
+    meta_clusters: z.record(z.string().regex(PROXY_NAME, `meta-cluster names use ${ITEM_NAME_RULE}`), metaClusterSchema).default({}),
+    proxies: z.record(z.string().regex(PROXY_NAME, `proxy names use ${ITEM_NAME_RULE}`), proxySchema).default({}),
     stats: statsSchema.optional(),
     /** master CLI socket; default: `master.sock` beside socket_file */
     master_socket: path('master_socket').optional(),
