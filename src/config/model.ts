@@ -87,6 +87,8 @@ export interface ConfigProblem {
   setting?: string;
   line?: number;
   message: string;
+  /** what the daemon does about it, when not "the last good version stays in force" */
+  outcome?: string;
 }
 
 export function formatProblem(problem: ConfigProblem): string {

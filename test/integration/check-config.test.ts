@@ -88,6 +88,12 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     expect: [/: no config files found .*is this the right directory\?/],
   },
   {
+    name: 'two cluster files claiming one name (both files named)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => writeFile(join(dir, 'clusters/a.yaml'), 'name: webapp\ndiscovery: zookeeper\nhaproxy:\n  port: 8181\n'),
+    expect: [/clusters\/webapp\.yaml: name: cluster "webapp" is already defined by .*clusters\/a\.yaml$/],
+  },
+  {
     name: 'a cluster named ".." (#11: passed, then broke the writer)',
     example: 'web-cluster-with-redis/writer',
     edit: (dir) => writeFile(join(dir, 'clusters/dots.yaml'), 'name: ".."\ndiscovery: zookeeper\n'),
