@@ -88,6 +88,12 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     expect: [/: no config files found .*is this the right directory\?/],
   },
   {
+    name: 'a bind line in a cluster frontend on another cluster\'s port (#11 C)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => replaceIn(join(dir, 'clusters/webapp.yaml'), '    - mode http\n', '    - mode http\n    - bind 127.0.0.1:6400\n'),
+    expect: [/clusters\/(cache|webapp)\.yaml: haproxy\.(port|frontend)\b.*already used by cluster "(cache|webapp)"/],
+  },
+  {
     name: 'two cluster files claiming one name (both files named)',
     example: 'web-cluster-with-redis/writer',
     edit: (dir) => writeFile(join(dir, 'clusters/a.yaml'), 'name: webapp\ndiscovery: zookeeper\nhaproxy:\n  port: 8181\n'),

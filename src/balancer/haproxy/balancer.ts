@@ -95,7 +95,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private loadedBinds: Set<string> | undefined;
   /** the render HAProxy must end up with: in config_file, or about to be (background write) */
   private onDisk: RenderedConfig | undefined;
-  private lastPorts = new Map<string, number>();
+  /** what each accepted cluster listened on at the last applied sync: those keep their addresses */
+  private lastHeld = new Map<string, string>();
   private reported = new Set<string>();
 
   private lastReloadAt = 0;
@@ -173,12 +174,11 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   private async syncNow(clusters: readonly Cluster[]): Promise<void> {
     if (this.closed) return;
-    const { accepted, problems } = crossCheck(this.config, clusters, this.lastPorts);
+    const { accepted, problems, held } = crossCheck(this.config, clusters, this.lastHeld);
     this.report(problems);
     const desired = renderConfig(this.config, accepted);
     for (const message of desired.skipped) this.logger.warn(message);
     await this.adopt();
-    const ports = new Map(accepted.filter((cluster) => cluster.config.port !== undefined).map((cluster) => [cluster.name, cluster.config.port!]));
 
     if (this.config.update_strategy !== 'reload' && this.running.kind === 'master') {
       this.completeLive(desired);
@@ -189,7 +189,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
         // `haproxy -c` costs 35-60 ms with 1,000 servers, so the runtime API goes
         // first and the validated file follows in the background, coalesced.
         this.onDisk = desired;
-        this.lastPorts = ports;
+        this.lastHeld = held;
         if (plan.ops.length > 0) {
           const fallback = await this.applyOps(plan.ops);
           if (!this.file.holds(desired.text)) this.file.defer(desired, fallback.length === 0);
@@ -205,7 +205,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     await this.file.settle();
     if (!this.file.holds(desired.text)) await this.file.writeValidated(desired);
     this.onDisk = desired;
-    this.lastPorts = ports;
+    this.lastHeld = held;
 
     if (this.config.update_strategy === 'reload') {
       await this.syncClassic();
