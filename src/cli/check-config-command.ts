@@ -5,11 +5,13 @@ import { formatProblem, KIND_FOLDERS, type ConfigProblem } from '../config/model
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
+import { oneLine } from '../lib/one-line.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 
 export interface CheckConfigOptions {
   plugin?: string[];
+  json?: boolean;
 }
 
 /**
@@ -86,17 +88,31 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const { problems, snapshot } = await checkConfigDir(configDir, registries);
+  const counts = {
+    balancers: snapshot.balancers.size,
+    discovery: snapshot.discovery.size,
+    clusters: snapshot.clusters.size,
+    services: snapshot.services.size,
+  };
+  if (options.json) {
+    // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
+    const list = problems.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
+    process.stdout.write(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: list, counts })}\n`);
+    if (problems.length > 0) process.exitCode = 1;
+    return;
+  }
+  // One line per problem: formatProblem escapes line breaks in file names, settings and messages.
   for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   if (problems.length > 0) {
-    process.stderr.write(`${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    process.stderr.write(`${oneLine(configDir)}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
     process.exitCode = 1;
     return;
   }
-  const counts = [
-    [snapshot.balancers.size, 'balancer'],
-    [snapshot.discovery.size, 'discovery backend'],
-    [snapshot.clusters.size, 'cluster'],
-    [snapshot.services.size, 'service'],
+  const described = [
+    [counts.balancers, 'balancer'],
+    [counts.discovery, 'discovery backend'],
+    [counts.clusters, 'cluster'],
+    [counts.services, 'service'],
   ] as const;
-  process.stdout.write(`${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
+  process.stdout.write(`${oneLine(configDir)}: valid (${described.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${counts.balancers > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
 }
