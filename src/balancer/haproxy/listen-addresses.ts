@@ -25,17 +25,29 @@ const ANY = new Set(['', '*', '0.0.0.0', '::']);
 const TCP_PREFIX = /^(?:ipv4@|ipv6@|tcp@|tcp4@|tcp6@)/;
 
 /** The TCP `[host]:port[-port]` addresses of one address list (`a:1,b:2`); others (unix sockets, fds, variables) are skipped. */
-export function tcpAddresses(list: string): { host: string; low: number; high: number; text: string }[] {
-  const out: { host: string; low: number; high: number; text: string }[] = [];
+export interface TcpAddress {
+  /** `''` for every address (`*`, `0.0.0.0`, `::`, empty) */
+  host: string;
+  /** the host as written, brackets removed */
+  written: string;
+  low: number;
+  high: number;
+  /** the address as written */
+  text: string;
+}
+
+export function tcpAddresses(list: string): TcpAddress[] {
+  const out: TcpAddress[] = [];
   for (const text of list.split(',')) {
     const address = text.replace(TCP_PREFIX, '');
     if (/^[a-z0-9]+@/i.test(address) || address.startsWith('/') || address.includes('$')) continue;
     const match = /^(.*):(\d{1,5})(?:-(\d{1,5}))?$/.exec(address);
     if (!match) continue;
-    const host = match[1]!.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    const written = match[1]!.replace(/^\[(.*)\]$/, '$1');
+    const host = written.toLowerCase();
     const low = Number(match[2]);
     const high = match[3] === undefined ? low : Number(match[3]);
-    out.push({ host: ANY.has(host) ? '' : host, low, high: Math.max(low, high), text });
+    out.push({ host: ANY.has(host) ? '' : host, written, low, high: Math.max(low, high), text });
   }
   return out;
 }
