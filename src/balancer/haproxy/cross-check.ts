@@ -32,7 +32,8 @@ export function crossCheck(config: HaproxyConfig, clusters: readonly Cluster[], 
   const listeners: Listener[] = balancerListeners(config);
   const held = new Map<string, string>();
   const own = new Map(clusters.map((cluster) => [cluster.name, clusterListeners(config.bind_address, cluster.name, cluster.metaCluster, cluster.config)]));
-  const fingerprint = (cluster: Cluster): string => JSON.stringify(own.get(cluster.name)!.map(({ host, low, high }) => [host, low, high]));
+  const fingerprints = new Map([...own].map(([name, mine]) => [name, JSON.stringify(mine.map(({ host, low, high }) => [host, low, high]))]));
+  const fingerprint = (cluster: Cluster): string => fingerprints.get(cluster.name)!;
 
   const reserved = new Map<string, string>();
   for (const name of Object.keys(config.proxies)) reserved.set(name, `proxy "${name}"`);
