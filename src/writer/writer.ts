@@ -9,6 +9,7 @@ import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
 import { Backoff } from '../lib/backoff.js';
 import { errorMessage } from '../lib/errors.js';
+import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
@@ -212,7 +213,7 @@ export class Writer {
         watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
       } catch (error) {
         // One cluster a backend refuses (a name it cannot hold) must not stop the clusters after it.
-        const message = `${item.file}: cannot watch cluster "${item.name}" on discovery "${item.discovery}": ${errorMessage(error)}`;
+        const message = `${oneLine(item.file)}: cannot watch cluster "${item.name}" on discovery "${item.discovery}": ${oneLine(errorMessage(error))}`;
         if (this.unwatchable.get(item.name) !== message) this.logger.error({ err: error, cluster: item.name, file: item.file }, message);
         this.unwatchable.set(item.name, message);
         continue;
