@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import type { BalancedCluster } from '../balancer/types.js';
 import { ConfigDirectory } from '../config/directory.js';
-import { formatProblem, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
-import type { ConfigSnapshot } from '../config/snapshot.js';
+import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
+import { snapshotWarnings, type ConfigSnapshot } from '../config/snapshot.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import { oneLine } from '../lib/one-line.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { assertConfigDir, loadRegistries } from './common.js';
+import { CliExit, writeOut } from './output.js';
 
 export interface CheckConfigOptions {
   plugin?: string[];
@@ -94,19 +95,20 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
     clusters: snapshot.clusters.size,
     services: snapshot.services.size,
   };
+  // Warnings (settings accepted and ignored) are printed but never fail the check.
+  const warnings = snapshotWarnings(snapshot);
   if (options.json) {
     // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
-    const list = problems.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
-    process.stdout.write(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: list, counts })}\n`);
-    if (problems.length > 0) process.exitCode = 1;
+    const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
+    await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), warnings: entries(warnings), counts })}\n`);
+    if (problems.length > 0) throw new CliExit(1);
     return;
   }
   // One line per problem: formatProblem escapes line breaks in file names, settings and messages.
-  for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
+  const warningLines = warnings.map((warning) => `${formatWarning(warning)}\n`).join('');
   if (problems.length > 0) {
-    process.stderr.write(`${oneLine(configDir)}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
-    process.exitCode = 1;
-    return;
+    await writeOut(warningLines + problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
+    throw new CliExit(1, `${oneLine(configDir)}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
   }
   const described = [
     [counts.balancers, 'balancer'],
@@ -114,5 +116,7 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
     [counts.clusters, 'cluster'],
     [counts.services, 'service'],
   ] as const;
-  process.stdout.write(`${oneLine(configDir)}: valid (${described.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${counts.balancers > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
+  await writeOut(
+    `${warningLines}${oneLine(configDir)}: valid (${described.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${counts.balancers > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''}${warnings.length > 0 ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`,
+  );
 }
