@@ -18,7 +18,7 @@ export function registerOperatorCommands(program: Command): void {
     .command('check-config')
     .description('validate every file of CONFIG_DIR, the references between them and the HAProxy config they render (haproxy -c); one line per problem, exit 1 if any')
     .argument('<config_dir>', 'config directory')
-    .option('--json', 'machine-readable output: {configDir, valid, problems: [{file, setting, line, message}], counts}')
+    .option('--json', 'machine-readable output: {configDir, valid, problems: [{file, setting, line, message}], warnings, counts}')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, options: CheckConfigOptions) => (await import('./check-config-command.js')).runCheckConfig(configDir, options));
 

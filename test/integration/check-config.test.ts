@@ -144,5 +144,5 @@ test('check-config: a file name with a line break stays on one line (text) and i
   assert.deepEqual(report.problems.map((problem) => problem.file), [join(dir, 'clusters', `${name}.yaml`)]);
   const valid = await runCli('check-config', join(EXAMPLES, 'web-cluster-with-redis/writer'), '--json');
   assert.equal(valid.code, 0, valid.stdout + valid.stderr);
-  assert.deepEqual(JSON.parse(valid.stdout), { configDir: join(EXAMPLES, 'web-cluster-with-redis/writer'), valid: true, problems: [], counts: { balancers: 1, discovery: 1, clusters: 2, services: 0 } });
+  assert.deepEqual(JSON.parse(valid.stdout), { configDir: join(EXAMPLES, 'web-cluster-with-redis/writer'), valid: true, problems: [], warnings: [], counts: { balancers: 1, discovery: 1, clusters: 2, services: 0 } });
 });
