@@ -560,12 +560,13 @@ export class ServiceRunner {
     const service = this.item.name;
     const key = nodeKey(node);
     const discovery = this.options.discovery;
-    const operation = action === 'publish' ? discovery.publish(service, node) : discovery.unpublish(service, { host: node.host, port: node.port });
     try {
+      // Inside the try: a plugin that throws at once (e.g. a name it cannot hold) is logged with the file like any failure.
+      const operation = action === 'publish' ? discovery.publish(service, node) : discovery.unpublish(service, { host: node.host, port: node.port });
       await withDeadline(operation, this.timing.discoveryTimeoutMs, () => new Error(`${action} did not finish within ${this.timing.discoveryTimeoutMs} ms`));
     } catch (error) {
-      const message = `service ${service} port ${port.port}: ${action} of ${key} on discovery ${this.item.discovery} failed: ${errorMessage(error)}`;
-      this.logger.warn({ port: port.port, node: key }, message);
+      const message = `${this.item.file}: service ${service} port ${port.port}: ${action} of ${key} on discovery ${this.item.discovery} failed: ${errorMessage(error)}`;
+      this.logger.warn({ port: port.port, node: key, file: this.item.file }, message);
       emit(this.logger, this.registrationListeners, { service, port: port.port, node: key, action, ok: false, error: message, at: this.now() });
       throw new Error(message, { cause: error });
     }

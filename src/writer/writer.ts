@@ -9,6 +9,7 @@ import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
 import { Backoff } from '../lib/backoff.js';
 import { errorMessage } from '../lib/errors.js';
+import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
@@ -73,6 +74,8 @@ export class Writer {
   private stopped = false;
   /** clusters already warned about a missing discovery item, so the warning is not repeated on every rescan */
   private readonly missingDiscovery = new Set<string>();
+  /** clusters whose watch could not start, with the message logged, so it is logged once per cause */
+  private readonly unwatchable = new Map<string, string>();
   private firstSyncDone = false;
   /** set once every watched cluster reported at start, or startupWaitMs passed */
   private startupComplete = false;
@@ -206,11 +209,22 @@ export class Writer {
       this.missingDiscovery.delete(item.name);
       if (active && active.instance === pooled.instance) continue;
       // Start the new watch before closing the old one; members stay in the store meanwhile.
-      const watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
+      let watch: ClusterWatch;
+      try {
+        watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
+      } catch (error) {
+        // One cluster a backend refuses (a name it cannot hold) must not stop the clusters after it.
+        const message = `${oneLine(item.file)}: cannot watch cluster "${item.name}" on discovery "${item.discovery}": ${oneLine(errorMessage(error))}`;
+        if (this.unwatchable.get(item.name) !== message) this.logger.error({ err: error, cluster: item.name, file: item.file }, message);
+        this.unwatchable.set(item.name, message);
+        continue;
+      }
+      this.unwatchable.delete(item.name);
       active?.watch.close();
       this.watches.set(item.name, { discovery: item.discovery, instance: pooled.instance, watch });
       if (!active) this.logger.info({ cluster: item.name, discovery: item.discovery }, `watching cluster "${item.name}"`);
     }
+    for (const name of this.unwatchable.keys()) if (!next.clusters.has(name)) this.unwatchable.delete(name);
   }
 
   private onMembers(set: MemberSet): void {

@@ -11,7 +11,7 @@ import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
 import { blame, ConfigFile, ConfigRejectedError, explainRejection } from './config-file.js';
 import { HaproxyControl } from './control.js';
 import { HaproxyHealth } from './health.js';
-import { crossCheck } from './cross-check.js';
+import { crossCheck, heldListeners } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
 import { computePlan, liveFromRendered, LiveServers, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
 import { bindTargets, busyTargets } from './listeners.js';
@@ -99,7 +99,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private loadedBinds: Set<string> | undefined;
   /** the render HAProxy must end up with: in config_file, or about to be (background write) */
   private onDisk: RenderedConfig | undefined;
-  private lastPorts = new Map<string, number>();
+  /** what each installed cluster listened on: those keep their addresses in the next cross-check */
+  private lastHeld = new Map<string, string>();
   /** the clusters (settings and members) of the render last installed in config_file: what a refused change falls back to */
   private installed: readonly Cluster[] | undefined;
   /** the last desired structure `haproxy -c` refused, with its error (a re-check only when it changes) */
@@ -188,7 +189,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   private async syncNow(clusters: readonly Cluster[]): Promise<void> {
     if (this.closed) return;
-    const { accepted, problems } = crossCheck(this.config, clusters, this.lastPorts);
+    const { accepted, problems } = crossCheck(this.config, clusters, this.lastHeld);
     this.report(problems);
     const desired = renderConfig(this.config, accepted);
     for (const message of desired.skipped) this.logger.warn(message);
@@ -229,7 +230,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
    * a fallback can still go through. Anything later (a failed reload) throws.
    */
   private async install(target: RenderedConfig, clusters: readonly Cluster[]): Promise<unknown> {
-    const ports = new Map(clusters.filter((cluster) => cluster.config.port !== undefined).map((cluster) => [cluster.name, cluster.config.port!]));
+    const held = heldListeners(this.config, clusters);
 
     if (this.config.update_strategy !== 'reload' && this.running.kind === 'master') {
       this.completeLive(target);
@@ -241,7 +242,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
         // first and the validated file follows in the background, coalesced.
         this.onDisk = target;
         this.installed = clusters;
-        this.lastPorts = ports;
+        this.lastHeld = held;
         if (plan.ops.length > 0) {
           const fallback = await this.applyOps(plan.ops);
           if (!this.file.holds(target.text)) this.file.defer(target, fallback.length === 0);
@@ -264,7 +265,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     }
     this.onDisk = target;
     this.installed = clusters;
-    this.lastPorts = ports;
+    this.lastHeld = held;
 
     if (this.config.update_strategy === 'reload') {
       await this.syncClassic();
