@@ -81,6 +81,9 @@ interface PortState {
   removed: boolean;
 }
 
+/** Least time between two "fails differently now" lines of one check. */
+const REASON_LOG_GAP_MS = 60_000;
+
 const sameNode = (a: ClusterNode, b: ClusterNode): boolean => encodeNode(a) === encodeNode(b);
 
 /**
@@ -392,7 +395,6 @@ export class ServiceRunner {
 
   private addLoop(port: PortState, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
     const loop: CheckLoop = new CheckLoop(spec, this.checkIdentity(spec), this.createCheck(port.port, spec), state, last, {
-      where: `service ${this.item.name} port ${port.port} check ${spec.kind}`,
       intervalMs: () => this.item.intervalMs,
       active: () => this.phaseValue === 'running',
       now: this.now,
@@ -413,7 +415,7 @@ export class ServiceRunner {
   private createCheck(port: number, spec: CheckSpec): Check {
     const where = `service ${this.item.name} port ${port} check ${spec.kind}`;
     const plugin = this.options.checkPlugins.get(spec.kind);
-    if (!plugin) return failingCheck(`${where}: no check plugin "${spec.kind}" is registered`);
+    if (!plugin) return failingCheck(`no check plugin "${spec.kind}" is registered`);
     const helper: PluginHelper = {
       logger: this.logger.child({ port, check: spec.kind }),
       name: this.item.name,
@@ -424,19 +426,14 @@ export class ServiceRunner {
       return plugin.create(spec.config, { host: this.item.host, port }, helper);
     } catch (error) {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
-      return failingCheck(`${where}: could not be created: ${errorMessage(error)}`);
+      return failingCheck(`check plugin "${spec.kind}" could not be created: ${errorMessage(error)}`);
     }
   }
 
   private record(port: PortState, loop: CheckLoop, result: CheckResult): void {
-    const previous = loop.last;
     loop.last = result;
     loop.state = feedRiseFall(loop.state, result.passed, { rise: loop.spec.rise, fall: loop.spec.fall }).state;
-    const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    // One line per change of result, not per run: a service down for hours must not flood the log.
-    if (!result.passed && (previous === null || previous.passed)) this.logger.warn({ port: port.port, check: loop.spec.kind }, `${where} failed: ${result.detail}`);
-    else if (result.passed && previous !== null && !previous.passed) this.logger.info({ port: port.port, check: loop.spec.kind }, `${where} passes again: ${result.detail}`);
-    else if (this.logger.isLevelEnabled('debug')) this.logger.debug({ port: port.port, check: loop.spec.kind, passed: result.passed }, `${where}: ${result.detail}`);
+    this.logResult(port, loop, result);
     emit(this.logger, this.checkResultListeners, {
       ...result,
       service: this.item.name,
@@ -445,6 +442,34 @@ export class ServiceRunner {
       up: loop.state.up,
     });
     this.evaluatePort(port, `check ${loop.spec.kind}: ${result.detail}`);
+  }
+
+  /**
+   * One line per failure episode, not per run: a flapping check logged a
+   * warning on every failed run (269 a minute in #11). An episode starts with
+   * a failed run and ends once the check is up with `rise` passes in a row;
+   * within it a changed reason is logged again, at most once a minute (a
+   * reason can carry a response body that differs on every run). Every run
+   * is counted in `lighthouse_checks_total` and shown in `status`.
+   */
+  private logResult(port: PortState, loop: CheckLoop, result: CheckResult): void {
+    const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
+    const fields = { port: port.port, check: loop.spec.kind };
+    const episode = loop.failureLog;
+    if (!result.passed) {
+      if (episode === null) {
+        loop.failureLog = { detail: result.detail, loggedAt: performance.now(), suppressed: 0 };
+        this.logger.warn(fields, `${where} failed: ${result.detail}`);
+      } else if (result.detail !== episode.detail && performance.now() - episode.loggedAt >= REASON_LOG_GAP_MS) {
+        const repeats = episode.suppressed > 0 ? ` (${episode.suppressed} failed run(s) since the last line)` : '';
+        this.logger.warn(fields, `${where} fails differently now: ${result.detail}${repeats}`);
+        loop.failureLog = { detail: result.detail, loggedAt: performance.now(), suppressed: 0 };
+      } else episode.suppressed += 1;
+    } else if (episode !== null && loop.state.up && loop.state.passes >= loop.spec.rise) {
+      loop.failureLog = null;
+      this.logger.info(fields, `${where} passes again: ${result.detail}`);
+    }
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...fields, passed: result.passed }, `${where}: ${result.detail}`);
   }
 
   private evaluatePort(port: PortState, cause: string): void {
