@@ -43,6 +43,21 @@ export interface ServiceStatus {
   discovery: string;
   phase: RunnerPhase;
   ports: PortStatus[];
+  /** while this runner takes the service over from the previous one (a new discovery session) */
+  handover?: HandoverStatus;
+}
+
+export interface HandoverStatus {
+  /** wall-clock start (ms since epoch) */
+  since: number;
+  /** past its deadline: the new session has not registered every port the old one holds */
+  stalled: boolean;
+  /** the discovery file of the new session */
+  file: string;
+  /** ports the old session holds and the new one does not yet */
+  pendingPorts: number[];
+  /** the runner whose registrations are in force until the handover finishes */
+  from: ServiceStatus;
 }
 
 export interface CheckResultEvent extends CheckResult {

@@ -111,6 +111,8 @@ export class ServiceRunner {
   private readonly timingOverrides: Partial<RunnerTiming>;
   private reconcileTimer: ReturnType<typeof setInterval> | undefined;
   private reconciling = false;
+  /** a successor is taking the registrations over: see yieldRegistrations() */
+  private handingOver = false;
   private sessionGeneration = 0;
   private settledWaiters: (() => void)[] = [];
   private stopping: Promise<void> | undefined;
@@ -246,9 +248,41 @@ export class ServiceRunner {
     if (this.phaseValue !== 'running') return;
     for (const port of this.ports.values()) {
       if (!port.registered || nodeKey(port.registered) !== key || port.stale) continue;
+      if (this.handingOver) {
+        this.logger.info({ port: port.port, node: key }, `service ${this.item.name} port ${port.port}: registration ${key} was taken over or removed while handing over to a new session; not taking it back`);
+        continue;
+      }
       this.logger.warn({ port: port.port, node: key }, `service ${this.item.name} port ${port.port}: registration ${key} was removed from discovery ${this.item.discovery}; publishing it again if still wanted`);
       port.stale = true;
       this.requestSync(port);
+    }
+  }
+
+  /**
+   * This runner is being replaced by one on a new session of the same
+   * discovery, which takes its registrations over node by node: a loss is
+   * then the successor's doing and must not be fought back (the two would
+   * take the node from each other forever). Checks and writes go on, so the
+   * registrations still follow health while the successor is not there yet.
+   */
+  yieldRegistrations(): void {
+    this.handingOver = true;
+  }
+
+  /**
+   * The handover was abandoned (the successor was replaced before it took
+   * over): registrations the successor's session took are this runner's
+   * again, so every registration is verified by writing it once more.
+   */
+  reclaimRegistrations(): void {
+    if (!this.handingOver) return;
+    this.handingOver = false;
+    if (this.phaseValue !== 'running') return;
+    for (const port of this.ports.values()) {
+      if (!port.registered) continue;
+      port.stale = true;
+      port.urgent = true;
+      this.requestSync(port, true);
     }
   }
 
@@ -299,6 +333,11 @@ export class ServiceRunner {
         }),
       );
     return { service: this.item.name, discovery: this.item.discovery, phase: this.phaseValue, ports };
+  }
+
+  /** Ports with a registration this runner holds or is (re)writing: what a successor must hold before this runner may stop. */
+  claimedPorts(): number[] {
+    return [...this.ports.values()].filter((port) => port.registered !== null && !port.removed).map((port) => port.port);
   }
 
   /** Every check result. Returns an unsubscribe function. */
@@ -623,7 +662,7 @@ export class ServiceRunner {
   private async reconcilePort(port: PortState): Promise<void> {
     const desired = this.desiredNode(port);
     const registered = port.registered;
-    if (!desired || !registered || port.stale || port.syncing || port.syncTimer !== undefined || !sameNode(registered, desired)) return;
+    if (this.handingOver || !desired || !registered || port.stale || port.syncing || port.syncTimer !== undefined || !sameNode(registered, desired)) return;
     let present: boolean;
     try {
       present = await withDeadline(this.options.discovery.isPublished(this.item.name, registered), this.timing.discoveryTimeoutMs, () => new Error('isPublished timed out'));
