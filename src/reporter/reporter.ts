@@ -86,8 +86,8 @@ export class Reporter {
         if (this.pool.get(name)?.instance === instance) this.metrics.sessions.inc({ discovery: name });
         for (const runner of this.runnersOn(instance)) runner.onSession(sessionId);
       },
-      onLost: (service, key) => {
-        for (const runner of this.runnersOn(instance)) if (runner.name === service) runner.onLost(key);
+      onLost: (service, key, holder) => {
+        for (const runner of this.runnersOn(instance)) if (runner.name === service) runner.onLost(key, holder);
       },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'discovery', 'service']), {
@@ -293,6 +293,10 @@ export class Reporter {
       metric.observe(event.durationMs / 1000);
     });
     runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
+    runner.onConflict((event) => {
+      if (event.conflict) this.metrics.conflicts.inc({ service: item.name });
+      this.metrics.conflicting.set({ service: item.name }, runner.status().ports.filter((port) => port.conflict !== null).length);
+    });
     // Registration events fire inside the write, before the runner marks the port registered (or not);
     // counting on the next turn sees the state the event announced instead of the one before it.
     runner.onRegistration(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length));

@@ -1,4 +1,5 @@
 /** What a service runner reports about itself: to `status`, metrics and the daemon. */
+import type { RegistrationHolder } from '../discovery/types.js';
 
 /** The outcome of one run of one check, as `status` and metrics see it. */
 export interface CheckResult {
@@ -35,7 +36,26 @@ export interface PortStatus {
   node: string;
   /** last failed publish/unpublish, cleared by the next success */
   lastError: string | null;
+  /** another session keeps taking this registration: this runner stopped taking it back (see ServiceRunner.onLost) */
+  conflict: PortConflict | null;
   checks: CheckStatus[];
+}
+
+export interface PortConflict {
+  /** the session (ZooKeeper) or lease (etcd) holding the registration, and the host it wrote */
+  holder: RegistrationHolder;
+  /** this runner's own session or lease */
+  session: string | null;
+  /** wall-clock time the conflict was detected */
+  since: number;
+}
+
+export interface ConflictEvent {
+  service: string;
+  port: number;
+  node: string;
+  /** true: detected, the runner yields; false: over (the other's registration went, or a new session) */
+  conflict: boolean;
 }
 
 export interface ServiceStatus {
