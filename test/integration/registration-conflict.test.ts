@@ -10,6 +10,8 @@ import { startToggleService, type ToggleService } from '../support/toggle-servic
 import { writeConfig, zookeeperYaml } from '../support/daemon-config.js';
 import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
+import type { Etcd3 } from 'etcd3';
+import { EtcdServer } from '../support/etcd.js';
 
 /**
  * #11.6: two reporters with the same config (so the same host name: this is
@@ -96,6 +98,78 @@ describe('two reporters registering the same host:port in ZooKeeper', () => {
       assert.equal(await reporters[1 - yielded]!.stop(20_000), 0);
       const owner = await waitFor(async () => (await admin.exists(znode()))?.ephemeralOwner.toString('hex'), 'the node registered by the one that yielded', 20_000);
       assert.equal(owner, conflict.session);
+    } catch (error) {
+      t.diagnostic((await readFile(logFile(0), 'utf8').catch(() => '')).split('\n').slice(-30).join('\n'));
+      throw error;
+    }
+  });
+});
+
+describe('two reporters registering the same host:port in etcd', () => {
+  const PREFIX = '/lighthouse/conflict-etcd';
+  let etcd: EtcdServer;
+  let admin: Etcd3;
+  let dir: TempDir;
+  let web: ToggleService;
+  const reporters: DaemonProcess[] = [];
+
+  const key = () => `${PREFIX}/web/${HOST}:${web.port}`;
+  const logFile = (index: number) => join(dir.path, `reporter-${index}.log`);
+  const lines = async (index: number): Promise<LogLine[]> =>
+    (await readFile(logFile(index), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogLine);
+  const current = async () => (await admin.get(key()).exec()).kvs[0];
+
+  before(async () => {
+    etcd = await EtcdServer.start();
+    admin = etcd.client();
+    dir = await tempDir('lighthouse-conflict-etcd-');
+    web = await startToggleService(await freePort());
+    const files = {
+      'logging.yaml': 'level: info\nformat: json\n',
+      'discovery/etcd.yaml': `endpoints: ["${etcd.endpoint}"]\nprefix: ${PREFIX}\nlease_ttl: 3\nadvertise:\n  host: ${HOST}\n  ip: 127.0.0.1\n`,
+      'services/web.yaml': `discovery: etcd\nport: ${web.port}\nchecks:\n  interval: 0.2\n  http:\n    uri: /health\n    rise: 1\n    fall: 1\n`,
+    };
+    await writeConfig(join(dir.path, 'a'), files);
+    await writeConfig(join(dir.path, 'b'), files);
+  });
+
+  after(async () => {
+    for (const reporter of reporters) await reporter.stop();
+    admin?.close();
+    await etcd?.stop();
+    await web?.close();
+    await dir?.remove();
+  });
+
+  test('one yields after a few takeovers, logs both leases, writes stop; it takes over when the other stops', { timeout: 180_000 }, async (t) => {
+    reporters.push(startDaemon('reporter', join(dir.path, 'a'), logFile(0)), startDaemon('reporter', join(dir.path, 'b'), logFile(1)));
+    try {
+      await waitFor(current, 'the key registered', 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      const before = await current();
+      assert.ok(before);
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      const later = await current();
+      assert.ok(later, 'the key is there: one of them holds it');
+      const writes = Number(BigInt(later.mod_revision) - BigInt(before.mod_revision));
+      assert.equal(writes, 0, `the key was written ${writes} revisions later in 10 s after detection`);
+
+      const conflicts = [...(await lines(0)), ...(await lines(1))].filter((line) => line.code === 'LH_REGISTRATION_CONFLICT');
+      assert.equal(conflicts.length, 1, `one conflict error: ${conflicts.map((line) => line.msg).join(' | ')}`);
+      const [conflict] = conflicts;
+      assert.ok(conflict?.session && conflict.holderSession && conflict.session !== conflict.holderSession);
+      assert.equal(later.lease, conflict.holderSession, 'the other one holds the key');
+
+      const yielded = (await lines(0)).some((line) => line.code === 'LH_REGISTRATION_CONFLICT') ? 0 : 1;
+      assert.equal(await reporters[1 - yielded]!.stop(20_000), 0);
+      const lease = await waitFor(async () => {
+        const kv = await current();
+        return kv && kv.lease !== conflict.holderSession ? kv.lease : undefined;
+      }, 'the key registered by the one that yielded', 20_000);
+      assert.equal(lease, conflict.session);
     } catch (error) {
       t.diagnostic((await readFile(logFile(0), 'utf8').catch(() => '')).split('\n').slice(-30).join('\n'));
       throw error;
