@@ -9,6 +9,15 @@ import { errorMessage } from '../lib/errors.js';
  * of these is a failed run whose detail names the check plugin.
  */
 export function validOutcome(kind: string, value: unknown): CheckOutcome {
+  try {
+    return checkedOutcome(kind, value);
+  } catch (error) {
+    // A getter or proxy that throws: still one failed run, not a rejection inside the loop.
+    return { passed: false, detail: `check plugin "${kind}" resolved with an unreadable value: ${errorMessage(error)}` };
+  }
+}
+
+function checkedOutcome(kind: string, value: unknown): CheckOutcome {
   if (typeof value !== 'object' || value === null) {
     return { passed: false, detail: `check plugin "${kind}" resolved with ${describe(value)}, not { passed: boolean, detail?: string }` };
   }

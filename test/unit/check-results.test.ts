@@ -46,6 +46,14 @@ describe('check plugin results are validated (#19.5)', () => {
     ['undefined', undefined],
     ['a string', 'ok'],
     ['a detail that is not a string', { passed: true, detail: { text: 'fine' } }],
+    [
+      'an object whose passed getter throws',
+      {
+        get passed(): boolean {
+          throw new Error('unreadable');
+        },
+      },
+    ],
   ];
   for (const [what, value] of invalid) {
     it(`a run resolving with ${what} is a failed run naming the plugin, and the port stays down`, async () => {
