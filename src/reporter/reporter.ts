@@ -133,6 +133,13 @@ export class Reporter {
     return this.runners.get(service)?.runner;
   }
 
+  /** The service's runner and, during a handover, the one it takes over from: an operator drain applies to both. */
+  runnersOf(service: string): ServiceRunner[] {
+    const active = this.runners.get(service);
+    if (!active) return [];
+    return active.handover ? [active.runner, active.handover.from.runner] : [active.runner];
+  }
+
   /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
   private runnersOn(instance: object): ServiceRunner[] {
     const all = [...this.runners.values()].flatMap((active) => (active.handover ? [active, active.handover.from] : [active]));
