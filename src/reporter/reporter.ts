@@ -181,8 +181,11 @@ export class Reporter {
       if (next.services.has(name)) continue;
       this.runners.delete(name);
       this.logger.info({ service: name }, `service "${name}" removed: deregistering`);
+      const from = active.handover?.from;
       this.endHandover(active);
       this.retireRunner(active, true);
+      // Mid-handover the old runner holds the registrations: it deregisters too.
+      if (from) this.retireRunner(from, true);
       this.metrics.registered.remove({ service: name });
     }
 
@@ -317,12 +320,16 @@ export class Reporter {
     if (this.stopped) return;
     this.stopped = true;
     await this.watcher.close();
-    const all = [...this.runners.values()].flatMap((active) => {
+    const stopping: Promise<void>[] = [];
+    for (const active of [...this.runners.values(), ...this.leaving]) {
       const from = active.handover?.from;
       this.endHandover(active);
-      return from ? [active, from] : [active];
-    });
-    await Promise.all([...all, ...this.leaving].map((active) => active.runner.stop({ deregister: true })));
+      // A runner still taking over may hold nothing yet on a session that cannot be reached, where
+      // each unpublish would wait out its deadline; closing its session below removes whatever it holds.
+      stopping.push(active.runner.stop({ deregister: from === undefined }));
+      if (from) stopping.push(from.runner.stop({ deregister: true }));
+    }
+    await Promise.all(stopping);
     this.runners.clear();
     const retiring = this.retiring;
     this.retiring = [];

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { ZookeeperCluster, connectClient } from '../support/zookeeper.js';
@@ -161,8 +161,14 @@ describe('reporter: a discovery file edited to an unreachable ensemble', () => {
       const drain = await runCli('drain', dir.path, 'web', '--port', String(web.port), '--reason', 'while stalled');
       assert.equal(drain.code, 0, drain.stderr);
       await waitFor(async () => (await zkOwner()) === undefined, 'the drained port deregistered by the old session', 20_000);
+      // A service removed mid-handover: the old runner, which holds the registration, deregisters it.
+      await rm(join(dir.path, 'services', 'api.yaml'));
+      await waitFor(async () => (await etcdLease()) === undefined, 'api deregistered with its service file', 20_000);
+
+      // Stalled, then SIGTERM: a clean exit (the pending sessions cannot be reached).
+      const started = Date.now();
       assert.equal(await reporter.stop(20_000), 0, 'a clean exit (not killed)');
-      assert.equal(await etcdLease(), undefined, 'api deregistered at once');
+      t.diagnostic(`SIGTERM to exit while stalled: ${Date.now() - started} ms`);
     } catch (error) {
       t.diagnostic((await log()).split('\n').slice(-80).join('\n'));
       throw error;
