@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,11 +72,13 @@ export function runId(pid = process.pid): string {
   return pid.toString(36);
 }
 
+/** A run's process still exists: not a zombie (a just-killed run is one until reaped), and a node process (not a reused PID). */
 function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return false;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node');
   } catch {
     return false;
   }
