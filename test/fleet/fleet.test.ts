@@ -34,6 +34,9 @@ const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fleet tests skipped: ${unavailable}` : false }, () => {
   let fleet: Fleet;
   const progress: string[] = [];
+  /** the stick-table key the peers scenario taught app-1, checked again at the end */
+  let stickyUser = '';
+  let stickyServer = '';
 
   before(async () => {
     const started = performance.now();
@@ -92,6 +95,8 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
     const started = performance.now();
     const learned = (await fleet.adminCommand(first, `show table session key ${user}`)).match(/server_key=(\S+)/)?.[1];
     assert.ok(learned, `${first.name} learned ${user}`);
+    stickyUser = user;
+    stickyServer = learned;
     for (const app of others) {
       const line = await waitFor(
         async () => (await fleet.adminCommand(app, `show table session key ${user}`)).split('\n').find((text) => text.includes(`key=${user}`)),
@@ -133,7 +138,7 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
       report(t, `${app.name}: drained everywhere ${seconds(drained - started)}, back everywhere ${seconds(performance.now() - drained)} after`);
     }
     assert.deepEqual(await failuresSince(fleet.apps, mark), []);
-    report(t, `${requestsSince(fleet.apps, mark)} requests, 0 failed`);
+    report(t, `${requestsSince(fleet.apps, mark)} requests, 0 failed, slowest ${seconds(fleet.slowestBetween(fleet.apps, mark, Date.now()))}`);
   });
 
   it('an app host cut off: the others drop it after the session timeout with 0 failed requests; it comes back with nothing lost', async (t) => {
@@ -155,7 +160,39 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
     assert.deepEqual(await failuresSince(others, mark), []);
     const cutFailures = fleet.failuresBetween([cut], mark, Date.now()).length;
     report(t, `${cut.name} removed by the others ${seconds(removed)} after the cut (session timeout ${seconds(SESSION_TIMEOUT_MS)}); routed everywhere again ${seconds(back)} after the link returned`);
-    report(t, `${requestsSince(others, mark)} requests on the other hosts, 0 failed; ${cutFailures} failed on the cut-off host itself (not asserted)`);
+    report(t, `${requestsSince(others, mark)} requests on the other hosts, 0 failed, slowest ${seconds(fleet.slowestBetween(others, mark, Date.now()))} (a request sent to the cut-off host waits for \`timeout connect\` before it is redispatched); ${cutFailures} failed on the cut-off host itself (not asserted)`);
+  });
+
+  it('a link blip shorter than the session timeout: nothing is deregistered anywhere, 0 failed requests', async (t) => {
+    const blipped = fleet.apps[2]!;
+    const others = fleet.apps.filter((app) => app !== blipped);
+    const owners = await Promise.all(['web', 'session'].map(async (service) => (await fleet.registration(service, fleet.memberName(blipped))).owner));
+    const expected = fleet.expectedRouted(fleet.apps).join(',');
+    const mark = Date.now();
+    let watching = true;
+    const changes: string[] = [];
+    // Sampled, not proven: every 100 ms every other host must still route to the blipped host's instance.
+    const watcher = (async () => {
+      while (watching) {
+        for (const app of others) {
+          const routed = (await fleet.routed(app, 'web').catch(() => [])).join(',');
+          if (routed !== expected) changes.push(`${app.name}: [${routed}]`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    await fleet.network.cut(blipped);
+    t.after(() => fleet.network.heal(blipped));
+    await new Promise((resolve) => setTimeout(resolve, SESSION_TIMEOUT_MS / 2));
+    await fleet.network.heal(blipped);
+    // Watched for a whole session timeout after the link returned: an expiry would show within it.
+    await new Promise((resolve) => setTimeout(resolve, SESSION_TIMEOUT_MS + 1000));
+    watching = false;
+    await watcher;
+    assert.deepEqual(changes, [], 'no host dropped the blipped host');
+    assert.deepEqual(await Promise.all(['web', 'session'].map(async (service) => (await fleet.registration(service, fleet.memberName(blipped))).owner)), owners, 'same sessions');
+    assert.deepEqual(await failuresSince(others, mark), []);
+    report(t, `${blipped.name} cut off for ${seconds(SESSION_TIMEOUT_MS / 2)}: ${requestsSince(others, mark)} requests on the other hosts, 0 failed, slowest ${seconds(fleet.slowestBetween(others, mark, Date.now()))}`);
   });
 
   it('the ensemble leader\'s host cut off under load: re-election, 0 failed requests, 0 lost registrations', async (t) => {
@@ -195,7 +232,7 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
     await fleet.network.heal(leader);
     const rejoined = await fleet.waitZkServing(leader);
     report(t, `${leader.name} (leader) cut off; ${elected.name} leader ${seconds(electedMs)} later; a drain made then reached every host in ${seconds(changeMs)}; ${leader.name} back as ${rejoined}`);
-    report(t, `${requestsSince(fleet.apps, mark)} requests, 0 failed; ${owners.size} registrations kept by their sessions`);
+    report(t, `${requestsSince(fleet.apps, mark)} requests, 0 failed, slowest ${seconds(fleet.slowestBetween(fleet.apps, mark, Date.now()))}; ${owners.size} registrations kept by their sessions`);
   });
 
   it('the whole ensemble restarted: every writer and reporter recovers without a restart', async (t) => {
@@ -209,16 +246,32 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
     await Promise.all(fleet.zk.map((zk) => fleet.waitZkServing(zk)));
     const servingMs = performance.now() - restarted;
     await fleet.waitConverged(fleet.apps, fleet.apps, 60_000);
+    const firstConvergedMs = performance.now() - restarted;
     // Every reporter writes again: a registration someone deleted is re-created by its reporter;
     // every writer watches again: each host removes and re-adds it.
     for (const app of fleet.apps) await fleet.deleteRegistration('session', fleet.memberName(app));
     await fleet.waitConverged(fleet.apps, fleet.apps, 60_000);
-    const convergedMs = performance.now() - restarted;
+    const roundMs = performance.now() - restarted - firstConvergedMs;
     assert.deepEqual(fleet.apps.map((app) => [app.reporter?.pid, app.writer?.pid]), pids, 'no daemon was restarted');
     assert.ok(fleet.apps.every((app) => app.reporter?.alive && app.writer?.alive), 'every daemon still runs');
     assert.deepEqual(await failuresSince(fleet.apps, mark), []);
-    report(t, `ensemble stopped in ${seconds(downMs)}, serving again ${seconds(servingMs)} after the start, every host converged (with a re-registration round) ${seconds(convergedMs)} after the start`);
+    report(t, `ensemble stopped in ${seconds(downMs)}, serving again ${seconds(servingMs)} after the start, registrations and routing whole ${seconds(firstConvergedMs)} after the start; a round of 4 deleted registrations re-created and routed everywhere in ${seconds(roundMs)}`);
     report(t, `${requestsSince(fleet.apps, mark)} requests, 0 failed`);
+  });
+
+  // Known defect, kept as a failing TODO (it runs and reports, it does not fail the suite): every membership
+  // change of a peered cluster reloads every host's HAProxy (a peers section cannot change at run time), and
+  // the HAProxy 2.6.12 here starts a reloaded worker with an empty table (seen standalone too: -sf and
+  // master-worker, 1 or 2 peers). When all hosts reload together no peer is left to teach the others, and a
+  // host whose own instance left the cluster renders a peers section without its local peer, which HAProxy
+  // drops. See README "Fleet".
+  it('the shared stick table outlived every reload the membership changes caused', { todo: 'HAProxy reloads empty the shared stick table (README "Fleet")' }, async () => {
+    assert.ok(stickyUser, 'the peers scenario ran');
+    for (const app of fleet.apps) {
+      const line = (await fleet.adminCommand(app, `show table session key ${stickyUser}`)).split('\n').find((text) => text.includes(`key=${stickyUser}`));
+      assert.ok(line, `${app.name} still holds ${stickyUser}`);
+      assert.match(line, new RegExp(`server_key=${stickyServer.replace(/\./g, '\\.')}`));
+    }
   });
 
   it('cleans up: no process, namespace, veth end or bridge of the run is left', async () => {

@@ -73,6 +73,8 @@ export interface LoadStats {
   ok: number;
   failed: number;
   reached: Record<string, number>;
+  /** the slowest request completed since the previous stats line, ms */
+  maxMs: number;
 }
 
 export interface AppHost extends FleetHost {
@@ -498,6 +500,11 @@ export class Fleet {
       if (diff > 0) delta[id] = diff;
     }
     return delta;
+  }
+
+  /** The slowest request of `apps`' loops between two marks, ms. */
+  slowestBetween(apps: readonly AppHost[], from: number, to: number): number {
+    return Math.max(0, ...apps.flatMap((app) => app.stats.filter((stats) => stats.at > from && stats.at <= to + 300).map((stats) => stats.maxMs ?? 0)));
   }
 
   /** Waits until every loop reported counters after `mark`, so requests answered before it are counted. */

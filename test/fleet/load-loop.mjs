@@ -3,7 +3,8 @@
 // HAProxy (127.0.0.1:PORT inside the host's namespace). Plain JavaScript so it
 // starts fast and runs without tsx. It prints JSON lines on stdout:
 //   {"type":"fail","at":ms,"started":ms,"error":"..."}  at once, per failed request
-//   {"type":"stats","at":ms,"sent":n,"ok":n,"failed":n,"reached":{"app-1":n,...}}  every 250 ms and at the end
+//   {"type":"stats","at":ms,"sent":n,"ok":n,"failed":n,"reached":{"app-1":n,...},"maxMs":n}  every 250 ms and at the end
+//   (maxMs: the slowest request completed since the previous stats line)
 // A request fails on a connection error, a timeout or a status other than 200.
 // It stops on SIGTERM, after --max-seconds, after --max-requests, or when its
 // parent is gone, so it can never run away.
@@ -26,7 +27,7 @@ const port = Number(args.get('port'));
 const concurrency = Number(args.get('concurrency') ?? 2);
 const pauseMs = Number(args.get('pause') ?? 50);
 const timeoutMs = Number(args.get('timeout') ?? 15_000);
-const maxMs = Number(args.get('max-seconds') ?? 900) * 1000;
+const lifetimeMs = Number(args.get('max-seconds') ?? 900) * 1000;
 const maxRequests = Number(args.get('max-requests') ?? 200_000);
 if (!Number.isInteger(port) || port < 1) {
   console.error('usage: load-loop.mjs --port N [--concurrency C] [--pause MS] [--timeout MS] [--max-seconds S] [--once --header NAME:VALUE]');
@@ -64,6 +65,7 @@ if (args.has('once')) {
   );
 } else {
   const stats = { sent: 0, ok: 0, failed: 0, reached: {} };
+  let maxMs = 0;
   const startedAt = Date.now();
   const parent = process.ppid;
   let running = true;
@@ -75,10 +77,13 @@ if (args.has('once')) {
     }
   };
   process.stdout.on('error', () => (running = false));
-  const printStats = () => print({ type: 'stats', at: Date.now(), ...stats });
+  const printStats = () => {
+    print({ type: 'stats', at: Date.now(), ...stats, maxMs });
+    maxMs = 0;
+  };
   const ticker = setInterval(() => {
     printStats();
-    if (Date.now() - startedAt > maxMs || process.ppid !== parent) running = false;
+    if (Date.now() - startedAt > lifetimeMs || process.ppid !== parent) running = false;
   }, 250);
 
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 2 });
@@ -95,6 +100,7 @@ if (args.has('once')) {
         stats.failed += 1;
         print({ type: 'fail', at: Date.now(), started, error: error.message });
       }
+      maxMs = Math.max(maxMs, Date.now() - started);
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   }
