@@ -195,6 +195,33 @@ describe('fleet on one machine (network namespaces)', { skip: unavailable ? `fle
     report(t, `${blipped.name} cut off for ${seconds(SESSION_TIMEOUT_MS / 2)}: ${requestsSince(others, mark)} requests on the other hosts, 0 failed, slowest ${seconds(fleet.slowestBetween(others, mark, Date.now()))}`);
   });
 
+  it('a host drained while cut off stays out after the link returns, and comes back on undrain', async (t) => {
+    const host = fleet.apps[1]!;
+    const others = fleet.apps.filter((app) => app !== host);
+    const mark = Date.now();
+    await fleet.network.cut(host);
+    t.after(() => fleet.network.heal(host));
+    // The operator drains it while it cannot reach ZooKeeper (the drain is a local file).
+    await fleet.operator(host, 'drain');
+    await fleet.waitConverged(others, others, 60_000);
+    await fleet.network.heal(host);
+    // Its reporter gets a new session and registers `session` again, but not the drained `web`.
+    const member = fleet.memberName(host);
+    await waitFor(async () => (await fleet.registrations('session')).includes(member), `${member} to register session again`, 60_000, 100);
+    const expected = fleet.expectedRouted(others).join(',');
+    // Watched for two check intervals after the re-registration: the drained port must not come back.
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      assert.equal((await fleet.registrations('web')).includes(member), false, `${member} registered web while drained`);
+      for (const app of fleet.apps) assert.equal((await fleet.routed(app, 'web')).join(','), expected, `${app.name} routes web`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await fleet.operator(host, 'undrain');
+    await fleet.waitConverged(fleet.apps, fleet.apps, 60_000);
+    assert.deepEqual(await failuresSince(others, mark), []);
+    report(t, `${requestsSince(others, mark)} requests on the other hosts, 0 failed`);
+  });
+
   it('the ensemble leader\'s host cut off under load: re-election, 0 failed requests, 0 lost registrations', async (t) => {
     const leader = await fleet.leader();
     assert.ok(leader, 'the ensemble has a leader');
