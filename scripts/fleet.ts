@@ -3,13 +3,14 @@
 // the traffic per host, cuts one app host off, heals it, and shows how the
 // others converge. Bounded (--duration, default 50 s); Ctrl-C or SIGTERM stops
 // early. Everything it made (processes by PID, namespaces, veth ends, bridge,
-// temp dir) is removed at the end; --keep-files keeps configs and logs.
+// temp dir) is removed at the end; --keep-files keeps configs and logs; --etcd
+// runs the ensemble on etcd instead of ZooKeeper.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Fleet, WEB_FRONTEND_PORT, type AppHost } from '../test/fleet/fleet.js';
 import { namespacesUnavailable } from '../test/fleet/netns.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '50' }, 'keep-files': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '50' }, 'keep-files': { type: 'boolean', default: false }, etcd: { type: 'boolean', default: false } } });
 const durationMs = Math.max(30, Math.min(600, Number(values.duration) || 50)) * 1000;
 
 const unavailable = namespacesUnavailable();
@@ -59,10 +60,10 @@ async function routedSummary(app: AppHost): Promise<string> {
 
 try {
   say('building the fleet (needs root: network namespaces, a bridge, veth pairs) ...');
-  fleet = await Fleet.start({ log: say });
+  fleet = await Fleet.start({ log: say, discovery: values.etcd ? 'etcd' : 'zookeeper' });
   console.log('');
   console.log('host    address          namespace        runs (PIDs)');
-  for (const zk of fleet.zk) console.log(`${zk.name.padEnd(7)} ${zk.ip.padEnd(16)} ${zk.ns.padEnd(16)} zookeeper ${zk.process?.pid}`);
+  for (const member of fleet.ensemble) console.log(`${member.name.padEnd(7)} ${member.ip.padEnd(16)} ${member.ns.padEnd(16)} ${fleet.options.discovery} ${member.process?.pid}`);
   for (const app of fleet.apps) {
     console.log(`${app.name.padEnd(7)} ${app.ip.padEnd(16)} ${app.ns.padEnd(16)} web ${app.web?.pid}, reporter ${app.reporter?.pid}, writer ${app.writer?.pid} (+ HAProxy), load ${app.load?.pid}`);
   }

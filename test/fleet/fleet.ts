@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,6 +10,7 @@ import { promisify } from 'node:util';
 import { adminSocket, parseServersState, type Row } from '../../src/balancer/haproxy/runtime-api.js';
 import { ConnectionState, ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import { isNoNode } from '../../src/discovery/zookeeper/zk-errors.js';
+import { Etcd3 } from 'etcd3';
 import { waitFor } from '../support/wait-for.js';
 import { HostProcess } from './host-process.js';
 import { FleetNetwork, killNamespaceProcesses, type FleetHost } from './netns.js';
@@ -40,11 +42,15 @@ export const WEB_FRONTEND_PORT = 7000;
 export const SESSION_FRONTEND_PORT = 7001;
 export const PEER_PORT = 1024;
 const ZK_CLIENT_PORT = 2181;
+const ETCD_CLIENT_PORT = 2379;
+const ETCD_PEER_PORT = 2380;
 const BASE_PATH = '/lighthouse/services';
 
 export interface FleetOptions {
+  /** the discovery backend the ensemble runs (default zookeeper) */
+  discovery?: 'zookeeper' | 'etcd';
   appHosts?: number;
-  /** ZooKeeper session timeout of every daemon, ms */
+  /** ZooKeeper session timeout of every daemon, ms (etcd: the lease TTL, rounded up to seconds) */
   sessionTimeoutMs?: number;
   /** domain of the hosts' FQDNs in their /etc/hosts */
   domain?: string;
@@ -54,7 +60,7 @@ export interface FleetOptions {
   log?: (line: string) => void;
 }
 
-export interface ZkHost extends FleetHost {
+export interface EnsembleHost extends FleetHost {
   id: number;
   dir: string;
   configFile: string;
@@ -99,9 +105,11 @@ export interface ServerState {
 }
 
 export class Fleet {
-  readonly zk: ZkHost[] = [];
+  /** the coordination hosts: ZooKeeper servers or etcd members, one ensemble */
+  readonly ensemble: EnsembleHost[] = [];
   readonly apps: AppHost[] = [];
   private admin: ZkClient | undefined;
+  private etcdClient: Etcd3 | undefined;
   readonly log: (line: string) => void;
   private stopped = false;
 
@@ -118,13 +126,14 @@ export class Fleet {
   static async start(options: FleetOptions = {}): Promise<Fleet> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
     const settings = {
+      discovery: options.discovery ?? 'zookeeper',
       appHosts: options.appHosts ?? 4,
       sessionTimeoutMs: options.sessionTimeoutMs ?? 4000,
       domain: options.domain ?? 'fleet.test',
       load: options.load ?? { concurrency: 2, pauseMs: 60 },
     };
     const names = [
-      ...[1, 2, 3].map((id) => ({ name: `zk-${id}`, octet: id })),
+      ...[1, 2, 3].map((id) => ({ name: `${settings.discovery === 'etcd' ? 'etcd' : 'zk'}-${id}`, octet: id })),
       ...Array.from({ length: settings.appHosts }, (_, index) => ({ name: `app-${index + 1}`, octet: 11 + index })),
     ];
     const network = await FleetNetwork.create(names, settings.domain);
@@ -143,14 +152,15 @@ export class Fleet {
 
   private async boot(): Promise<void> {
     const started = performance.now();
-    for (const [index, host] of this.network.hosts.filter((candidate) => candidate.name.startsWith('zk-')).entries()) {
-      const zkDir = join(this.dir, host.name);
-      this.zk.push({ ...host, id: index + 1, dir: zkDir, configFile: join(zkDir, 'zoo.cfg'), process: undefined });
+    for (const [index, host] of this.network.hosts.filter((candidate) => !candidate.name.startsWith('app-')).entries()) {
+      const memberDir = join(this.dir, host.name);
+      this.ensemble.push({ ...host, id: index + 1, dir: memberDir, configFile: join(memberDir, 'zoo.cfg'), process: undefined });
     }
-    await Promise.all(this.zk.map((zk) => this.writeZkConfig(zk)));
-    for (const zk of this.zk) this.startZk(zk);
-    await Promise.all(this.zk.map((zk) => this.waitZkServing(zk)));
-    this.log(`ensemble serving on ${this.zk.map((zk) => `${zk.name} ${zk.ip}`).join(', ')} (${Math.round(performance.now() - started)} ms)`);
+    await Promise.all(this.ensemble.map((member) => mkdir(member.dir, { recursive: true })));
+    if (!this.etcd) await Promise.all(this.ensemble.map((zk) => this.writeZkConfig(zk)));
+    for (const zk of this.ensemble) this.startMember(zk);
+    await Promise.all(this.ensemble.map((zk) => this.waitServing(zk)));
+    this.log(`ensemble serving on ${this.ensemble.map((zk) => `${zk.name} ${zk.ip}`).join(', ')} (${Math.round(performance.now() - started)} ms)`);
     await waitFor(async () => (await this.registrations('web')) !== undefined, 'the test client to connect to the ensemble', 30_000, 100);
 
     for (const host of this.network.hosts.filter((candidate) => candidate.name.startsWith('app-'))) {
@@ -170,8 +180,12 @@ export class Fleet {
     await waitFor(() => this.apps.every((app) => (app.stats.at(-1)?.ok ?? 0) > 0), 'every load loop to get an answer', 30_000);
   }
 
+  private get etcd(): boolean {
+    return this.options.discovery === 'etcd';
+  }
+
   get connectString(): string {
-    return this.zk.map((zk) => `${zk.ip}:${ZK_CLIENT_PORT}`).join(',');
+    return this.ensemble.map((zk) => `${zk.ip}:${ZK_CLIENT_PORT}`).join(',');
   }
 
   app(name: string): AppHost {
@@ -182,7 +196,7 @@ export class Fleet {
 
   // ------------------------------------------------------------------ ZooKeeper
 
-  private async writeZkConfig(zk: ZkHost): Promise<void> {
+  private async writeZkConfig(zk: EnsembleHost): Promise<void> {
     await mkdir(join(zk.dir, 'data'), { recursive: true });
     await writeFile(join(zk.dir, 'data', 'myid'), `${zk.id}\n`);
     const lines = [
@@ -198,24 +212,48 @@ export class Fleet {
       '4lw.commands.whitelist=*',
       'maxClientCnxns=0',
       'forceSync=no',
-      ...this.zk.map((other) => `server.${other.id}=${other.ip}:2888:3888`),
+      ...this.ensemble.map((other) => `server.${other.id}=${other.ip}:2888:3888`),
     ];
     await writeFile(zk.configFile, `${lines.join('\n')}\n`);
   }
 
-  startZk(zk: ZkHost): void {
+  startMember(zk: EnsembleHost): void {
+    if (this.etcd) {
+      const peer = (member: EnsembleHost): string => `http://${member.ip}:${ETCD_PEER_PORT}`;
+      zk.process = HostProcess.start(
+        zk,
+        'etcd',
+        'etcd',
+        [
+          '--name', zk.name,
+          '--data-dir', join(zk.dir, 'data'),
+          '--listen-client-urls', `http://${zk.ip}:${ETCD_CLIENT_PORT}`,
+          '--advertise-client-urls', `http://${zk.ip}:${ETCD_CLIENT_PORT}`,
+          '--listen-peer-urls', peer(zk),
+          '--initial-advertise-peer-urls', peer(zk),
+          '--initial-cluster', this.ensemble.map((member) => `${member.name}=${peer(member)}`).join(','),
+          '--initial-cluster-token', this.network.prefix,
+          '--initial-cluster-state', 'new',
+          // Looser than etcd's defaults: seven hosts' processes share two cores here.
+          '--heartbeat-interval', '100',
+          '--election-timeout', '1000',
+        ],
+        { logFile: join(zk.dir, 'etcd.log') },
+      );
+      return;
+    }
     zk.process = HostProcess.start(zk, 'zookeeper', 'java', [...JAVA_OPTS, '-cp', ZOOKEEPER_CLASSPATH, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', zk.configFile], {
       logFile: join(zk.dir, 'server.log'),
     });
   }
 
-  async stopZk(zk: ZkHost): Promise<void> {
+  async stopMember(zk: EnsembleHost): Promise<void> {
     await zk.process?.stop();
     zk.process = undefined;
   }
 
   /** A four-letter word to a ZooKeeper host, over the bridge. */
-  fourLetter(zk: ZkHost, word: string, timeoutMs = 2_000): Promise<string> {
+  fourLetter(zk: EnsembleHost, word: string, timeoutMs = 2_000): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = connect(ZK_CLIENT_PORT, zk.ip);
       const chunks: Buffer[] = [];
@@ -237,20 +275,25 @@ export class Fleet {
   }
 
   /** `leader`, `follower`, or undefined while the server does not serve. */
-  async zkMode(zk: ZkHost): Promise<string | undefined> {
+  async memberMode(zk: EnsembleHost): Promise<string | undefined> {
+    if (this.etcd) {
+      const status = await etcdStatus(zk.ip).catch(() => undefined);
+      if (!status?.leader || status.leader === '0') return undefined;
+      return status.header?.member_id === status.leader ? 'leader' : 'follower';
+    }
     const text = await this.fourLetter(zk, 'srvr').catch(() => '');
     return /Mode: (\w+)/.exec(text)?.[1];
   }
 
-  waitZkServing(zk: ZkHost, timeoutMs = 60_000): Promise<string> {
+  waitServing(zk: EnsembleHost, timeoutMs = 60_000): Promise<string> {
     return waitFor(async () => {
-      const mode = await this.zkMode(zk);
+      const mode = await this.memberMode(zk);
       return mode === 'leader' || mode === 'follower' ? mode : undefined;
-    }, `ZooKeeper on ${zk.name} to serve`, timeoutMs, 100);
+    }, `${this.options.discovery} on ${zk.name} to serve`, timeoutMs, 100);
   }
 
-  async leader(among: readonly ZkHost[] = this.zk): Promise<ZkHost | undefined> {
-    for (const zk of among) if ((await this.zkMode(zk)) === 'leader') return zk;
+  async leader(among: readonly EnsembleHost[] = this.ensemble): Promise<EnsembleHost | undefined> {
+    for (const zk of among) if ((await this.memberMode(zk)) === 'leader') return zk;
     return undefined;
   }
 
@@ -264,6 +307,7 @@ export class Fleet {
     const state = this.admin?.connectionState();
     if (!this.admin || state === ConnectionState.SESSION_EXPIRED || state === ConnectionState.CLOSED) {
       await this.admin?.close().catch(() => undefined);
+    this.etcdClient?.close();
       this.admin = new ZkClient({ connectString: this.connectString, sessionTimeoutMs: 10_000, operationTimeoutMs: 3_000, spinDelayMs: 100 });
       this.admin.connect();
     }
@@ -276,8 +320,28 @@ export class Fleet {
     }
   }
 
-  /** Znode names under a service's folder, sorted, read by the test's own client. */
+  /** An etcd call with the test's own client, bounded; a failed call gets a new client (the next one may pick a reachable member). */
+  private async withEtcd<T>(operation: (client: Etcd3) => Promise<T>): Promise<T> {
+    this.etcdClient ??= new Etcd3({ hosts: this.ensemble.map((member) => `http://${member.ip}:${ETCD_CLIENT_PORT}`), dialTimeout: 2_000 });
+    const client = this.etcdClient;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([operation(client), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('etcd call timed out')), 3_000)))]);
+    } catch (error) {
+      if (this.etcdClient === client) this.etcdClient = undefined;
+      client.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Znode names (etcd: key names) under a service's folder, sorted, read by the test's own client. */
   async registrations(service: string): Promise<string[]> {
+    if (this.etcd) {
+      const keys = await this.withEtcd((client) => client.getAll().prefix(`${BASE_PATH}/${service}/`).keys());
+      return keys.map((key) => key.slice(`${BASE_PATH}/${service}/`.length)).sort();
+    }
     try {
       return await this.withAdmin(async (client) => (await client.getChildren(`${BASE_PATH}/${service}`)).children.sort());
     } catch (error) {
@@ -288,12 +352,23 @@ export class Fleet {
 
   /** The node a reporter registered, decoded (the JSON the original Lighthouse wrote). */
   async registration(service: string, name: string): Promise<{ host: string; ip: string; port: number; peer: string | null; owner: string }> {
+    if (this.etcd) {
+      const response = await this.withEtcd((client) => client.get(`${BASE_PATH}/${service}/${name}`).exec());
+      const kv = response.kvs[0];
+      if (!kv) throw new Error(`no key ${BASE_PATH}/${service}/${name}`);
+      const node = JSON.parse(kv.value.toString('utf8')) as { host: string; ip: string; port: number; peer: string | null };
+      return { ...node, owner: `lease ${kv.lease}` };
+    }
     const { data, stat } = await this.withAdmin((client) => client.getData(`${BASE_PATH}/${service}/${name}`));
     const node = JSON.parse(data.toString('utf8')) as { host: string; ip: string; port: number; peer: string | null };
     return { ...node, owner: stat.ephemeralOwner.toString('hex') };
   }
 
   async deleteRegistration(service: string, name: string): Promise<void> {
+    if (this.etcd) {
+      await this.withEtcd((client) => client.delete().key(`${BASE_PATH}/${service}/${name}`).exec());
+      return;
+    }
     await this.withAdmin((client) => client.remove(`${BASE_PATH}/${service}/${name}`, -1));
   }
 
@@ -310,13 +385,21 @@ export class Fleet {
 
   private async writeAppConfig(app: AppHost): Promise<void> {
     const files: Record<string, string> = {
-      'discovery/zk.yaml': [
-        'plugin: zookeeper',
-        `hosts: [${this.zk.map((zk) => `"${zk.ip}:${ZK_CLIENT_PORT}"`).join(', ')}]`,
-        `path: ${BASE_PATH}`,
-        `session_timeout_ms: ${this.options.sessionTimeoutMs}`,
-        'operation_timeout_ms: 2000',
-      ].join('\n'),
+      'discovery/zk.yaml': this.etcd
+        ? [
+            'plugin: etcd',
+            `endpoints: [${this.ensemble.map((member) => `"http://${member.ip}:${ETCD_CLIENT_PORT}"`).join(', ')}]`,
+            `prefix: ${BASE_PATH}`,
+            `lease_ttl: ${Math.ceil(this.options.sessionTimeoutMs / 1000)}`,
+            'operation_timeout_ms: 2000',
+          ].join('\n')
+        : [
+            'plugin: zookeeper',
+            `hosts: [${this.ensemble.map((zk) => `"${zk.ip}:${ZK_CLIENT_PORT}"`).join(', ')}]`,
+            `path: ${BASE_PATH}`,
+            `session_timeout_ms: ${this.options.sessionTimeoutMs}`,
+            'operation_timeout_ms: 2000',
+          ].join('\n'),
       'balancers/haproxy.yaml': [
         `config_file: ${app.runDir}/haproxy.cfg`,
         `socket_file: ${app.runDir}/haproxy.sock`,
@@ -523,9 +606,13 @@ export class Fleet {
     // What is left in the app namespaces is the writers' HAProxy (left serving on purpose when a writer stops).
     for (const app of this.apps) killNamespaceProcesses(app.ns, 'SIGTERM');
     await this.admin?.close().catch(() => undefined);
-    await Promise.all(this.zk.map((zk) => zk.process?.stop()));
+    await Promise.all(this.ensemble.map((zk) => zk.process?.stop()));
     this.network.removeSync();
     if (!options.keepFiles) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async daemonLog(app: AppHost, daemon: 'writer' | 'reporter'): Promise<string> {
+    return readFile(join(app.dir, `${daemon}.log`), 'utf8');
   }
 
   /** Log tails of a host's daemons, for a failing assertion. */
@@ -537,6 +624,28 @@ export class Fleet {
     }
     return parts.join('\n');
   }
+}
+
+/** etcd's maintenance status through its JSON gateway: which member this is and which one leads. */
+function etcdStatus(ip: string): Promise<{ header?: { member_id?: string }; leader?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: ip, port: ETCD_CLIENT_PORT, method: 'POST', path: '/v3/maintenance/status', timeout: 2_000, headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as { header?: { member_id?: string }; leader?: string });
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no status from etcd on ${ip}`)));
+    req.on('error', reject);
+    req.end('{}');
+  });
 }
 
 function serviceYaml(interval: number): string {
