@@ -14,12 +14,16 @@ const PACKAGES = {
   chromium: () => existsSync('/usr/bin/chromium'),
   'default-jre-headless': () => onPath('java'),
   'etcd-server': () => onPath('etcd'),
+  // `ip` lives in /usr/sbin or /sbin, which a non-root PATH may lack
+  iproute2: () => onPath('ip') || existsSync('/usr/sbin/ip') || existsSync('/sbin/ip'),
 };
 
 const PURPOSES = {
-  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium', 'etcd-server'],
+  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium', 'etcd-server', 'iproute2'],
   demo: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server'],
   bench: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'wrk'],
+  // hosts in network namespaces (test/fleet, npm run fleet)
+  fleet: ['default-jre-headless', 'zookeeper', 'haproxy', 'iproute2'],
 };
 
 /** An executable `command` in a $PATH folder; looked up here rather than through a shell (no shell strings anywhere). */
@@ -48,7 +52,7 @@ if (!existsSync(new URL('node_modules/.package-lock.json', root))) {
 const purpose = process.argv[2] ?? 'test';
 const wanted = PURPOSES[purpose];
 if (!wanted) {
-  console.error(`ensure-system-packages: unknown purpose "${purpose}" (test, demo, bench)`);
+  console.error(`ensure-system-packages: unknown purpose "${purpose}" (test, demo, bench, fleet)`);
   process.exit(2);
 }
 const missing = wanted.filter((name) => !PACKAGES[name]());

@@ -11,6 +11,12 @@ export interface LocalIdentity {
   fqdn: string;
   /** IPv4 address other machines reach this one on */
   ip: string;
+  /**
+   * The system host name as gethostname() returns it: the name HAProxy gives
+   * its local peer unless told otherwise, so the name this machine's peer
+   * must carry in the `peers` sections other writers render.
+   */
+  hostname?: string;
 }
 
 /** The system calls identity resolution uses; tests replace them. */
@@ -87,7 +93,7 @@ export async function resolveLocalIdentity(overrides: Partial<IdentitySources> =
   const addresses = fqdn === short ? forward : await attempt(sources.lookup(fqdn), forward);
   const resolved = addresses.find((ip) => isIPv4(ip) && !isLoopback(ip));
   const ip = resolved ?? firstInterfaceAddress(sources.interfaces()) ?? '127.0.0.1';
-  return { fqdn, ip };
+  return { fqdn, ip, hostname: sources.hostname() };
 }
 
 function firstInterfaceAddress(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | undefined {
@@ -104,6 +110,8 @@ export interface AdvertisedAddress {
   host: string;
   ip: string;
   peerPort: number;
+  /** the local HAProxy's peer name: the system host name, or the advertised host when an operator set one */
+  peerName: string;
 }
 
 /**
@@ -111,10 +119,16 @@ export interface AdvertisedAddress {
  * file's, so a service can differ from the machine-wide setting.
  */
 export function advertisedAddress(identity: LocalIdentity, ...layers: (Advertise | undefined)[]): AdvertisedAddress {
-  const address: AdvertisedAddress = { host: identity.fqdn, ip: identity.ip, peerPort: DEFAULT_PEER_PORT };
+  // Not the FQDN: HAProxy names its local peer after gethostname(), and drops a
+  // peers section without a peer of that name (with only a warning), so a
+  // machine whose FQDN differs from its host name would share no stick table.
+  const address: AdvertisedAddress = { host: identity.fqdn, ip: identity.ip, peerPort: DEFAULT_PEER_PORT, peerName: identity.hostname || identity.fqdn };
   for (const layer of layers) {
     if (!layer) continue;
-    if (layer.host !== undefined) address.host = layer.host;
+    if (layer.host !== undefined) {
+      address.host = layer.host;
+      address.peerName = layer.host;
+    }
     if (layer.ip !== undefined) address.ip = layer.ip;
     if (layer.peer_port !== undefined) address.peerPort = layer.peer_port;
   }
@@ -123,8 +137,8 @@ export function advertisedAddress(identity: LocalIdentity, ...layers: (Advertise
 
 /**
  * The node registered for one service port. The peer is this machine's
- * HAProxy, named like the node's host so writers can build `peers` sections
- * whose local peer name matches.
+ * HAProxy, named as that HAProxy names itself (see advertisedAddress), so
+ * writers build `peers` sections whose local peer name matches.
  */
 export function nodeFor(address: AdvertisedAddress, port: number, metadata: Metadata): ClusterNode {
   return {
@@ -132,6 +146,6 @@ export function nodeFor(address: AdvertisedAddress, port: number, metadata: Meta
     ip: address.ip,
     port,
     metadata,
-    peer: { name: address.host, ip: address.ip, port: address.peerPort },
+    peer: { name: address.peerName, ip: address.ip, port: address.peerPort },
   };
 }

@@ -84,6 +84,13 @@ export const RENDER_CASES: RenderCase[] = [
     ],
   },
   {
+    // A peered cluster with no member yet (first start, or every instance down): its peers section has no
+    // peer, and HAProxy refuses a config with an empty peers section that a stick-table uses.
+    name: 'peers-empty',
+    config: balancer(),
+    clusters: [cluster('sessions', { port: 8200, backend: ['stick-table type ip size 100k expire 30m peers sessions', 'stick on src'] }, [])],
+  },
+  {
     name: 'bind-address',
     config: balancer({ bind_address: '127.0.0.1', global: ['maxconn 20000', 'log stdout format raw local0'], defaults: ['log global', 'option dontlognull', 'retries 5'], stats: { port: 8404, bind_address: '0.0.0.0' } }),
     clusters: [cluster('webapp', { port: 8000, frontend: ['maxconn 1000'], backend: ['balance leastconn'] }, [node('web1.example.com', '10.0.0.1', 31000)])],

@@ -7,7 +7,7 @@ import type { CheckPlugin } from '../../src/plugins/types.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import type { Advertise, CheckSpec, ServiceItem } from '../../src/config/model.js';
 import { tcpCheck } from '../../src/checks/tcp.js';
-import { resolveLocalIdentity } from '../../src/reporter/local-identity.js';
+import { advertisedAddress, nodeFor, resolveLocalIdentity } from '../../src/reporter/local-identity.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { FakeDiscovery } from '../support/fake-discovery.js';
 import { waitFor } from '../support/wait-for.js';
@@ -499,7 +499,7 @@ describe('local identity', () => {
       reverse: async () => 'wrong.example.com',
       interfaces,
     });
-    assert.deepEqual(found, { fqdn: 'web1.example.com', ip: '10.1.2.3' });
+    assert.deepEqual(found, { fqdn: 'web1.example.com', ip: '10.1.2.3', hostname: 'web1.example.com' });
   });
 
   it('takes the reverse name only when it extends the host name', async () => {
@@ -509,7 +509,7 @@ describe('local identity', () => {
       reverse: async () => 'web1.example.com',
       interfaces,
     });
-    assert.deepEqual(found, { fqdn: 'web1.example.com', ip: '10.1.2.3' });
+    assert.deepEqual(found, { fqdn: 'web1.example.com', ip: '10.1.2.3', hostname: 'web1' });
   });
 
   it('never publishes "localhost" or a loopback address when /etc/hosts maps the name to 127.0.0.1', async () => {
@@ -519,7 +519,7 @@ describe('local identity', () => {
       reverse: async () => 'localhost',
       interfaces,
     });
-    assert.deepEqual(found, { fqdn: 'vm', ip: '192.0.2.2' });
+    assert.deepEqual(found, { fqdn: 'vm', ip: '192.0.2.2', hostname: 'vm' });
   });
 
   it('falls back to 127.0.0.1 when a resolver hangs and no interface has an address', async () => {
@@ -530,7 +530,23 @@ describe('local identity', () => {
       interfaces: noInterfaces,
       timeoutMs: 20,
     });
-    assert.deepEqual(found, { fqdn: 'lonely', ip: '127.0.0.1' });
+    assert.deepEqual(found, { fqdn: 'lonely', ip: '127.0.0.1', hostname: 'lonely' });
+  });
+
+  it('names the peer as HAProxy names itself (the host name), not after the FQDN, unless a host is advertised', async () => {
+    // HAProxy's local peer name is gethostname(); a peers section without a
+    // peer of that name is dropped (a warning only), and no table is shared.
+    const identity = await resolveLocalIdentity({
+      hostname: () => 'web1',
+      lookup: async (host) => (host === 'web1' ? ['10.1.2.3'] : host === 'web1.example.com' ? ['10.1.2.3'] : []),
+      reverse: async () => 'web1.example.com',
+      interfaces,
+    });
+    const node = nodeFor(advertisedAddress(identity), 8001, {});
+    assert.equal(node.host, 'web1.example.com', 'the node is still registered under the FQDN');
+    assert.deepEqual(node.peer, { name: 'web1', ip: '10.1.2.3', port: 1024 });
+    const advertised = nodeFor(advertisedAddress(identity, { host: 'web1.internal' }), 8001, {});
+    assert.equal(advertised.peer?.name, 'web1.internal', 'an advertised host names the peer (the operator sets localpeer to match)');
   });
 
   it('resolves this machine to a name and an IPv4 address', async () => {

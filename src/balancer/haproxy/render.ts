@@ -277,6 +277,9 @@ export function renderConfig(config: HaproxyConfig, clusters: readonly Cluster[]
       if (!peers.has(peer.name)) peers.set(peer.name, `peer ${peer.name} ${peer.ip}:${peer.port}`);
     }
     for (const name of [...peers.keys()].sort()) out.directive(peers.get(name)!, owner);
+    // HAProxy refuses the whole config when a stick-table uses a peers section without any peer
+    // (first start, every instance down); a disabled section leaves the table local until one comes.
+    if (peers.size === 0) out.directive('disabled', owner);
   }
 
   // --- proxies to fixed upstreams
