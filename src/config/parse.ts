@@ -14,6 +14,7 @@ import {
   CLUSTER_NAME,
   loggingSchema,
   pluginsFileSchema,
+  removalGuardSchema,
   serviceSchema,
 } from './schemas.js';
 
@@ -103,15 +104,17 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
 }
 
 function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
-  const { discovery, meta_cluster, name: _name, ...sections } = body;
+  const { discovery, meta_cluster, name: _name, removal_guard, ...sections } = body;
   const core = validate(source, clusterCoreSchema, { discovery, meta_cluster }, []);
   if (!core.ok) return core;
+  const guard = validate(source, removalGuardSchema, removal_guard ?? {}, ['removal_guard']);
+  if (!guard.ok) return guard;
   const balancer: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(sections)) {
     const plugin = registries.balancers.get(key);
     if (!plugin) {
-      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name or a balancer section: ${registries.balancers.kinds().join(', ')})`));
+      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name, removal_guard or a balancer section: ${registries.balancers.kinds().join(', ')})`));
       continue;
     }
     const section = validate(source, plugin.clusterSchema, value ?? {}, [key]);
@@ -119,7 +122,7 @@ function parseCluster(source: Source, name: string, body: Record<string, unknown
     else problems.push(...section.error);
   }
   if (problems.length > 0) return fail(problems);
-  const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer };
+  const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer, removalGuard: guard.value };
   return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), ...item });
 }
 

@@ -23,6 +23,19 @@ export const clusterCoreSchema = z.object({
   meta_cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only').optional(),
 });
 
+/**
+ * `removal_guard:` of a cluster file (README "Fleet safety"). Each setting
+ * left out takes the writer-wide default.
+ */
+export const removalGuardSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  min_members: z.number().int().min(0).optional(),
+  panic_threshold: z.number().min(0).max(1).optional(),
+  /** seconds */
+  window: z.number().positive().max(86_400).optional(),
+  probe_held: z.boolean().optional(),
+});
+
 export const checkCoreSchema = z.object({
   rise: z.number().int().min(1),
   fall: z.number().int().min(1),
