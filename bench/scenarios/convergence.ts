@@ -12,6 +12,8 @@ export const WARMUP_CHANGES = 20;
 
 export interface ConvergenceResult {
   mode: Mode;
+  /** the removal guard was on (its defaults) or switched off in the cluster files */
+  removalGuard: boolean;
   /** the 1,000 nodes are in the probed cluster itself (weight 0), or in another cluster of the same writer */
   layout: 'same-cluster' | 'other-cluster';
   bulkNodes: number;
@@ -47,8 +49,8 @@ export interface ConvergenceResult {
  * - `other-cluster`: members of a second cluster of the same writer (every
  *   sync still renders and plans all of them); works for both modes.
  */
-export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], bulkNodes = 1000): Promise<ConvergenceResult> {
-  const base = `/bench/conv-${mode}-${layout}`;
+export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], bulkNodes = 1000, removalGuard = true): Promise<ConvergenceResult> {
+  const base = `/bench/conv-${mode}-${layout}${removalGuard ? '' : '-unguarded'}`;
   const backends = await startBackends(3, 'conv');
   const [anchorPort, probePort, bulkPort] = backends.ports as [number, number, number];
   const anchorId = 'conv0';
@@ -57,9 +59,10 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
   const bulk = Array.from({ length: bulkNodes }, (_, index) => ({ cluster: bulkCluster, node: { host: `n${index}.bulk.bench`, port: bulkPort } }));
   await createNodes(context.client, base, [...bulk, { cluster: 'conv', node: { host: 'anchor.conv.bench', port: anchorPort } }]);
   const [convPort, bulkFrontend] = await freePorts(2);
-  const writer = await startWriter(context, `conv-${mode}-${layout}`, {
+  const writer = await startWriter(context, `conv-${mode}-${layout}${removalGuard ? '' : '-unguarded'}`, {
     zkPath: base,
     mode,
+    removalGuard,
     clusters: layout === 'same-cluster' ? [{ name: 'conv', port: convPort! }] : [
       { name: 'conv', port: convPort! },
       { name: 'bulk', port: bulkFrontend! },
@@ -143,7 +146,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     // Each change: the bench's own create or delete (1 request) is not the writer's.
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
+    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
   } catch (error) {
     throw await writer.explain(error);
   } finally {

@@ -74,17 +74,17 @@ export class HoldKeeper {
     if (!before) {
       this.options.holdsStarted.inc({ cluster });
       logger.warn(
-        { code: 'LH_REMOVAL_HELD', cluster, listed: hold.listed, reference: hold.reference, floor: hold.floor, held: hold.held },
+        // A few names are enough to recognise the cluster in a log; status has them all.
+        { code: 'LH_REMOVAL_HELD', cluster, listed: hold.listed, reference: hold.reference, floor: hold.floor, held: hold.held.slice(0, 20) },
         `cluster "${cluster}": discovery lists ${hold.listed} members, below the floor of ${formatFloor(hold.floor)} (${hold.reference} listed recently): keeping ${hold.held.length} members routed until enough are listed again or "lighthouse release-hold ${this.options.configDir} ${cluster}"`,
       );
-      // A request written before this hold started is not for it.
-      void takeReleaseRequest(this.options.configDir, cluster);
     }
     const previous = before?.failures ?? new Map<string, number>();
     const failures = new Map([...previous].filter(([key]) => hold.held.includes(key)));
     this.kept.set(cluster, { hold, members: state.held, failures });
     this.options.heldMembers.set({ cluster }, hold.held.length);
-    if (!before || before.hold.held.length !== hold.held.length || before.hold.listed !== hold.listed) this.persist();
+    // A release request written before this hold started is not for it; it goes before the holds file shows the hold.
+    if (!before || before.hold.held.length !== hold.held.length || before.hold.listed !== hold.listed) this.persist(before ? undefined : cluster);
     this.schedule();
   }
 
@@ -156,8 +156,9 @@ export class HoldKeeper {
   }
 
   /** Writes are chained so the file always ends with the latest holds. */
-  private persist(): void {
+  private persist(staleRequestOf?: string): void {
     this.writing = this.writing.then(async () => {
+      if (staleRequestOf !== undefined) await takeReleaseRequest(this.options.configDir, staleRequestOf);
       const clusters = Object.fromEntries([...this.kept].map(([cluster, kept]) => [cluster, kept.hold]));
       try {
         await writeHolds(this.options.configDir, clusters);

@@ -143,6 +143,7 @@ describe('removal guard: a cluster that vanishes from ZooKeeper stays routed', (
     await register(backends);
     await vanish();
     assert.equal((await serving()).size, 5);
+    await waitFor(async () => (await collectStatus(dir.path, coreRegistries(), 5_000)).clusters[0]?.hold, 'status to show the hold');
     const outcome = await releaseHold(dir.path, 'web', 10_000);
     assert.deepEqual(outcome, { ok: true, removed: backends.map(key).sort() });
     await waitFor(async () => (await serving()).size === 0, 'HAProxy to empty the backend after the release');
