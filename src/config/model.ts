@@ -32,6 +32,8 @@ export interface DiscoveryItem extends ItemBase {
   plugin: string;
   config: unknown;
   advertise: Advertise;
+  /** writer only: removal-guard defaults for the clusters on this backend */
+  removalGuard: RemovalGuardOverrides;
 }
 
 export interface BalancerItem extends ItemBase {

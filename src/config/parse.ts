@@ -84,7 +84,7 @@ function itemName(source: Source, body: Record<string, unknown>, defaultName: st
 }
 
 function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
-  const { name: _name, plugin: pluginField, advertise: advertiseField, ...rest } = body;
+  const { name: _name, plugin: pluginField, advertise: advertiseField, removal_guard: guardField, ...rest } = body;
   const pluginKind = pluginField ?? name;
   const registry = kind === 'discovery' ? registries.discovery : registries.balancers;
   if (typeof pluginKind !== 'string' || registry.get(pluginKind) === undefined) {
@@ -94,12 +94,15 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   }
   const plugin = registry.get(pluginKind)!;
   if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
+  if (kind === 'balancer' && guardField !== undefined) return fail([problem(source, ['removal_guard'], 'unknown setting (removal_guard belongs in a discovery or cluster file)')]);
+  const guard = validate(source, removalGuardSchema, guardField ?? {}, ['removal_guard']);
+  if (!guard.ok) return guard;
   const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
   if (!advertise.ok) return advertise;
   const config = validate(source, plugin.schema, rest, []);
   if (!config.ok) return config;
-  const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value });
-  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value, advertise: advertise.value });
+  const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value, ...(guardField === undefined ? {} : { removalGuard: guard.value }) });
+  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value, advertise: advertise.value, removalGuard: guard.value });
   return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value });
 }
 

@@ -15,7 +15,7 @@ export const advertiseSchema = z.strictObject({
 });
 
 /** Settings every discovery or balancer file may carry besides its plugin's own. */
-export const pluginFileKeys = ['name', 'plugin', 'advertise'] as const;
+export const pluginFileKeys = ['name', 'plugin', 'advertise', 'removal_guard'] as const;
 
 export const clusterCoreSchema = z.object({
   name: z.string().min(1).optional(),

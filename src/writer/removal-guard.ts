@@ -64,6 +64,8 @@ export class RemovalGuard {
 
   configure(settings: RemovalGuardSettings): void {
     this.settings = settings;
+    // A hold in force is judged by the new floor at once, against the count it started from.
+    if (this.current) this.current = { ...this.current, floor: floorOf(settings, this.current.reference) };
   }
 
   /** Counts the members a backend already had before discovery spoke (a restart's cached members). */
@@ -93,7 +95,7 @@ export class RemovalGuard {
     }
     if (this.accepted !== undefined && listed !== this.accepted) this.accepted = undefined;
     if (removing === 0 || this.accepted !== undefined) return false;
-    const floor = Math.max(this.settings.minMembers, this.settings.panicThreshold * reference);
+    const floor = floorOf(this.settings, reference);
     if (listed >= floor) return false;
     this.current = { listed, reference, floor, since: now };
     return true;
@@ -126,6 +128,10 @@ export class RemovalGuard {
     this.samples = this.samples.filter((sample, index) => index === this.samples.length - 1 || now - sample.at <= this.settings.windowMs);
     this.samples.push({ at: now, count });
   }
+}
+
+function floorOf(settings: RemovalGuardSettings, reference: number): number {
+  return Math.max(settings.minMembers, settings.panicThreshold * reference);
 }
 
 /** A cluster file's `removal_guard:` over the writer-wide defaults. */

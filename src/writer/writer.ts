@@ -14,7 +14,7 @@ import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
-import { guardSettings } from './removal-guard.js';
+import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
 import { Quiescence } from './quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
@@ -116,7 +116,7 @@ export class Writer {
       dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys)),
       probeHeld: (cluster) => {
         const item = this.snapshot.clusters.get(cluster);
-        return item ? guardSettings(item.removalGuard).probeHeld : false;
+        return item ? this.guardSettingsOf(item).probeHeld : false;
       },
     });
     this.quiescence = new Quiescence(() => void this.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
@@ -232,7 +232,12 @@ export class Writer {
   /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
   private reconcileGuards(next: ConfigSnapshot): void {
     for (const name of this.holds.holds().keys()) if (!next.clusters.has(name)) this.holds.forget(name);
-    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, guardSettings(item.removalGuard)));
+    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)));
+  }
+
+  /** The cluster file's `removal_guard:` over its discovery file's, over the built-in defaults. */
+  private guardSettingsOf(item: ClusterItem, snapshot: ConfigSnapshot = this.snapshot): RemovalGuardSettings {
+    return guardSettings(item.removalGuard, guardSettings(snapshot.discovery.get(item.discovery)?.removalGuard ?? {}));
   }
 
   /** A hold released or narrowed by settings, an operator or a probe. */

@@ -181,6 +181,30 @@ describe('removal guard: a cluster that vanishes from ZooKeeper stays routed', (
     assert.equal(failed, 0, `no failed requests out of ${sent}`);
   });
 
+  test('a writer restarted during a hold starts from the held members and holds them again', async () => {
+    const held = writer.state.get('web').held.map((node) => `${node.host}:${node.port}`).sort();
+    assert.equal(held.length, 5, 'the previous test left 5 held');
+    await writer.stop();
+    const log = createDaemonLogger('writer', { level: 'info', format: 'json', destination: join(dir.path, 'writer-2.log') });
+    writer = new Writer({ configDir: dir.path, registries: coreRegistries(), log });
+    await writer.start();
+    await waitFor(() => writer.state.get('web').revision > 0 && writer.ready, 'the restarted writer to hear from ZooKeeper and sync');
+    assert.equal(writer.state.get('web').listed, 0);
+    assert.deepEqual(writer.state.get('web').held.map((node) => `${node.host}:${node.port}`).sort(), held);
+    assert.deepEqual(await serving(), new Set(held), 'HAProxy still routes the held members');
+  });
+
+  test('writer-wide defaults in the discovery file apply to its clusters', async () => {
+    await writeFile(join(dir.path, 'discovery', 'zookeeper.yaml'), zookeeperYaml(zk.hosts, BASE, 'removal_guard:\n  min_members: 0\n  panic_threshold: 0\n'));
+    await waitFor(async () => (await serving()).size === 0, 'the writer-wide default (no floor) to release the hold', 20_000);
+    assert.equal(writer.state.get('web').hold, undefined);
+    await writeFile(join(dir.path, 'discovery', 'zookeeper.yaml'), zookeeperYaml(zk.hosts, BASE));
+    await waitFor(() => writer.clusters().length === 1 && writer.state.get('web').hold === undefined, 'the defaults file back');
+    await register(backends);
+    await vanish();
+    assert.equal(writer.state.get('web').held.length, 5, 'held again with the built-in defaults');
+  });
+
   test('with the guard switched off, the backend empties as before', async () => {
     await writeFile(join(dir.path, 'clusters', 'web.yaml'), clusterFile('removal_guard:\n  enabled: false\n'));
     await waitFor(() => writer.clusters().find((entry) => entry.item.name === 'web')?.item.removalGuard.enabled === false, 'the writer to read the new cluster file', 20_000);

@@ -129,3 +129,14 @@ test('releasing an empty hold empties the backend; members that register and van
   store.update(set([]));
   assert.deepEqual(hosts(store.get('web').held), ['c', 'd']);
 });
+
+test('a hold in force is judged by new settings at once', () => {
+  const store = new ClusterStateStore();
+  store.update(set(nodes('a', 'b', 'c', 'd')));
+  store.update(set(nodes('a')));
+  assert.equal(store.get('web').held.length, 3);
+  assert.equal(store.configureGuard('web', { ...DEFAULT_REMOVAL_GUARD, panicThreshold: 0.2 })?.removed.length, 3, '1 of 4 is not below a fifth');
+  store.update(set(nodes('a', 'b', 'c', 'd')));
+  store.update(set([]));
+  assert.equal(store.configureGuard('web', { ...DEFAULT_REMOVAL_GUARD, minMembers: 0, panicThreshold: 0 })?.removed.length, 4);
+});
