@@ -1,4 +1,5 @@
-import { readHolds, requestRelease } from '../writer/holds-file.js';
+import { errorMessage } from '../lib/errors.js';
+import { readHolds, releaseRequestPath, requestRelease } from '../writer/holds-file.js';
 import { assertConfigDir } from './common.js';
 
 export interface ReleaseHoldOptions {
@@ -19,7 +20,11 @@ export async function releaseHold(configDir: string, cluster: string, timeoutMs:
     const held = Object.keys(await readHolds(configDir));
     return { ok: false, message: `${configDir}: cluster "${cluster}" is not held (held: ${held.join(', ') || 'none'})` };
   }
-  await requestRelease(configDir, cluster);
+  try {
+    await requestRelease(configDir, cluster);
+  } catch (error) {
+    return { ok: false, message: `${releaseRequestPath(configDir, cluster)}: cannot ask the writer to release cluster "${cluster}": ${errorMessage(error)}` };
+  }
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!(await readHolds(configDir))[cluster]) return { ok: true, removed: before.held };
