@@ -33,8 +33,8 @@ const log = (message: string): void => void process.stderr.write(`[bench ${new D
 
 /** Sizes: quick finishes in a few minutes on 2 cores; the full run is what the README reports. */
 const plan = quick
-  ? { convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: false, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6 }
-  : { convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10 };
+  ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: false, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6 }
+  : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10 };
 
 interface Results {
   convergence: ConvergenceResult[];
@@ -44,7 +44,21 @@ interface Results {
   scale: ScaleResult[];
   backendDeath?: BackendDeathResult;
   reporter?: ReporterResult;
+  dashboardLoad?: DashboardLoadResult;
   failures: string[];
+}
+
+/** Looping /api/state clients in the dashboard-load variant (#11.9 saw 10 raise watch->apply from 2-4 ms to 0.5-1.1 s). */
+const DASHBOARD_READERS = 10;
+
+/** The same-cluster convergence run twice, without and with dashboard readers; ratios are with / without. */
+interface DashboardLoadResult {
+  readers: number;
+  without: ConvergenceResult;
+  with: ConvergenceResult;
+  p50Ratio: number | null;
+  p99Ratio: number | null;
+  applyP99Ratio: number | null;
 }
 
 function machine(zkVersion: string): Record<string, unknown> {
@@ -100,10 +114,27 @@ async function main(): Promise<void> {
       await step('convergence lighthouse (1,000 nodes in another cluster)', () => convergence(context, 'lighthouse', plan.convChanges, 'other-cluster'), (r) => results.convergence.push(r));
       await step('convergence classic (1,000 nodes in another cluster)', () => convergence(context, 'classic', plan.classicConvChanges, 'other-cluster'), (r) => results.convergence.push(r));
     }
-    if (wanted('guard')) {
-      // Removal guard off vs on, one after the other in the same run: a single removal must cost nothing more.
-      await step('convergence lighthouse, removal guard off', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', 1000, false), (r) => results.guard.push(r));
-      await step('convergence lighthouse, removal guard on', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', 1000, true), (r) => results.guard.push(r));
+    // Opt-in: two more 1,000-node runs; full runs stay comparable with earlier ones.
+    if (only?.includes('convergence-dashboard')) {
+      let without: ConvergenceResult | undefined;
+      await step('convergence lighthouse, no dashboard readers', () => convergence(context, 'lighthouse', plan.dashboardChanges, 'same-cluster'), (r) => (without = r));
+      await step(`convergence lighthouse, ${DASHBOARD_READERS} looping dashboard readers`, () => convergence(context, 'lighthouse', plan.dashboardChanges, 'same-cluster', { dashboardReaders: DASHBOARD_READERS }), (r) => {
+        if (!without) return;
+        const ratio = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined || !(b > 0) ? null : round(a / b, 2));
+        results.dashboardLoad = {
+          readers: DASHBOARD_READERS,
+          without,
+          with: r,
+          p50Ratio: ratio(r.all.p50, without.all.p50),
+          p99Ratio: ratio(r.all.p99, without.all.p99),
+          applyP99Ratio: ratio(r.breakdown.applyMs.p99, without.breakdown.applyMs.p99),
+        };
+      });
+    }
+    // Opt-in too: removal guard off vs on, one after the other in the same run: a single removal must cost nothing more.
+    if (only?.includes('guard')) {
+      await step('convergence lighthouse, removal guard off', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', { removalGuard: false }), (r) => results.guard.push(r));
+      await step('convergence lighthouse, removal guard on', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', { removalGuard: true }), (r) => results.guard.push(r));
     }
     if (wanted('churn')) {
       await step('churn lighthouse', () => churn(context, 'lighthouse', plan.churnSeconds), (r) => results.churn.push(r));
@@ -175,6 +206,10 @@ function summarize(results: Results): Record<string, number | null> {
     reporter_kernel_cpu_pct: num(results.reporter?.kernelPercentOfOneCore),
     reporter_floor_cpu_pct: num(results.reporter?.floorCpuPercentOfOneCore),
     reporter_rss_mb: num(results.reporter?.rssMb),
+    dashboard_load_convergence_p50_ratio: num(results.dashboardLoad?.p50Ratio ?? undefined),
+    dashboard_load_convergence_p99_ratio: num(results.dashboardLoad?.p99Ratio ?? undefined),
+    dashboard_load_reads: num(results.dashboardLoad?.with.dashboardReads),
+    dashboard_load_stat_reads: num(results.dashboardLoad?.with.statReads ?? undefined),
     guard_off_convergence_p50_ms: num(results.guard.find((r) => !r.removalGuard)?.all.p50),
     guard_off_convergence_p99_ms: num(results.guard.find((r) => !r.removalGuard)?.all.p99),
     guard_on_convergence_p50_ms: num(results.guard.find((r) => r.removalGuard)?.all.p50),
@@ -217,6 +252,15 @@ function table(results: Results, info: Record<string, unknown>): string {
     `${fmt(results.reporter?.floorCpuPercentOfOneCore)} (${fmt(results.reporter?.floorKernelPercentOfOneCore)})`,
     '',
   ]);
+  const dash = results.dashboardLoad;
+  if (dash) {
+    rows.push([
+      `convergence under ${dash.readers} looping dashboard readers: p50 / p99 (ms)`,
+      `${fmt(dash.with.all.p50)} / ${fmt(dash.with.all.p99)} vs ${fmt(dash.without.all.p50)} / ${fmt(dash.without.all.p99)} without (x${fmt(dash.p50Ratio)} / x${fmt(dash.p99Ratio)})`,
+      '',
+    ]);
+    rows.push(['  /api/state answers / show stat sent', `${fmt(dash.with.dashboardReads)} / ${fmt(dash.with.statReads)}`, '']);
+  }
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(10, ...rows.map((r) => r[1].length))];
   const lines = [`machine: ${JSON.stringify(info)}`, '', `${'scenario'.padEnd(width[0]!)}  ${'lighthouse'.padEnd(width[1]!)}  classic`];
   for (const [label, a, b] of rows) lines.push(`${label.padEnd(width[0]!)}  ${a.padEnd(width[1]!)}  ${b}`);

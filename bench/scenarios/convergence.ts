@@ -3,7 +3,7 @@ import { startBackends } from '../lib/backends.js';
 import { startWriter, zkPackets, type BenchContext, type Mode } from '../lib/context.js';
 import { Prober } from '../lib/probe.js';
 import { readLog } from '../lib/lighthouse.js';
-import { sleep, stopChild, waitUntil } from '../lib/procs.js';
+import { sleep, spawnTracked, stopChild, waitUntil } from '../lib/procs.js';
 import { summary } from '../lib/stats.js';
 import { createNode, createNodes, deleteNode, type BenchNode } from '../lib/zk.js';
 
@@ -33,6 +33,71 @@ export interface ConvergenceResult {
    * logged -> runtime command logged (sync: render, plan, runtime API).
    */
   breakdown: { watchMs: ReturnType<typeof summary>; applyMs: ReturnType<typeof summary> };
+  /** dashboard clients polling the writer's /api/state in a loop during the changes (0: none) */
+  dashboardReaders: number;
+  /** /api/state answers they got, and `show stat` commands the writer sent meanwhile */
+  dashboardReads: number;
+  statReads: number | null;
+}
+
+export interface ConvergenceOptions {
+  bulkNodes?: number;
+  /** looping /api/state clients during warm-up and measured changes */
+  dashboardReaders?: number;
+  /** false: the cluster files switch the removal guard off (default: its defaults) */
+  removalGuard?: boolean;
+}
+
+/** The readers' loop, in a process of its own so their load does not slow the bench's prober. */
+const READERS_SCRIPT = `
+const [port, readers] = process.argv.slice(1).map(Number);
+let running = true;
+let reads = 0;
+process.stdin.on('end', () => { running = false; });
+process.stdin.resume();
+const loops = Array.from({ length: readers }, async () => {
+  while (running) {
+    try {
+      const answer = await fetch('http://127.0.0.1:' + port + '/api/state');
+      await answer.arrayBuffer();
+      if (answer.ok) reads += 1;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+});
+Promise.all(loops).then(() => process.stdout.write(String(reads)));
+`;
+
+/**
+ * `readers` clients each requesting /api/state back to back (the
+ * dashboard's load, minus the browser's one-second pause), until stopped;
+ * `stop()` resolves with the answers they got.
+ */
+function dashboardLoad(port: number, readers: number): { stop(): Promise<number> } {
+  const child = spawnTracked(process.execPath, ['-e', READERS_SCRIPT, String(port), String(readers)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped: Promise<number> | undefined;
+  return {
+    stop() {
+      stopped ??= (async () => {
+        child.stdin?.end();
+        await exited;
+        return Number(output) || 0;
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** A counter of the writer's /metrics, null when it is not exported. */
+async function writerCounter(port: number, name: string): Promise<number | null> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split('\n').find((entry) => entry.startsWith(`${name}{`));
+  return line === undefined ? null : Number(line.split(' ').at(-1));
 }
 
 /**
@@ -49,8 +114,12 @@ export interface ConvergenceResult {
  * - `other-cluster`: members of a second cluster of the same writer (every
  *   sync still renders and plans all of them); works for both modes.
  */
-export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], bulkNodes = 1000, removalGuard = true): Promise<ConvergenceResult> {
-  const base = `/bench/conv-${mode}-${layout}${removalGuard ? '' : '-unguarded'}`;
+export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], options: ConvergenceOptions = {}): Promise<ConvergenceResult> {
+  const bulkNodes = options.bulkNodes ?? 1000;
+  const readers = options.dashboardReaders ?? 0;
+  const removalGuard = options.removalGuard ?? true;
+  const variant = `${mode}-${layout}${readers > 0 ? `-dashboard${readers}` : ''}${removalGuard ? '' : '-unguarded'}`;
+  const base = `/bench/conv-${variant}`;
   const backends = await startBackends(3, 'conv');
   const [anchorPort, probePort, bulkPort] = backends.ports as [number, number, number];
   const anchorId = 'conv0';
@@ -59,7 +128,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
   const bulk = Array.from({ length: bulkNodes }, (_, index) => ({ cluster: bulkCluster, node: { host: `n${index}.bulk.bench`, port: bulkPort } }));
   await createNodes(context.client, base, [...bulk, { cluster: 'conv', node: { host: 'anchor.conv.bench', port: anchorPort } }]);
   const [convPort, bulkFrontend] = await freePorts(2);
-  const writer = await startWriter(context, `conv-${mode}-${layout}${removalGuard ? '' : '-unguarded'}`, {
+  const writer = await startWriter(context, `conv-${variant}`, {
     zkPath: base,
     mode,
     removalGuard,
@@ -74,6 +143,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
   let failedRequests = 0;
   let timeouts = 0;
   const changedAt: number[] = [];
+  let load: ReturnType<typeof dashboardLoad> | undefined;
   try {
     await waitUntil(
       async () => {
@@ -90,6 +160,8 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     }
     await waitUntil(async () => (await prober.get()) === anchorId, 'the anchor to answer', 10_000);
     const deadlineMs = mode === 'classic' ? 15_000 : 5_000;
+    const statReadsBefore = await writerCounter(writer.metricsPort, 'lighthouse_haproxy_stat_reads_total');
+    if (readers > 0) load = dashboardLoad(writer.metricsPort, readers);
     // Warm-up changes, not measured: the first changes after start run cold
     // code (V8's JIT in the writer, ZooKeeper's in its JVM) and are not what a
     // writer that runs for days does on a change.
@@ -142,14 +214,19 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
       // A pause between changes, so each one is measured on its own (bursts would coalesce).
       await sleep(mode === 'classic' ? 100 : 20);
     }
+    const dashboardReads = (await load?.stop()) ?? 0;
+    load = undefined;
+    const statReadsAfter = await writerCounter(writer.metricsPort, 'lighthouse_haproxy_stat_reads_total');
+    const statReads = statReadsBefore === null || statReadsAfter === null ? null : statReadsAfter - statReadsBefore;
     const packetsAfter = await zkPackets(context);
     // Each change: the bench's own create or delete (1 request) is not the writer's.
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown };
+    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
   } catch (error) {
     throw await writer.explain(error);
   } finally {
+    await load?.stop();
     prober.close();
     await writer.stop();
     await stopChild(backends.child);

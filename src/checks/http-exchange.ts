@@ -1,13 +1,24 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { CheckTarget } from './types.js';
-import { abortError, quote, settleOnce } from './line-exchange.js';
+import { abortError, describeError, quote, settleOnce } from './line-exchange.js';
 
 /** Enough of a failing response body to tell an operator why, short enough for a log line. */
 export const BODY_SNIPPET_BYTES = 200;
 /** A health endpoint whose status line and headers exceed this is not answering the question. */
-const MAX_HEAD_BYTES = 16 * 1024;
+export const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * Bytes of a failing answer's body (framing included) read before giving up
+ * on it. Only a snippet is shown, so this only has to be enough to get past
+ * chunk framing; without it a body that never ends (a chunk-size line that
+ * never ends, an endless stream) was read until the timeout.
+ */
+export const MAX_BODY_BYTES = 16 * 1024;
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-9]\d\d)(?: |\r?$)/;
+/** RFC 9112 chunk-size, optional whitespace and extensions. */
+const CHUNK_SIZE = /^0*([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
+/** 100 Continue and 103 Early Hints come once or twice; a stream of them is not an answer. */
+const MAX_INTERIM_ANSWERS = 8;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 /** Shared by every plain exchange: `onread` callbacks run one at a time and copy what they keep. */
 const READ_BUFFER = Buffer.allocUnsafeSlow(16 * 1024);
@@ -16,6 +27,8 @@ export interface HttpAnswer {
   status: number;
   /** the start of the body, for non-2xx answers only (a passing check has no use for it) */
   body: string;
+  /** why the body was cut short (malformed, too long, timed out), for non-2xx answers */
+  note?: string;
 }
 
 export interface HttpExchangeOptions {
@@ -36,6 +49,10 @@ export interface HttpExchangeOptions {
  * as HAProxy's own checks do: a reused keep-alive socket could pass on a
  * service that no longer accepts connections. `request` must ask for
  * `Connection: close`, so the server ends the answer by closing.
+ *
+ * Everything it reads is bounded (head 16 KiB, body 16 KiB) and each byte is
+ * looked at a bounded number of times, so a hostile or broken service costs
+ * at most a few dozen KiB and no CPU beyond reading them.
  */
 export function httpExchange(target: CheckTarget, request: Buffer, signal: AbortSignal, options: HttpExchangeOptions): Promise<HttpAnswer> {
   return new Promise<HttpAnswer>((resolve, reject) => {
@@ -43,104 +60,259 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
       reject(abortError(signal));
       return;
     }
+    const parser = new AnswerParser(options.head);
+    // Once the status is known, a timeout (or a cut connection) still fails
+    // the check with that status: "HTTP 500 (timed out reading the body)" says
+    // more than "timed out".
+    const fail = (error: Error): void => {
+      const answer = parser.partial(describeError(error));
+      if (answer) resolve(answer);
+      else reject(error);
+    };
     // Certificates are not verified: the check asks a service on this machine
     // whether it is healthy, it does not authenticate it, and local services
     // commonly present self-signed certificates or ones for their public name.
     // Plain connections read into one shared buffer (`onread`) instead of a
-    // fresh allocation per read; what must outlive the callback is copied.
+    // fresh allocation per read; the parser copies what it keeps.
     const socket: Socket = options.tls
       ? connectTls({ host: target.host, port: target.port, rejectUnauthorized: false, ...options.tls })
       : connectTcp({ host: target.host, port: target.port, onread: { buffer: READ_BUFFER, callback: (length: number) => feed(READ_BUFFER.subarray(0, length)) } });
-    let received: Buffer | undefined;
-    let status = 0;
-    const { settle, settled } = settleOnce(socket, signal, reject);
+    const { settle, settled } = settleOnce(socket, signal, fail);
 
-    /** Returns true once the answer is known. */
-    const advance = (ended: boolean): boolean => {
-      if (received === undefined) return false;
-      for (;;) {
-        if (status === 0) {
-          const lineEnd = received.indexOf(0x0a);
-          if (lineEnd === -1) {
-            if (received.length > MAX_HEAD_BYTES) settle(() => reject(new Error(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes`)));
-            return settled();
-          }
-          const line = received.toString('latin1', 0, lineEnd);
-          const match = STATUS_LINE.exec(line);
-          if (!match) {
-            settle(() => reject(new Error(`not an HTTP answer: ${quote(line.replace(/\r$/, ''), 80)}`)));
-            return true;
-          }
-          status = Number(match[1]);
-          if (status >= 200 && status < 300) {
-            settle(() => resolve({ status, body: '' }));
-            return true;
-          }
-        }
-        const headEnd = received.indexOf(CRLF_CRLF);
-        if (headEnd === -1) {
-          if (received.length > MAX_HEAD_BYTES) settle(() => resolve({ status, body: '' }));
-          else if (ended) settle(() => resolve({ status, body: '' }));
-          return settled();
-        }
-        if (status < 200 && status !== 101) {
-          // An interim answer (100 Continue, 103 Early Hints): the real one follows.
-          received = received.subarray(headEnd + CRLF_CRLF.length);
-          status = 0;
-          continue;
-        }
-        const head = received.toString('latin1', 0, headEnd);
-        const bodyBytes = received.subarray(headEnd + CRLF_CRLF.length);
-        if (options.head || status === 204 || status === 304 || status === 101) {
-          settle(() => resolve({ status, body: '' }));
-          return true;
-        }
-        const body = readBody(head, bodyBytes);
-        if (body.complete || ended || body.bytes.length >= BODY_SNIPPET_BYTES) {
-          settle(() => resolve({ status, body: body.bytes.subarray(0, BODY_SNIPPET_BYTES).toString('utf8').trim() }));
-          return true;
-        }
-        return false;
-      }
+    const conclude = (outcome: Outcome | undefined): void => {
+      if (!outcome) return;
+      if ('error' in outcome) settle(() => reject(outcome.error));
+      else settle(() => resolve(outcome.answer));
     };
-
     /** Returns true to keep reading (the `onread` contract). */
     const feed = (chunk: Buffer): boolean => {
-      received = received === undefined ? chunk : Buffer.concat([received, chunk]);
-      if (!advance(false) && received.buffer === READ_BUFFER.buffer) received = Buffer.from(received);
-      return true;
+      if (settled()) return false;
+      conclude(parser.push(chunk));
+      return !settled();
     };
     if (options.tls) socket.on('data', feed);
     socket.on('end', () => {
-      if (!advance(true)) settle(() => reject(new Error(status === 0 ? 'connection closed before an HTTP answer' : `connection closed in the middle of an HTTP ${status} answer`)));
+      conclude(parser.end());
+      settle(() => fail(new Error(parser.status === 0 ? 'connection closed before an HTTP answer' : `connection closed in the middle of an HTTP ${parser.status} answer`)));
     });
-    socket.on('error', (error) => settle(() => reject(error)));
-    socket.on('close', () => settle(() => reject(new Error('connection closed before an HTTP answer'))));
+    socket.on('error', (error) => settle(() => fail(error)));
+    socket.on('close', () => settle(() => fail(new Error('connection closed before an HTTP answer'))));
     socket.write(request);
   });
 }
 
-/** The body received so far, de-chunked, and whether it is all there. */
-function readBody(head: string, bytes: Buffer): { bytes: Buffer; complete: boolean } {
-  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return readChunked(bytes);
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  if (length) return { bytes, complete: bytes.length >= Number(length[1]) };
-  return { bytes, complete: false };
+type Outcome = { answer: HttpAnswer } | { error: Error };
+
+/**
+ * The answer as it arrives. Bytes are appended to one buffer that grows by
+ * doubling up to the limits (a trickle of 1-byte reads copies each byte
+ * about twice, not once per read), and every search resumes where the last
+ * one stopped.
+ */
+class AnswerParser {
+  status = 0;
+  private buffer = Buffer.alloc(0);
+  private length = 0;
+  private interim = 0;
+  /** how far the status line / header end has been searched */
+  private scanned = 0;
+  private bodyStart = -1;
+  private body: BodyReader | undefined;
+
+  constructor(private readonly head: boolean) {}
+
+  push(chunk: Buffer): Outcome | undefined {
+    let rest = chunk;
+    for (;;) {
+      // Only as much as the current part (head or body) may still take; what
+      // is left over is offered again once the head is complete.
+      const room = Math.max(0, this.limit() - this.length);
+      const keep = rest.length > room ? rest.subarray(0, room) : rest;
+      this.append(keep);
+      const outcome = this.advance(false);
+      if (outcome) return outcome;
+      rest = rest.subarray(keep.length);
+      if (rest.length === 0) return undefined;
+      if (this.limit() <= this.length) return this.overLimit();
+    }
+  }
+
+  /** The server closed: what was read is all there is. */
+  end(): Outcome | undefined {
+    return this.advance(true);
+  }
+
+  /** The answer so far, when a status is known; `note` says why it stops there. */
+  partial(note: string): HttpAnswer | undefined {
+    if (this.status === 0) return undefined;
+    return { status: this.status, body: this.body?.snippet() ?? '', note };
+  }
+
+  private limit(): number {
+    return this.bodyStart === -1 ? MAX_HEAD_BYTES + 1 : this.bodyStart + MAX_BODY_BYTES;
+  }
+
+  private overLimit(): Outcome {
+    if (this.status === 0) return { error: new Error(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes`) };
+    const what = this.bodyStart === -1 ? `headers longer than ${MAX_HEAD_BYTES} bytes` : `body longer than ${MAX_BODY_BYTES} bytes`;
+    return { answer: { status: this.status, body: this.body?.snippet() ?? '', note: `stopped reading: ${what}` } };
+  }
+
+  private append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.length + bytes.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.length + bytes.length, Math.min(2 * this.buffer.length, MAX_HEAD_BYTES + MAX_BODY_BYTES), 512));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    bytes.copy(this.buffer, this.length);
+    this.length += bytes.length;
+  }
+
+  private advance(ended: boolean): Outcome | undefined {
+    for (;;) {
+      if (this.status === 0) {
+        const lineEnd = this.buffer.subarray(0, this.length).indexOf(0x0a, this.scanned);
+        if (lineEnd === -1) {
+          this.scanned = this.length;
+          if (this.length > MAX_HEAD_BYTES) return { error: new Error(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes`) };
+          return undefined;
+        }
+        const line = this.buffer.toString('latin1', 0, lineEnd);
+        const match = STATUS_LINE.exec(line);
+        if (!match) return { error: new Error(`not an HTTP answer: ${quote(line.replace(/\r$/, ''), 80)}`) };
+        this.status = Number(match[1]);
+        if (this.status >= 200 && this.status < 300) return { answer: { status: this.status, body: '' } };
+        this.scanned = lineEnd;
+      }
+      if (this.bodyStart === -1) {
+        const headEnd = this.buffer.subarray(0, this.length).indexOf(CRLF_CRLF, Math.max(0, this.scanned - 3));
+        if (headEnd === -1) {
+          this.scanned = this.length;
+          if (ended) return { answer: { status: this.status, body: '' } };
+          if (this.length > MAX_HEAD_BYTES) return this.overLimit();
+          return undefined;
+        }
+        if (this.status < 200 && this.status !== 101) {
+          // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+          // Its bytes are dropped, so a stream of them cannot grow the buffer.
+          this.interim += 1;
+          if (this.interim > MAX_INTERIM_ANSWERS) return { error: new Error(`more than ${MAX_INTERIM_ANSWERS} interim (1xx) answers`) };
+          const next = headEnd + CRLF_CRLF.length;
+          this.buffer.copy(this.buffer, 0, next, this.length);
+          this.length -= next;
+          this.scanned = 0;
+          this.status = 0;
+          continue;
+        }
+        if (this.head || this.status === 204 || this.status === 304 || this.status === 101) return { answer: { status: this.status, body: '' } };
+        this.bodyStart = headEnd + CRLF_CRLF.length;
+        this.body = bodyReader(this.buffer.toString('latin1', 0, headEnd));
+      }
+      const body = this.body!;
+      const problem = body.read(this.buffer.subarray(this.bodyStart, this.length));
+      if (problem !== undefined) return { answer: { status: this.status, body: body.snippet(), note: problem } };
+      if (body.complete || ended || body.snippetFull()) return { answer: { status: this.status, body: body.snippet() } };
+      return undefined;
+    }
+  }
 }
 
-function readChunked(bytes: Buffer): { bytes: Buffer; complete: boolean } {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (;;) {
-    const lineEnd = bytes.indexOf('\r\n', offset);
-    if (lineEnd === -1) break;
-    const size = Number.parseInt(bytes.toString('latin1', offset, lineEnd), 16);
-    if (!Number.isFinite(size)) break;
-    if (size === 0) return { bytes: Buffer.concat(parts), complete: true };
-    const start = lineEnd + 2;
-    parts.push(bytes.subarray(start, Math.min(start + size, bytes.length)));
-    if (start + size + 2 > bytes.length) break;
-    offset = start + size + 2;
+/** Collects the first BODY_SNIPPET_BYTES of a body from everything received after the head. */
+interface BodyReader {
+  /** `bytes` is the whole body so far (it only grows); returns a reason the body cannot be read further */
+  read(bytes: Buffer): string | undefined;
+  readonly complete: boolean;
+  snippetFull(): boolean;
+  snippet(): string;
+}
+
+function bodyReader(head: string): BodyReader {
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return new ChunkedReader();
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  return new PlainReader(length ? Number(length[1]) : undefined);
+}
+
+abstract class SnippetReader {
+  protected readonly parts: Buffer[] = [];
+  protected kept = 0;
+
+  snippetFull(): boolean {
+    return this.kept >= BODY_SNIPPET_BYTES;
   }
-  return { bytes: Buffer.concat(parts), complete: false };
+
+  snippet(): string {
+    return Buffer.concat(this.parts).subarray(0, BODY_SNIPPET_BYTES).toString('utf8').trim();
+  }
+
+  /** Copies: the bytes may live in a buffer that is reused. */
+  protected keep(bytes: Buffer): void {
+    const wanted = Math.min(bytes.length, BODY_SNIPPET_BYTES - this.kept);
+    if (wanted <= 0) return;
+    this.parts.push(Buffer.from(bytes.subarray(0, wanted)));
+    this.kept += wanted;
+  }
+}
+
+class PlainReader extends SnippetReader implements BodyReader {
+  complete = false;
+  private seen = 0;
+
+  constructor(private readonly expected: number | undefined) {
+    super();
+  }
+
+  read(bytes: Buffer): undefined {
+    this.keep(bytes.subarray(this.seen));
+    this.seen = bytes.length;
+    if (this.expected !== undefined && bytes.length >= this.expected) this.complete = true;
+    return undefined;
+  }
+}
+
+/** De-chunks as bytes arrive, resuming where it stopped; a malformed size line ends the reading. */
+class ChunkedReader extends SnippetReader implements BodyReader {
+  complete = false;
+  /** where the next unread chunk-size line (or chunk data) starts */
+  private offset = 0;
+  /** data bytes of the current chunk still to come; -1 while a size line is expected */
+  private remaining = -1;
+  /** how far the current size line has been searched for its end */
+  private scanned = 0;
+
+  read(bytes: Buffer): string | undefined {
+    for (;;) {
+      if (this.remaining === -1) {
+        const lineEnd = bytes.indexOf(0x0a, Math.max(this.offset, this.scanned));
+        if (lineEnd === -1) {
+          this.scanned = bytes.length;
+          return undefined;
+        }
+        const line = bytes.toString('latin1', this.offset, lineEnd).replace(/\r$/, '');
+        const match = CHUNK_SIZE.exec(line);
+        if (!match) return `malformed chunked body: chunk size ${quote(line, 40)}`;
+        const size = Number.parseInt(match[1]!, 16);
+        this.offset = lineEnd + 1;
+        if (size === 0) {
+          this.complete = true;
+          return undefined;
+        }
+        this.remaining = size;
+      }
+      const available = Math.min(this.remaining, bytes.length - this.offset);
+      this.keep(bytes.subarray(this.offset, this.offset + available));
+      this.offset += available;
+      this.remaining -= available;
+      if (this.remaining > 0) return undefined;
+      // The chunk's data ends with CRLF before the next size line.
+      if (bytes.length < this.offset + 2) {
+        this.remaining = 0;
+        return undefined;
+      }
+      if (bytes[this.offset] !== 0x0d || bytes[this.offset + 1] !== 0x0a) return 'malformed chunked body: chunk data not followed by CRLF';
+      this.offset += 2;
+      this.remaining = -1;
+      this.scanned = this.offset;
+    }
+  }
 }

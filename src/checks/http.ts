@@ -61,7 +61,8 @@ export const httpCheck: CheckPlugin<HttpCheckConfig> = {
         try {
           const answer = await httpExchange(target, request, signal, options);
           if (answer.status >= 200 && answer.status < 300) return { passed: true, detail: `${where}: HTTP ${answer.status}` };
-          return { passed: false, detail: `${where}: HTTP ${answer.status}${answer.body ? ` ${quote(answer.body)}` : ''}` };
+          const note = answer.note ? ` (${answer.note})` : '';
+          return { passed: false, detail: `${where}: HTTP ${answer.status}${answer.body ? ` ${quote(answer.body)}` : ''}${note}` };
         } catch (error) {
           return { passed: false, detail: `${where}: ${describeError(error)}` };
         }

@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import type { BalancedCluster } from '../balancer/types.js';
 import { ConfigDirectory } from '../config/directory.js';
-import { formatProblem, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
-import type { ConfigSnapshot } from '../config/snapshot.js';
+import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
+import { snapshotWarnings, type ConfigSnapshot } from '../config/snapshot.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { assertConfigDir, loadRegistries } from './common.js';
+import { CliExit, writeOut } from './output.js';
 
 export interface CheckConfigOptions {
   plugin?: string[];
@@ -86,11 +87,12 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const { problems, snapshot } = await checkConfigDir(configDir, registries);
-  for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
+  // Warnings (settings accepted and ignored) are printed but never fail the check.
+  const warnings = snapshotWarnings(snapshot);
+  const warningLines = warnings.map((warning) => `${formatWarning(warning)}\n`).join('');
   if (problems.length > 0) {
-    process.stderr.write(`${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
-    process.exitCode = 1;
-    return;
+    await writeOut(warningLines + problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
+    throw new CliExit(1, `${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
   }
   const counts = [
     [snapshot.balancers.size, 'balancer'],
@@ -98,5 +100,7 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
     [snapshot.clusters.size, 'cluster'],
     [snapshot.services.size, 'service'],
   ] as const;
-  process.stdout.write(`${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''})\n`);
+  await writeOut(
+    `${warningLines}${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''}${warnings.length > 0 ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`,
+  );
 }

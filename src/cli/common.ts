@@ -1,16 +1,16 @@
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireDirLock, type DirLock } from '../lib/dir-lock.js';
 import type { Logger } from '../lib/logger.js';
 import { LighthouseError } from '../lib/errors.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { loadPluginRegistries } from '../plugins/loader.js';
+import { CliExit, fail } from './output.js';
 
-/** Exits with a one-line message (exit 2: usage) when the config directory is missing. */
+/** Ends the command with a one-line message (exit 2: usage) when the config directory is missing. */
 export async function assertConfigDir(path: string): Promise<void> {
   const info = await stat(path).catch(() => undefined);
-  if (!info?.isDirectory()) {
-    process.stderr.write(`lighthouse: ${path}: not a config directory (expected a folder with discovery/, clusters/, ...)\n`);
-    process.exit(2);
-  }
+  if (!info?.isDirectory()) fail(`${path}: not a config directory (expected a folder with discovery/, clusters/, ...)`, 2);
 }
 
 /**
@@ -24,8 +24,38 @@ export async function loadRegistries(configDir: string, extraPlugins: readonly s
     return (await loadPluginRegistries({ configDir, extra: extraPlugins, logger })).registries;
   } catch (error) {
     if (!(error instanceof LighthouseError)) throw error;
-    logger.fatal({ code: error.code, err: error }, error.message);
-    process.stderr.write(`lighthouse: ${error.code}: ${error.message}\n`);
-    process.exit(1);
+    // The message already ends with the cause's message, and pino's error serializer appends the causes' messages
+    // again ("boom at import: boom at import"): log the cause (the plugin's own error and stack) under the full message.
+    logger.fatal({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, error.message);
+    throw new CliExit(1, `lighthouse: ${error.code}: ${error.message}\n`);
   }
+}
+
+/** Where a daemon keeps what outlives it (the writer's member cache, both daemons' lock): `--state-dir`, else CONFIG_DIR/.state. */
+export function stateDirOf(configDir: string, stateDir: string | undefined): string {
+  return stateDir ?? join(configDir, '.state');
+}
+
+const CONFLICT: Record<'writer' | 'reporter', string> = {
+  writer: 'two writers would fight over the same HAProxy files and ports',
+  reporter: 'two reporters would register the same nodes and remove each other\'s registrations',
+};
+
+/**
+ * One writer and one reporter per config directory: a second one refuses to
+ * start (exit 1), naming the PID of the first. The lock of a process that
+ * died is taken over; a clean exit (any process.exit) removes it.
+ */
+export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
+  let lock: DirLock;
+  try {
+    lock = await acquireDirLock(join(stateDir, `${role}.lock`), { role, logger });
+  } catch (error) {
+    if (!(error instanceof LighthouseError)) throw error;
+    const message = error.cause === undefined ? `${error.message}: another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first` : `${error.message}; or give --state-dir a writable folder`;
+    logger.fatal({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, message);
+    throw new CliExit(1, `lighthouse: ${error.code}: ${message}\n`);
+  }
+  process.once('exit', () => lock.releaseSync());
+  return lock;
 }

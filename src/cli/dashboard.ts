@@ -49,6 +49,13 @@ export interface DashboardState {
 }
 
 const MAX_CHANGES = 50;
+/**
+ * How old an `/api/state` answer may be. Building it walks every member and
+ * serializes them on the writer's event loop (1,000 servers: ~100 KB of
+ * JSON); a burst of readers shares one build instead of each delaying the
+ * writer's next change. HAProxy's part is cached separately (StatSnapshot).
+ */
+const STATE_MAX_AGE_MS = 500;
 
 /**
  * The writer's live page: `/` (HTML, polls `/api/state`) and `/api/state`.
@@ -59,6 +66,8 @@ export class Dashboard {
   private readonly changes: DashboardChange[] = [];
   private known = new Map<string, { members: readonly unknown[]; keys: Set<string> }>();
   private readonly unsubscribe: () => void;
+  private body: { at: number; json: Buffer } | undefined;
+  private building: Promise<Buffer> | undefined;
 
   constructor(private readonly writer: Writer) {
     this.unsubscribe = writer.onSynced(() => this.recordChanges());
@@ -71,15 +80,31 @@ export class Dashboard {
         response.end(DASHBOARD_HTML);
       },
       '/api/state': async (_request: IncomingMessage, response: ServerResponse) => {
-        const state = await this.state();
+        const json = await this.stateJson();
         response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        response.end(JSON.stringify(state));
+        response.end(json);
       },
     };
   }
 
   close(): void {
     this.unsubscribe();
+  }
+
+  /** The serialized state, shared by every reader within STATE_MAX_AGE_MS and by concurrent readers. */
+  private stateJson(): Promise<Buffer> {
+    if (this.body && Date.now() - this.body.at < STATE_MAX_AGE_MS) return Promise.resolve(this.body.json);
+    this.building ??= this.state()
+      .then((state) => {
+        // Encoded once: a burst of readers gets the same bytes.
+        const json = Buffer.from(JSON.stringify(state));
+        this.body = { at: Date.now(), json };
+        return json;
+      })
+      .finally(() => {
+        this.building = undefined;
+      });
+    return this.building;
   }
 
   /** Runs after every sync, so only clusters with a new member list are compared: a sync changes one or a few of thousands. */
@@ -147,6 +172,7 @@ export class Dashboard {
 /** Partial: a counter the balancer adds later is simply not exported until it is named here. */
 const COUNTER_HELP: Partial<Record<keyof HaproxyCounters, string>> = {
   runtimeCommands: 'runtime API commands sent to HAProxy',
+  statReads: 'show stat commands sent for the dashboard and status (at most one per second, over their own connection)',
   runtimeChanges: 'membership changes applied through the runtime API, without a reload',
   reloads: 'successful HAProxy reloads',
   reloadFailures: 'HAProxy reloads that failed (the running HAProxy kept serving)',
@@ -160,6 +186,7 @@ const COUNTER_HELP: Partial<Record<keyof HaproxyCounters, string>> = {
 
 const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
   runtimeCommands: 'lighthouse_haproxy_runtime_commands_total',
+  statReads: 'lighthouse_haproxy_stat_reads_total',
   runtimeChanges: 'lighthouse_haproxy_runtime_changes_total',
   reloads: 'lighthouse_haproxy_reloads_total',
   reloadFailures: 'lighthouse_haproxy_reload_failures_total',

@@ -1,4 +1,5 @@
 import { Demo } from '../demo/demo.js';
+import { exitWhenFlushed } from './output.js';
 
 export interface DemoCommandOptions {
   duration?: number;
@@ -29,8 +30,8 @@ export async function runDemo(options: DemoCommandOptions): Promise<void> {
   } catch (error) {
     process.stderr.write(`lighthouse demo: could not start: ${(error as Error).message}\n`);
     await demo.stop('start failed');
-    process.exit(1);
+    await exitWhenFlushed(1);
   }
   await demo.done;
-  process.exit(0);
+  await exitWhenFlushed(0);
 }

@@ -2,8 +2,9 @@ import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, type ServiceItem } from '../config/model.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
-import { drainFilePath, readDrains, withDrain, withoutDrain, writeDrains } from '../reporter/drains.js';
+import { drainFilePath, updateDrains, withDrain, withoutDrain } from '../reporter/drains.js';
 import { assertConfigDir, loadRegistries } from './common.js';
+import { fail, writeOut } from './output.js';
 
 export interface DrainCommandOptions {
   port?: number[];
@@ -24,11 +25,6 @@ async function findService(configDir: string, service: string, plugins: readonly
   return item;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`lighthouse: ${message}\n`);
-  process.exit(1);
-}
-
 function portsOf(item: ServiceItem, requested: readonly number[] | undefined): number[] | 'all' {
   if (!requested || requested.length === 0) return 'all';
   const unknown = requested.filter((port) => !item.ports.includes(port));
@@ -43,11 +39,11 @@ export async function runDrain(configDir: string, service: string, options: Drai
   const path = drainFilePath(configDir);
   const reason = options.reason ?? `drained by ${process.env.USER ?? 'an operator'}`;
   try {
-    await writeDrains(path, withDrain(await readDrains(path), service, ports, reason, new Date()));
+    await updateDrains(path, (state) => withDrain(state, service, ports, reason, new Date()));
   } catch (error) {
     fail(errorMessage(error));
   }
-  process.stdout.write(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} drained (${reason}); the reporter deregisters ${ports === 'all' || ports.length > 1 ? 'them' : 'it'} and keeps checking. Recorded in ${path}.\n`);
+  await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} drained (${reason}); the reporter deregisters ${ports === 'all' || ports.length > 1 ? 'them' : 'it'} and keeps checking. Recorded in ${path}.\n`);
 }
 
 export async function runUndrain(configDir: string, service: string, options: DrainCommandOptions): Promise<void> {
@@ -55,15 +51,18 @@ export async function runUndrain(configDir: string, service: string, options: Dr
   const item = await findService(configDir, service, options.plugin ?? []);
   const ports = portsOf(item, options.port);
   const path = drainFilePath(configDir);
+  let drained = true;
   try {
-    const before = await readDrains(path);
-    if (!before.services[service]) {
-      process.stdout.write(`${service}: not drained; nothing to do.\n`);
-      return;
-    }
-    await writeDrains(path, withoutDrain(before, service, ports, item.ports));
+    await updateDrains(path, (state) => {
+      drained = state.services[service] !== undefined;
+      return drained ? withoutDrain(state, service, ports, item.ports) : undefined;
+    });
   } catch (error) {
     fail(errorMessage(error));
   }
-  process.stdout.write(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} back in rotation once the checks pass.\n`);
+  if (!drained) {
+    await writeOut(`${service}: not drained; nothing to do.\n`);
+    return;
+  }
+  await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} back in rotation once the checks pass.\n`);
 }

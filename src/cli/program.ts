@@ -1,6 +1,7 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { DaemonCommandOptions } from './writer-command.js';
 import { registerOperatorCommands } from './operator-commands.js';
+import { CliExit, exitWhenFlushed, ignoreClosedPipes } from './output.js';
 
 /**
  * Each command's code is imported when that command runs: a writer never
@@ -11,7 +12,9 @@ export function buildProgram(): Command {
   program
     .name('lighthouse')
     .description('Service discovery for microservice fleets: keeps a local HAProxy in sync with ZooKeeper (writer) and registers healthy local services (reporter).')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander would call process.exit() itself after --help or a usage error; main() exits once the output is out.
+    .exitOverride();
 
   program
     .command('writer')
@@ -20,7 +23,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve /metrics, /healthz and the dashboard on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .option('--state-dir <dir>', 'where the last known members are kept across restarts (default: CONFIG_DIR/.state)')
+    .option('--state-dir <dir>', 'where the last known members and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
 
   program
@@ -30,6 +33,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./reporter-command.js')).runReporter(configDir, options));
 
   registerOperatorCommands(program);
@@ -47,7 +51,23 @@ export function parsePort(value: string): number {
   return port;
 }
 
-/** Runs `lighthouse <args>`; the alias binaries call it with their subcommand first. */
+/**
+ * Runs `lighthouse <args>`; the alias binaries call it with their subcommand
+ * first. Every way a command ends with a status of its own (a CliExit, a
+ * usage error, --help, `process.exitCode`) goes through exitWhenFlushed, so
+ * piped output is never cut short.
+ */
 export async function main(argv: string[]): Promise<void> {
-  await buildProgram().parseAsync(argv, { from: 'user' });
+  ignoreClosedPipes();
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CliExit) {
+      if (error.stderrLine) process.stderr.write(error.stderrLine);
+      await exitWhenFlushed(error.exitCode);
+    }
+    // Commander has printed the help or the usage error already.
+    if (error instanceof CommanderError) await exitWhenFlushed(error.exitCode);
+    throw error;
+  }
 }

@@ -3,12 +3,13 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Reporter } from '../reporter/reporter.js';
 import { applyDrainChange, DrainWatcher, drainFilePath } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
-import { assertConfigDir, loadRegistries } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 
 export async function runReporter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('reporter');
   await assertConfigDir(configDir);
+  await lockDaemon('reporter', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   // Drains (`lighthouse drain`) are read before the first runner starts, so a drained port is never registered, not even briefly after a restart.
   const drains = new DrainWatcher(drainFilePath(configDir), log.logger.child({ module: 'drains' }));

@@ -11,6 +11,7 @@ import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../repo
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
 import { readHolds, type HeldCluster } from '../writer/holds-file.js';
 import { assertConfigDir, loadRegistries } from './common.js';
+import { CliExit, writeOut } from './output.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -23,8 +24,8 @@ export interface MemberStatus {
   node: string;
   /** address from the discovery node; null when only HAProxy has it */
   address: string | null;
-  /** listed by discovery */
-  registered: boolean;
+  /** listed by discovery; null: unknown, discovery did not answer */
+  registered: boolean | null;
   /** HAProxy's view: UP, DOWN, MAINT, DRAIN, no check, ...; null when HAProxy does not have it */
   haproxy: string | null;
   currentSessions: number | null;
@@ -35,6 +36,8 @@ export interface MemberStatus {
 export interface ClusterStatus {
   name: string;
   discovery: string;
+  /** false: discovery did not answer, so who is registered is unknown (members shown are HAProxy's only) */
+  answered: boolean;
   members: MemberStatus[];
   /** nodes discovery rejected as malformed */
   rejected: string[];
@@ -45,7 +48,8 @@ export interface ClusterStatus {
 export interface ServicePortStatus {
   port: number;
   node: string;
-  registered: boolean;
+  /** null: unknown, discovery did not answer (never reported as "not registered") */
+  registered: boolean | null;
   drained: { reason: string; since: string } | null;
 }
 
@@ -135,14 +139,14 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       // Servers HAProxy still has that discovery no longer lists (draining out, or a writer that is behind).
       for (const stat of stats.values()) {
         if (stat.proxy !== item.name || stat.server === 'FRONTEND' || stat.server === 'BACKEND' || rows.has(stat.server)) continue;
-        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: false, haproxy: stat.status, currentSessions: stat.currentSessions, held: false });
+        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false });
       }
       const hold = holds[item.name] ?? null;
       for (const key of hold?.held ?? []) {
         const row = rows.get(key);
-        if (row && !row.registered) row.held = true;
+        if (row && row.registered !== true) row.held = true;
       }
-      return { name: item.name, discovery: item.discovery, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold };
+      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold };
     });
 
   let drains: DrainState = emptyDrains();
@@ -157,7 +161,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     for (const item of [...snapshot.services.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const address = advertisedAddress(local, snapshot.discovery.get(item.discovery)?.advertise, item.advertise);
       const set = members.get(item.discovery)?.get(item.name);
-      const registeredKeys = new Set(set?.members.map(nodeKey) ?? []);
+      const registeredKeys = set ? new Set(set.members.map(nodeKey)) : undefined;
       const drain = drains.services[item.name];
       services.push({
         name: item.name,
@@ -165,7 +169,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
         ports: item.ports.map((port) => {
           const node = nodeKey({ host: address.host, port });
           const drained = drain && (drain.ports === 'all' || drain.ports.includes(port)) ? { reason: drain.reason, since: drain.since } : null;
-          return { port, node, registered: registeredKeys.has(node), drained };
+          return { port, node, registered: registeredKeys ? registeredKeys.has(node) : null, drained };
         }),
       });
     }
@@ -181,18 +185,19 @@ function table(rows: string[][]): string {
 export function formatStatus(report: StatusReport): string {
   const out: string[] = [];
   for (const cluster of report.clusters) {
-    out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${cluster.members.filter((member) => member.registered).length} registered`);
+    const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
+    out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${registered}`);
     if (cluster.hold) {
       out.push(
         `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name})`,
       );
     }
-    if (cluster.members.length === 0) out.push('  (no members)');
+    if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
     else
       out.push(
         table([
           ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS'],
-          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
+          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
         ]),
       );
     for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);
@@ -203,7 +208,7 @@ export function formatStatus(report: StatusReport): string {
     out.push(
       table([
         ['PORT', 'NODE', 'REGISTERED', 'DRAINED'],
-        ...service.ports.map((port) => [String(port.port), port.node, port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
+        ...service.ports.map((port) => [String(port.port), port.node, port.registered === null ? 'unknown' : port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
       ]),
     );
     out.push('');
@@ -217,7 +222,7 @@ export async function runStatus(configDir: string, options: StatusOptions): Prom
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const report = await collectStatus(configDir, registries, options.timeout);
-  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   // Scripts can tell "everything could be asked" from "part of the picture is missing".
-  process.exit(report.problems.length > 0 ? 1 : 0);
+  throw new CliExit(report.problems.length > 0 ? 1 : 0);
 }

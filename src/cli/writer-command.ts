@@ -4,19 +4,20 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
-import { assertConfigDir, loadRegistries } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
 
 export interface DaemonCommandOptions {
   metricsPort?: number;
   metricsAddress: string;
   plugin?: string[];
-  /** writer only: where the last known member sets are kept across restarts */
+  /** where the lock is kept (both), and the last known member sets across restarts (writer); default CONFIG_DIR/.state */
   stateDir?: string;
 }
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('writer');
   await assertConfigDir(configDir);
+  await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
   const writer = new Writer({ configDir, registries, log, memberCacheFile });

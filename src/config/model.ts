@@ -18,6 +18,8 @@ interface ItemBase {
   file: string;
   /** hash of the validated content: equal hashes mean nothing to do on reload */
   hash: string;
+  /** settings accepted but ignored (the original's that mean nothing here): logged and printed, never fatal */
+  warnings?: readonly ConfigProblem[];
 }
 
 /** Address a reporter advertises for its nodes when the defaults (FQDN, its IPv4) are wrong. */
@@ -99,6 +101,11 @@ export interface ConfigProblem {
   setting?: string;
   line?: number;
   message: string;
+}
+
+/** A warning in the problem's one-line form, marked so it is not mistaken for an error. */
+export function formatWarning(warning: ConfigProblem): string {
+  return formatProblem({ ...warning, message: `warning: ${warning.message}` });
 }
 
 export function formatProblem(problem: ConfigProblem): string {

@@ -6,6 +6,8 @@ import { fail, ok, type Result } from '../lib/result.js';
 import { defaultLogSettings } from '../lib/logger.js';
 import type { Metadata } from '../discovery/node.js';
 import { metadataProblem } from '../discovery/codec.js';
+import { readPythonMetadata } from './python-yaml.js';
+import { fromDictConfig, isDictConfig } from './python-logging.js';
 import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
 import {
   advertiseSchema,
@@ -55,6 +57,14 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
 
   switch (kind) {
     case 'logging': {
+      if (isDictConfig(body)) {
+        // The original's logging.yaml (Python dictConfig): mapped, with a warning for each part that is not.
+        const mapped = fromDictConfig(body, defaultLogSettings().format);
+        if (!mapped.ok) return fail(mapped.error.map((issue) => problem(source, issue.path, issue.message)));
+        const { settings } = mapped.value;
+        const warnings = mapped.value.warnings.map((issue) => problem(source, issue.path, issue.message));
+        return ok({ kind, name, file, hash: hashOf(settings), warnings, settings });
+      }
       const parsed = validate(source, loggingSchema, body, []);
       if (!parsed.ok) return parsed;
       const settings = { ...parsed.value, format: parsed.value.format ?? defaultLogSettings().format };
@@ -71,7 +81,7 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
     case 'cluster':
       return parseCluster(source, name, body, registries);
     case 'service':
-      return parseService(source, name, body, registries);
+      return parseService(source, name, body, registries, text);
   }
 }
 
@@ -99,11 +109,13 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   if (!guard.ok) return guard;
   const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
   if (!advertise.ok) return advertise;
-  const config = validate(source, plugin.schema, rest, []);
+  const stripped = plugin.ignoreSettings?.(rest) ?? { body: rest, ignored: [] };
+  const config = validate(source, plugin.schema, stripped.body, []);
   if (!config.ok) return config;
   const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value, ...(guardField === undefined ? {} : { removalGuard: guard.value }) });
-  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value, advertise: advertise.value, removalGuard: guard.value });
-  return ok({ kind, name, file: source.file, hash, plugin: pluginKind, config: config.value });
+  const warnings = stripped.ignored.map((setting) => problem(source, setting.path, setting.reason));
+  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value, advertise: advertise.value, removalGuard: guard.value });
+  return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value });
 }
 
 function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
@@ -114,25 +126,32 @@ function parseCluster(source: Source, name: string, body: Record<string, unknown
   if (!guard.ok) return guard;
   const balancer: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(sections)) {
     const plugin = registries.balancers.get(key);
     if (!plugin) {
       problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name, removal_guard or a balancer section: ${registries.balancers.kinds().join(', ')})`));
       continue;
     }
-    const section = validate(source, plugin.clusterSchema, value ?? {}, [key]);
+    const raw = value ?? {};
+    const stripped = plugin.ignoreClusterSettings && typeof raw === 'object' && !Array.isArray(raw) ? plugin.ignoreClusterSettings(raw as Record<string, unknown>) : { body: raw, ignored: [] };
+    warnings.push(...stripped.ignored.map((setting) => problem(source, [key, ...setting.path], setting.reason)));
+    const section = validate(source, plugin.clusterSchema, stripped.body, [key]);
     if (section.ok) balancer[key] = section.value;
     else problems.push(...section.error);
   }
   if (problems.length > 0) return fail(problems);
   const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer, removalGuard: guard.value };
-  return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), ...item });
+  return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), warnings, ...item });
 }
 
-function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
+function parseService(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries, text: string): Parsed {
   const parsed = validate(source, serviceSchema, body, []);
   if (!parsed.ok) return parsed;
   const service = parsed.value;
+  // Metadata goes to the registry, where the original's readers expect what PyYAML made of it.
+  const metadata = body.metadata === undefined ? ok<Metadata>({}) : readPythonMetadata(text);
+  if (!metadata.ok) return fail(metadata.error.map((issue) => problem(source, issue.path, issue.message)));
   const intervalMs = Math.round(service.checks.interval * 1000);
   const { interval: _interval, ...checkSections } = service.checks;
   const checks: CheckSpec[] = [];
@@ -159,7 +178,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     checks.push({ kind, rise: core.value.rise, fall: core.value.fall, timeoutMs, config: config.value });
   }
   if (checks.length === 0 && problems.length === 0) problems.push(problem(source, ['checks'], 'needs at least one check (e.g. http, tcp, redis)'));
-  const tooBig = metadataProblem(service.metadata as Metadata);
+  const tooBig = metadataProblem(metadata.value);
   if (tooBig) problems.push(problem(source, ['metadata'], tooBig));
   if (problems.length > 0) return fail(problems);
   const ports = [...new Set(service.ports ?? [service.port!])];
@@ -167,7 +186,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     discovery: service.discovery,
     host: service.host,
     ports,
-    metadata: service.metadata as Metadata,
+    metadata: metadata.value,
     intervalMs,
     checks,
     advertise: service.advertise,

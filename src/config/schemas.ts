@@ -56,8 +56,12 @@ export const serviceSchema = z
   })
   .refine((value) => value.port !== undefined || value.ports !== undefined, { message: 'needs "port" or "ports"', path: ['port'] });
 
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
 export const loggingSchema = z.strictObject({
-  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  level: logLevel.default('info'),
+  /** per-module levels overriding `level`: config, discovery, balancer, service */
+  modules: z.strictObject({ config: logLevel.optional(), discovery: logLevel.optional(), balancer: logLevel.optional(), service: logLevel.optional() }).optional(),
   format: z.enum(['json', 'pretty']).optional(),
   destination: z.string().min(1).default('stdout'),
 });

@@ -1,4 +1,4 @@
-import type { BalancerItem, ClusterItem, ConfigItem, DiscoveryItem, LoggingItem, PluginsItem, ServiceItem } from './model.js';
+import type { BalancerItem, ClusterItem, ConfigItem, ConfigProblem, DiscoveryItem, LoggingItem, PluginsItem, ServiceItem } from './model.js';
 
 /** The items in force at one moment: the last good version of every file. */
 export interface ConfigSnapshot {
@@ -81,4 +81,26 @@ export function snapshotFingerprint(snapshot: ConfigSnapshot): string {
     for (const [name, item] of [...map].sort(([a], [b]) => a.localeCompare(b))) parts.push(`${label}/${name}=${item.hash}`);
   }
   return parts.join('\n');
+}
+
+function itemsOf(snapshot: ConfigSnapshot): ConfigItem[] {
+  const items: ConfigItem[] = [...snapshot.balancers.values(), ...snapshot.discovery.values(), ...snapshot.clusters.values(), ...snapshot.services.values()];
+  if (snapshot.logging) items.push(snapshot.logging);
+  if (snapshot.plugins) items.push(snapshot.plugins);
+  return items;
+}
+
+/** Every warning of the snapshot's items. */
+export function snapshotWarnings(snapshot: ConfigSnapshot): ConfigProblem[] {
+  return itemsOf(snapshot).flatMap((item) => item.warnings ?? []);
+}
+
+/**
+ * Warnings of items parsed since `previous` (a file is parsed again only
+ * when its text changed, giving a new item object): each is logged once per
+ * version of its file, not on every rescan.
+ */
+export function newWarnings(previous: ConfigSnapshot | undefined, next: ConfigSnapshot): ConfigProblem[] {
+  const known = new Set<ConfigItem>(previous ? itemsOf(previous) : []);
+  return itemsOf(next).flatMap((item) => (known.has(item) ? [] : (item.warnings ?? [])));
 }

@@ -1,9 +1,9 @@
 import type { Logger } from '../lib/logger.js';
-import { formatProblem } from './model.js';
+import { formatProblem, formatWarning } from './model.js';
 import type { ConfigDirectory, ScanResult } from './directory.js';
 import { FolderWatch } from './folder-watch.js';
 import { KIND_FOLDERS } from './model.js';
-import { snapshotFingerprint, type ConfigSnapshot } from './snapshot.js';
+import { newWarnings, snapshotFingerprint, type ConfigSnapshot } from './snapshot.js';
 
 const TRAILING_RESCAN_MS = 200;
 const POLL_MS = 30_000;
@@ -109,6 +109,9 @@ export class ConfigWatcher {
     }
     if (result.newProblems.length > 0) this.options.onProblems?.(result);
     if (result.snapshot === this.lastSnapshot) return;
+    for (const warning of newWarnings(this.lastSnapshot, result.snapshot)) {
+      this.options.logger.warn({ file: warning.file, setting: warning.setting, code: 'LH_CONFIG_IGNORED' }, formatWarning(warning));
+    }
     this.lastSnapshot = result.snapshot;
     const fingerprint = snapshotFingerprint(result.snapshot);
     if (fingerprint === this.lastFingerprint) return;

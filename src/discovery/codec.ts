@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { DEFAULT_PEER_PORT, type ClusterNode, type Metadata, type Peer } from './node.js';
-import { pythonJsonDumps } from './python-json.js';
+import { PythonNumber, pythonJsonDumps } from './python-json.js';
 import { fail, ok, type Result } from '../lib/result.js';
 
 /** Larger payloads are not nodes; refusing them early bounds memory per znode. */
@@ -146,7 +146,7 @@ function exceedsDepth(value: unknown, max: number): boolean {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [current, depth] = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
+    if (typeof current !== 'object' || current === null || current instanceof PythonNumber) continue;
     if (depth > max) return true;
     for (const child of Object.values(current)) stack.push([child, depth + 1]);
   }

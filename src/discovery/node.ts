@@ -1,3 +1,5 @@
+import type { PythonNumber } from './python-json.js';
+
 /** The HAProxy instance on a reporting machine, so writers can build `peers` sections. */
 export interface Peer {
   name: string;
@@ -7,8 +9,12 @@ export interface Peer {
 
 export const DEFAULT_PEER_PORT = 1024;
 
-/** JSON-compatible metadata value, as it travels inside the znode. */
-export type MetadataValue = string | number | boolean | null | MetadataValue[] | { [key: string]: MetadataValue };
+/**
+ * JSON-compatible metadata value, as it travels inside the znode. A
+ * PythonNumber only appears in a reporter's own config metadata (a float or
+ * a big int read from YAML); decoded nodes hold plain numbers.
+ */
+export type MetadataValue = string | number | boolean | null | PythonNumber | MetadataValue[] | { [key: string]: MetadataValue };
 export type Metadata = { [key: string]: MetadataValue };
 
 /** One member of a cluster: a service port on some machine. */

@@ -1,8 +1,18 @@
+export interface DeadlineOptions {
+  /**
+   * Keep the process alive until the deadline. Off by default (a deadline
+   * alone never holds a daemon up), but needed when nothing else may: a
+   * plugin import stuck on a top-level await leaves an empty event loop, and
+   * Node would exit with code 13 before an unref'd deadline could report it.
+   */
+  keepAlive?: boolean;
+}
+
 /** Rejects with `onTimeout()` if `promise` has not settled within `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, options: DeadlineOptions = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref?.();
+    if (!options.keepAlive) timer.unref?.();
     promise.then(
       (value) => {
         clearTimeout(timer);

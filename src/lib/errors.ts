@@ -7,6 +7,7 @@ export const ErrorCodes = {
   LH_CONFIG_INVALID: 'A config file has a missing or wrongly typed setting',
   LH_CONFIG_DIRECTIVE: 'A user-supplied HAProxy directive is not legal in its section',
   LH_CONFIG_REFERENCE: 'A config item refers to another item that does not exist',
+  LH_CONFIG_IGNORED: 'A config file holds a setting of the original Lighthouse that is accepted and ignored (a warning)',
   LH_PLUGIN_UNKNOWN: 'A config file names a plugin that is not registered',
   LH_PLUGIN_LOAD: 'A plugin package could not be loaded or is incompatible',
   LH_NODE_INVALID: 'A discovery node carries malformed or hostile data',
@@ -15,11 +16,13 @@ export const ErrorCodes = {
   LH_ZK_OPERATION: 'A ZooKeeper operation failed',
   LH_ETCD_TIMEOUT: 'An etcd operation did not complete before its deadline',
   LH_ETCD_OPERATION: 'An etcd operation failed',
+  LH_ETCD_HISTORY_LOST: 'etcd no longer has the history a watch continues from (compacted, or etcd restarted without its data): the cluster is read again',
   LH_HAPROXY_INVALID: 'HAProxy rejected a generated configuration',
   LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',
   LH_CHECK_FAILED: 'A health check failed',
   LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout',
+  LH_DIR_LOCKED: 'Another running process holds the lock (a second writer or reporter on one directory), or the lock file cannot be written',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -6,8 +6,14 @@ export type Logger = PinoLogger;
 export type Daemon = 'writer' | 'reporter' | 'cli' | 'demo';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
+/** Parts of a daemon whose level can be set on its own (logging.yaml `modules:`). */
+export const LOG_MODULES = ['config', 'discovery', 'balancer', 'service'] as const;
+export type LogModule = (typeof LOG_MODULES)[number];
+
 export interface LogSettings {
   level: LogLevel;
+  /** levels of single modules, overriding `level` for their lines */
+  modules?: Partial<Record<LogModule, LogLevel>>;
   /** `pretty` for people at a terminal, `json` for log shippers. */
   format: 'json' | 'pretty';
   /** `stdout`, `stderr` or a file path (appended to). */
@@ -61,16 +67,51 @@ export interface DaemonLogger {
   reconfigure(settings: LogSettings): void;
 }
 
+/** The LogModule a child logger's `module` binding belongs to (`balancer:haproxy` -> balancer). */
+function moduleFamily(module: unknown): LogModule | undefined {
+  if (typeof module !== 'string') return undefined;
+  if (module === 'config') return 'config';
+  if (module.startsWith('discovery:') || module === 'zookeeper' || module === 'etcd') return 'discovery';
+  if (module.startsWith('balancer:')) return 'balancer';
+  if (module.startsWith('service:') || module === 'service-runner' || module === 'drains') return 'service';
+  return undefined;
+}
+
 /** Every line carries `daemon` so mixed logs (journald, demo) say who wrote it. */
 export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defaultLogSettings()): DaemonLogger {
   const destination = new SwitchableDestination();
   destination.configure(settings, daemon);
-  const logger = pino({ level: settings.level, base: { daemon } }, destination);
+  let current = settings;
+  // Child loggers with a module, weakly held: a changed logging.yaml re-levels the live ones.
+  const children = new Set<WeakRef<Logger>>();
+  const levelOf = (family: LogModule): LogLevel => current.modules?.[family] ?? current.level;
+  const logger = pino(
+    {
+      level: settings.level,
+      base: { daemon },
+      onChild: (child) => {
+        const family = moduleFamily(child.bindings().module);
+        if (!family) return;
+        child.level = levelOf(family);
+        children.add(new WeakRef(child));
+        // Children of services and checks come and go with config edits: forget the collected ones now and then.
+        if (children.size % 256 === 0) for (const ref of children) if (!ref.deref()) children.delete(ref);
+      },
+    },
+    destination,
+  );
   return {
     logger,
     reconfigure(next: LogSettings): void {
       destination.configure(next, daemon);
+      current = next;
       logger.level = next.level;
+      for (const ref of children) {
+        const child = ref.deref();
+        const family = child && moduleFamily(child.bindings().module);
+        if (child && family) child.level = levelOf(family);
+        else children.delete(ref);
+      }
     },
   };
 }

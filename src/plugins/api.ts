@@ -4,7 +4,7 @@
  * import them in JSDoc, e.g.
  * `@typedef {import('lighthouse/dist/plugins/api.js').LighthousePlugin} LighthousePlugin`.
  */
-export type { LighthousePlugin, PluginApi, PluginHelper, DiscoveryPlugin, BalancerPlugin, CheckPlugin } from './types.js';
+export type { LighthousePlugin, PluginApi, PluginHelper, DiscoveryPlugin, BalancerPlugin, CheckPlugin, IgnoredSetting, IgnoreSettings } from './types.js';
 export type { Check, CheckOutcome, CheckTarget } from '../checks/types.js';
 export type { Discovery, DiscoveryEvents, MemberSet, RejectedNode, ClusterWatch, SessionState } from '../discovery/types.js';
 export type { ClusterNode, Metadata, Peer } from '../discovery/node.js';

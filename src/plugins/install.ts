@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withDeadline } from '../lib/deadline.js';
 import { LighthouseError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { PluginRegistries } from './registry.js';
@@ -24,15 +25,29 @@ type AnyPlugin = DiscoveryPlugin | BalancerPlugin | CheckPlugin;
 type Staged = { family: 'discovery'; plugin: DiscoveryPlugin } | { family: 'balancers'; plugin: BalancerPlugin } | { family: 'checks'; plugin: CheckPlugin };
 
 /**
+ * How long a plugin's import, and then its setup(), may take: 15 s, or
+ * LIGHTHOUSE_PLUGIN_TIMEOUT_MS. Far above what a working plugin needs; what
+ * takes longer is stuck (a top-level await or a setup() that never settles).
+ */
+export function pluginLoadTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.LIGHTHOUSE_PLUGIN_TIMEOUT_MS);
+  return Number.isInteger(value) && value > 0 ? value : 15_000;
+}
+
+/**
  * Runs a plugin's `setup` against the registries. Registrations are staged
  * and only applied when setup returns, so a plugin that fails half-way leaves
- * nothing behind, and every problem names the package (`source`).
+ * nothing behind, and every problem names the package (`source`). A setup
+ * that has not finished within `timeoutMs` is a load failure too: the daemon
+ * would otherwise wait forever, silently.
  */
-export async function installPlugin(registries: PluginRegistries, plugin: LighthousePlugin, source: string, logger: Logger): Promise<string[]> {
+export async function installPlugin(registries: PluginRegistries, plugin: LighthousePlugin, source: string, logger: Logger, timeoutMs = pluginLoadTimeoutMs()): Promise<string[]> {
   const stage = new Stage(registries, source, logger);
   try {
-    await plugin.setup(stage.api);
+    const setup = Promise.resolve().then(() => plugin.setup(stage.api));
+    await withDeadline(setup, timeoutMs, () => new LighthouseError('LH_PLUGIN_LOAD', `${source}: setup() did not finish within ${timeoutMs} ms`), { keepAlive: true });
   } catch (error) {
+    stage.close();
     throw setupError(source, error);
   }
   return stage.commit();
@@ -96,6 +111,11 @@ class Stage {
       throw new LighthouseError('LH_PLUGIN_LOAD', `${what}: a ${FAMILY_NAME[family]} plugin named "${kind}" is already registered`);
     }
     this.staged.push({ family, plugin: value as AnyPlugin } as Staged);
+  }
+
+  /** Registrations after this throw: a setup that timed out or failed and goes on running must not register anything. */
+  close(): void {
+    this.closed = true;
   }
 
   commit(): string[] {

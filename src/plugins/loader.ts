@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { withDeadline } from '../lib/deadline.js';
 import { LighthouseError, errorMessage, type ErrorSubject } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { parseConfigFile } from '../config/parse.js';
 import { formatProblem } from '../config/model.js';
 import { createRegistries, type PluginRegistries } from './registry.js';
 import { registerBuiltins } from './builtins.js';
-import { installPlugin } from './install.js';
+import { installPlugin, pluginLoadTimeoutMs } from './install.js';
 import { PLUGIN_API_VERSION, type LighthousePlugin } from './types.js';
 
 /** API versions this host can load. A list, so a future host can keep accepting older plugins. */
@@ -47,6 +48,8 @@ export interface PluginLoadOptions {
   /** folder `--plugin` paths are relative to, and the second place packages are looked up; default process.cwd() */
   cwd?: string;
   logger: Logger;
+  /** how long one plugin may take to import, and then to set up; default pluginLoadTimeoutMs() */
+  timeoutMs?: number;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function loadPluginRegistries(options: PluginLoadOptions): Promise<
   const registries = createRegistries();
   registerBuiltins(registries);
   const cwd = options.cwd ?? process.cwd();
+  const timeoutMs = options.timeoutMs ?? pluginLoadTimeoutMs();
   const requests = [
     ...(await readPluginsFile(options.configDir)),
     ...(options.extra ?? []).map((spec): PluginRequest => ({ spec, baseDir: cwd, subject: { setting: '--plugin' } })),
@@ -71,8 +75,8 @@ export async function loadPluginRegistries(options: PluginLoadOptions): Promise<
     // The same package named in plugins.yaml and by --plugin is loaded once.
     if (seen.has(entry.path)) continue;
     seen.add(entry.path);
-    const plugin = await importPlugin(request, entry.path);
-    const registered = await installPlugin(registries, plugin, `plugin "${request.spec}"`, options.logger);
+    const plugin = await importPlugin(request, entry.path, timeoutMs);
+    const registered = await installPlugin(registries, plugin, `plugin "${request.spec}"`, options.logger, timeoutMs);
     const result: LoadedPlugin = { spec: request.spec, name: plugin.name ?? entry.name ?? request.spec, version: entry.version, path: entry.path, registered };
     loaded.push(result);
     options.logger.info({ plugin: result.name, version: result.version, path: result.path, registered }, `loaded plugin ${result.name}${result.version ? `@${result.version}` : ''}: ${registered.join(', ') || 'registered nothing'}`);
@@ -197,11 +201,18 @@ function conditional(value: unknown): string | undefined {
   return undefined;
 }
 
-async function importPlugin(request: PluginRequest, path: string): Promise<LighthousePlugin> {
+async function importPlugin(request: PluginRequest, path: string, timeoutMs: number): Promise<LighthousePlugin> {
   let module: Record<string, unknown>;
+  let timedOut = false;
+  const timeout = (): Error => {
+    timedOut = true;
+    return loadError(request, `"${request.spec}" (${path}) did not finish importing within ${timeoutMs} ms (a top-level await that never settles?)`);
+  };
   try {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    // Kept alive until the deadline: a module stuck on a top-level await leaves nothing else in the event loop.
+    module = await withDeadline(import(pathToFileURL(path).href) as Promise<Record<string, unknown>>, timeoutMs, timeout, { keepAlive: true });
   } catch (error) {
+    if (timedOut) throw error;
     throw loadError(request, `"${request.spec}" (${path}) failed to load: ${errorMessage(error)}`, error);
   }
   const candidates = [module.default, module.lighthousePlugin, nested(module.default, 'lighthousePlugin'), nested(module.default, 'default')];

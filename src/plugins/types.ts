@@ -24,10 +24,26 @@ export interface PluginHelper {
   now(): number;
 }
 
+/** A setting a plugin accepts for compatibility and ignores: the core reports it as a warning naming file and setting. */
+export interface IgnoredSetting {
+  /** path of the setting inside the plugin's part of the file, e.g. `['global', 0]` */
+  path: (string | number)[];
+  /** why it is ignored */
+  reason: string;
+}
+
+/**
+ * Optional on discovery and balancer plugins: removes settings the original
+ * Lighthouse needed that mean nothing here (HAProxy's `daemon`) from the file
+ * body before `schema` sees it, so such a file works unchanged.
+ */
+export type IgnoreSettings = (body: Record<string, unknown>) => { body: Record<string, unknown>; ignored: IgnoredSetting[] };
+
 export interface DiscoveryPlugin<Config = unknown> {
   kind: string;
   /** validates the body of `discovery/<name>.yaml` */
   schema: z.ZodType<Config>;
+  ignoreSettings?: IgnoreSettings;
   create(config: Config, helper: PluginHelper): Discovery;
 }
 
@@ -35,8 +51,11 @@ export interface BalancerPlugin<Config = unknown, ClusterConfig = unknown> {
   kind: string;
   /** validates the body of `balancers/<name>.yaml` */
   schema: z.ZodType<Config>;
+  ignoreSettings?: IgnoreSettings;
   /** validates the `<kind>:` section of each cluster file (e.g. `haproxy:`) */
   clusterSchema: z.ZodType<ClusterConfig>;
+  /** like ignoreSettings, for that section of a cluster file */
+  ignoreClusterSettings?: IgnoreSettings;
   create(config: Config, helper: PluginHelper): Balancer<ClusterConfig>;
 }
 

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { atomicWrite } from '../lib/atomic-write.js';
+import { acquireDirLock } from '../lib/dir-lock.js';
 import { LighthouseError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { DrainSource } from './reporter.js';
@@ -62,6 +63,27 @@ export async function readDrains(path: string): Promise<DrainState> {
 export async function writeDrains(path: string, state: DrainState): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await atomicWrite(path, `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Reads, changes and writes the drain file as one step: under a lock file
+ * beside it (`drains.json.lock`), so two `lighthouse drain` at once both
+ * land (without it, one overwrote the other's drain while both printed
+ * "Recorded"). `change` returning undefined writes nothing. A concurrent
+ * command waits for its turn, up to `waitMs`.
+ */
+export async function updateDrains(path: string, change: (state: DrainState) => DrainState | undefined, waitMs = 10_000): Promise<DrainState> {
+  await mkdir(dirname(path), { recursive: true });
+  const lock = await acquireDirLock(`${path}.lock`, { role: 'lighthouse drain', waitMs });
+  try {
+    const before = await readDrains(path);
+    const after = change(before);
+    if (after === undefined) return before;
+    await writeDrains(path, after);
+    return after;
+  } finally {
+    await lock.release();
+  }
 }
 
 /**

@@ -76,9 +76,11 @@ describe('zookeeper discovery: liveness in a 3-server ensemble', () => {
     assert.equal(discovery.stats.expiries, 0);
     assert.ok(!states.includes('expired'));
 
-    // The session is fully usable: an in-place update and a watch event both go through.
+    // The session is fully usable: an update (a replace in one multi) and a watch event both go through.
     await discovery.publish('svc', { ...me, metadata: { v: 2 } });
-    assert.ok((await admin.getData(path)).stat.czxid.equals(stat.czxid), 'updated in place');
+    const updated = await admin.getData(path);
+    assert.match(updated.data.toString('utf8'), /\\"v\\": 2/, 'updated');
+    assert.ok(updated.stat.ephemeralOwner.equals(sessionId), 'by the same session');
     await writeOriginalNode(admin, BASE, 'watched', { host: 'w.example.com', ip: '10.0.0.2', port: 80 });
     await log.waitForKeys(['w.example.com:80']);
     await admin.setData(`${BASE}/watched/w.example.com:80`, originalNodeBytes({ host: 'w.example.com', ip: '10.0.0.3', port: 80 }), -1);

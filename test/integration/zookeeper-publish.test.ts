@@ -73,7 +73,7 @@ describe('zookeeper discovery: publishing registrations', () => {
     assert.equal(await d.isPublished('web', { ...web1, metadata: { version: '9' } }), false);
   });
 
-  test('publishing again is idempotent, and changed metadata updates the node in place', async () => {
+  test('publishing again is idempotent, and changed metadata replaces the node (so child-list watchers see it)', async () => {
     const d = await connected();
     await d.publish('inplace', web1);
     const path = `${BASE}/inplace/web1.example.com:8000`;
@@ -86,8 +86,8 @@ describe('zookeeper discovery: publishing registrations', () => {
     const changed = { ...web1, metadata: { version: '1.3' } };
     await d.publish('inplace', changed);
     const { data, stat } = await admin.getData(path);
-    assert.ok(stat.czxid.equals(first.czxid) && stat.ctime.equals(first.ctime), 'same znode: not deleted and re-created');
-    assert.equal(stat.version, first.version + 1);
+    assert.ok(!stat.czxid.equals(first.czxid), 're-created: the original writers watch only the child list');
+    assert.ok(stat.ephemeralOwner.equals(sessionOf(d)), 'still ours');
     assert.match(data.toString('utf8'), /\\"version\\": \\"1\.3\\"/);
     assert.equal(await d.isPublished('inplace', changed), true);
   });

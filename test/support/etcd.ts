@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { closeSync, openSync } from 'node:fs';
 import { request } from 'node:http';
@@ -144,6 +144,24 @@ export class EtcdServer {
   /** Starts the server again on the same ports and data (keys, revisions and leases survive). */
   async restart(): Promise<void> {
     await this.kill();
+    this.launch();
+    await this.waitHealthy();
+  }
+
+  /**
+   * SIGKILL, remove the data dir, start again on the same ports with the
+   * same flags: a new etcd whose revisions start again at 1 (the same
+   * cluster id, as the flags that derive it are the same).
+   */
+  async restartWithoutData(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child?.pid && child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await rm(join(this.dir.path, 'data'), { recursive: true, force: true });
     this.launch();
     await this.waitHealthy();
   }

@@ -307,13 +307,14 @@ export class TcpRelay {
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private targetPort: number,
   ) {}
 
   static async start(targetPort: number): Promise<TcpRelay> {
     const [port] = await freePorts(1);
     const server = createServer();
-    const relay = new TcpRelay(server, port!);
-    server.on('connection', (client: Socket) => relay.accept(client, targetPort));
+    const relay = new TcpRelay(server, port!, targetPort);
+    server.on('connection', (client: Socket) => relay.accept(client, relay.targetPort));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -356,6 +357,11 @@ export class TcpRelay {
 
   restore(): void {
     this.mode = 'pass';
+  }
+
+  /** New connections go to `targetPort` (another server behind the same address); existing ones are left alone. */
+  retarget(targetPort: number): void {
+    this.targetPort = targetPort;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,8 @@ import type { PluginHelper } from '../../src/plugins/types.js';
 import { freePort } from '../support/ports.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
+import { startHostileServer, type HostileAnswer, type HostileServer } from '../support/hostile-http.js';
+import { MAX_BODY_BYTES, MAX_HEAD_BYTES } from '../../src/checks/http-exchange.js';
 
 const helper: PluginHelper = { logger: silentLogger(), name: 'webapp', file: '/etc/lighthouse/services/webapp.yaml', now: Date.now };
 
@@ -29,7 +31,7 @@ interface TestServer {
   close(): Promise<void>;
 }
 
-/** Routes: /ok 200, /empty 204, /fail 500 with a body, /moved 301, /hang never answers. */
+/** Routes: /ok 200, /empty 204, /fail 500 with a body, /moved 301, /hang never answers, /endless a 500 whose chunked body never ends. */
 function handler(seen: SeenRequest[]) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     seen.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
@@ -49,6 +51,18 @@ function handler(seen: SeenRequest[]) {
         return;
       case '/hang':
         return;
+      case '/endless': {
+        // Raw bytes under the TLS layer: a chunk-size line that never ends.
+        const socket = request.socket;
+        socket.on('error', () => undefined);
+        socket.write('HTTP/1.1 500 ERR\r\nTransfer-Encoding: chunked\r\n\r\n');
+        const pump = (): void => {
+          while (!socket.destroyed && socket.write('f'.repeat(4096)));
+          if (!socket.destroyed) socket.once('drain', pump);
+        };
+        pump();
+        return;
+      }
       default:
         response.writeHead(404).end();
     }
@@ -243,6 +257,13 @@ describe('http check over https', () => {
     assert.equal(outcome.passed, false);
   });
 
+  it('stops reading a body that never ends over https too', async (t) => {
+    if (!server) return t.skip(skipReason);
+    const outcome = await run(config({ uri: '/endless', https: true }), server.port, AbortSignal.timeout(15_000));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500 \(stopped reading: body longer than \d+ bytes\)$/);
+  });
+
   it('fails when plain http is sent to an https port', async (t) => {
     if (!server) return t.skip(skipReason);
     const outcome = await run(config({ uri: '/ok' }), server.port);
@@ -339,6 +360,95 @@ describe('http check against raw answers', () => {
     assert.match(request, /\r\nContent-Length: 0\r\n/);
     assert.match(request, /\r\nConnection: close\r\n\r\n$/);
     assert.doesNotMatch(request, /lighthouse-reporter|keep-alive/);
+  });
+});
+
+/**
+ * Answers that never end (#19): each must fail on its own, well before the
+ * check's timeout, having read a bounded number of bytes. A long timeout
+ * makes the old behaviour (read until the timeout) show as "timed out".
+ */
+describe('http check against answers that never end', () => {
+  let server: HostileServer;
+  before(async () => {
+    server = await startHostileServer();
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const CHUNKED_500 = 'HTTP/1.1 500 ERR\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const KIB = 'a'.repeat(1024);
+
+  async function hostile(answer: HostileAnswer, uri = '/x') {
+    server.answer = answer;
+    const before = server.connections.length;
+    const outcome = await run(config({ uri }), server.port, AbortSignal.timeout(15_000));
+    await waitFor(() => server.connections[before]?.closedByClient === true, 'the check to close its connection');
+    return { outcome, connection: server.connections[before]! };
+  }
+
+  it('stops reading a chunk-size line that never ends and fails with the status', async () => {
+    const { outcome, connection } = await hostile({ head: CHUNKED_500, next: () => KIB });
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', new RegExp(`HTTP 500 \\(stopped reading: body longer than ${MAX_BODY_BYTES} bytes\\)$`));
+    // What the server got into the kernel before the close: the limit plus socket buffers, not the whole stream.
+    assert.ok(connection.sent < 16 * 1024 * 1024, `server sent ${connection.sent} bytes before the client closed`);
+  });
+
+  it('fails at once on a garbage chunk size, with the status and a note', async () => {
+    const { outcome } = await hostile({ head: `${CHUNKED_500}zz\r\n`, next: () => 'more\r\n', pauseMs: 50 });
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500 \(malformed chunked body: chunk size "zz"\)$/);
+  });
+
+  it('keeps the chunks read before a garbage one', async () => {
+    const { outcome } = await hostile({ head: `${CHUNKED_500}4\r\nsick\r\n-1\r\n`, next: () => 'x', pauseMs: 50 });
+    assert.match(outcome.detail ?? '', /HTTP 500 "sick" \(malformed chunked body: chunk size "-1"\)$/);
+  });
+
+  it('reads chunk sizes with leading zeros, whitespace and extensions', async () => {
+    const { outcome } = await hostile({ head: `${CHUNKED_500}000000004 \r\nsick\r\n3;why=db\r\n!!!\r\n0\r\n\r\n`, next: () => '', pauseMs: 1_000 });
+    assert.match(outcome.detail ?? '', /HTTP 500 "sick!!!"$/);
+  });
+
+  it('stops at the limit on a 65 KB chunk extension', async () => {
+    const { outcome } = await hostile({ head: `${CHUNKED_500}5;ext=`, next: () => KIB });
+    assert.match(outcome.detail ?? '', /HTTP 500 \(stopped reading: body longer than/);
+  });
+
+  it('takes a snippet of a huge Content-Length body and stops', async () => {
+    const { outcome } = await hostile({ head: 'HTTP/1.1 503 X\r\nContent-Length: 99999999999\r\n\r\n', next: () => KIB });
+    assert.match(outcome.detail ?? '', /HTTP 503 "a{100,}/);
+  });
+
+  it('reads a body trickling one byte per read only up to the limit', async () => {
+    // chunks of one byte of data each: framing grows, the snippet barely does
+    const { outcome } = await hostile({ head: CHUNKED_500, next: () => '1;e\r\n', pauseMs: 0 });
+    assert.match(outcome.detail ?? '', /HTTP 500 .*\(malformed chunked body|stopped reading/);
+  });
+
+  it('fails on bytes without a status line after the head limit', async () => {
+    const { outcome, connection } = await hostile({ head: '', next: () => KIB });
+    assert.match(outcome.detail ?? '', new RegExp(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes$`));
+    assert.ok(connection.sent < 16 * 1024 * 1024, `server sent ${connection.sent} bytes`);
+  });
+
+  it('fails on headers that never end after the head limit, with the status', async () => {
+    const { outcome } = await hostile({ head: 'HTTP/1.1 500 ERR\r\n', next: () => `X-Pad: ${KIB}\r\n` });
+    assert.match(outcome.detail ?? '', new RegExp(`HTTP 500 \\(stopped reading: headers longer than ${MAX_HEAD_BYTES} bytes\\)$`));
+  });
+
+  it('fails on an endless stream of interim answers', async () => {
+    const { outcome } = await hostile({ head: '', next: () => 'HTTP/1.1 100 Continue\r\n\r\n' });
+    assert.match(outcome.detail ?? '', /more than \d+ interim \(1xx\) answers$/);
+  });
+
+  it('keeps the status of a slowloris answer when it times out', async () => {
+    server.answer = { head: 'HTTP/1.1 500 ERR\r\n', next: () => 'X', pauseMs: 20 };
+    const outcome = await run(config({ uri: '/x' }), server.port, AbortSignal.timeout(500));
+    assert.equal(outcome.passed, false);
+    assert.match(outcome.detail ?? '', /HTTP 500 \(.*timeout.*\)$/);
   });
 });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkDirective, type Section } from '../../src/balancer/haproxy/directives.js';
 import { parseConfigFile } from '../../src/config/parse.js';
-import { formatProblem } from '../../src/config/model.js';
+import { formatProblem, formatWarning } from '../../src/config/model.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 import { haproxyBalancer } from '../../src/balancer/haproxy/plugin.js';
 import { haproxyClusterSchema, haproxyConfigSchema } from '../../src/balancer/haproxy/schema.js';
@@ -98,15 +98,31 @@ test('schema errors carry the setting path (balancer file)', () => {
 });
 
 function parseWithPlugin(kind: 'cluster' | 'balancer', text: string): string[] {
+  return parseWithWarnings(kind, text).problems;
+}
+
+function parseWithWarnings(kind: 'cluster' | 'balancer', text: string): { problems: string[]; warnings: string[] } {
   const registries = createRegistries();
   registries.balancers.register(haproxyBalancer);
   const result = parseConfigFile(kind, `/etc/lh/${kind}s/item.yaml`, text, kind === 'balancer' ? 'haproxy' : 'web', registries);
-  return result.ok ? [] : result.error.map(formatProblem);
+  return result.ok ? { problems: [], warnings: (result.value.warnings ?? []).map(formatWarning) } : { problems: result.error.map(formatProblem), warnings: [] };
 }
 
 test('through the config parser, a bad directive is reported as file: haproxy.backend.N (line): message', () => {
-  const problems = parseWithPlugin('cluster', 'discovery: zookeeper\nhaproxy:\n  port: 8000\n  backend:\n    - balance roundrobin\n    - bind :80\n');
-  assert.deepEqual(problems, ['/etc/lh/clusters/item.yaml: haproxy.backend.1 (line 6): "bind" is not allowed in a backend section (allowed in: frontend, listen)']);
+  const { problems } = parseWithWarnings('cluster', 'discovery: zookeeper\nhaproxy:\n  port: 8000\n  backend:\n    - balance roundrobin\n    - bnid :80\n    - stats socket /x\n');
+  assert.deepEqual(problems, [
+    '/etc/lh/clusters/item.yaml: haproxy.backend.1 (line 6): "bnid" is not a directive of an HAProxy 2.6 backend section',
+    '/etc/lh/clusters/item.yaml: haproxy.backend.2 (line 7): "stats socket" is not a directive of an HAProxy 2.6 backend section (it is a global directive)',
+  ]);
+});
+
+test('through the config parser, a proxy keyword in a proxy section that does not take it is dropped with a warning (as HAProxy and the original do)', () => {
+  const { problems, warnings } = parseWithWarnings('cluster', 'discovery: zookeeper\nhaproxy:\n  port: 8000\n  backend:\n    - balance roundrobin\n    - bind :80\n    - maxconn 500\n');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(warnings, [
+    '/etc/lh/clusters/item.yaml: haproxy.backend.1 (line 6): warning: ignored (HAProxy ignores it there, and the original dropped it): "bind" is not allowed in a backend section (allowed in: frontend, listen)',
+    '/etc/lh/clusters/item.yaml: haproxy.backend.2 (line 7): warning: ignored (HAProxy ignores it there, and the original dropped it): "maxconn" is not allowed in a backend section (allowed in: defaults, frontend, listen)',
+  ]);
 });
 
 test('through the config parser, balancer file problems name the setting', () => {
@@ -118,7 +134,7 @@ test('through the config parser, balancer file problems name the setting', () =>
       'pid_file: /run/lh/haproxy.pid',
       'defaults:',
       '  - mode http',
-      '  - use_backend x',
+      '  - acl x path_beg /a',
       'update_strategy: sometimes',
       'stats: {port: 8404, auth: "no-colon"}',
       'proxies:',
@@ -127,7 +143,7 @@ test('through the config parser, balancer file problems name the setting', () =>
     ].join('\n'),
   );
   const text = problems.join('\n');
-  assert.match(text, /defaults\.1 \(line 6\): "use_backend" is not allowed in a defaults section/);
+  assert.match(text, /defaults\.1 \(line 6\): "acl" is only allowed in named defaults sections/);
   assert.match(text, /update_strategy/);
   assert.match(text, /stats\.auth.*user:password/);
   assert.match(text, /bogus.*unknown setting/);

@@ -1,13 +1,21 @@
 import { silentLogger, type Logger } from '../../lib/logger.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
 import { HaproxyProcess } from './process.js';
-import { adminSocket, parseInfo, parseServersState, parseStatCsv, type CliSocket, type Row, type ShowProc } from './runtime-api.js';
+import { adminSocket, parseInfo, parseServersState, type CliSocket, type Row, type ShowProc } from './runtime-api.js';
+import { StatSnapshot, type ServerStat } from './stat-snapshot.js';
+
+export type { ServerStat } from './stat-snapshot.js';
+
+/** How old a `show stat` snapshot may be when served to a status page. */
+export const STAT_SNAPSHOT_MAX_AGE_MS = 1_000;
 import type { HaproxyConfig } from './schema.js';
 
 /** Counters for status and metrics; they only grow. */
 export interface HaproxyCounters {
-  /** runtime API commands sent to the worker's admin socket */
+  /** runtime API commands sent to the worker's admin socket (the writer's and the status reads) */
   runtimeCommands: number;
+  /** `show stat` commands sent for status pages (dashboard, status), at most one per snapshot age */
+  statReads: number;
   /** membership changes applied without a reload (servers added, removed, re-addressed) */
   runtimeChanges: number;
   /** successful reloads (master-worker or -sf) */
@@ -26,17 +34,6 @@ export interface HaproxyCounters {
   membershipWrites: number;
 }
 
-/** One server or proxy line of `show stat`, with the columns a status page needs (all columns in `raw`). */
-export interface ServerStat {
-  proxy: string;
-  server: string;
-  /** UP, DOWN, MAINT, DRAIN, no check, OPEN (frontends), ... */
-  status: string;
-  currentSessions: number;
-  totalSessions: number;
-  raw: Row;
-}
-
 /**
  * The handle other parts (the `status` command, metrics) use to look at a
  * running HAProxy: its counters and its own view of servers and processes.
@@ -45,6 +42,7 @@ export interface ServerStat {
 export class HaproxyControl {
   readonly counters: HaproxyCounters = {
     runtimeCommands: 0,
+    statReads: 0,
     runtimeChanges: 0,
     reloads: 0,
     reloadFailures: 0,
@@ -56,11 +54,22 @@ export class HaproxyControl {
     membershipWrites: 0,
   };
 
+  private readonly stats: StatSnapshot;
+
   constructor(
     readonly paths: HaproxyPaths,
     readonly admin: CliSocket,
     readonly process: HaproxyProcess,
-  ) {}
+  ) {
+    this.stats = new StatSnapshot({
+      path: paths.adminSocket,
+      maxAgeMs: STAT_SNAPSHOT_MAX_AGE_MS,
+      onRead: () => {
+        this.counters.runtimeCommands += 1;
+        this.counters.statReads += 1;
+      },
+    });
+  }
 
   /** Sends one runtime API command to the current worker (counted). */
   command(command: string, timeoutMs?: number): Promise<string> {
@@ -68,16 +77,13 @@ export class HaproxyControl {
     return this.admin.command(command, timeoutMs);
   }
 
-  /** `show stat` of the current worker: every frontend, backend and server. */
-  async serverStats(): Promise<ServerStat[]> {
-    return parseStatCsv(await this.command('show stat')).map((row) => ({
-      proxy: row.pxname ?? '',
-      server: row.svname ?? '',
-      status: row.status ?? '',
-      currentSessions: Number(row.scur ?? 0),
-      totalSessions: Number(row.stot ?? 0),
-      raw: row,
-    }));
+  /**
+   * `show stat` of the current worker: every frontend, backend and server.
+   * Over its own connection, never queued with the writer's changes, and
+   * shared by all callers for up to STAT_SNAPSHOT_MAX_AGE_MS (see StatSnapshot).
+   */
+  serverStats(): Promise<ServerStat[]> {
+    return this.stats.read();
   }
 
   /** `show servers state`: admin/operational state and address of every server. */

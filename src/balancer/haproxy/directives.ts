@@ -12,7 +12,9 @@
  * HAProxy itself accepts many misplaced keywords with only a warning and then
  * ignores them, so a typo or a backend-only setting in a frontend would
  * silently do nothing. Checking here turns that into an error that names the
- * setting, before anything is written.
+ * setting, before anything is written. (Config files load such a proxy
+ * keyword in another proxy section as a warning and drop it instead, as the
+ * original Lighthouse did: see misplacedDirective.)
  */
 
 export type Section = 'global' | 'defaults' | 'frontend' | 'backend' | 'listen' | 'peers';
@@ -60,7 +62,7 @@ const GLOBAL_KEYWORDS: ReadonlySet<string> = new Set([
  * Global keywords that would fight with how Lighthouse runs HAProxy
  * (it starts the process itself in master-worker mode and owns the pid file).
  */
-const MANAGED_GLOBAL: Readonly<Record<string, string>> = {
+export const MANAGED_GLOBAL: Readonly<Record<string, string>> = {
   daemon: 'Lighthouse runs HAProxy as a detached master-worker process itself',
   'master-worker': 'Lighthouse always starts HAProxy in master-worker mode (-W)',
   pidfile: 'the pid file is the balancer setting pid_file',
@@ -371,4 +373,28 @@ export function checkDirective(section: Section, line: string): string | undefin
     return `"${prefix}${found.name}" is only allowed in named defaults sections and Lighthouse generates an anonymous one: put it in the frontend/backend lines of the clusters that need it`;
   }
   return `"${prefix}${found.name}" is not allowed in a ${section} section (allowed in: ${sectionsOf(found.keyword) || 'none'})`;
+}
+
+/**
+ * The message of `checkDirective` when the line is a proxy keyword in a
+ * proxy section that does not take it (`maxconn` in a backend), else
+ * undefined. HAProxy ignores such a line with a warning, and the original
+ * Lighthouse dropped it with one ("Invalid line for backend section"), so a
+ * migrated file keeps its meaning when it is dropped with a warning here
+ * too; the original's own docs put `maxconn` in a backend. Typos, global
+ * keywords in proxy sections (and the reverse) and keywords of named
+ * defaults sections stay errors: HAProxy would refuse to start on them.
+ */
+export function misplacedDirective(section: Exclude<Section, 'global' | 'peers'>, line: string): string | undefined {
+  const message = checkDirective(section, line);
+  if (message === undefined || /[\r\n\0]/.test(line)) return undefined;
+  const words = line.trim().split(/\s+/);
+  const first = words[0] ?? '';
+  let found = findProxyKeyword(words);
+  if (!found && (first === 'no' || first === 'default') && words.length > 1) {
+    const inverted = findProxyKeyword(words.slice(1));
+    if (inverted?.keyword.invertible) found = inverted;
+  }
+  if (!found || (section === 'defaults' && found.keyword.defaults === 'named')) return undefined;
+  return message;
 }

@@ -1,11 +1,14 @@
 import type { BalancerPlugin } from '../../plugins/types.js';
 import { HaproxyBalancer } from './balancer.js';
+import { ignoreHaproxyClusterSettings, ignoreHaproxySettings } from './ignored-settings.js';
 import { haproxyClusterSchema, haproxyConfigSchema, type HaproxyClusterConfig, type HaproxyConfig } from './schema.js';
 
 /** The built-in HAProxy balancer, registered like any third-party plugin. */
 export const haproxyBalancer: BalancerPlugin<HaproxyConfig, HaproxyClusterConfig> = {
   kind: 'haproxy',
   schema: haproxyConfigSchema,
+  ignoreSettings: ignoreHaproxySettings,
+  ignoreClusterSettings: ignoreHaproxyClusterSettings,
   clusterSchema: haproxyClusterSchema,
   create: (config, helper) => new HaproxyBalancer(config, { logger: helper.logger, file: helper.file }),
 };

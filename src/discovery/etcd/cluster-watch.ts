@@ -9,6 +9,7 @@ import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import type { EtcdConnection } from './client.js';
 import { keyAfter, prefixEnd } from './keys.js';
+import type { HistoryNotice } from './history-notice.js';
 import { RangeWatch } from './range-watch.js';
 
 /** Keys per range request: big clusters are read in pages, never in one response that could exceed gRPC's message limit. */
@@ -26,6 +27,8 @@ export interface EtcdClusterWatcherOptions {
   cluster: string;
   onMembers(set: MemberSet): void;
   logger: Logger;
+  /** shared by the clusters of one discovery, so etcd losing its history is logged once */
+  historyNotice?: HistoryNotice;
   pageSize?: number;
 }
 
@@ -37,7 +40,8 @@ export interface EtcdClusterWatcherOptions {
  * next revision then delivers every change after it, also across
  * reconnects. Each change costs etcd nothing but the event itself: no
  * re-read, whatever the cluster's size. Only when the watch reports that the
- * history it needs was compacted is the cluster read again in full.
+ * history it needs is gone (compacted, or etcd restarted without its data)
+ * is the cluster read again in full, as after a ZooKeeper session expiry.
  *
  * While etcd is unreachable nothing is reported (the core keeps the last
  * members); the watch resumes where it stopped.
@@ -77,9 +81,10 @@ export class EtcdClusterWatcher implements ClusterWatch {
   private async read(): Promise<void> {
     if (this.closed) return;
     let revision: bigint;
+    let clusterId: string;
     let kvs: IKeyValue[];
     try {
-      ({ revision, kvs } = await this.readAll());
+      ({ revision, clusterId, kvs } = await this.readAll());
     } catch (error) {
       if (this.closed) return;
       this.reportFailure(error);
@@ -103,13 +108,22 @@ export class EtcdClusterWatcher implements ClusterWatch {
       key: this.key,
       rangeEnd: this.rangeEnd,
       fromRevision: revision + 1n,
+      clusterId,
       onEvents: (events) => this.apply(events),
       onCompacted: (compactRevision) => {
         this.watch = undefined;
         this.options.logger.warn(
-          { cluster: this.options.cluster, compactRevision: compactRevision.toString() },
+          { code: 'LH_ETCD_HISTORY_LOST', cluster: this.options.cluster, compactRevision: compactRevision.toString() },
           `cluster ${this.options.cluster}: etcd compacted the history the watch needed (up to revision ${compactRevision}); reading the cluster again`,
         );
+        void this.read();
+      },
+      onHistoryLost: (lost) => {
+        this.watch = undefined;
+        const fields = { cluster: this.options.cluster, key: this.options.folder, revision: lost.revision.toString(), lastSeen: lost.lastSeen.toString() };
+        const message = `etcd's history changed under the watch (${lost.reason})`;
+        if (this.options.historyNotice) this.options.historyNotice.report(fields, message);
+        else this.options.logger.warn({ code: 'LH_ETCD_HISTORY_LOST', ...fields }, `cluster ${this.options.cluster}: ${message}; reading the cluster again`);
         void this.read();
       },
       onBroken: (error) => this.reportFailure(error),
@@ -117,22 +131,24 @@ export class EtcdClusterWatcher implements ClusterWatch {
   }
 
   /** Every key of the cluster at one revision, a page at a time. */
-  private async readAll(): Promise<{ revision: bigint; kvs: IKeyValue[] }> {
+  private async readAll(): Promise<{ revision: bigint; clusterId: string; kvs: IKeyValue[] }> {
     const { connection } = this.options;
     const limit = this.options.pageSize ?? PAGE_SIZE;
     const kvs: IKeyValue[] = [];
     let revision: string | undefined;
+    let clusterId = '';
     let from = this.key;
     for (;;) {
       const request = { key: from, range_end: this.rangeEnd, limit, ...(revision ? { revision } : {}) };
       const page = await connection.call('range', this.options.folder, () => connection.kv.range(request));
       revision ??= page.header.revision;
+      clusterId ||= page.header.cluster_id;
       kvs.push(...page.kvs);
       const last = page.kvs.at(-1);
       if (!page.more || !last || this.closed) break;
       from = keyAfter(last.key);
     }
-    return { revision: BigInt(revision), kvs };
+    return { revision: BigInt(revision), clusterId, kvs };
   }
 
   private apply(events: IEvent[]): void {

@@ -3,6 +3,7 @@ import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, Discovery, DiscoveryEvents, MemberSet, SessionState } from '../types.js';
 import { EtcdConnection } from './client.js';
 import { EtcdClusterWatcher } from './cluster-watch.js';
+import { HistoryNotice } from './history-notice.js';
 import { clusterPrefix } from './keys.js';
 import { EtcdRegistrar } from './registrar.js';
 import type { EtcdConfig } from './schema.js';
@@ -20,6 +21,7 @@ export class EtcdDiscovery implements Discovery {
   readonly session: LeaseSession;
   private readonly registrar: EtcdRegistrar;
   private readonly watches = new Set<EtcdClusterWatcher>();
+  private readonly historyNotice: HistoryNotice;
   private events: DiscoveryEvents = {};
   private started = false;
   private closed = false;
@@ -31,6 +33,7 @@ export class EtcdDiscovery implements Discovery {
     private readonly logger: Logger,
   ) {
     this.connection = new EtcdConnection(config, file);
+    this.historyNotice = new HistoryNotice(logger);
     this.session = new LeaseSession({ connection: this.connection, ttlSeconds: config.lease_ttl, probeKey: config.prefix, logger });
     this.registrar = new EtcdRegistrar({
       connection: this.connection,
@@ -62,6 +65,7 @@ export class EtcdDiscovery implements Discovery {
       cluster,
       onMembers,
       logger: this.logger,
+      historyNotice: this.historyNotice,
     });
     this.watches.add(watcher);
     return {

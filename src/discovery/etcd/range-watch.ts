@@ -1,4 +1,4 @@
-import type { IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { IDuplexStream, IEvent, IResponseHeader, IWatchRequest, IWatchResponse } from 'etcd3';
 import { Backoff } from '../../lib/backoff.js';
 import { isAuthTokenExpired, type EtcdConnection } from './client.js';
 
@@ -9,6 +9,8 @@ export interface RangeWatchOptions {
   rangeEnd?: Buffer;
   /** the first revision to deliver: one past what the owner has already seen */
   fromRevision: bigint;
+  /** the etcd cluster `fromRevision` belongs to (from the owner's read); else the first answer's */
+  clusterId?: string;
   /** events of one response, in revision order */
   onEvents(events: IEvent[]): void;
   /**
@@ -16,6 +18,15 @@ export interface RangeWatchOptions {
    * lost for good. The watch has stopped; the owner re-reads and starts anew.
    */
   onCompacted(compactRevision: bigint): void;
+  /**
+   * etcd's history is not the one the watch continued from: etcd answers
+   * from another cluster, or with a revision below one already delivered
+   * (restarted without its data: its revisions start again at 1, and a watch
+   * from the old revision would wait for a future that never comes). The
+   * watch has stopped; the owner re-reads and starts anew. Without this
+   * callback, `onCompacted` is called with the revision etcd is at.
+   */
+  onHistoryLost?(reason: HistoryLost): void;
   /** the stream broke (it is reopened by itself); for logging */
   onBroken?(error: unknown): void;
   backoff?: Backoff;
@@ -23,12 +34,26 @@ export interface RangeWatchOptions {
 
 type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
+export interface HistoryLost {
+  /** one line for the log */
+  reason: string;
+  /** the revision etcd is at now */
+  revision: bigint;
+  /** the revision the watch continued from (the last one delivered) */
+  lastSeen: bigint;
+}
+
+/** A watch cancel reason that means the history needed is gone (etcd words it like this). */
+const HISTORY_GONE = /required revision (has been compacted|is a future revision)/;
+
 /**
  * One etcd watch on one key range that never loses an event: every stream it
  * opens asks for history from one past the last revision delivered, so a
  * reconnect (server restart, network cut, another endpoint) replays what
- * happened meanwhile. Only compaction can break that promise, and then it
- * says so instead of silently skipping.
+ * happened meanwhile. Only compaction, or an etcd that lost its data (its
+ * revisions start again below ours), can break that promise, and then it
+ * says so instead of silently skipping or waiting for a revision that will
+ * mean something else.
  *
  * It keeps its own revision instead of using the etcd3 library's Watcher,
  * which advances to the header revision of the "created" response (before
@@ -44,9 +69,13 @@ export class RangeWatch {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
+  /** the etcd cluster the history belongs to */
+  private clusterId: string | undefined;
+  private verifying = false;
 
   constructor(private readonly options: RangeWatchOptions) {
     this.next = options.fromRevision;
+    this.clusterId = options.clusterId || undefined;
     this.backoff = options.backoff ?? new Backoff(100, 5_000);
     this.open();
   }
@@ -98,10 +127,15 @@ export class RangeWatch {
       this.options.onCompacted(compacted);
       return;
     }
+    if (response.canceled && HISTORY_GONE.test(response.cancel_reason)) {
+      this.lost({ reason: `etcd canceled the watch: ${response.cancel_reason}`, revision: BigInt(response.header.revision || '0'), lastSeen: this.next - 1n });
+      return;
+    }
     if (response.canceled) {
       this.broken(stream, new Error(`watch canceled by the server: ${response.cancel_reason || 'no reason given'}`));
       return;
     }
+    if (this.historyChanged(response.header)) return;
     if (response.created) {
       this.backoff.reset();
       return;
@@ -112,6 +146,52 @@ export class RangeWatch {
       if (revision >= this.next) this.next = revision + 1n;
     }
     this.options.onEvents(response.events);
+  }
+
+  /**
+   * Whether `header` shows another history than the one delivered so far.
+   * A revision below the last one delivered can also come from a member that
+   * lags behind (with several endpoints), so it is confirmed with a
+   * linearizable read first; another cluster id needs no confirmation.
+   */
+  private historyChanged(header: IResponseHeader | undefined): boolean {
+    if (!header) return false;
+    const lastSeen = this.next - 1n;
+    if (header.cluster_id) {
+      this.clusterId ??= header.cluster_id;
+      if (header.cluster_id !== this.clusterId) {
+        this.lost({ reason: `etcd answers as another cluster (id ${header.cluster_id}, was ${this.clusterId})`, revision: BigInt(header.revision || '0'), lastSeen });
+        return true;
+      }
+    }
+    const revision = BigInt(header.revision || '0');
+    if (revision === 0n || revision >= lastSeen || this.verifying) return false;
+    this.verifying = true;
+    const { connection, key } = this.options;
+    void connection
+      .call('range', key.toString('utf8'), () => connection.kv.range({ key, limit: 1, count_only: true }))
+      .then(
+        (answer) => {
+          this.verifying = false;
+          const now = BigInt(answer.header.revision);
+          if (now < this.next - 1n) this.lost({ reason: `etcd is at revision ${now}, below revision ${this.next - 1n} the watch already saw (restarted without its data?)`, revision: now, lastSeen: this.next - 1n });
+        },
+        // Unreachable again. A watch waiting for a future revision gets no
+        // more answers to look at, so the stream is reopened: its "created"
+        // answer is looked at again.
+        (error: unknown) => {
+          this.verifying = false;
+          if (this.stream) this.broken(this.stream, error);
+        },
+      );
+    return false;
+  }
+
+  private lost(history: HistoryLost): void {
+    if (this.closed) return;
+    this.close();
+    if (this.options.onHistoryLost) this.options.onHistoryLost(history);
+    else this.options.onCompacted(history.revision);
   }
 
   private broken(stream: WatchStream | undefined, error: unknown): void {

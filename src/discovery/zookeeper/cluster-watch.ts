@@ -97,7 +97,10 @@ export class ClusterWatcher implements ClusterWatch {
   private readonly onChildEvent = (event: WatchEvent): void => {
     if (this.closed) return;
     const child = this.children.get(basename(event.path));
-    // A deleted child also fires the folder's children watch, which removes it.
+    // A deleted child also fires the folder's children watch, which removes
+    // it, or, when it was re-created at once (a reporter replaces its node
+    // to change it), must read it again: the name alone looks unchanged.
+    if (child && event.type === 'deleted') child.stale = true;
     if (!child || event.type !== 'dataChanged') return;
     void this.reread(basename(event.path));
   };

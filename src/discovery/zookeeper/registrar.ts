@@ -60,12 +60,19 @@ export class Registrar {
       }
       if (existing.stat.ephemeralOwner.equals(client.sessionId())) {
         if (existing.data.equals(data)) return;
+        // Replaced, not setData: the original's writers watch only the child
+        // list, and a delete + create fires it. One multi, so no reader sees
+        // the node missing, and only if it is still the version we read.
         try {
-          await client.setData(path, data, existing.stat.version);
+          await client.multi([
+            { op: 'remove', path, version: existing.stat.version },
+            { op: 'create', path, data, acl: this.acl, ephemeral: true },
+          ]);
+          await client.exists(path, this.onOwnEvent);
           this.options.logger.info({ znode: path, service }, `updated registration ${key} in ${service}`);
           return;
         } catch (error) {
-          if (isBadVersion(error) || isNoNode(error)) continue;
+          if (isBadVersion(error) || isNoNode(error) || isNodeExists(error)) continue;
           throw error;
         }
       }

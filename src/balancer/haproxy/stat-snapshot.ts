@@ -1,0 +1,79 @@
+import { adminSocket, parseStatCsv, type Row } from './runtime-api.js';
+
+/** One server or proxy line of `show stat`, with the columns a status page needs (all columns in `raw`). */
+export interface ServerStat {
+  proxy: string;
+  server: string;
+  /** UP, DOWN, MAINT, DRAIN, no check, OPEN (frontends), ... */
+  status: string;
+  currentSessions: number;
+  totalSessions: number;
+  raw: Row;
+}
+
+export interface StatSnapshotOptions {
+  /** the worker's admin socket */
+  path: string;
+  /** a snapshot younger than this is served as it is */
+  maxAgeMs: number;
+  /** deadline of one `show stat` */
+  timeoutMs?: number;
+  /** called for every `show stat` actually sent */
+  onRead?(): void;
+}
+
+/**
+ * `show stat` for status pages, kept off the writer's path.
+ *
+ * The writer sends its runtime changes over one serialized admin
+ * connection; a `show stat` of 1,000 servers on that connection made a
+ * change wait behind every status read queued before it (10 looping
+ * dashboard clients: 2-4 ms watch->apply became 0.5-1.1 s). So reads go over
+ * their own connection (HAProxy interleaves connections), at most one is in
+ * flight, and its result is shared by every reader for `maxAgeMs`: any
+ * number of readers cost at most one `show stat` per `maxAgeMs`.
+ *
+ * The connection is opened per read and closed after it: reads are rare,
+ * and after a reload the socket path belongs to the new worker, which a
+ * kept connection (to the old one) would not follow.
+ */
+export class StatSnapshot {
+  /** the last answer, or why there was none (HAProxy down is also asked at most once per `maxAgeMs`) */
+  private cached: { at: number; stats: ServerStat[] } | { at: number; error: unknown } | undefined;
+  private inFlight: Promise<ServerStat[]> | undefined;
+
+  constructor(private readonly options: StatSnapshotOptions) {}
+
+  read(): Promise<ServerStat[]> {
+    const cached = this.cached;
+    if (cached && Date.now() - cached.at < this.options.maxAgeMs) return 'stats' in cached ? Promise.resolve(cached.stats) : Promise.reject(cached.error);
+    this.inFlight ??= this.fetch().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async fetch(): Promise<ServerStat[]> {
+    const socket = adminSocket(this.options.path, { timeoutMs: this.options.timeoutMs ?? 5_000 });
+    try {
+      this.options.onRead?.();
+      const answer = await socket.command('show stat').catch((error: unknown) => {
+        this.cached = { at: Date.now(), error };
+        throw error;
+      });
+      const stats = parseStatCsv(answer).map((row) => ({
+        proxy: row.pxname ?? '',
+        server: row.svname ?? '',
+        status: row.status ?? '',
+        currentSessions: Number(row.scur ?? 0),
+        totalSessions: Number(row.stot ?? 0),
+        raw: row,
+      }));
+      // Stamped when the answer arrived: a slow read is not served stale for longer.
+      this.cached = { at: Date.now(), stats };
+      return stats;
+    } finally {
+      socket.close();
+    }
+  }
+}

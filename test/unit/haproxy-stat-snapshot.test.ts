@@ -1,0 +1,85 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { StatSnapshot } from '../../src/balancer/haproxy/stat-snapshot.js';
+import { tempDir, type TempDir } from '../support/temp-dir.js';
+import { waitFor } from '../support/wait-for.js';
+
+const STAT = '# pxname,svname,status,scur,stot,\nweb,a:1,UP,2,10,\nweb,b:1,DOWN,0,3,\n';
+
+/** A prompt-mode admin socket that answers `show stat` (slowly, so readers overlap) and counts the commands. */
+async function fakeAdminSocket(path: string): Promise<{ server: Server; commands: string[]; connections: number }> {
+  const state = { server: undefined as unknown as Server, commands: [] as string[], connections: 0 };
+  state.server = createServer((socket: Socket) => {
+    state.connections += 1;
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString();
+      for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 1);
+        if (line === 'prompt') socket.write('\n> ');
+        else {
+          state.commands.push(line);
+          setTimeout(() => socket.write(`${line === 'show stat' ? STAT : 'Unknown command.\n'}\n> `), 30);
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => state.server.listen(path, resolve));
+  return state;
+}
+
+describe('show stat snapshot for status pages', () => {
+  let dir: TempDir;
+  before(async () => {
+    dir = await tempDir();
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  it('serves any number of concurrent and recent readers with one show stat, on its own connection', async () => {
+    const path = join(dir.path, 'admin.sock');
+    const fake = await fakeAdminSocket(path);
+    try {
+      let reads = 0;
+      const snapshot = new StatSnapshot({ path, maxAgeMs: 60_000, onRead: () => (reads += 1) });
+      const answers = await Promise.all(Array.from({ length: 50 }, () => snapshot.read()));
+      assert.equal(fake.commands.filter((command) => command === 'show stat').length, 1);
+      assert.equal(reads, 1);
+      for (const answer of answers) assert.deepEqual(answer.map((stat) => [stat.proxy, stat.server, stat.status, stat.currentSessions, stat.totalSessions]), [['web', 'a:1', 'UP', 2, 10], ['web', 'b:1', 'DOWN', 0, 3]]);
+      await snapshot.read();
+      assert.equal(reads, 1, 'a recent snapshot is served as it is');
+    } finally {
+      fake.server.close();
+    }
+  });
+
+  it('asks again once the snapshot is older than its max age', async () => {
+    const path = join(dir.path, 'admin2.sock');
+    const fake = await fakeAdminSocket(path);
+    try {
+      let reads = 0;
+      const snapshot = new StatSnapshot({ path, maxAgeMs: 50, onRead: () => (reads += 1) });
+      await snapshot.read();
+      await waitFor(async () => {
+        await snapshot.read();
+        return reads >= 2;
+      }, 'a second show stat after max age');
+      assert.equal(fake.connections, reads, 'each read uses a connection of its own (it follows a reload to the new worker)');
+    } finally {
+      fake.server.close();
+    }
+  });
+
+  it('a failure is also shared: an absent HAProxy is asked at most once per max age', async () => {
+    let reads = 0;
+    const snapshot = new StatSnapshot({ path: join(dir.path, 'nobody.sock'), maxAgeMs: 60_000, onRead: () => (reads += 1) });
+    await assert.rejects(snapshot.read(), /cannot reach the HAProxy socket/);
+    await assert.rejects(snapshot.read(), /cannot reach the HAProxy socket/);
+    assert.equal(reads, 1);
+  });
+});
