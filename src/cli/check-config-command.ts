@@ -5,12 +5,14 @@ import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '
 import { snapshotWarnings, type ConfigSnapshot } from '../config/snapshot.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
+import { oneLine } from '../lib/one-line.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
 export interface CheckConfigOptions {
   plugin?: string[];
+  json?: boolean;
 }
 
 /**
@@ -87,20 +89,34 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const { problems, snapshot } = await checkConfigDir(configDir, registries);
+  const counts = {
+    balancers: snapshot.balancers.size,
+    discovery: snapshot.discovery.size,
+    clusters: snapshot.clusters.size,
+    services: snapshot.services.size,
+  };
   // Warnings (settings accepted and ignored) are printed but never fail the check.
   const warnings = snapshotWarnings(snapshot);
+  if (options.json) {
+    // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
+    const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
+    await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), warnings: entries(warnings), counts })}\n`);
+    if (problems.length > 0) throw new CliExit(1);
+    return;
+  }
+  // One line per problem: formatProblem escapes line breaks in file names, settings and messages.
   const warningLines = warnings.map((warning) => `${formatWarning(warning)}\n`).join('');
   if (problems.length > 0) {
     await writeOut(warningLines + problems.map((problem) => `${formatProblem(problem)}\n`).join(''));
-    throw new CliExit(1, `${configDir}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    throw new CliExit(1, `${oneLine(configDir)}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
   }
-  const counts = [
-    [snapshot.balancers.size, 'balancer'],
-    [snapshot.discovery.size, 'discovery backend'],
-    [snapshot.clusters.size, 'cluster'],
-    [snapshot.services.size, 'service'],
+  const described = [
+    [counts.balancers, 'balancer'],
+    [counts.discovery, 'discovery backend'],
+    [counts.clusters, 'cluster'],
+    [counts.services, 'service'],
   ] as const;
   await writeOut(
-    `${warningLines}${configDir}: valid (${counts.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${snapshot.balancers.size > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''}${warnings.length > 0 ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`,
+    `${warningLines}${oneLine(configDir)}: valid (${described.map(([count, what]) => `${count} ${what}${count === 1 ? '' : 's'}`).join(', ')}${counts.balancers > 0 ? '; the rendered HAProxy config passes haproxy -c' : ''}${warnings.length > 0 ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`,
   );
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { HaproxyBalancer } from '../balancer/haproxy/balancer.js';
 import type { HaproxyCounters, ServerStat } from '../balancer/haproxy/control.js';
 import { nodeKey } from '../discovery/node.js';
@@ -199,7 +199,8 @@ const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
 };
 
 /**
- * Exposes the HAProxy balancers' own counters as Prometheus counters. They
+ * Exposes the HAProxy balancers' own counters as Prometheus counters, and
+ * whether each HAProxy serves (`lighthouse_haproxy_up`). They
  * are read at scrape time (the balancer owns the numbers; copying them on
  * every change would couple it to prom-client).
  */
@@ -219,6 +220,19 @@ export function registerHaproxyCounters(registry: Registry, writer: Writer): voi
       },
     });
   }
+  new Gauge({
+    name: 'lighthouse_haproxy_up',
+    help: '1 while HAProxy serves (started, reloaded or adopted), 0 from the moment it is found gone or a start fails until one succeeds',
+    labelNames: ['balancer'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const name of writer.balancerNames()) {
+        const balancer = writer.balancer(name);
+        if (balancer instanceof HaproxyBalancer) this.set({ balancer: name }, balancer.health.up ? 1 : 0);
+      }
+    },
+  });
 }
 
 /** No build step: one page, inline CSS and JS, polling `/api/state`. Values are inserted as text, never as HTML. */

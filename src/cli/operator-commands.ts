@@ -10,7 +10,7 @@ export function registerOperatorCommands(program: Command): void {
   program
     .command('demo')
     .description('run both example setups locally (ZooKeeper, Redis, HAProxy, writer, reporters, sample services) and show traffic being balanced; Ctrl-C stops everything')
-    .option('--duration <seconds>', 'stop by itself after this many seconds', positiveInteger)
+    .option('--duration <seconds>', 'stop by itself after this many seconds (at most 2147483)', boundedInteger(MAX_TIMER_MS / 1000))
     .option('--rate <per-second>', 'requests per second sent through HAProxy', positiveInteger, 20)
     .option('--keep-files', 'keep the temp folder (generated configs, logs) after stopping')
     .action(async (options: DemoCommandOptions) => (await import('./demo-command.js')).runDemo(options));
@@ -19,6 +19,7 @@ export function registerOperatorCommands(program: Command): void {
     .command('check-config')
     .description('validate every file of CONFIG_DIR, the references between them and the HAProxy config they render (haproxy -c); one line per problem, exit 1 if any')
     .argument('<config_dir>', 'config directory')
+    .option('--json', 'machine-readable output: {configDir, valid, problems: [{file, setting, line, message}], warnings, counts}')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, options: CheckConfigOptions) => (await import('./check-config-command.js')).runCheckConfig(configDir, options));
 
@@ -27,7 +28,7 @@ export function registerOperatorCommands(program: Command): void {
     .description('per cluster: members as discovery lists them and as HAProxy sees them; per local service: whether each port is registered or drained')
     .argument('<config_dir>', 'config directory (a writer\'s, a reporter\'s, or one with both)')
     .option('--json', 'machine-readable output')
-    .option('--timeout <ms>', 'how long to wait for discovery to answer', positiveInteger, 5000)
+    .option('--timeout <ms>', 'how long to wait for discovery to answer (at most 600000)', boundedInteger(600_000), 5000)
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, options: StatusOptions) => (await import('./status-command.js')).runStatus(configDir, options));
 
@@ -73,4 +74,17 @@ function positiveInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('must be a positive whole number');
   return number;
+}
+
+/** Node's timers hold at most this; a longer delay fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A positive whole number that ends up in a timer, so it has a maximum. */
+function boundedInteger(max: number): (value: string) => number {
+  const limit = Math.floor(max);
+  return (value) => {
+    const number = positiveInteger(value);
+    if (number > limit) throw new InvalidArgumentError(`must be at most ${limit}`);
+    return number;
+  };
 }

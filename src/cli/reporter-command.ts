@@ -16,8 +16,7 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
   const reporter = new Reporter({ configDir, registries, log, drains });
   drains.onChange((previous, next) => {
     for (const service of new Set([...Object.keys(previous.services), ...Object.keys(next.services)])) {
-      const runner = reporter.runner(service);
-      if (runner) applyDrainChange(runner, previous.services[service], next.services[service]);
+      for (const runner of reporter.runnersOf(service)) applyDrainChange(runner, previous.services[service], next.services[service]);
     }
   });
   await runUntilSignalled(

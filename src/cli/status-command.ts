@@ -1,5 +1,6 @@
 import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
 import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/control.js';
+import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
 import type { DiscoveryItem } from '../config/model.js';
 import { nodeKey } from '../discovery/node.js';
@@ -123,6 +124,8 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     } finally {
       control.close();
     }
+    const down = await readDownMarker(control.paths.down);
+    if (down) problems.push(`${balancer.file}: HAProxy is down since ${down.since} (${down.attempts} failed start attempts; the writer retries with backoff): ${down.error}`);
   }
 
   const holds = await readHolds(configDir);

@@ -103,18 +103,44 @@ export class ConfigDirectory {
 
   private reportedConflicts = new Set<string>();
 
-  /** Two files of one kind claiming one name: the first (by path) wins, the other is reported. */
+  /** `kind/name` -> path of the file whose item is in force under that name, kept across scans. */
+  private owners = new Map<string, string>();
+
+  /**
+   * Two files of one kind claiming one name: the file already in force keeps
+   * it (a newcomer can never take over a running item); with none in force
+   * (at start, or after the owner was removed or renamed away), the path that
+   * sorts first wins. The other file is reported, naming both.
+   */
   private effectiveItems(): { items: ConfigItem[]; conflicts: ConfigProblem[] } {
-    const owners = new Map<string, ConfigItem>();
-    const conflicts: ConfigProblem[] = [];
+    const claimants = new Map<string, [string, ConfigItem][]>();
     for (const [path, state] of [...this.files].sort(([a], [b]) => a.localeCompare(b))) {
       if (!state.good) continue;
       const key = `${state.good.kind}/${state.good.name}`;
-      const owner = owners.get(key);
-      if (owner) conflicts.push({ file: path, setting: 'name', message: `${state.good.kind} "${state.good.name}" is already defined by ${owner.file}` });
-      else owners.set(key, state.good);
+      const list = claimants.get(key) ?? [];
+      list.push([path, state.good]);
+      claimants.set(key, list);
     }
-    return { items: [...owners.values()], conflicts };
+    const owners = new Map<string, string>();
+    const items: ConfigItem[] = [];
+    const conflicts: ConfigProblem[] = [];
+    for (const [key, list] of claimants) {
+      const previous = this.owners.get(key);
+      const [ownerPath, owner] = list.find(([path]) => path === previous) ?? list[0]!;
+      owners.set(key, ownerPath);
+      items.push(owner);
+      for (const [path, item] of list) {
+        if (path === ownerPath) continue;
+        conflicts.push({
+          file: path,
+          setting: 'name',
+          message: `${item.kind} "${item.name}" is already defined by ${ownerPath}`,
+          outcome: `this file is ignored; ${ownerPath} stays in force`,
+        });
+      }
+    }
+    this.owners = owners;
+    return { items, conflicts };
   }
 
   private async listFiles(): Promise<Map<string, ItemKind>> {

@@ -1,5 +1,6 @@
 import type { Metadata } from '../discovery/node.js';
 import type { LogSettings } from '../lib/logger.js';
+import { oneLine } from '../lib/one-line.js';
 
 /** The kinds of item a config directory holds, each in its own folder (logging at the root). */
 export type ItemKind = 'logging' | 'balancer' | 'discovery' | 'cluster' | 'service' | 'plugins';
@@ -101,6 +102,8 @@ export interface ConfigProblem {
   setting?: string;
   line?: number;
   message: string;
+  /** what the daemon does about it, when not "the last good version stays in force" */
+  outcome?: string;
 }
 
 /** A warning in the problem's one-line form, marked so it is not mistaken for an error. */
@@ -108,7 +111,8 @@ export function formatWarning(warning: ConfigProblem): string {
   return formatProblem({ ...warning, message: `warning: ${warning.message}` });
 }
 
+/** Always one line: file names, setting names and messages can hold line breaks (they are escaped). */
 export function formatProblem(problem: ConfigProblem): string {
-  const setting = problem.setting ? `${problem.setting}${problem.line ? ` (line ${problem.line})` : ''}: ` : problem.line ? `line ${problem.line}: ` : '';
-  return `${problem.file}: ${setting}${problem.message}`;
+  const setting = problem.setting ? `${oneLine(problem.setting)}${problem.line ? ` (line ${problem.line})` : ''}: ` : problem.line ? `line ${problem.line}: ` : '';
+  return `${oneLine(problem.file)}: ${setting}${oneLine(problem.message)}`;
 }

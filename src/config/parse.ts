@@ -13,7 +13,8 @@ import {
   advertiseSchema,
   checkCoreSchema,
   clusterCoreSchema,
-  CLUSTER_NAME,
+  isItemName,
+  ITEM_NAME_RULE,
   loggingSchema,
   pluginsFileSchema,
   removalGuardSchema,
@@ -87,8 +88,8 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
 
 function itemName(source: Source, body: Record<string, unknown>, defaultName: string): Result<string, ConfigProblem[]> {
   const name = body.name ?? defaultName;
-  if (typeof name !== 'string' || !CLUSTER_NAME.test(name)) {
-    return fail([problem(source, ['name'], `${JSON.stringify(name)} is not a valid name (letters, digits, "_", "." and "-")`)]);
+  if (!isItemName(name)) {
+    return fail([problem(source, ['name'], `${JSON.stringify(name)} is not a valid name (${ITEM_NAME_RULE})`)]);
   }
   return ok(name);
 }

@@ -2,6 +2,18 @@ import { z } from 'zod';
 
 /** Shapes owned by the core; plugin-owned sections are validated by their plugins. */
 
+/**
+ * An item name becomes a znode or etcd key segment, an HAProxy section name
+ * and a metric label: `.` and `..` would be path steps, not names.
+ */
+export const CLUSTER_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
+
+export function isItemName(name: unknown): name is string {
+  return typeof name === 'string' && CLUSTER_NAME.test(name);
+}
+
+export const ITEM_NAME_RULE = 'letters, digits, "_", "." and "-", and not "." or ".."';
+
 export const portSchema = z.number().int().min(1).max(65535);
 
 const metadataValue: z.ZodType<unknown> = z.lazy(() =>
@@ -20,12 +32,12 @@ export const pluginFileKeys = ['name', 'plugin', 'advertise', 'removal_guard'] a
 export const clusterCoreSchema = z.object({
   name: z.string().min(1).optional(),
   discovery: z.string().min(1),
-  meta_cluster: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "." and "-" only').optional(),
+  meta_cluster: z.string().regex(CLUSTER_NAME, ITEM_NAME_RULE).optional(),
 });
 
 /**
- * `removal_guard:` of a cluster file (README "Fleet safety"). Each setting
- * left out takes the writer-wide default.
+ * `removal_guard:` of a cluster or discovery file (README "Fleet safety"). Each setting
+ * left out takes the discovery file's, then the built-in default.
  */
 export const removalGuardSchema = z.strictObject({
   enabled: z.boolean().optional(),
@@ -36,11 +48,28 @@ export const removalGuardSchema = z.strictObject({
   probe_held: z.boolean().optional(),
 });
 
+/**
+ * Bounds of the check durations, in seconds. Node's timers hold at most
+ * 2^31-1 ms (24.8 days) and fire after 1 ms beyond that, so an unbounded
+ * value became a check run every millisecond (interval) or a check that
+ * always timed out (timeout). The maxima are far inside that and far beyond
+ * any useful health check; the minima keep a value from rounding to 0 ms.
+ */
+export const CHECK_INTERVAL_SECONDS = { min: 0.01, max: 3600 } as const;
+export const CHECK_TIMEOUT_SECONDS = { min: 0.01, max: 600 } as const;
+
+function seconds(bounds: { min: number; max: number }) {
+  return z
+    .number()
+    .min(bounds.min, `must be at least ${bounds.min} seconds`)
+    .max(bounds.max, `must be at most ${bounds.max} seconds (values are seconds, not milliseconds)`);
+}
+
 export const checkCoreSchema = z.object({
   rise: z.number().int().min(1),
   fall: z.number().int().min(1),
   /** seconds; defaults below the interval so one hung check cannot overlap the next */
-  timeout: z.number().positive().optional(),
+  timeout: seconds(CHECK_TIMEOUT_SECONDS).optional(),
 });
 
 export const serviceSchema = z
@@ -52,7 +81,7 @@ export const serviceSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     metadata: z.record(z.string(), metadataValue).default({}),
     advertise: advertiseSchema.default({}),
-    checks: z.looseObject({ interval: z.number().positive() }),
+    checks: z.looseObject({ interval: seconds(CHECK_INTERVAL_SECONDS) }),
   })
   .refine((value) => value.port !== undefined || value.ports !== undefined, { message: 'needs "port" or "ports"', path: ['port'] });
 
@@ -69,5 +98,3 @@ export const loggingSchema = z.strictObject({
 export const pluginsFileSchema = z.strictObject({
   plugins: z.array(z.string().min(1)).default([]),
 });
-
-export const CLUSTER_NAME = /^[A-Za-z0-9_.-]+$/;

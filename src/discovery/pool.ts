@@ -27,7 +27,8 @@ export class DiscoveryPool {
   constructor(
     private readonly registries: PluginRegistries,
     private readonly logger: Logger,
-    private readonly eventsFor: (name: string) => DiscoveryEvents = () => ({}),
+    /** `instance`: which of two instances of one name (during a switch-over) the events come from */
+    private readonly eventsFor: (name: string, instance: Discovery) => DiscoveryEvents = () => ({}),
   ) {}
 
   get(name: string): PooledDiscovery | undefined {
@@ -58,7 +59,7 @@ export class DiscoveryPool {
         this.logger.error({ err: error, file: item.file }, `${item.file}: cannot start discovery "${item.name}"`);
         continue;
       }
-      instance.connect(this.eventsFor(item.name));
+      instance.connect(this.eventsFor(item.name, instance));
       this.entries.set(item.name, { item, instance });
       if (previous) change.retired.push(previous);
       change.started.push(item.name);

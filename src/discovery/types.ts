@@ -34,9 +34,19 @@ export interface DiscoveryEvents {
    * A registration made by `publish` disappeared (deleted by someone else, or
    * taken over by another session) while it was still published. The plugin
    * does not re-create it on its own: the reporter decides (and rate-limits).
-   * Not fired for session loss: `onSession` covers that.
+   * Not fired for session loss: `onSession` covers that. `holder` is who
+   * holds it now when another session took it over (absent when deleted).
    */
-  onLost?(service: string, key: string): void;
+  onLost?(service: string, key: string, holder?: RegistrationHolder): void;
+}
+
+/** Another session (ZooKeeper) or lease (etcd) that holds one of our registrations. */
+export interface RegistrationHolder {
+  /** its ZooKeeper session id or etcd lease id (hex / decimal, as the backend shows it) */
+  session: string;
+  /** `host` and `ip` from the node it wrote, when it decodes */
+  host?: string;
+  ip?: string;
 }
 
 /**

@@ -45,6 +45,9 @@ export function createReporterMetrics() {
     checkDuration: new Histogram({ name: 'lighthouse_check_duration_seconds', help: 'health check duration', labelNames: ['service', 'check'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
     registered: new Gauge({ name: 'lighthouse_registrations', help: 'ports of a service currently registered', labelNames: ['service'], registers: [registry] }),
     transitions: new Counter({ name: 'lighthouse_service_transitions_total', help: 'up/down transitions of service ports', labelNames: ['service', 'to'], registers: [registry] }),
+    conflicting: new Gauge({ name: 'lighthouse_registration_conflicts', help: 'ports of a service whose registration another discovery session keeps taking: this reporter stopped taking them back', labelNames: ['service'], registers: [registry] }),
+    conflicts: new Counter({ name: 'lighthouse_registration_conflicts_total', help: 'registration conflicts detected (another session took the same node again and again)', labelNames: ['service'], registers: [registry] }),
+    handoverStalled: new Gauge({ name: 'lighthouse_handover_stalled', help: '1 while a service moving to a new discovery session has not registered there past its deadline (the old session keeps its registrations)', labelNames: ['service'], registers: [registry] }),
   };
 }
 

@@ -1,12 +1,10 @@
 import type { CheckSpec } from '../config/model.js';
 import type { Check, CheckOutcome } from '../checks/types.js';
 import type { RiseFallState } from '../checks/rise-fall.js';
-import { errorMessage } from '../lib/errors.js';
 import type { CheckResult } from './runner-status.js';
+import { thrownOutcome, validOutcome } from './check-outcome.js';
 
 export interface CheckLoopHooks {
-  /** `service NAME port N check KIND`, the start of every detail */
-  where: string;
   /** the service's current check interval */
   intervalMs(): number;
   /** results count only while the service runs */
@@ -33,6 +31,8 @@ class CheckTimeoutError extends Error {
 export class CheckLoop {
   state: RiseFallState;
   last: CheckResult | null;
+  /** the failure episode the runner has logged (see ServiceRunner.logResult); null while passing */
+  failureLog: { detail: string; loggedAt: number; suppressed: number } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private controller: AbortController | undefined;
   /** a run that has not settled, even after its abort: the next run waits for it */
@@ -122,12 +122,12 @@ export class CheckLoop {
   private async runOnce(): Promise<void> {
     const started = performance.now();
     this.lastStart = started;
-    const where = this.hooks.where;
+    // Details say what happened, not where: the log lines and `status` that show them name the service, port and check.
     let outcome: CheckOutcome;
     if (this.inFlight) {
       // The previous run ignored its abort: starting another would pile up
       // sockets on a service that is already in trouble, so this run fails.
-      outcome = { passed: false, detail: `${where}: previous run still has not finished (the check ignores its timeout)` };
+      outcome = { passed: false, detail: 'previous run still has not finished (the check ignores its timeout)' };
     } else {
       const controller = new AbortController();
       this.controller = controller;
@@ -139,10 +139,14 @@ export class CheckLoop {
         if (this.inFlight === run) this.inFlight = undefined;
       };
       run.then(clear, clear);
+      const kind = this.spec.kind;
       outcome = await raceAbort(
-        run.catch((error: unknown): CheckOutcome => ({ passed: false, detail: `${where}: ${errorMessage(error)}` })),
+        run.then(
+          (value: unknown) => validOutcome(kind, value),
+          (error: unknown) => thrownOutcome(kind, error),
+        ),
         controller.signal,
-        (reason) => ({ passed: false, detail: `${where}: ${reason}` }),
+        (reason) => ({ passed: false, detail: reason }),
       );
       clearTimeout(timer);
       if (this.controller === controller) this.controller = undefined;

@@ -7,9 +7,10 @@ import { DiscoveryPool, type PooledDiscovery } from '../discovery/pool.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { handoverDeadline, registeredPorts, whenRegistered } from './handover.js';
+import { Handover, handoverDeadline } from './handover.js';
 import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
+import type { HandoverStatus } from './runner-status.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -33,6 +34,8 @@ interface ActiveRunner {
   runner: ServiceRunner;
   /** the discovery instance the runner publishes through */
   instance: object;
+  /** this runner is taking over from `from`, which keeps its registrations until then */
+  handover?: { from: ActiveRunner; state: Handover; file: string };
 }
 
 /**
@@ -50,6 +53,12 @@ export class Reporter {
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
   private readonly waitingForDiscovery = new Set<string>();
+  /** discovery instances replaced or removed from the config: closed once no runner uses them */
+  private retiring: PooledDiscovery[] = [];
+  /** runners stopping (deregistering): their sessions stay open until they are done */
+  private readonly leaving = new Set<ActiveRunner>();
+  /** last state each discovery instance reported, for the handover-stalled line */
+  private readonly instanceState = new WeakMap<object, string>();
   private stopped = false;
   private started = false;
 
@@ -57,22 +66,28 @@ export class Reporter {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createReporterMetrics();
     this.identity = options.identity;
-    this.pool = new DiscoveryPool(options.registries, this.logger, (name) => ({
+    // Events go to the runners of the instance that sent them: during a handover two instances
+    // of one discovery name are open, each with its own runner of the service.
+    this.pool = new DiscoveryPool(options.registries, this.logger, (name, instance) => ({
       onStateChange: (state) => {
-        this.metrics.stateChanges.inc({ discovery: name, state });
-        this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
+        this.instanceState.set(instance, state);
+        const current = this.pool.get(name)?.instance === instance;
+        const which = current ? '' : ' (previous session, kept until its services moved over)';
+        if (current) {
+          this.metrics.stateChanges.inc({ discovery: name, state });
+          this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
+        }
         if (state === 'connected') {
-          this.logger.info({ discovery: name }, `discovery "${name}" connected`);
-          for (const active of this.runnersOn(name)) active.runner.onReconnected();
-        } else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: checks go on, registrations are restored when a session exists`);
+          this.logger.info({ discovery: name }, `discovery "${name}" connected${which}`);
+          for (const runner of this.runnersOn(instance)) runner.onReconnected();
+        } else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}${which}: checks go on, registrations are restored when a session exists`);
       },
       onSession: (sessionId) => {
-        this.metrics.sessions.inc({ discovery: name });
-        for (const active of this.runnersOn(name)) active.runner.onSession(sessionId);
+        if (this.pool.get(name)?.instance === instance) this.metrics.sessions.inc({ discovery: name });
+        for (const runner of this.runnersOn(instance)) runner.onSession(sessionId);
       },
-      onLost: (service, key) => {
-        const active = this.runners.get(service);
-        if (active && active.item.discovery === name) active.runner.onLost(key);
+      onLost: (service, key, holder) => {
+        for (const runner of this.runnersOn(instance)) if (runner.name === service) runner.onLost(key, holder);
       },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'discovery', 'service']), {
@@ -97,16 +112,61 @@ export class Reporter {
     return this.started;
   }
 
+  /** Each service's runner; during a handover the new runner, with the old one under `handover.from`. */
   status(): ServiceStatus[] {
-    return [...this.runners.values()].map((active) => active.runner.status());
+    return [...this.runners.values()].map((active) => {
+      const status = active.runner.status();
+      const handover = active.handover;
+      if (!handover) return status;
+      const detail: HandoverStatus = {
+        since: handover.state.since,
+        stalled: handover.state.stalled,
+        file: handover.file,
+        pendingPorts: handover.state.pending(),
+        from: handover.from.runner.status(),
+      };
+      return { ...status, handover: detail };
+    });
   }
 
   runner(service: string): ServiceRunner | undefined {
     return this.runners.get(service)?.runner;
   }
 
-  private runnersOn(discovery: string): ActiveRunner[] {
-    return [...this.runners.values()].filter((active) => active.item.discovery === discovery);
+  /** The service's runner and, during a handover, the one it takes over from: an operator drain applies to both. */
+  runnersOf(service: string): ServiceRunner[] {
+    const active = this.runners.get(service);
+    if (!active) return [];
+    return active.handover ? [active.runner, active.handover.from.runner] : [active.runner];
+  }
+
+  /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
+  private runnersOn(instance: object): ServiceRunner[] {
+    const all = [...this.runners.values()].flatMap((active) => (active.handover ? [active, active.handover.from] : [active]));
+    return [...all, ...this.leaving].filter((active) => active.instance === instance).map((active) => active.runner);
+  }
+
+  /** Closes replaced discovery instances no runner uses any more. */
+  private retireUnused(): void {
+    const used = new Set<object>();
+    for (const active of this.runners.values()) {
+      used.add(active.instance);
+      if (active.handover) used.add(active.handover.from.instance);
+    }
+    for (const active of this.leaving) used.add(active.instance);
+    const unused = this.retiring.filter((entry) => !used.has(entry.instance));
+    if (unused.length === 0) return;
+    this.retiring = this.retiring.filter((entry) => used.has(entry.instance));
+    this.pool.retire(unused).catch((error: unknown) => this.logger.warn({ err: error }, 'closing a replaced discovery session failed'));
+  }
+
+  /** Stops `active` (its session stays open until it is done), then closes what is unused. */
+  private retireRunner(active: ActiveRunner, deregister: boolean): void {
+    this.leaving.add(active);
+    void active.runner.stop({ deregister }).finally(() => {
+      this.leaving.delete(active);
+      if (!this.stopped) this.retireUnused();
+    });
   }
 
   private async reconcile(next: ConfigSnapshot): Promise<void> {
@@ -115,23 +175,30 @@ export class Reporter {
     this.snapshot = next;
     applyDaemonSettings(previous, next, this.options.log, previous === this.initialSnapshot);
     const poolChange = this.pool.reconcile(next.discovery);
+    this.retiring.push(...poolChange.retired);
 
     for (const [name, active] of this.runners) {
       if (next.services.has(name)) continue;
       this.runners.delete(name);
       this.logger.info({ service: name }, `service "${name}" removed: deregistering`);
-      void active.runner.stop({ deregister: true });
+      const from = active.handover?.from;
+      this.endHandover(active);
+      this.retireRunner(active, true);
+      // Mid-handover the old runner holds the registrations: it deregisters too.
+      if (from) this.retireRunner(from, true);
       this.metrics.registered.remove({ service: name });
     }
 
-    const handovers: Promise<void>[] = [];
     for (const item of next.services.values()) {
       const pooled = this.pool.get(item.discovery);
       const active = this.runners.get(item.name);
       if (!pooled) {
         if (!this.waitingForDiscovery.has(item.name)) {
           this.waitingForDiscovery.add(item.name);
-          this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); the service waits for it`);
+          // A removed discovery file is more often a mistake than a decommission (which is removing
+          // the service file, or stopping the reporter): the runner keeps its session and registrations.
+          if (active) this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is no longer configured (no discovery/${item.discovery}.yaml); the service keeps checking and keeps its registrations on the last session until the file is back or the service is removed`);
+          else this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); the service waits for it`);
         }
         continue;
       }
@@ -143,30 +210,70 @@ export class Reporter {
         this.logger.info({ service: item.name }, `service "${item.name}" changed: updated in place`);
         continue;
       }
-      handovers.push(this.replace(item, pooled, active));
+      this.replace(item, pooled, active);
     }
-    // Old discovery sessions close only after their runners' successors took over.
-    const retire = Promise.all(handovers).then(() => this.pool.retire(poolChange.retired));
-    retire.catch((error: unknown) => this.logger.warn({ err: error }, 'service handover failed'));
+    // Old discovery sessions close only once no runner uses them: after their runners' successors took over.
+    this.retireUnused();
   }
 
-  /** Make before break: the new runner registers first, then the old one stops. */
-  private replace(item: ServiceItem, pooled: PooledDiscovery, previous: ActiveRunner | undefined): Promise<void> {
-    const runner = this.createRunner(item, pooled);
-    this.runners.set(item.name, { item, runner, instance: pooled.instance });
-    runner.start();
-    if (!previous) {
-      this.logger.info({ service: item.name, ports: item.ports, discovery: item.discovery }, `service "${item.name}" started`);
-      return Promise.resolve();
+  /**
+   * Make before break: the new runner registers first, then the old one
+   * stops; until then the old one keeps checking and keeps its registrations,
+   * however long that takes (an unreachable new discovery stalls the
+   * handover, logged and shown in `status`, instead of dropping them). A
+   * runner replaced while it is still taking over is dropped, and the
+   * handover starts again from the runner whose registrations are in force.
+   */
+  private replace(item: ServiceItem, pooled: PooledDiscovery, active: ActiveRunner | undefined): void {
+    const from = active?.handover?.from ?? active;
+    if (active?.handover) {
+      this.logger.info({ service: item.name, discovery: active.item.discovery }, `service "${item.name}": the handover to ${active.handover.file} is abandoned (replaced by a newer config); the previous session keeps the registrations`);
+      this.endHandover(active);
+      // The same discovery's abandoned session closes with its registrations; another discovery's stays open, so clean it.
+      this.retireRunner(active, active.item.discovery !== from?.item.discovery);
+      from?.runner.reclaimRegistrations();
     }
-    this.logger.info({ service: item.name }, `service "${item.name}" moves to a new discovery session: handing over`);
-    const sameBackend = previous.item.discovery === item.discovery;
-    const ports = registeredPorts(previous.runner);
-    // On the same backend the new session takes the znodes over, so the old runner must not fight back.
-    const stopOld = sameBackend ? previous.runner.stop({ deregister: false }) : Promise.resolve();
-    return stopOld
-      .then(() => whenRegistered(runner, ports, handoverDeadline(previous.runner, previous.item.intervalMs)))
-      .then(() => (sameBackend ? undefined : previous.runner.stop({ deregister: true })));
+    const runner = this.createRunner(item, pooled);
+    const entry: ActiveRunner = { item, runner, instance: pooled.instance };
+    this.runners.set(item.name, entry);
+    if (!from) {
+      runner.start();
+      this.logger.info({ service: item.name, ports: item.ports, discovery: item.discovery }, `service "${item.name}" started`);
+      return;
+    }
+    this.logger.info({ service: item.name, file: pooled.item.file }, `service "${item.name}" moves to a new discovery session (${pooled.item.file}): handing over`);
+    const sameBackend = from.item.discovery === item.discovery;
+    // On the same backend the new session takes the nodes over one by one: the old runner must not take them back.
+    if (sameBackend) from.runner.yieldRegistrations();
+    const state = new Handover(from.runner, runner, handoverDeadline(from.runner, from.item.intervalMs), () => this.handoverStalled(entry));
+    entry.handover = { from, state, file: pooled.item.file };
+    runner.start();
+    void state.done.then((completed) => {
+      if (!completed) return;
+      this.logger.info({ service: item.name, file: pooled.item.file }, `service "${item.name}": handover to ${pooled.item.file} finished after ${Math.round((Date.now() - state.since) / 1000)} s; the previous session lets go`);
+      this.endHandover(entry);
+      // On the same backend the nodes are the new session's now: removing them would remove the new registrations.
+      this.retireRunner(from, !sameBackend);
+    });
+  }
+
+  private endHandover(active: ActiveRunner): void {
+    if (!active.handover) return;
+    active.handover.state.cancel();
+    active.handover = undefined;
+    this.metrics.handoverStalled.set({ service: active.item.name }, 0);
+  }
+
+  private handoverStalled(active: ActiveRunner): void {
+    const handover = active.handover;
+    if (!handover || this.stopped) return;
+    this.metrics.handoverStalled.set({ service: active.item.name }, 1);
+    const pending = handover.state.pending();
+    const state = this.instanceState.get(active.instance) ?? 'not connected yet';
+    this.logger.error(
+      { code: 'LH_HANDOVER_STALLED', service: active.item.name, discovery: active.item.discovery, file: handover.file, pendingPorts: pending, state },
+      `${handover.file}: service "${active.item.name}" cannot move to discovery "${active.item.discovery}" yet (its session is ${state}; port(s) ${pending.join(', ')} not registered there after ${Math.round((Date.now() - handover.state.since) / 1000)} s); the previous session keeps checking and keeps the registrations until the new one holds them`,
+    );
   }
 
   private createRunner(item: ServiceItem, pooled: PooledDiscovery): ServiceRunner {
@@ -196,6 +303,10 @@ export class Reporter {
       metric.observe(event.durationMs / 1000);
     });
     runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
+    runner.onConflict((event) => {
+      if (event.conflict) this.metrics.conflicts.inc({ service: item.name });
+      this.metrics.conflicting.set({ service: item.name }, runner.status().ports.filter((port) => port.conflict !== null).length);
+    });
     // Registration events fire inside the write, before the runner marks the port registered (or not);
     // counting on the next turn sees the state the event announced instead of the one before it.
     runner.onRegistration(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length));
@@ -209,9 +320,20 @@ export class Reporter {
     if (this.stopped) return;
     this.stopped = true;
     await this.watcher.close();
-    await Promise.all([...this.runners.values()].map((active) => active.runner.stop({ deregister: true })));
+    const stopping: Promise<void>[] = [];
+    for (const active of [...this.runners.values(), ...this.leaving]) {
+      const from = active.handover?.from;
+      this.endHandover(active);
+      // A runner still taking over may hold nothing yet on a session that cannot be reached, where
+      // each unpublish would wait out its deadline; closing its session below removes whatever it holds.
+      stopping.push(active.runner.stop({ deregister: from === undefined }));
+      if (from) stopping.push(from.runner.stop({ deregister: true }));
+    }
+    await Promise.all(stopping);
     this.runners.clear();
-    await this.pool.close();
+    const retiring = this.retiring;
+    this.retiring = [];
+    await Promise.all([this.pool.close(), this.pool.retire(retiring)]);
     this.logger.info('reporter stopped; registrations removed');
   }
 }

@@ -1,4 +1,5 @@
 /** What a service runner reports about itself: to `status`, metrics and the daemon. */
+import type { RegistrationHolder } from '../discovery/types.js';
 
 /** The outcome of one run of one check, as `status` and metrics see it. */
 export interface CheckResult {
@@ -35,7 +36,26 @@ export interface PortStatus {
   node: string;
   /** last failed publish/unpublish, cleared by the next success */
   lastError: string | null;
+  /** another session keeps taking this registration: this runner stopped taking it back (see ServiceRunner.onLost) */
+  conflict: PortConflict | null;
   checks: CheckStatus[];
+}
+
+export interface PortConflict {
+  /** the session (ZooKeeper) or lease (etcd) holding the registration, and the host it wrote */
+  holder: RegistrationHolder;
+  /** this runner's own session or lease */
+  session: string | null;
+  /** wall-clock time the conflict was detected */
+  since: number;
+}
+
+export interface ConflictEvent {
+  service: string;
+  port: number;
+  node: string;
+  /** true: detected, the runner yields; false: over (the other's registration went, or a new session) */
+  conflict: boolean;
 }
 
 export interface ServiceStatus {
@@ -43,6 +63,21 @@ export interface ServiceStatus {
   discovery: string;
   phase: RunnerPhase;
   ports: PortStatus[];
+  /** while this runner takes the service over from the previous one (a new discovery session) */
+  handover?: HandoverStatus;
+}
+
+export interface HandoverStatus {
+  /** wall-clock start (ms since epoch) */
+  since: number;
+  /** past its deadline: the new session has not registered every port the old one holds */
+  stalled: boolean;
+  /** the discovery file of the new session */
+  file: string;
+  /** ports the old session holds and the new one does not yet */
+  pendingPorts: number[];
+  /** the runner whose registrations are in force until the handover finishes */
+  from: ServiceStatus;
 }
 
 export interface CheckResultEvent extends CheckResult {

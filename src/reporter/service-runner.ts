@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/logger.js';
-import type { Discovery } from '../discovery/types.js';
+import type { Discovery, RegistrationHolder } from '../discovery/types.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import { encodeNode } from '../discovery/codec.js';
 import type { Advertise, CheckSpec, ServiceItem } from '../config/model.js';
@@ -12,9 +12,9 @@ import { withDeadline } from '../lib/deadline.js';
 import { errorMessage } from '../lib/errors.js';
 import { CheckLoop } from './check-loop.js';
 import { advertisedAddress, nodeFor, type AdvertisedAddress, type LocalIdentity } from './local-identity.js';
-import type { CheckResult, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase } from './runner-status.js';
+import type { CheckResult, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase, PortConflict, ConflictEvent } from './runner-status.js';
 
-export type { CheckResult, CheckStatus, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase } from './runner-status.js';
+export type { CheckResult, CheckStatus, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase, PortConflict, ConflictEvent } from './runner-status.js';
 
 /** The part of the check registry the runner needs. */
 export interface CheckPluginLookup {
@@ -79,7 +79,23 @@ interface PortState {
   lastError: string | null;
   /** removed from the config: kept only until its registration is gone */
   removed: boolean;
+  /** when (performance.now()) another session took the registration, within the conflict window */
+  losses: number[];
+  /** yielding the registration to another session that keeps taking it */
+  conflict: PortConflict | null;
 }
+
+/**
+ * Two reporters registering the same `host:port` (one machine running two,
+ * or two machines with the same host name) take the node from each other
+ * about once a second each, forever. After this many takeovers by another
+ * session within the window the runner stops taking it back.
+ */
+const CONFLICT_LOSSES = 3;
+const CONFLICT_WINDOW_MS = 60_000;
+
+/** Least time between two "fails differently now" lines of one check. */
+const REASON_LOG_GAP_MS = 60_000;
 
 const sameNode = (a: ClusterNode, b: ClusterNode): boolean => encodeNode(a) === encodeNode(b);
 
@@ -108,6 +124,8 @@ export class ServiceRunner {
   private readonly timingOverrides: Partial<RunnerTiming>;
   private reconcileTimer: ReturnType<typeof setInterval> | undefined;
   private reconciling = false;
+  /** a successor is taking the registrations over: see yieldRegistrations() */
+  private handingOver = false;
   private sessionGeneration = 0;
   private settledWaiters: (() => void)[] = [];
   private stopping: Promise<void> | undefined;
@@ -116,6 +134,9 @@ export class ServiceRunner {
   private readonly checkResultListeners = new Set<(event: CheckResultEvent) => void>();
   private readonly transitionListeners = new Set<(event: TransitionEvent) => void>();
   private readonly registrationListeners = new Set<(event: RegistrationEvent) => void>();
+  private readonly conflictListeners = new Set<(event: ConflictEvent) => void>();
+  /** the discovery session (or lease) the runner last heard of, to name it in a conflict */
+  private sessionId: string | null = null;
 
   constructor(private readonly options: ServiceRunnerOptions) {
     this.item = options.item;
@@ -203,8 +224,11 @@ export class ServiceRunner {
   onSession(sessionId?: string): void {
     if (this.phaseValue !== 'running') return;
     this.sessionGeneration += 1;
+    this.sessionId = sessionId ?? null;
     let count = 0;
     for (const port of this.ports.values()) {
+      // The new session has no watch on the other's node: it tries again (and yields again after CONFLICT_LOSSES).
+      if (port.conflict) this.endConflict(port, 'a new discovery session tries again');
       if (port.registered) port.stale = true;
       if (this.desiredNode(port) || port.registered || port.orphans.length > 0) {
         count += 1;
@@ -239,13 +263,55 @@ export class ServiceRunner {
    * so the write gap still bounds how often a fight over a node costs a write.
    * Reconciliation finds the same loss without the event, only later.
    */
-  onLost(key: string): void {
+  onLost(key: string, holder?: RegistrationHolder): void {
     if (this.phaseValue !== 'running') return;
     for (const port of this.ports.values()) {
+      if (port.conflict) {
+        if (nodeKey({ host: this.address.host, port: port.port }) !== key) continue;
+        if (holder) port.conflict.holder = holder;
+        else this.endConflict(port, 'the other registration is gone');
+        continue;
+      }
       if (!port.registered || nodeKey(port.registered) !== key || port.stale) continue;
+      if (this.handingOver) {
+        this.logger.info({ port: port.port, node: key }, `service ${this.item.name} port ${port.port}: registration ${key} was taken over or removed while handing over to a new session; not taking it back`);
+        continue;
+      }
+      if (holder && this.lostAgain(port)) {
+        this.startConflict(port, key, holder);
+        continue;
+      }
       this.logger.warn({ port: port.port, node: key }, `service ${this.item.name} port ${port.port}: registration ${key} was removed from discovery ${this.item.discovery}; publishing it again if still wanted`);
       port.stale = true;
       this.requestSync(port);
+    }
+  }
+
+  /**
+   * This runner is being replaced by one on a new session of the same
+   * discovery, which takes its registrations over node by node: a loss is
+   * then the successor's doing and must not be fought back (the two would
+   * take the node from each other forever). Checks and writes go on, so the
+   * registrations still follow health while the successor is not there yet.
+   */
+  yieldRegistrations(): void {
+    this.handingOver = true;
+  }
+
+  /**
+   * The handover was abandoned (the successor was replaced before it took
+   * over): registrations the successor's session took are this runner's
+   * again, so every registration is verified by writing it once more.
+   */
+  reclaimRegistrations(): void {
+    if (!this.handingOver) return;
+    this.handingOver = false;
+    if (this.phaseValue !== 'running') return;
+    for (const port of this.ports.values()) {
+      if (!port.registered) continue;
+      port.stale = true;
+      port.urgent = true;
+      this.requestSync(port, true);
     }
   }
 
@@ -283,6 +349,7 @@ export class ServiceRunner {
           drained: this.drains.get(port.port) ?? null,
           node: nodeKey({ host: this.address.host, port: port.port }),
           lastError: port.lastError,
+          conflict: port.conflict,
           checks: [...port.checks.values()].map((loop) => ({
             kind: loop.spec.kind,
             up: loop.state.up,
@@ -296,6 +363,54 @@ export class ServiceRunner {
         }),
       );
     return { service: this.item.name, discovery: this.item.discovery, phase: this.phaseValue, ports };
+  }
+
+  /** Ports with a registration this runner holds or is (re)writing: what a successor must hold before this runner may stop. */
+  claimedPorts(): number[] {
+    return [...this.ports.values()].filter((port) => port.registered !== null && !port.removed).map((port) => port.port);
+  }
+
+  /** A port started or stopped yielding its registration to another session. */
+  onConflict(listener: (event: ConflictEvent) => void): () => void {
+    return subscribe(this.conflictListeners, listener);
+  }
+
+  /** Counts a takeover by another session; true once they come too often to be a restart or a handover. */
+  private lostAgain(port: PortState): boolean {
+    const now = performance.now();
+    port.losses = [...port.losses.filter((at) => now - at < CONFLICT_WINDOW_MS), now];
+    return port.losses.length >= CONFLICT_LOSSES;
+  }
+
+  /**
+   * Stops taking the node back: the other session keeps it (it serves the
+   * same host:port, so traffic still arrives), and the backend's watch tells
+   * when it is gone, when this runner registers again. Not unpublished: the
+   * node is not ours, removing it would remove the other's registration.
+   */
+  private startConflict(port: PortState, key: string, holder: RegistrationHolder): void {
+    if (port.syncTimer !== undefined) clearTimeout(port.syncTimer);
+    port.syncTimer = undefined;
+    port.registered = null;
+    port.stale = false;
+    port.conflict = { holder, session: this.sessionId, since: this.now() };
+    const ours = `session ${this.sessionId ?? '(unknown)'} (${this.address.host} ${this.address.ip})`;
+    const theirs = `session ${holder.session}${holder.host ? ` (${holder.host}${holder.ip ? ` ${holder.ip}` : ''})` : ''}`;
+    this.logger.error(
+      { code: 'LH_REGISTRATION_CONFLICT', port: port.port, node: key, session: this.sessionId, holderSession: holder.session, holderHost: holder.host, holderIp: holder.ip },
+      `service ${this.item.name} port ${port.port}: registration ${key} on discovery ${this.item.discovery} was taken by another session ${port.losses.length} times within ${CONFLICT_WINDOW_MS / 1000} s: ours is ${ours}, the other is ${theirs}. Two reporters register the same host:port (two on one machine, or two machines with the same host name or advertise.host); this one stops taking it back and registers again when the other's node is gone`,
+    );
+    emit(this.logger, this.conflictListeners, { service: this.item.name, port: port.port, node: key, conflict: true });
+    this.notifySettled();
+  }
+
+  private endConflict(port: PortState, why: string): void {
+    const node = nodeKey({ host: this.address.host, port: port.port });
+    port.conflict = null;
+    port.losses = [];
+    this.logger.info({ port: port.port, node }, `service ${this.item.name} port ${port.port}: registration conflict over ${node} ended (${why}); registering again if wanted`);
+    emit(this.logger, this.conflictListeners, { service: this.item.name, port: port.port, node, conflict: false });
+    this.requestSync(port, true);
   }
 
   /** Every check result. Returns an unsubscribe function. */
@@ -342,6 +457,8 @@ export class ServiceRunner {
       lastWriteAt: Number.NEGATIVE_INFINITY,
       lastError: null,
       removed: false,
+      losses: [],
+      conflict: null,
     };
     if (this.drainAllReason !== null && !this.drains.has(portNumber)) this.drains.set(portNumber, this.drainAllReason);
     this.ports.set(portNumber, port);
@@ -392,7 +509,6 @@ export class ServiceRunner {
 
   private addLoop(port: PortState, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
     const loop: CheckLoop = new CheckLoop(spec, this.checkIdentity(spec), this.createCheck(port.port, spec), state, last, {
-      where: `service ${this.item.name} port ${port.port} check ${spec.kind}`,
       intervalMs: () => this.item.intervalMs,
       active: () => this.phaseValue === 'running',
       now: this.now,
@@ -413,7 +529,7 @@ export class ServiceRunner {
   private createCheck(port: number, spec: CheckSpec): Check {
     const where = `service ${this.item.name} port ${port} check ${spec.kind}`;
     const plugin = this.options.checkPlugins.get(spec.kind);
-    if (!plugin) return failingCheck(`${where}: no check plugin "${spec.kind}" is registered`);
+    if (!plugin) return failingCheck(`no check plugin "${spec.kind}" is registered`);
     const helper: PluginHelper = {
       logger: this.logger.child({ port, check: spec.kind }),
       name: this.item.name,
@@ -424,19 +540,14 @@ export class ServiceRunner {
       return plugin.create(spec.config, { host: this.item.host, port }, helper);
     } catch (error) {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
-      return failingCheck(`${where}: could not be created: ${errorMessage(error)}`);
+      return failingCheck(`check plugin "${spec.kind}" could not be created: ${errorMessage(error)}`);
     }
   }
 
   private record(port: PortState, loop: CheckLoop, result: CheckResult): void {
-    const previous = loop.last;
     loop.last = result;
     loop.state = feedRiseFall(loop.state, result.passed, { rise: loop.spec.rise, fall: loop.spec.fall }).state;
-    const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    // One line per change of result, not per run: a service down for hours must not flood the log.
-    if (!result.passed && (previous === null || previous.passed)) this.logger.warn({ port: port.port, check: loop.spec.kind }, `${where} failed: ${result.detail}`);
-    else if (result.passed && previous !== null && !previous.passed) this.logger.info({ port: port.port, check: loop.spec.kind }, `${where} passes again: ${result.detail}`);
-    else if (this.logger.isLevelEnabled('debug')) this.logger.debug({ port: port.port, check: loop.spec.kind, passed: result.passed }, `${where}: ${result.detail}`);
+    this.logResult(port, loop, result);
     emit(this.logger, this.checkResultListeners, {
       ...result,
       service: this.item.name,
@@ -445,6 +556,34 @@ export class ServiceRunner {
       up: loop.state.up,
     });
     this.evaluatePort(port, `check ${loop.spec.kind}: ${result.detail}`);
+  }
+
+  /**
+   * One line per failure episode, not per run: a flapping check logged a
+   * warning on every failed run (269 a minute in #11). An episode starts with
+   * a failed run and ends once the check is up with `rise` passes in a row;
+   * within it a changed reason is logged again, at most once a minute (a
+   * reason can carry a response body that differs on every run). Every run
+   * is counted in `lighthouse_checks_total` and shown in `status`.
+   */
+  private logResult(port: PortState, loop: CheckLoop, result: CheckResult): void {
+    const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
+    const fields = { port: port.port, check: loop.spec.kind };
+    const episode = loop.failureLog;
+    if (!result.passed) {
+      if (episode === null) {
+        loop.failureLog = { detail: result.detail, loggedAt: performance.now(), suppressed: 0 };
+        this.logger.warn(fields, `${where} failed: ${result.detail}`);
+      } else if (result.detail !== episode.detail && performance.now() - episode.loggedAt >= REASON_LOG_GAP_MS) {
+        const repeats = episode.suppressed > 0 ? ` (${episode.suppressed} failed run(s) since the last line)` : '';
+        this.logger.warn(fields, `${where} fails differently now: ${result.detail}${repeats}`);
+        loop.failureLog = { detail: result.detail, loggedAt: performance.now(), suppressed: 0 };
+      } else episode.suppressed += 1;
+    } else if (episode !== null && loop.state.up && loop.state.passes >= loop.spec.rise) {
+      loop.failureLog = null;
+      this.logger.info(fields, `${where} passes again: ${result.detail}`);
+    }
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ ...fields, passed: result.passed }, `${where}: ${result.detail}`);
   }
 
   private evaluatePort(port: PortState, cause: string): void {
@@ -498,6 +637,13 @@ export class ServiceRunner {
   }
 
   private async syncStep(port: PortState): Promise<void> {
+    if (port.conflict) {
+      // Yielded to another session (startConflict): nothing of ours to write until it ends.
+      port.urgent = false;
+      if (port.removed) this.ports.delete(port.port);
+      this.notifySettled();
+      return;
+    }
     const desired = this.desiredNode(port);
     const registered = port.registered;
     const publishNeeded = desired !== null && (registered === null || port.stale || !sameNode(registered, desired));
@@ -560,12 +706,13 @@ export class ServiceRunner {
     const service = this.item.name;
     const key = nodeKey(node);
     const discovery = this.options.discovery;
-    const operation = action === 'publish' ? discovery.publish(service, node) : discovery.unpublish(service, { host: node.host, port: node.port });
     try {
+      // Inside the try: a plugin that throws at once (e.g. a name it cannot hold) is logged with the file like any failure.
+      const operation = action === 'publish' ? discovery.publish(service, node) : discovery.unpublish(service, { host: node.host, port: node.port });
       await withDeadline(operation, this.timing.discoveryTimeoutMs, () => new Error(`${action} did not finish within ${this.timing.discoveryTimeoutMs} ms`));
     } catch (error) {
-      const message = `service ${service} port ${port.port}: ${action} of ${key} on discovery ${this.item.discovery} failed: ${errorMessage(error)}`;
-      this.logger.warn({ port: port.port, node: key }, message);
+      const message = `${this.item.file}: service ${service} port ${port.port}: ${action} of ${key} on discovery ${this.item.discovery} failed: ${errorMessage(error)}`;
+      this.logger.warn({ port: port.port, node: key, file: this.item.file }, message);
       emit(this.logger, this.registrationListeners, { service, port: port.port, node: key, action, ok: false, error: message, at: this.now() });
       throw new Error(message, { cause: error });
     }
@@ -598,7 +745,7 @@ export class ServiceRunner {
   private async reconcilePort(port: PortState): Promise<void> {
     const desired = this.desiredNode(port);
     const registered = port.registered;
-    if (!desired || !registered || port.stale || port.syncing || port.syncTimer !== undefined || !sameNode(registered, desired)) return;
+    if (this.handingOver || !desired || !registered || port.stale || port.syncing || port.syncTimer !== undefined || !sameNode(registered, desired)) return;
     let present: boolean;
     try {
       present = await withDeadline(this.options.discovery.isPublished(this.item.name, registered), this.timing.discoveryTimeoutMs, () => new Error('isPublished timed out'));

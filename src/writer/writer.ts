@@ -9,6 +9,7 @@ import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
 import { Backoff } from '../lib/backoff.js';
 import { errorMessage } from '../lib/errors.js';
+import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
@@ -75,13 +76,16 @@ export class Writer {
   private stopped = false;
   /** clusters already warned about a missing discovery item, so the warning is not repeated on every rescan */
   private readonly missingDiscovery = new Set<string>();
+  /** clusters whose watch could not start, with the message logged, so it is logged once per cause */
+  private readonly unwatchable = new Map<string, string>();
   private firstSyncDone = false;
   /** set once every watched cluster reported at start, or startupWaitMs passed */
   private startupComplete = false;
   private startupTimer: NodeJS.Timeout | undefined;
   private readonly cacheFile: string;
   private cacheTimer: NodeJS.Timeout | undefined;
-  private cacheWarned = false;
+  /** the last write of the member cache failed: warned once per change between failing and recovered */
+  private cacheFailing = false;
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
   private readonly holds: HoldKeeper;
@@ -222,11 +226,22 @@ export class Writer {
       this.missingDiscovery.delete(item.name);
       if (active && active.instance === pooled.instance) continue;
       // Start the new watch before closing the old one; members stay in the store meanwhile.
-      const watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
+      let watch: ClusterWatch;
+      try {
+        watch = pooled.instance.watch(item.name, (set) => this.onMembers(set));
+      } catch (error) {
+        // One cluster a backend refuses (a name it cannot hold) must not stop the clusters after it.
+        const message = `${oneLine(item.file)}: cannot watch cluster "${item.name}" on discovery "${item.discovery}": ${oneLine(errorMessage(error))}`;
+        if (this.unwatchable.get(item.name) !== message) this.logger.error({ err: error, cluster: item.name, file: item.file }, message);
+        this.unwatchable.set(item.name, message);
+        continue;
+      }
+      this.unwatchable.delete(item.name);
       active?.watch.close();
       this.watches.set(item.name, { discovery: item.discovery, instance: pooled.instance, watch });
       if (!active) this.logger.info({ cluster: item.name, discovery: item.discovery }, `watching cluster "${item.name}"`);
     }
+    for (const name of this.unwatchable.keys()) if (!next.clusters.has(name)) this.unwatchable.delete(name);
   }
 
   /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
@@ -353,9 +368,12 @@ export class Writer {
     try {
       await saveMemberCache(this.cacheFile, clusters);
     } catch (error) {
-      if (!this.cacheWarned) this.logger.warn({ err: error, file: this.cacheFile }, `${this.cacheFile}: cannot keep the last known members for restarts: ${errorMessage(error)}`);
-      this.cacheWarned = true;
+      if (!this.cacheFailing) this.logger.warn({ err: error, file: this.cacheFile }, `${this.cacheFile}: cannot keep the last known members for restarts: ${errorMessage(error)}`);
+      this.cacheFailing = true;
+      return;
     }
+    if (this.cacheFailing) this.logger.info({ file: this.cacheFile }, `${this.cacheFile}: the last known members are kept for restarts again`);
+    this.cacheFailing = false;
   }
 
   private balancedClusters(balancer: BalancerItem): BalancedCluster[] {

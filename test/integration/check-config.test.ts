@@ -88,6 +88,24 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     expect: [/: no config files found .*is this the right directory\?/],
   },
   {
+    name: 'a bind line in a cluster frontend on another cluster\'s port (#11 C)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => replaceIn(join(dir, 'clusters/webapp.yaml'), '    - mode http\n', '    - mode http\n    - bind 127.0.0.1:6400\n'),
+    expect: [/clusters\/(cache|webapp)\.yaml: haproxy\.(port|frontend)\b.*already used by cluster "(cache|webapp)"/],
+  },
+  {
+    name: 'two cluster files claiming one name (both files named)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => writeFile(join(dir, 'clusters/a.yaml'), 'name: webapp\ndiscovery: zookeeper\nhaproxy:\n  port: 8181\n'),
+    expect: [/clusters\/webapp\.yaml: name: cluster "webapp" is already defined by .*clusters\/a\.yaml$/],
+  },
+  {
+    name: 'a cluster named ".." (#11: passed, then broke the writer)',
+    example: 'web-cluster-with-redis/writer',
+    edit: (dir) => writeFile(join(dir, 'clusters/dots.yaml'), 'name: ".."\ndiscovery: zookeeper\n'),
+    expect: [/clusters\/dots\.yaml: name \(line 1\): "\.\." is not a valid name/],
+  },
+  {
     name: 'two clusters on one port, and a service without checks',
     example: 'web-cluster-with-redis/writer',
     edit: async (dir) => {
@@ -110,3 +128,21 @@ for (const testCase of cases) {
     assert.match(result.stderr, /\d+ problems?/);
   });
 }
+
+test('check-config: a file name with a line break stays on one line (text) and in one valid document (--json)', { timeout: 30_000 }, async (t) => {
+  const name = 'bad\nforged.yaml: all good\u001b[2K';
+  const dir = await brokenCopy(t, 'web-cluster-with-redis/writer', (path) => writeFile(join(path, 'clusters', `${name}.yaml`), 'discovery: [zookeeper\n'));
+  const text = await checkConfig(dir);
+  assert.equal(text.code, 1, text.stdout + text.stderr);
+  const lines = text.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one problem, one line:\n${text.stdout}`);
+  assert.ok(lines[0]!.startsWith(`${join(dir, 'clusters')}/bad\\nforged.yaml: all good\\u001b[2K.yaml: line 2: invalid YAML`), lines[0]);
+  const json = await runCli('check-config', dir, '--json');
+  assert.equal(json.code, 1, json.stdout + json.stderr);
+  const report = JSON.parse(json.stdout) as { valid: boolean; problems: { file: string; line?: number; message: string }[] };
+  assert.equal(report.valid, false);
+  assert.deepEqual(report.problems.map((problem) => problem.file), [join(dir, 'clusters', `${name}.yaml`)]);
+  const valid = await runCli('check-config', join(EXAMPLES, 'web-cluster-with-redis/writer'), '--json');
+  assert.equal(valid.code, 0, valid.stdout + valid.stderr);
+  assert.deepEqual(JSON.parse(valid.stdout), { configDir: join(EXAMPLES, 'web-cluster-with-redis/writer'), valid: true, problems: [], warnings: [], counts: { balancers: 1, discovery: 1, clusters: 2, services: 0 } });
+});

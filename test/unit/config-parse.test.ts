@@ -42,6 +42,14 @@ const invalid: [string, Parameters<typeof parseConfigFile>[0], string, RegExp][]
   ['port out of range', 'service', 'discovery: zookeeper\nport: 70000\nchecks: {interval: 1, http: {uri: /, rise: 1, fall: 1}}\n', /port.*65535/],
   ['bad logging level', 'logging', 'level: loud\n', /level/],
   ['invalid name', 'cluster', 'name: "a b"\ndiscovery: zookeeper\n', /name.*not a valid name/],
+  ['a cluster named ".." (a path step, not a znode name)', 'cluster', 'name: ".."\ndiscovery: zookeeper\n', /name \(line 1\): "\.\." is not a valid name/],
+  ['a cluster named "."', 'cluster', 'name: "."\ndiscovery: zookeeper\n', /name \(line 1\): "\." is not a valid name/],
+  ['a service named ".."', 'service', 'name: ".."\ndiscovery: zookeeper\nport: 80\nchecks: {interval: 1, http: {uri: /, rise: 1, fall: 1}}\n', /name \(line 1\): "\.\." is not a valid name/],
+  ['an interval beyond what timers hold (#19.2)', 'service', 'discovery: zookeeper\nport: 80\nchecks:\n  interval: 3000000\n  http: {uri: /, rise: 1, fall: 1}\n', /checks\.interval \(line 4\): must be at most 3600 seconds/],
+  ['a check timeout beyond what timers hold (#19.2)', 'service', 'discovery: zookeeper\nport: 80\nchecks:\n  interval: 1\n  http: {uri: /, rise: 1, fall: 1, timeout: 3000000}\n', /checks\.http\.timeout \(line 5\): must be at most 600 seconds/],
+  ['an interval that rounds to 0 ms', 'service', 'discovery: zookeeper\nport: 80\nchecks:\n  interval: 0.0001\n  http: {uri: /, rise: 1, fall: 1}\n', /checks\.interval \(line 4\): must be at least 0\.01 seconds/],
+  ['a check timeout that rounds to 0 ms', 'service', 'discovery: zookeeper\nport: 80\nchecks:\n  interval: 1\n  http: {uri: /, rise: 1, fall: 1, timeout: 0.0001}\n', /checks\.http\.timeout \(line 5\): must be at least 0\.01 seconds/],
+  ['a meta_cluster named ".."', 'cluster', 'discovery: zookeeper\nmeta_cluster: ".."\n', /meta_cluster \(line 2\):/],
 ];
 
 for (const [label, kind, text, expected] of invalid) {
@@ -63,6 +71,13 @@ test('a service gets defaults: host, metadata, check timeout below the interval'
   assert.equal(item.intervalMs, 2000);
   assert.equal(item.checks[0]?.timeoutMs, 1600);
   assert.deepEqual(item.checks[0]?.config, { uri: '/health', method: 'GET' });
+});
+
+test('check durations at their bounds are accepted', () => {
+  const { item, problems } = parse('service', 'discovery: zookeeper\nport: 80\nchecks:\n  interval: 3600\n  http: {uri: /, rise: 1, fall: 1, timeout: 600}\n');
+  assert.deepEqual(problems, []);
+  assert.equal(item?.kind === 'service' ? item.intervalMs : undefined, 3_600_000);
+  assert.equal(item?.kind === 'service' ? item.checks[0]?.timeoutMs : undefined, 600_000);
 });
 
 test('the content hash ignores formatting and key order', () => {

@@ -121,6 +121,46 @@ test('two files claiming one name: the second is reported', async () => {
   }
 });
 
+test('a new file claiming the name of an item in force is ignored; the item keeps running (#11 B)', async () => {
+  const env = await setup();
+  try {
+    await writeFile(join(env.dir.path, 'clusters', 'web.yaml'), 'discovery: zookeeper\nhaproxy: {port: 1}\n');
+    await waitFor(() => env.port('web') === 1, 'web in force');
+    // a.yaml sorts before web.yaml: path order alone would hand it the name.
+    await writeFile(join(env.dir.path, 'clusters', 'a.yaml'), 'name: web\ndiscovery: zookeeper\nhaproxy: {port: 2}\n');
+    const webFile = join(env.dir.path, 'clusters', 'web.yaml');
+    const aFile = join(env.dir.path, 'clusters', 'a.yaml');
+    await waitFor(() => env.problems.some((line) => line.startsWith(`${aFile}: name: `) && line.includes(`already defined by ${webFile}`)), 'the newcomer reported with both files named');
+    assert.equal(env.port('web'), 1, 'the item in force keeps its settings');
+    assert.equal(env.snapshot()?.clusters.get('web')?.file, webFile);
+    assert.ok(!env.problems.some((line) => line.startsWith(`${webFile}:`)), `the file in force is not blamed: ${env.problems.join('; ')}`);
+    // The file in force renamed away: the remaining claimant takes the name over.
+    await writeFile(webFile, 'name: web-old\ndiscovery: zookeeper\nhaproxy: {port: 3}\n');
+    await waitFor(() => env.port('web') === 2, 'the remaining claimant to take over');
+    assert.equal(env.port('web-old'), 3);
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('the conflict is logged as ignored, not as "the last good version stays in force"', async () => {
+  const dir = await tempDir();
+  try {
+    await mkdir(join(dir.path, 'clusters'), { recursive: true });
+    await writeFile(join(dir.path, 'clusters', 'web.yaml'), 'discovery: zookeeper\n');
+    await writeFile(join(dir.path, 'clusters', 'a.yaml'), 'name: web\ndiscovery: zookeeper\n');
+    const lines: string[] = [];
+    const logger = { ...silentLogger(), error: (_fields: unknown, message: string) => lines.push(message) } as unknown as ReturnType<typeof silentLogger>;
+    const watcher = new ConfigWatcher(new ConfigDirectory(dir.path, testRegistries()), { logger, debounceMs: 10, pollMs: 0, onSnapshot: () => undefined });
+    await watcher.start();
+    await watcher.close();
+    const aFile = join(dir.path, 'clusters', 'a.yaml');
+    assert.deepEqual(lines, [`${join(dir.path, 'clusters', 'web.yaml')}: name: cluster "web" is already defined by ${aFile} (this file is ignored; ${aFile} stays in force)`]);
+  } finally {
+    await dir.remove();
+  }
+});
+
 test('an item folder deleted and re-created (or created after start) is watched again', async () => {
   const env = await setup();
   try {

@@ -109,7 +109,8 @@ test('cross-check: meta-cluster rules, acl without meta-cluster, duplicate ports
 
 test('cross-check: the cluster that already had a port keeps it', () => {
   const clusters = [cluster('aaa', { port: 9300 }, []), cluster('zzz', { port: 9300 }, [])];
-  const { accepted, problems } = crossCheck(config, clusters, new Map([['zzz', 9300]]));
+  const previous = crossCheck(config, [clusters[1]!]).held;
+  const { accepted, problems } = crossCheck(config, clusters, previous);
   assert.deepEqual(accepted.map((item) => item.name), ['zzz']);
   assert.match(problems[0]!.message, /cluster "aaa".*already used by cluster "zzz"/);
 });

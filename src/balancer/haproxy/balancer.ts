@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { atomicWrite } from '../../lib/atomic-write.js';
@@ -8,9 +8,10 @@ import { sleep } from '../../lib/deadline.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
-import { blame, ConfigFile, explainRejection } from './config-file.js';
+import { blame, ConfigFile, ConfigRejectedError, explainRejection } from './config-file.js';
 import { HaproxyControl } from './control.js';
-import { crossCheck } from './cross-check.js';
+import { HaproxyHealth } from './health.js';
+import { crossCheck, heldListeners } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
 import { computePlan, liveFromRendered, LiveServers, skeletonHash, type LiveState, type RuntimeOp } from './plan.js';
 import { bindTargets, busyTargets } from './listeners.js';
@@ -60,6 +61,9 @@ interface LoadedMarker {
 
 const textHash = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/** How long a structure `haproxy -c` refused is taken as refused without checking it again (unless it changes). */
+const REFUSAL_RECHECK_MS = 10_000;
+
 /** An empty server-state file in the format HAProxy reads: version line only. */
 const EMPTY_SERVER_STATE = '1\n';
 
@@ -95,7 +99,12 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private loadedBinds: Set<string> | undefined;
   /** the render HAProxy must end up with: in config_file, or about to be (background write) */
   private onDisk: RenderedConfig | undefined;
-  private lastPorts = new Map<string, number>();
+  /** what each installed cluster listened on: those keep their addresses in the next cross-check */
+  private lastHeld = new Map<string, string>();
+  /** the clusters (settings and members) of the render last installed in config_file: what a refused change falls back to */
+  private installed: readonly Cluster[] | undefined;
+  /** the last desired structure `haproxy -c` refused, with its error (a re-check only when it changes) */
+  private refused: { skeleton: string; error: ConfigRejectedError; at: number } | undefined;
   private reported = new Set<string>();
 
   private lastReloadAt = 0;
@@ -105,6 +114,11 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly restartBackoff = new Backoff(1_000, 30_000);
   private restartNotBefore = 0;
+  /** HAProxy died and is not running again yet: the liveness check keeps trying */
+  private restartWanted = false;
+  private restartQueued = false;
+  /** up or down, logged once per change; `lighthouse_haproxy_up` and the marker `lighthouse status` reads */
+  readonly health: HaproxyHealth;
   private readonly removals = new Map<string, { cancelled: boolean }>();
 
   constructor(
@@ -124,6 +138,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       },
     });
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
+    this.health = new HaproxyHealth(this.paths.down, this.logger);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;
     this.file = new ConfigFile({
@@ -166,6 +181,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     await this.queue.catch(() => undefined);
     // Leave the file matching what the worker runs.
     await this.file.settle();
+    await this.health.settle();
     this.control.close();
   }
 
@@ -173,54 +189,135 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   private async syncNow(clusters: readonly Cluster[]): Promise<void> {
     if (this.closed) return;
-    const { accepted, problems } = crossCheck(this.config, clusters, this.lastPorts);
+    const { accepted, problems } = crossCheck(this.config, clusters, this.lastHeld);
     this.report(problems);
     const desired = renderConfig(this.config, accepted);
     for (const message of desired.skipped) this.logger.warn(message);
     await this.adopt();
-    const ports = new Map(accepted.filter((cluster) => cluster.config.port !== undefined).map((cluster) => [cluster.name, cluster.config.port!]));
+
+    // A structure `haproxy -c` refused is checked again when it changes (its
+    // file is edited), else at most every REFUSAL_RECHECK_MS: what it lacked
+    // may appear without an edit (a certificate, an errorfile).
+    const known = this.refused?.skeleton === desired.skeleton && Date.now() - this.refused.at < REFUSAL_RECHECK_MS ? this.refused.error : undefined;
+    const refusal = known ?? (await this.install(desired, accepted));
+    if (refusal === undefined) {
+      if (this.refused) this.logger.info({ file: this.paths.config }, 'the configuration HAProxy refused before passes now or is no longer wanted; HAProxy runs the desired state');
+      this.refused = undefined;
+      return;
+    }
+    if (!known && refusal instanceof ConfigRejectedError) this.refused = { skeleton: desired.skeleton, error: refusal, at: Date.now() };
+
+    // Only the refused change waits: the rest still goes to HAProxy, above all
+    // membership changes (drains, dead nodes, scale-ups) of every cluster it runs.
+    let failure: unknown;
+    for (const [target, targetClusters] of this.fallbacks(desired, accepted, refusal)) {
+      try {
+        failure = await this.install(target, targetClusters);
+      } catch (error) {
+        // e.g. the reload of a partial render failed: the installed structure may still go through.
+        failure = error;
+        continue;
+      }
+      if (failure === undefined) throw refusalError(refusal, 'only this change waits until it is fixed: every other change was applied');
+    }
+    throw refusalError(refusal, `nothing else could be applied either${failure === undefined ? '' : ` (${errorMessage(failure)})`}`);
+  }
+
+  /**
+   * Brings HAProxy to `target` (membership through the runtime API, else a
+   * validated write and a reload or start). Resolves with the error when the
+   * file could not be written or validated: nothing touched HAProxy then, so
+   * a fallback can still go through. Anything later (a failed reload) throws.
+   */
+  private async install(target: RenderedConfig, clusters: readonly Cluster[]): Promise<unknown> {
+    const held = heldListeners(this.config, clusters);
 
     if (this.config.update_strategy !== 'reload' && this.running.kind === 'master') {
-      this.completeLive(desired);
-      const plan = computePlan(this.live, desired, this.liveSkeleton);
+      this.completeLive(target);
+      const plan = computePlan(this.live, target, this.liveSkeleton);
       if (!plan.reload) {
         // Membership only: the worker already runs this skeleton (HAProxy loaded
         // it, so it is valid), and server lines come from validated node data.
         // `haproxy -c` costs 35-60 ms with 1,000 servers, so the runtime API goes
         // first and the validated file follows in the background, coalesced.
-        this.onDisk = desired;
-        this.lastPorts = ports;
+        this.onDisk = target;
+        this.installed = clusters;
+        this.lastHeld = held;
         if (plan.ops.length > 0) {
           const fallback = await this.applyOps(plan.ops);
-          if (!this.file.holds(desired.text)) this.file.defer(desired, fallback.length === 0);
+          if (!this.file.holds(target.text)) this.file.defer(target, fallback.length === 0);
           if (fallback.length > 0) await this.requestReload(fallback);
-        } else if (!this.file.holds(desired.text)) {
-          this.file.defer(desired, true);
+        } else if (!this.file.holds(target.text)) {
+          this.file.defer(target, true);
         }
-        return;
+        return undefined;
       }
     }
 
     // Structural (or a start): validate and install before anything runs it.
     await this.file.settle();
-    if (!this.file.holds(desired.text)) await this.file.writeValidated(desired);
-    this.onDisk = desired;
-    this.lastPorts = ports;
+    if (!this.file.holds(target.text)) {
+      try {
+        await this.file.writeValidated(target);
+      } catch (error) {
+        return error;
+      }
+    }
+    this.onDisk = target;
+    this.installed = clusters;
+    this.lastHeld = held;
 
     if (this.config.update_strategy === 'reload') {
       await this.syncClassic();
-      return;
+      return undefined;
     }
     if (this.running.kind !== 'master') {
       await this.startMaster();
-      return;
+      return undefined;
     }
-    this.completeLive(desired);
-    const plan = computePlan(this.live, desired, this.liveSkeleton);
-    if (plan.ops.length === 0 && !plan.reload) return;
+    this.completeLive(target);
+    const plan = computePlan(this.live, target, this.liveSkeleton);
+    if (plan.ops.length === 0 && !plan.reload) return undefined;
     const fallback = await this.applyOps(plan.ops);
     const reasons = [...plan.reasons, ...fallback];
     if (reasons.length > 0) await this.requestReload(reasons);
+    return undefined;
+  }
+
+  /**
+   * What to install instead of a render whose file was refused, best first:
+   * the desired state with only the clusters HAProxy blamed kept at their
+   * installed settings (new ones left out), then the whole installed
+   * structure with today's members. Both have the current members of every
+   * cluster, so the file, and any HAProxy started from it later, holds what
+   * the runtime API applied.
+   */
+  private *fallbacks(desired: RenderedConfig, accepted: readonly Cluster[], refusal: unknown): Generator<[RenderedConfig, Cluster[]]> {
+    const installed = this.installed;
+    if (!installed) return;
+    const before = new Map(installed.map((cluster) => [cluster.name, cluster]));
+    const tried = new Set([desired.skeleton]);
+    const culprits = refusal instanceof ConfigRejectedError ? blamedClusters(refusal.culprits) : undefined;
+    if (culprits && culprits.size > 0) {
+      const clusters = accepted.flatMap((cluster): Cluster[] => {
+        if (!culprits.has(cluster.name)) return [cluster];
+        const old = before.get(cluster.name);
+        return old ? [{ ...cluster, config: old.config, metaCluster: old.metaCluster }] : [];
+      });
+      const render = renderConfig(this.config, clusters);
+      if (!tried.has(render.skeleton)) {
+        tried.add(render.skeleton);
+        yield [render, clusters];
+      }
+    }
+    const now = new Map(accepted.map((cluster) => [cluster.name, cluster]));
+    // A cluster removed meanwhile keeps its last members until the structure can change.
+    const clusters = installed.map((cluster) => {
+      const current = now.get(cluster.name);
+      return current ? { ...cluster, members: current.members } : cluster;
+    });
+    const render = renderConfig(this.config, clusters);
+    if (!tried.has(render.skeleton)) yield [render, clusters];
   }
 
   /**
@@ -256,11 +353,13 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       this.running = { kind: 'master', pid: found.pid };
       this.live = await this.adoptedLiveState();
       this.logger.info({ pid: found.pid, known: this.live !== undefined }, 'adopted the running HAProxy master');
+      this.health.serving();
     } else if (found.kind === 'classic') {
       this.running = { kind: 'classic', pid: found.pid };
       // A classic process serves what it loaded; the runtime strategy replaces it with a master (-x, -sf).
       this.loadedConfig = (await this.readLoadedMarker())?.config;
       this.logger.info({ pid: found.pid }, 'found a running HAProxy (not master-worker)');
+      this.health.serving();
     }
     this.livenessTimer = setInterval(() => this.checkLiveness(), this.options.livenessIntervalMs ?? 1_000);
     this.livenessTimer.unref();
@@ -315,40 +414,75 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   }
 
   private async startMaster(): Promise<void> {
-    await this.file.ensure(this.onDisk);
-    const rendered = this.onDisk!;
     const takeOver = this.running.kind === 'classic' ? this.running.pid : undefined;
-    // A fresh process must not pick up states of servers from before a crash.
-    await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
-    const started = Date.now();
+    let rendered: RenderedConfig;
     try {
+      await this.file.ensure(this.onDisk);
+      rendered = this.onDisk!;
+      // A fresh process must not pick up states of servers from before a crash.
+      await this.freshServerState();
+      const started = Date.now();
       const proc = await this.process.startMaster(takeOver);
       this.running = { kind: 'master', pid: proc.master.pid };
       this.control.counters.starts += 1;
       this.logger.info({ pid: proc.master.pid, worker: proc.workers[0]?.pid, ms: Date.now() - started }, 'HAProxy started (master-worker)');
     } catch (error) {
       this.control.counters.startFailures += 1;
+      if (takeOver === undefined) this.nothingServes(error);
       throw error;
     }
     await this.loaded(rendered);
   }
 
   private async startClassic(oldPid: number | undefined): Promise<void> {
-    await this.file.ensure(this.onDisk);
-    const rendered = this.onDisk!;
-    if (oldPid === undefined) await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
-    const started = Date.now();
+    let rendered: RenderedConfig;
     let pid: number;
+    const started = Date.now();
     try {
+      await this.file.ensure(this.onDisk);
+      rendered = this.onDisk!;
+      if (oldPid === undefined) await this.freshServerState();
       pid = await this.process.startClassic(oldPid);
     } catch (error) {
-      if (oldPid === undefined) this.control.counters.startFailures += 1;
+      if (oldPid === undefined) {
+        this.control.counters.startFailures += 1;
+        this.nothingServes(error);
+      }
       throw error;
     }
     if (oldPid === undefined) this.control.counters.starts += 1;
     this.logger.info({ pid, replaced: oldPid, ms: Date.now() - started }, oldPid === undefined ? 'HAProxy started (classic daemon)' : 'HAProxy reloaded (classic -sf)');
     this.running = { kind: 'classic', pid };
     await this.loaded(rendered);
+  }
+
+  /**
+   * An empty server-state file for a fresh start. On a full disk the write
+   * fails; no file at all means the same to HAProxy (it warns and starts
+   * without states), so it is removed instead rather than keep HAProxy down.
+   */
+  private async freshServerState(): Promise<void> {
+    try {
+      await atomicWrite(this.paths.serverState, EMPTY_SERVER_STATE);
+    } catch (error) {
+      await unlink(this.paths.serverState).catch((unlinkError: NodeJS.ErrnoException) => {
+        if (unlinkError.code !== 'ENOENT') throw error;
+      });
+      this.logger.warn({ err: error }, `starting HAProxy without a server-state file: ${errorMessage(error)}`);
+    }
+  }
+
+  /**
+   * A start failed and no HAProxy serves (it died, or never started): the
+   * liveness check retries with backoff until one serves, whether or not
+   * anything changes meanwhile.
+   */
+  private nothingServes(error: unknown): void {
+    if (this.running.kind !== 'none') return;
+    const delay = this.restartBackoff.next();
+    this.restartWanted = true;
+    this.restartNotBefore = Date.now() + delay;
+    this.health.startFailed(error, delay);
   }
 
   /** Bookkeeping after HAProxy confirmed it runs `rendered`. */
@@ -365,6 +499,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     this.lastReloadError = undefined;
     this.reloadBackoff.reset();
     this.restartBackoff.reset();
+    this.restartWanted = false;
+    this.health.serving();
     const marker: LoadedMarker = { skeleton: this.live.skeletonHash, config: this.loadedConfig, binds };
     await atomicWrite(this.paths.loaded, `${JSON.stringify(marker)}\n`).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the loaded-config marker'));
   }
@@ -382,9 +518,23 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     }
   }
 
-  /** Cheap liveness check (~1/s): a /proc read of the master pid. A dead HAProxy is started again from the config file. */
+  /**
+   * Cheap liveness check (~1/s): a /proc read of the master pid. A dead
+   * HAProxy is started again from the config file; while that fails (a port
+   * taken, a full disk) this check retries it with backoff until it serves.
+   */
   private checkLiveness(): void {
-    if (this.closed || this.running.kind === 'none' || Date.now() < this.restartNotBefore) return;
+    if (this.closed) return;
+    if (this.restartWanted) {
+      if (Date.now() >= this.restartNotBefore && !this.restartQueued) {
+        this.restartQueued = true;
+        void this.serial(() => this.restart())
+          .catch(() => undefined)
+          .finally(() => (this.restartQueued = false));
+      }
+      return;
+    }
+    if (this.running.kind === 'none') return;
     const pid = this.running.pid;
     void this.process.isAlive(pid).then((alive) => {
       if (alive || this.closed) return;
@@ -395,16 +545,27 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
         this.live = undefined;
         this.cancelRemovals();
         this.control.admin.reset();
-        if (!this.onDisk) return;
-        try {
-          if (this.config.update_strategy === 'reload') await this.startClassic(undefined);
-          else await this.startMaster();
-        } catch (error) {
-          this.restartNotBefore = Date.now() + this.restartBackoff.next();
-          this.logger.error({ err: error }, `HAProxy could not be started again: ${errorMessage(error)}`);
-        }
+        this.health.gone();
+        this.restartWanted = true;
+        this.restartNotBefore = 0;
+        await this.restart().catch(() => undefined);
       }).catch(() => undefined);
     });
+  }
+
+  /** One attempt to start HAProxy again after it died; a failure sets the next attempt's time (backoff). */
+  private async restart(): Promise<void> {
+    if (this.closed || !this.restartWanted || Date.now() < this.restartNotBefore) return;
+    // A sync started it meanwhile.
+    if (this.running.kind !== 'none') {
+      this.restartWanted = false;
+      return;
+    }
+    // Nothing rendered yet: the first sync starts it.
+    if (!this.onDisk) return;
+    // A failure sets the next attempt's time (nothingServes).
+    if (this.config.update_strategy === 'reload') await this.startClassic(undefined);
+    else await this.startMaster();
   }
 
   // ------------------------------------------------------------------ reloads
@@ -677,6 +838,22 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private subjectOf(result: CheckResult, rendered: RenderedConfig): string {
     return result.ok ? 'haproxy' : (blame(result.lines, rendered)[0] ?? 'haproxy');
   }
+}
+
+/** Cluster names in `blame()` owners (`cluster "web"`, `cluster "web" frontend`, ...); a meta-cluster or global owner names none. */
+function blamedClusters(owners: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const owner of owners) {
+    const match = /^cluster "([^"]+)"/.exec(owner);
+    if (match) names.add(match[1]!);
+  }
+  return names;
+}
+
+/** The refusal (its message already names the file), with what happened to the rest of the change; keeps its code. */
+function refusalError(refusal: unknown, outcome: string): LighthouseError {
+  const code = refusal instanceof LighthouseError ? refusal.code : 'LH_HAPROXY_START';
+  return new LighthouseError(code, `${errorMessage(refusal)}; ${outcome}`, {}, { cause: refusal });
 }
 
 function toSet(values: readonly string[] | undefined): Set<string> | undefined {

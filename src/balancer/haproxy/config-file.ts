@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fileWriteError } from '../../lib/atomic-write.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { HaproxyCounters } from './control.js';
@@ -21,6 +22,17 @@ export interface ConfigFileOptions {
   maxDelayMs: number;
 }
 
+/** `haproxy -c` refused a render: `culprits` are the owners of the lines it complained about (`cluster "web"`, ...). */
+export class ConfigRejectedError extends LighthouseError {
+  constructor(
+    message: string,
+    file: string,
+    readonly culprits: readonly string[],
+  ) {
+    super('LH_HAPROXY_INVALID', message, { file });
+  }
+}
+
 /**
  * HAProxy's config_file and every write to it: a candidate beside it,
  * checked with `haproxy -c` (see writeMembership for the one exception),
@@ -33,6 +45,8 @@ export class ConfigFile {
   private current: string | undefined;
   /** skeleton of the last file `haproxy -c` passed */
   private validatedSkeleton: string | undefined;
+  /** the last background write failed (logged once per change between failing and writing again) */
+  private backgroundFailing = false;
   /** a membership-only render not yet written (the newest wins) */
   private pending: RenderedConfig | undefined;
   /** the running worker accepted every server line of `pending` (see writeMembership) */
@@ -101,12 +115,10 @@ export class ConfigFile {
     if (!result.ok) {
       await unlink(paths.candidate).catch(() => undefined);
       counters.rejectedConfigs += 1;
-      throw new LighthouseError('LH_HAPROXY_INVALID', `${explainRejection(result, rendered)}; the running HAProxy keeps its configuration`, {
-        file: paths.config,
-      });
+      throw new ConfigRejectedError(`${explainRejection(result, rendered)}; the running HAProxy keeps its configuration`, paths.config, blame(result.lines, rendered));
     }
     for (const warning of result.warnings) this.options.logger.debug({ warning }, 'haproxy -c warning');
-    await rename(paths.candidate, paths.config);
+    await this.installCandidate();
     this.current = rendered.text;
     this.validatedSkeleton = rendered.skeleton;
   }
@@ -124,11 +136,17 @@ export class ConfigFile {
           if (accepted && next.skeleton === this.validatedSkeleton) await this.writeMembership(next);
           else await this.writeValidated(next);
           this.options.counters.backgroundWrites += 1;
+          if (this.backgroundFailing) this.options.logger.info({ file: this.options.paths.config }, `${this.options.paths.config}: the HAProxy config is written again after runtime changes`);
+          this.backgroundFailing = false;
         } catch (error) {
           // The worker runs this state already; the file stays at the last valid
           // one, and a reload or restart tries the write again first (and fails
-          // rather than load a stale file).
-          this.options.logger.error({ err: error }, `cannot write the HAProxy config after a runtime change: ${errorMessage(error)}`);
+          // rather than load a stale file). Under churn this fails on every
+          // change: logged when it starts failing, then at debug level.
+          const message = `cannot write the HAProxy config after a runtime change: ${errorMessage(error)}`;
+          if (this.backgroundFailing) this.options.logger.debug({ err: error }, message);
+          else this.options.logger.error({ err: error, file: this.options.paths.config }, message);
+          this.backgroundFailing = true;
         }
       }
     } finally {
@@ -160,15 +178,37 @@ export class ConfigFile {
     }
   }
 
-  /** The candidate beside config_file, on disk (fsynced) before anything renames it into place. */
+  /**
+   * The candidate beside config_file, on disk (fsynced) before anything renames
+   * it into place. A failed write (disk full, read-only) leaves no candidate
+   * behind, and its error names the file.
+   */
   private async writeCandidate(text: string): Promise<void> {
-    await mkdir(dirname(this.options.paths.config), { recursive: true });
-    const handle = await open(this.options.paths.candidate, 'w', 0o644);
+    const { candidate } = this.options.paths;
+    let created = false;
     try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await mkdir(dirname(this.options.paths.config), { recursive: true });
+      const handle = await open(candidate, 'w', 0o644);
+      created = true;
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if (created) await unlink(candidate).catch(() => undefined);
+      throw fileWriteError(candidate, error);
+    }
+  }
+
+  private async installCandidate(): Promise<void> {
+    const { candidate, config } = this.options.paths;
+    try {
+      await rename(candidate, config);
+    } catch (error) {
+      await unlink(candidate).catch(() => undefined);
+      throw fileWriteError(config, error);
     }
   }
 
@@ -183,7 +223,7 @@ export class ConfigFile {
    */
   private async writeMembership(rendered: RenderedConfig): Promise<void> {
     await this.writeCandidate(rendered.text);
-    await rename(this.options.paths.candidate, this.options.paths.config);
+    await this.installCandidate();
     this.current = rendered.text;
     this.options.counters.membershipWrites += 1;
   }

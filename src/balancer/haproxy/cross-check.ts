@@ -1,5 +1,6 @@
 import type { BalancedCluster, BalancerProblem } from '../types.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
+import { balancerListeners, clashMessage, clusterListeners, firstClash, type Listener } from './listen-addresses.js';
 
 type Cluster = BalancedCluster<HaproxyClusterConfig>;
 
@@ -8,38 +9,31 @@ export interface CrossCheckResult {
   accepted: Cluster[];
   /** one per rejected cluster (or conflict), naming the cluster */
   problems: BalancerProblem[];
-}
-
-interface Listener {
-  owner: string;
-  address: string | undefined;
-  port: number;
-}
-
-const ANY_ADDRESS = new Set([undefined, '', '*', '0.0.0.0', '::']);
-
-function overlaps(a: Listener, b: Listener): boolean {
-  return a.port === b.port && (a.address === b.address || ANY_ADDRESS.has(a.address) || ANY_ADDRESS.has(b.address));
+  /** accepted cluster -> what it listens on: pass it back as `previous` so those clusters keep their addresses */
+  held: Map<string, string>;
 }
 
 /**
  * Checks that need both the balancer file and the cluster files. A cluster
  * that fails them is left out of the config (and reported) instead of
- * blocking every other cluster. Where two clusters want the same port, the
- * one that already had it (`previousPorts`) keeps it, so editing one cluster
- * file can never take a working frontend away from another.
+ * blocking every other cluster. Where two clusters want the same address
+ * (`haproxy.port` or a `bind` line, any overlap of host and port), the one
+ * that already listened there unchanged (`previous`, from the last result's
+ * `held`) keeps it, so editing one cluster file can never take a working
+ * frontend away from another.
  */
-export function crossCheck(config: HaproxyConfig, clusters: readonly Cluster[], previousPorts: ReadonlyMap<string, number> = new Map()): CrossCheckResult {
+export function crossCheck(config: HaproxyConfig, clusters: readonly Cluster[], previous: ReadonlyMap<string, string> = new Map()): CrossCheckResult {
   const problems: BalancerProblem[] = [];
   const accepted: Cluster[] = [];
   const reject = (cluster: Cluster, message: string): void => {
     problems.push({ subject: `cluster "${cluster.name}"`, message: `cluster "${cluster.name}" left out of HAProxy: ${message}` });
   };
 
-  const listeners: Listener[] = [];
-  for (const [name, meta] of Object.entries(config.meta_clusters)) listeners.push({ owner: `meta-cluster "${name}"`, address: config.bind_address, port: meta.port });
-  for (const [name, proxy] of Object.entries(config.proxies)) listeners.push({ owner: `proxy "${name}"`, address: proxy.bind_address ?? config.bind_address, port: proxy.port });
-  if (config.stats) listeners.push({ owner: 'the stats listener', address: config.stats.bind_address ?? config.bind_address, port: config.stats.port });
+  const listeners: Listener[] = balancerListeners(config);
+  const held = new Map<string, string>();
+  const own = new Map(clusters.map((cluster) => [cluster.name, clusterListeners(config.bind_address, cluster.name, cluster.metaCluster, cluster.config)]));
+  const fingerprints = new Map([...own].map(([name, mine]) => [name, listenerFingerprint(mine)]));
+  const fingerprint = (cluster: Cluster): string => fingerprints.get(cluster.name)!;
 
   const reserved = new Map<string, string>();
   for (const name of Object.keys(config.proxies)) reserved.set(name, `proxy "${name}"`);
@@ -47,8 +41,8 @@ export function crossCheck(config: HaproxyConfig, clusters: readonly Cluster[], 
 
   // Clusters that held their port before claim first; then by name, so the outcome does not depend on input order.
   const ordered = [...clusters].sort((a, b) => {
-    const aKept = previousPorts.get(a.name) === a.config.port ? 0 : 1;
-    const bKept = previousPorts.get(b.name) === b.config.port ? 0 : 1;
+    const aKept = previous.get(a.name) === fingerprint(a) ? 0 : 1;
+    const bKept = previous.get(b.name) === fingerprint(b) ? 0 : 1;
     return aKept - bKept || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   });
 
@@ -79,17 +73,34 @@ export function crossCheck(config: HaproxyConfig, clusters: readonly Cluster[], 
         continue;
       }
     }
-    if (port !== undefined && meta === undefined) {
-      const mine: Listener = { owner: `cluster "${cluster.name}"`, address: config.bind_address, port };
-      const clash = listeners.find((other) => overlaps(other, mine));
-      if (clash) {
-        reject(cluster, `haproxy.port ${port} is already used by ${clash.owner}`);
-        continue;
-      }
-      listeners.push(mine);
+    const mine = own.get(cluster.name)!;
+    const clash = firstClash(listeners, mine);
+    if (clash) {
+      reject(cluster, clashMessage(...clash));
+      continue;
     }
+    listeners.push(...mine);
+    if (mine.length > 0) held.set(cluster.name, fingerprint(cluster));
     accepted.push(cluster);
   }
   accepted.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { accepted, problems };
+  return { accepted, problems, held };
+}
+
+function listenerFingerprint(mine: readonly Listener[]): string {
+  return JSON.stringify(mine.map(({ host, low, high }) => [host, low, high]));
+}
+
+/**
+ * What each of `clusters` listens on, as `crossCheck` takes it in `previous`:
+ * for the clusters actually installed, which after a refused change are not
+ * always the ones `crossCheck` accepted.
+ */
+export function heldListeners(config: HaproxyConfig, clusters: readonly Cluster[]): Map<string, string> {
+  const held = new Map<string, string>();
+  for (const cluster of clusters) {
+    const mine = clusterListeners(config.bind_address, cluster.name, cluster.metaCluster, cluster.config);
+    if (mine.length > 0) held.set(cluster.name, listenerFingerprint(mine));
+  }
+  return held;
 }

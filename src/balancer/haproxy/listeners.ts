@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { tcpAddresses } from './listen-addresses.js';
 
 /** One `host:port` a config's `bind` lines listen on, with the line it came from. */
 export interface BindTarget {
@@ -20,11 +21,9 @@ export function bindTargets(text: string): BindTarget[] {
   text.split('\n').forEach((raw, line) => {
     const match = /^\s*bind\s+(\S+)/.exec(raw);
     if (!match) return;
-    for (const address of match[1]!.split(',')) {
-      const parsed = /^(?:ipv4@|ipv6@)?(\[[^\]]*\]|[^\s/]*):(\d{1,5})$/.exec(address);
-      if (!parsed) continue;
-      const host = parsed[1]!.replace(/^\[|\]$/g, '');
-      targets.push({ address, host: host === '' || host === '*' ? '0.0.0.0' : host, port: Number(parsed[2]), line });
+    for (const address of tcpAddresses(match[1]!)) {
+      if (address.low !== address.high) continue;
+      targets.push({ address: address.text, host: address.written === '' || address.written === '*' ? '0.0.0.0' : address.written, port: address.low, line });
     }
   });
   return targets;

@@ -15,6 +15,8 @@ export interface HaproxyPaths {
   stderrLog: string;
   /** hash of the config the running HAProxy loaded, so a restarted writer knows whether it must reload */
   loaded: string;
+  /** present while the writer cannot get HAProxy running: since when, and the last error (for `lighthouse status`) */
+  down: string;
 }
 
 export function haproxyPaths(config: Pick<HaproxyConfig, 'config_file' | 'socket_file' | 'pid_file' | 'master_socket'>): HaproxyPaths {
@@ -27,5 +29,6 @@ export function haproxyPaths(config: Pick<HaproxyConfig, 'config_file' | 'socket
     serverState: `${config.config_file}.state`,
     stderrLog: `${config.config_file}.log`,
     loaded: `${config.config_file}.loaded`,
+    down: `${config.config_file}.down`,
   };
 }

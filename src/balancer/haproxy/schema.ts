@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { portSchema } from '../../config/schemas.js';
+import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../config/schemas.js';
 import { checkDirective, type Section } from './directives.js';
 import { isServerKeyword } from './server-keywords.js';
+import { balancerListeners, clashMessage, overlaps } from './listen-addresses.js';
 
 /** Proxy, meta-cluster and cluster names become HAProxy section names and ACL names. */
-const PROXY_NAME = /^[A-Za-z0-9_.-]+$/;
+const PROXY_NAME = CLUSTER_NAME;
 /** A path HAProxy reads as one config word (no spaces, quotes, comment or escape characters). */
 const CONFIG_PATH = /^\/[^\s#"'\\]*$/;
 /** An address on a `bind` line: IPv4, IPv6, a host name or `*`. */
@@ -70,10 +71,10 @@ export const haproxyConfigSchema = z
     global: directiveLines('global').default([]),
     defaults: directiveLines('defaults').default([]),
     bind_address: bindAddress.optional(),
-    meta_clusters: z.record(z.string().regex(PROXY_NAME, 'meta-cluster names use letters, digits, "_", "." and "-"'), metaClusterSchema).default({}),
-    proxies: z.record(z.string().regex(PROXY_NAME, 'proxy names use letters, digits, "_", "." and "-"'), proxySchema).default({}),
+    meta_clusters: z.record(z.string().regex(PROXY_NAME, `meta-cluster names use ${ITEM_NAME_RULE}`), metaClusterSchema).default({}),
+    proxies: z.record(z.string().regex(PROXY_NAME, `proxy names use ${ITEM_NAME_RULE}`), proxySchema).default({}),
     stats: statsSchema.optional(),
-    /** master CLI socket; default: `master.sock` beside socket_file */
+    /** master CLI socket; default: `<socket_file without .sock>-master.sock` beside socket_file */
     master_socket: path('master_socket').optional(),
     /**
      * `runtime`: membership through the runtime API, seamless master-worker
@@ -86,21 +87,17 @@ export const haproxyConfigSchema = z
     reload_min_interval_ms: z.number().int().min(0).max(600_000).default(1_000),
   })
   .superRefine((config, ctx) => {
-    // Listeners defined in this one file must not collide; collisions with
+    // Listeners defined in this one file must not overlap (ports and bind lines alike); collisions with
     // clusters are checked at sync time, where the clusters are known.
-    const seen = new Map<number, string>();
-    const claim = (port: number, owner: string, path: (string | number)[]): void => {
-      const other = seen.get(port);
-      if (other) ctx.addIssue({ code: 'custom', message: `port ${port} is already used by ${other}`, path });
-      else seen.set(port, owner);
-    };
-    for (const [name, meta] of Object.entries(config.meta_clusters)) claim(meta.port, `meta-cluster "${name}"`, ['meta_clusters', name, 'port']);
-    for (const [name, proxy] of Object.entries(config.proxies)) {
-      claim(proxy.port, `proxy "${name}"`, ['proxies', name, 'port']);
+    const listeners = balancerListeners(config);
+    listeners.forEach((mine, index) => {
+      const other = listeners.slice(0, index).find((earlier) => overlaps(earlier, mine));
+      if (other) ctx.addIssue({ code: 'custom', message: clashMessage(mine, other), path: mine.setting });
+    });
+    for (const name of Object.keys(config.proxies)) {
       if (name in config.meta_clusters) ctx.addIssue({ code: 'custom', message: `proxy "${name}" has the same name as a meta-cluster`, path: ['proxies', name] });
       if (name === 'stats' && config.stats) ctx.addIssue({ code: 'custom', message: 'the name "stats" is used by the stats listener', path: ['proxies', name] });
     }
-    if (config.stats) claim(config.stats.port, 'the stats listener', ['stats', 'port']);
   });
 
 /** `server_options` as a string (`check inter 2s`) or a list of words/groups; stored as words. */

@@ -40,7 +40,7 @@ export class EtcdDiscovery implements Discovery {
       session: this.session,
       prefix: config.prefix,
       logger,
-      onLost: (service, key) => this.events.onLost?.(service, key),
+      onLost: (service, key, holder) => this.events.onLost?.(service, key, holder),
     });
     this.session.onState((state) => this.events.onStateChange?.(state));
     this.session.onLease((leaseId) => this.events.onSession?.(leaseId));

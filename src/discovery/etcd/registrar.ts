@@ -1,7 +1,8 @@
 import type { IEvent } from 'etcd3';
 import type { Logger } from '../../lib/logger.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
-import { encodeNode } from '../codec.js';
+import { decodeNode, encodeNode } from '../codec.js';
+import type { RegistrationHolder } from '../types.js';
 import { nodeKey, type ClusterNode } from '../node.js';
 import type { EtcdConnection } from './client.js';
 import { registrationKey } from './keys.js';
@@ -14,7 +15,7 @@ export interface EtcdRegistrarOptions {
   prefix: string;
   logger: Logger;
   /** A registration of ours disappeared (or was taken by another lease) while we still want it and our lease is alive. */
-  onLost?(service: string, key: string): void;
+  onLost?(service: string, key: string, holder?: RegistrationHolder): void;
 }
 
 interface Wanted {
@@ -25,6 +26,8 @@ interface Wanted {
   lease: string;
   data: Buffer;
   watch: RangeWatch;
+  /** the lease that took the key over, once reported: watched on, so its delete is reported too */
+  lostTo?: string;
 }
 
 /**
@@ -101,7 +104,11 @@ export class EtcdRegistrar {
    */
   private watchOwn(key: string, wanted: Omit<Wanted, 'watch'>, fromRevision: bigint): void {
     const current = this.wanted.get(key);
-    if (current && current.lease === wanted.lease && current.data.equals(wanted.data)) return;
+    if (current && current.lease === wanted.lease && current.data.equals(wanted.data)) {
+      // Written again by us: a later takeover is news again.
+      current.lostTo = undefined;
+      return;
+    }
     current?.watch.close();
     if (this.closed) return;
     const entry: Wanted = {
@@ -129,12 +136,15 @@ export class EtcdRegistrar {
     if (this.wanted.get(key) !== entry) return;
     // Written with a lease we no longer hold: the new lease's onSession makes the reporter re-publish.
     if (session.current() !== entry.lease) return;
-    let holder: { lease: string } | undefined;
+    let holder: { lease: string; value: Buffer } | undefined;
     let leaseAlive: boolean;
     try {
       const read = await connection.call('read', key, () => connection.kv.range({ key: Buffer.from(key, 'utf8') }));
       holder = read.kvs[0];
-      if (holder?.lease === entry.lease) return;
+      if (holder?.lease === entry.lease) {
+        entry.lostTo = undefined;
+        return;
+      }
       // Our keys vanish together when our lease expires: that is a lost session, not a lost registration.
       const ttl = await connection.call('lease ttl', entry.lease, () => connection.lease.leaseTimeToLive({ ID: entry.lease }));
       leaseAlive = Number(ttl.TTL) > 0;
@@ -148,7 +158,17 @@ export class EtcdRegistrar {
       session.checkNow();
       return;
     }
-    this.options.logger.warn({ key, service: entry.service, lease: holder?.lease }, `registration ${entry.key} in ${entry.service} was ${holder ? 'taken over by another lease' : 'deleted by someone else'}`);
+    if (holder) {
+      // Taken over: reported once per holder, and still watched, so the reporter hears when it goes.
+      if (entry.lostTo === holder.lease) return;
+      entry.lostTo = holder.lease;
+      const node = decodeNode(holder.value);
+      const by: RegistrationHolder = { session: holder.lease, ...(node.ok ? { host: node.value.host, ip: node.value.ip } : {}) };
+      this.options.logger.warn({ key, service: entry.service, lease: holder.lease }, `registration ${entry.key} in ${entry.service} was taken over by lease ${holder.lease}${by.host ? ` (${by.host}${by.ip ? ` ${by.ip}` : ''})` : ''}`);
+      this.options.onLost?.(entry.service, entry.key, by);
+      return;
+    }
+    this.options.logger.warn({ key, service: entry.service }, `registration ${entry.key} in ${entry.service} was deleted by someone else`);
     // Not wanted any more until the reporter publishes again, so one loss is reported once.
     this.forget(key);
     this.options.onLost?.(entry.service, entry.key);

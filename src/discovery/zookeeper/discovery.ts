@@ -39,7 +39,7 @@ export class ZookeeperDiscovery implements Discovery {
       basePath: config.path,
       credentials,
       logger,
-      onLost: (service, key) => this.events.onLost?.(service, key),
+      onLost: (service, key, holder) => this.events.onLost?.(service, key, holder),
     });
     this.session.onState((state) => this.events.onStateChange?.(state));
     this.session.onReady(({ sessionId, fresh }) => {

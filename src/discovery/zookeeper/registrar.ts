@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
 import { LighthouseError } from '../../lib/errors.js';
-import { encodeNode } from '../codec.js';
+import { decodeNode, encodeNode } from '../codec.js';
+import type { RegistrationHolder } from '../types.js';
 import { nodeKey, type ClusterNode } from '../node.js';
 import { registrationAcl, type DigestCredentials } from './acl.js';
 import { ancestors, znodePath } from './paths.js';
@@ -14,7 +15,7 @@ export interface RegistrarOptions {
   credentials?: DigestCredentials;
   logger: Logger;
   /** A registration of ours disappeared (or was taken by another session) while we still want it. */
-  onLost?(service: string, key: string): void;
+  onLost?(service: string, key: string, holder?: RegistrationHolder): void;
 }
 
 /** How often publish re-reads and retries when the znode changes between our read and our write. */
@@ -161,7 +162,22 @@ export class Registrar {
     }
     if (this.wanted.get(path) !== wanted) return;
     if (stat && stat.ephemeralOwner.equals(client.sessionId())) return;
-    this.options.logger.warn({ znode: path, service: wanted.service, owner: stat?.ephemeralOwner.toString('hex') }, `registration ${wanted.key} in ${wanted.service} was ${stat ? 'taken over by another session' : 'deleted by someone else'}`);
-    this.options.onLost?.(wanted.service, wanted.key);
+    const holder = stat ? await this.holder(client, path, stat) : undefined;
+    if (this.wanted.get(path) !== wanted) return;
+    const by = holder ? ` by session 0x${holder.session}${holder.host ? ` (${holder.host}${holder.ip ? ` ${holder.ip}` : ''})` : ''}` : '';
+    this.options.logger.warn({ znode: path, service: wanted.service, owner: holder?.session }, `registration ${wanted.key} in ${wanted.service} was ${stat ? `taken over${by}` : 'deleted by someone else'}`);
+    this.options.onLost?.(wanted.service, wanted.key, holder);
+  }
+
+  /** Who holds `path` now: its session, and the host it registered (one more read, only on a loss). */
+  private async holder(client: ZkClient, path: string, stat: Stat): Promise<RegistrationHolder> {
+    const holder: RegistrationHolder = { session: stat.ephemeralOwner.toString('hex') };
+    try {
+      const node = decodeNode((await client.getData(path)).data);
+      if (node.ok) Object.assign(holder, { host: node.value.host, ip: node.value.ip });
+    } catch {
+      // Gone again or unreadable: the session id alone still names it.
+    }
+    return holder;
   }
 }
