@@ -38,6 +38,8 @@ const plan = quick
 
 interface Results {
   convergence: ConvergenceResult[];
+  /** the same-cluster convergence with the removal guard off, then on */
+  guard: ConvergenceResult[];
   churn: ChurnResult[];
   scale: ScaleResult[];
   backendDeath?: BackendDeathResult;
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   benchRoot = root;
   let zk: ZookeeperCluster | undefined;
   let client: ZkClient | undefined;
-  const results: Results = { convergence: [], churn: [], scale: [], failures: [] };
+  const results: Results = { convergence: [], guard: [], churn: [], scale: [], failures: [] };
   let info: Record<string, unknown> = {};
   try {
     log(`${quick ? 'quick' : 'full'} run; temp dir ${root}`);
@@ -128,6 +130,11 @@ async function main(): Promise<void> {
           applyP99Ratio: ratio(r.breakdown.applyMs.p99, without.breakdown.applyMs.p99),
         };
       });
+    }
+    // Opt-in too: removal guard off vs on, one after the other in the same run: a single removal must cost nothing more.
+    if (only?.includes('guard')) {
+      await step('convergence lighthouse, removal guard off', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', { removalGuard: false }), (r) => results.guard.push(r));
+      await step('convergence lighthouse, removal guard on', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster', { removalGuard: true }), (r) => results.guard.push(r));
     }
     if (wanted('churn')) {
       await step('churn lighthouse', () => churn(context, 'lighthouse', plan.churnSeconds), (r) => results.churn.push(r));
@@ -203,6 +210,10 @@ function summarize(results: Results): Record<string, number | null> {
     dashboard_load_convergence_p99_ratio: num(results.dashboardLoad?.p99Ratio ?? undefined),
     dashboard_load_reads: num(results.dashboardLoad?.with.dashboardReads),
     dashboard_load_stat_reads: num(results.dashboardLoad?.with.statReads ?? undefined),
+    guard_off_convergence_p50_ms: num(results.guard.find((r) => !r.removalGuard)?.all.p50),
+    guard_off_convergence_p99_ms: num(results.guard.find((r) => !r.removalGuard)?.all.p99),
+    guard_on_convergence_p50_ms: num(results.guard.find((r) => r.removalGuard)?.all.p50),
+    guard_on_convergence_p99_ms: num(results.guard.find((r) => r.removalGuard)?.all.p99),
     failures: results.failures.length,
   };
 }
@@ -221,6 +232,9 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('  add p50 / p99 (ms)', (m) => `${fmt(conv(m)?.add.p50)} / ${fmt(conv(m)?.add.p99)}`);
   both('  remove p50 / p99 (ms)', (m) => `${fmt(conv(m)?.remove.p50)} / ${fmt(conv(m)?.remove.p99)}`);
   both('  ZooKeeper requests per change', (m) => fmt(num(conv(m)?.zkRequestsPerChange)));
+  for (const run of results.guard) {
+    rows.push([`removal guard ${run.removalGuard ? 'on' : 'off'}: convergence p50 / p99, remove p99 (ms)`, `${fmt(num(run.all.p50))} / ${fmt(num(run.all.p99))}, ${fmt(num(run.remove.p99))} (n=${fmt(run.all.n)})`, '']);
+  }
   both('churn: requests', (m) => fmt(ch(m)?.requests));
   both('churn: failed (keep-alive / close)', (m) => `${fmt(ch(m)?.keepAlive.errors)} / ${fmt(ch(m)?.close.errors)}`);
   both('churn: changes / HAProxy reloads', (m) => `${fmt(ch(m)?.changes)} / ${fmt(ch(m)?.reloads)}`);

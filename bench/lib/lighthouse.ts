@@ -32,6 +32,8 @@ export interface WriterSetup {
   mode: Mode;
   clusters: ClusterSpec[];
   metaClusters?: Record<string, { port: number }>;
+  /** false: every cluster file says `removal_guard: { enabled: false }` (default: the guard's defaults) */
+  removalGuard?: boolean;
 }
 
 export interface WriterPaths {
@@ -69,6 +71,7 @@ export async function writeWriterConfig(setup: WriterSetup): Promise<WriterPaths
       if (cluster.acl !== undefined) haproxy.acl = cluster.acl;
       const body: Record<string, unknown> = { discovery: 'zk', haproxy };
       if (cluster.metaCluster) body.meta_cluster = cluster.metaCluster;
+      if (setup.removalGuard === false) body.removal_guard = { enabled: false };
       return writeFile(join(configDir, 'clusters', `${cluster.name}.yaml`), stringify(body));
     }),
   );

@@ -12,6 +12,8 @@ export const WARMUP_CHANGES = 20;
 
 export interface ConvergenceResult {
   mode: Mode;
+  /** the removal guard was on (its defaults) or switched off in the cluster files */
+  removalGuard: boolean;
   /** the 1,000 nodes are in the probed cluster itself (weight 0), or in another cluster of the same writer */
   layout: 'same-cluster' | 'other-cluster';
   bulkNodes: number;
@@ -42,6 +44,8 @@ export interface ConvergenceOptions {
   bulkNodes?: number;
   /** looping /api/state clients during warm-up and measured changes */
   dashboardReaders?: number;
+  /** false: the cluster files switch the removal guard off (default: its defaults) */
+  removalGuard?: boolean;
 }
 
 /** The readers' loop, in a process of its own so their load does not slow the bench's prober. */
@@ -113,7 +117,8 @@ async function writerCounter(port: number, name: string): Promise<number | null>
 export async function convergence(context: BenchContext, mode: Mode, changes: number, layout: ConvergenceResult['layout'], options: ConvergenceOptions = {}): Promise<ConvergenceResult> {
   const bulkNodes = options.bulkNodes ?? 1000;
   const readers = options.dashboardReaders ?? 0;
-  const variant = `${mode}-${layout}${readers > 0 ? `-dashboard${readers}` : ''}`;
+  const removalGuard = options.removalGuard ?? true;
+  const variant = `${mode}-${layout}${readers > 0 ? `-dashboard${readers}` : ''}${removalGuard ? '' : '-unguarded'}`;
   const base = `/bench/conv-${variant}`;
   const backends = await startBackends(3, 'conv');
   const [anchorPort, probePort, bulkPort] = backends.ports as [number, number, number];
@@ -126,6 +131,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
   const writer = await startWriter(context, `conv-${variant}`, {
     zkPath: base,
     mode,
+    removalGuard,
     clusters: layout === 'same-cluster' ? [{ name: 'conv', port: convPort! }] : [
       { name: 'conv', port: convPort! },
       { name: 'bulk', port: bulkFrontend! },
@@ -216,7 +222,7 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     // Each change: the bench's own create or delete (1 request) is not the writer's.
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
+    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
   } catch (error) {
     throw await writer.explain(error);
   } finally {

@@ -16,6 +16,8 @@ export interface DashboardMember {
   status: string | null;
   currentSessions: number | null;
   totalSessions: number | null;
+  /** no longer listed by discovery, kept routed by the removal guard */
+  held: boolean;
 }
 
 export interface DashboardCluster {
@@ -25,6 +27,8 @@ export interface DashboardCluster {
   updatedAt: number | null;
   members: DashboardMember[];
   rejected: number;
+  /** a removal-guard hold: members listed, the recent count it is measured against, and the floor */
+  hold: { listed: number; reference: number; floor: number; since: number } | null;
 }
 
 export interface DashboardChange {
@@ -150,11 +154,13 @@ export class Dashboard {
         revision: state.revision,
         updatedAt: state.updatedAt ?? null,
         rejected: state.rejected.length,
+        hold: state.hold ? { listed: state.hold.listed, reference: state.hold.reference, floor: state.hold.floor, since: state.hold.since } : null,
         members: state.members
           .map((node) => {
             const key = nodeKey(node);
             const stat = stats.get(`${item.name}/${key}`);
-            return { node: key, ip: node.ip, port: node.port, status: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, totalSessions: stat?.totalSessions ?? null };
+            const held = state.held.includes(node);
+            return { node: key, ip: node.ip, port: node.port, status: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, totalSessions: stat?.totalSessions ?? null, held };
           })
           .sort((a, b) => a.node.localeCompare(b.node)),
       }))
@@ -293,7 +299,7 @@ function render(state) {
     const rows = cluster.members.map(function (member) {
       const status = member.status || "pending";
       return el("tr", { "data-node": member.node }, [
-        el("td", {}, [member.node]),
+        el("td", {}, member.held ? [member.node + " ", el("span", { class: "tag", title: "discovery no longer lists it; the removal guard keeps it routed" }, ["held"])] : [member.node]),
         el("td", {}, [member.ip + ":" + member.port]),
         el("td", {}, [el("span", { class: "badge " + (status === "no check" ? "nocheck" : status.split(" ")[0]), title: status === "no check" ? "serving; health checks are the reporters' job" : status }, [status])]),
         el("td", { class: "num" }, [member.currentSessions === null ? "-" : String(member.currentSessions)]),
@@ -303,7 +309,8 @@ function render(state) {
     const title = el("h2", {}, [cluster.name]);
     if (cluster.metaCluster) title.append(el("span", { class: "tag" }, ["meta: " + cluster.metaCluster]));
     const meta = cluster.members.length + " member" + (cluster.members.length === 1 ? "" : "s") + " \\u00b7 revision " + cluster.revision +
-      (cluster.updatedAt ? " \\u00b7 changed " + time(cluster.updatedAt) : "") + (cluster.rejected ? " \\u00b7 " + cluster.rejected + " rejected" : "");
+      (cluster.updatedAt ? " \\u00b7 changed " + time(cluster.updatedAt) : "") + (cluster.rejected ? " \\u00b7 " + cluster.rejected + " rejected" : "") +
+      (cluster.hold ? " \\u00b7 HELD: discovery lists " + cluster.hold.listed + " of " + cluster.hold.reference + " recently listed" : "");
     const body = rows.length
       ? el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", {}, ["node"]), el("th", {}, ["address"]), el("th", {}, ["HAProxy"]), el("th", { class: "num" }, ["now"]), el("th", { class: "num" }, ["total"])])]), el("tbody", {}, rows)])
       : el("div", { class: "empty" }, ["no members"]);

@@ -3,6 +3,7 @@ import type { DemoCommandOptions } from './demo-command.js';
 import type { CheckConfigOptions } from './check-config-command.js';
 import type { StatusOptions } from './status-command.js';
 import type { DrainCommandOptions } from './drain-command.js';
+import type { ReleaseHoldOptions } from './release-hold-command.js';
 
 /** The operator's commands next to the two daemons: demo, check-config, status, drain, undrain. */
 export function registerOperatorCommands(program: Command): void {
@@ -49,6 +50,14 @@ export function registerOperatorCommands(program: Command): void {
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runUndrain(configDir, service, options));
+
+  program
+    .command('release-hold')
+    .description('end a removal-guard hold: the writer removes the members discovery no longer lists, as it would without the guard')
+    .argument('<config_dir>', 'the writer\'s config directory')
+    .argument('<cluster>', 'cluster name')
+    .option('--timeout <ms>', 'how long to wait for the writer to act', positiveInteger, 10_000)
+    .action(async (configDir: string, cluster: string, options: ReleaseHoldOptions) => (await import('./release-hold-command.js')).runReleaseHold(configDir, cluster, options));
 }
 
 function collect(value: string, previous: string[]): string[] {

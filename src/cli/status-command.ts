@@ -10,6 +10,7 @@ import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
+import { readHolds, type HeldCluster } from '../writer/holds-file.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
@@ -29,6 +30,8 @@ export interface MemberStatus {
   /** HAProxy's view: UP, DOWN, MAINT, DRAIN, no check, ...; null when HAProxy does not have it */
   haproxy: string | null;
   currentSessions: number | null;
+  /** not listed, but kept routed by this config dir's writer (removal guard) */
+  held: boolean;
 }
 
 export interface ClusterStatus {
@@ -39,6 +42,8 @@ export interface ClusterStatus {
   members: MemberStatus[];
   /** nodes discovery rejected as malformed */
   rejected: string[];
+  /** the writer of this config dir holds removed members of this cluster */
+  hold: HeldCluster | null;
 }
 
 export interface ServicePortStatus {
@@ -123,6 +128,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     if (down) problems.push(`${balancer.file}: HAProxy is down since ${down.since} (${down.attempts} failed start attempts; the writer retries with backoff): ${down.error}`);
   }
 
+  const holds = await readHolds(configDir);
   const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((item) => {
@@ -131,14 +137,19 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       for (const node of set?.members ?? []) {
         const key = nodeKey(node);
         const stat = stats.get(`${item.name}/${key}`);
-        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null });
+        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, held: false });
       }
       // Servers HAProxy still has that discovery no longer lists (draining out, or a writer that is behind).
       for (const stat of stats.values()) {
         if (stat.proxy !== item.name || stat.server === 'FRONTEND' || stat.server === 'BACKEND' || rows.has(stat.server)) continue;
-        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions });
+        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false });
       }
-      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [] };
+      const hold = holds[item.name] ?? null;
+      for (const key of hold?.held ?? []) {
+        const row = rows.get(key);
+        if (row && row.registered !== true) row.held = true;
+      }
+      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold };
     });
 
   let drains: DrainState = emptyDrains();
@@ -179,12 +190,17 @@ export function formatStatus(report: StatusReport): string {
   for (const cluster of report.clusters) {
     const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
     out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${registered}`);
+    if (cluster.hold) {
+      out.push(
+        `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name})`,
+      );
+    }
     if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
     else
       out.push(
         table([
           ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS'],
-          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered === null ? 'unknown' : member.registered ? 'listed' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
+          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
         ]),
       );
     for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);

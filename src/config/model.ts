@@ -35,6 +35,8 @@ export interface DiscoveryItem extends ItemBase {
   plugin: string;
   config: unknown;
   advertise: Advertise;
+  /** writer only: removal-guard defaults for the clusters on this backend */
+  removalGuard: RemovalGuardOverrides;
 }
 
 export interface BalancerItem extends ItemBase {
@@ -49,6 +51,16 @@ export interface ClusterItem extends ItemBase {
   metaCluster: string | undefined;
   /** per balancer kind (e.g. `haproxy`), the section validated by that balancer plugin */
   balancer: Record<string, unknown>;
+  /** the file's `removal_guard:` settings; what is left out takes the writer-wide defaults */
+  removalGuard: RemovalGuardOverrides;
+}
+
+export interface RemovalGuardOverrides {
+  enabled?: boolean;
+  min_members?: number;
+  panic_threshold?: number;
+  window?: number;
+  probe_held?: boolean;
 }
 
 export interface CheckSpec {

@@ -17,6 +17,7 @@ import {
   ITEM_NAME_RULE,
   loggingSchema,
   pluginsFileSchema,
+  removalGuardSchema,
   serviceSchema,
 } from './schemas.js';
 
@@ -94,7 +95,7 @@ function itemName(source: Source, body: Record<string, unknown>, defaultName: st
 }
 
 function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
-  const { name: _name, plugin: pluginField, advertise: advertiseField, ...rest } = body;
+  const { name: _name, plugin: pluginField, advertise: advertiseField, removal_guard: guardField, ...rest } = body;
   const pluginKind = pluginField ?? name;
   const registry = kind === 'discovery' ? registries.discovery : registries.balancers;
   if (typeof pluginKind !== 'string' || registry.get(pluginKind) === undefined) {
@@ -104,28 +105,33 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   }
   const plugin = registry.get(pluginKind)!;
   if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
+  if (kind === 'balancer' && guardField !== undefined) return fail([problem(source, ['removal_guard'], 'unknown setting (removal_guard belongs in a discovery or cluster file)')]);
+  const guard = validate(source, removalGuardSchema, guardField ?? {}, ['removal_guard']);
+  if (!guard.ok) return guard;
   const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
   if (!advertise.ok) return advertise;
   const stripped = plugin.ignoreSettings?.(rest) ?? { body: rest, ignored: [] };
   const config = validate(source, plugin.schema, stripped.body, []);
   if (!config.ok) return config;
-  const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value });
+  const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value, ...(guardField === undefined ? {} : { removalGuard: guard.value }) });
   const warnings = stripped.ignored.map((setting) => problem(source, setting.path, setting.reason));
-  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value, advertise: advertise.value });
+  if (kind === 'discovery') return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value, advertise: advertise.value, removalGuard: guard.value });
   return ok({ kind, name, file: source.file, hash, warnings, plugin: pluginKind, config: config.value });
 }
 
 function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
-  const { discovery, meta_cluster, name: _name, ...sections } = body;
+  const { discovery, meta_cluster, name: _name, removal_guard, ...sections } = body;
   const core = validate(source, clusterCoreSchema, { discovery, meta_cluster }, []);
   if (!core.ok) return core;
+  const guard = validate(source, removalGuardSchema, removal_guard ?? {}, ['removal_guard']);
+  if (!guard.ok) return guard;
   const balancer: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(sections)) {
     const plugin = registries.balancers.get(key);
     if (!plugin) {
-      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name or a balancer section: ${registries.balancers.kinds().join(', ')})`));
+      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name, removal_guard or a balancer section: ${registries.balancers.kinds().join(', ')})`));
       continue;
     }
     const raw = value ?? {};
@@ -136,7 +142,7 @@ function parseCluster(source: Source, name: string, body: Record<string, unknown
     else problems.push(...section.error);
   }
   if (problems.length > 0) return fail(problems);
-  const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer };
+  const item = { discovery: core.value.discovery, metaCluster: core.value.meta_cluster, balancer, removalGuard: guard.value };
   return ok({ kind: 'cluster', name, file: source.file, hash: hashOf(item), warnings, ...item });
 }
 

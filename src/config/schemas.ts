@@ -27,12 +27,25 @@ export const advertiseSchema = z.strictObject({
 });
 
 /** Settings every discovery or balancer file may carry besides its plugin's own. */
-export const pluginFileKeys = ['name', 'plugin', 'advertise'] as const;
+export const pluginFileKeys = ['name', 'plugin', 'advertise', 'removal_guard'] as const;
 
 export const clusterCoreSchema = z.object({
   name: z.string().min(1).optional(),
   discovery: z.string().min(1),
   meta_cluster: z.string().regex(CLUSTER_NAME, ITEM_NAME_RULE).optional(),
+});
+
+/**
+ * `removal_guard:` of a cluster or discovery file (README "Fleet safety"). Each setting
+ * left out takes the discovery file's, then the built-in default.
+ */
+export const removalGuardSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  min_members: z.number().int().min(0).optional(),
+  panic_threshold: z.number().min(0).max(1).optional(),
+  /** seconds */
+  window: z.number().positive().max(86_400).optional(),
+  probe_held: z.boolean().optional(),
 });
 
 /**

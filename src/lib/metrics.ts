@@ -23,8 +23,10 @@ export function createWriterMetrics() {
   const { registry } = base;
   return {
     ...base,
-    members: new Gauge({ name: 'lighthouse_cluster_members', help: 'members per cluster as last reported by discovery', labelNames: ['cluster'], registers: [registry] }),
+    members: new Gauge({ name: 'lighthouse_cluster_members', help: 'members per cluster as last listed by discovery (held members not included)', labelNames: ['cluster'], registers: [registry] }),
     rejectedNodes: new Gauge({ name: 'lighthouse_cluster_rejected_nodes', help: 'nodes of a cluster rejected as malformed', labelNames: ['cluster'], registers: [registry] }),
+    heldMembers: new Gauge({ name: 'lighthouse_cluster_held_members', help: 'members the removal guard keeps routed although discovery no longer lists them', labelNames: ['cluster'], registers: [registry] }),
+    holdsStarted: new Counter({ name: 'lighthouse_removal_holds_total', help: 'removal-guard holds started (discovery listed too few members at once)', labelNames: ['cluster'], registers: [registry] }),
     membershipChanges: new Counter({ name: 'lighthouse_membership_changes_total', help: 'member set changes received from discovery', labelNames: ['cluster'], registers: [registry] }),
     syncs: new Counter({ name: 'lighthouse_balancer_syncs_total', help: 'balancer syncs, by result', labelNames: ['balancer', 'result'], registers: [registry] }),
     syncDuration: new Histogram({ name: 'lighthouse_balancer_sync_duration_seconds', help: 'time to bring the balancer in line with the desired state', labelNames: ['balancer'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),

@@ -15,7 +15,7 @@ const KIND = /^[a-z][a-z0-9_-]{0,62}$/;
 /** Keys the core owns next to plugin sections: a plugin of that kind could never be configured. */
 const RESERVED: Record<keyof PluginRegistries, readonly string[]> = {
   discovery: [],
-  balancers: ['discovery', 'meta_cluster', 'name'],
+  balancers: ['discovery', 'meta_cluster', 'name', 'removal_guard'],
   checks: ['interval', 'rise', 'fall', 'timeout'],
 };
 

@@ -1,11 +1,18 @@
 import { encodeNodeCached } from '../discovery/codec.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { MemberSet, RejectedNode } from '../discovery/types.js';
+import { DEFAULT_REMOVAL_GUARD, RemovalGuard, type Hold, type RemovalGuardSettings } from './removal-guard.js';
 
 export interface ClusterState {
   cluster: string;
+  /** what the balancer routes: the listed members plus any held ones */
   members: readonly ClusterNode[];
   rejected: readonly RejectedNode[];
+  /** members discovery listed last (held ones are not listed) */
+  listed: number;
+  /** members discovery no longer lists that the removal guard keeps routed */
+  held: readonly ClusterNode[];
+  hold: Hold | undefined;
   /** bumped on every effective change; 0 = never heard from discovery */
   revision: number;
   updatedAt: number | undefined;
@@ -29,17 +36,41 @@ export class ClusterStateStore {
   private readonly states = new Map<string, ClusterState>();
   /** members of each state by host:port */
   private readonly indexes = new Map<string, Map<string, ClusterNode>>();
+  private readonly guards = new Map<string, RemovalGuard>();
+  /** the last set discovery reported, to decide again when a hold is released or the guard reconfigured */
+  private readonly lastSets = new Map<string, MemberSet>();
+  /** held members found dead: not held again until the hold ends */
+  private readonly dropped = new Map<string, Set<string>>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly guardDefaults: RemovalGuardSettings = DEFAULT_REMOVAL_GUARD,
+  ) {}
 
   /** Records a member set; returns what changed, or undefined when nothing did. */
   update(set: MemberSet): MemberChange | undefined {
+    this.lastSets.set(set.cluster, set);
     const previous = this.states.get(set.cluster);
-    const after = dedupe(set.members);
-    const members = [...after.values()];
+    const listed = dedupe(set.members);
     // The previous set's index is kept, not rebuilt: a change costs one pass over the new set.
     const before = this.indexes.get(set.cluster) ?? new Map<string, ClusterNode>();
     const change: MemberChange = { cluster: set.cluster, added: [], removed: [], changed: [], revision: previous?.revision ?? 0 };
+    for (const [key, node] of before) if (!listed.has(key)) change.removed.push(node);
+    // The guard only counts; merging held members back in happens on a hold alone, off the normal path.
+    const guard = this.guard(set.cluster);
+    let after = listed;
+    let held: ClusterNode[] = [];
+    if (guard.assess(listed.size, change.removed.length)) {
+      const dead = this.dropped.get(set.cluster);
+      held = dead ? change.removed.filter((node) => !dead.has(nodeKey(node))) : change.removed;
+      change.removed = dead ? change.removed.filter((node) => dead.has(nodeKey(node))) : [];
+      if (held.length > 0) after = sortedByKey([...listed.values(), ...held]);
+      // Every held member was found dead: the drop is real.
+      else guard.release(listed.size);
+    } else {
+      this.dropped.delete(set.cluster);
+    }
+    const members = [...after.values()];
     for (const [key, node] of after) {
       const old = before.get(key);
       if (!old) change.added.push(node);
@@ -48,22 +79,61 @@ export class ClusterStateStore {
       // re-encoding all 1,000 nodes (~10 ms here).
       else if (old !== node && encodeNodeCached(old) !== encodeNodeCached(node)) change.changed.push(node);
     }
-    for (const [key, node] of before) if (!after.has(key)) change.removed.push(node);
     const firstReport = previous === undefined || previous.revision === 0;
     const membersChanged = change.added.length + change.removed.length + change.changed.length > 0;
     const rejectedChanged = JSON.stringify(previous?.rejected ?? []) !== JSON.stringify(set.rejected);
+    const holdChanged = previous?.hold !== guard.hold || previous?.listed !== listed.size || previous.held.length !== held.length;
     if (!membersChanged && !firstReport) {
-      if (rejectedChanged && previous) this.states.set(set.cluster, { ...previous, rejected: set.rejected });
+      if ((rejectedChanged || holdChanged) && previous) this.states.set(set.cluster, { ...previous, rejected: set.rejected, listed: listed.size, held, hold: guard.hold });
       return undefined;
     }
     this.indexes.set(set.cluster, after);
     change.revision += 1;
-    this.states.set(set.cluster, { cluster: set.cluster, members, rejected: set.rejected, revision: change.revision, updatedAt: this.now() });
+    this.states.set(set.cluster, { cluster: set.cluster, members, rejected: set.rejected, listed: listed.size, held, hold: guard.hold, revision: change.revision, updatedAt: this.now() });
     return change;
   }
 
   get(cluster: string): ClusterState {
-    return this.states.get(cluster) ?? { cluster, members: [], rejected: [], revision: 0, updatedAt: undefined };
+    return this.states.get(cluster) ?? { cluster, members: [], rejected: [], listed: 0, held: [], hold: undefined, revision: 0, updatedAt: undefined };
+  }
+
+  /** Sets a cluster's removal guard; a hold the new settings no longer justify ends at once (returned as a change). */
+  configureGuard(cluster: string, settings: RemovalGuardSettings): MemberChange | undefined {
+    const guard = this.guard(cluster);
+    if (sameSettings(guard.config, settings)) return undefined;
+    guard.configure(settings);
+    return guard.hold ? this.decideAgain(cluster) : undefined;
+  }
+
+  /** An operator says the drop is real: the held members are removed. */
+  release(cluster: string): MemberChange | undefined {
+    const guard = this.guards.get(cluster);
+    if (!guard?.hold) return undefined;
+    guard.release(guard.hold.listed);
+    return this.decideAgain(cluster);
+  }
+
+  /** Held members that do not answer are removed; the rest stay held. */
+  dropHeld(cluster: string, keys: readonly string[]): MemberChange | undefined {
+    if (keys.length === 0 || !this.guards.get(cluster)?.hold) return undefined;
+    const dead = this.dropped.get(cluster) ?? new Set<string>();
+    for (const key of keys) dead.add(key);
+    this.dropped.set(cluster, dead);
+    return this.decideAgain(cluster);
+  }
+
+  private decideAgain(cluster: string): MemberChange | undefined {
+    const set = this.lastSets.get(cluster);
+    return set ? this.update(set) : undefined;
+  }
+
+  private guard(cluster: string): RemovalGuard {
+    let guard = this.guards.get(cluster);
+    if (!guard) {
+      guard = new RemovalGuard(this.guardDefaults, this.now);
+      this.guards.set(cluster, guard);
+    }
+    return guard;
   }
 
   /**
@@ -74,13 +144,18 @@ export class ClusterStateStore {
     if (this.states.has(cluster)) return;
     const after = dedupe(members);
     this.indexes.set(cluster, after);
-    this.states.set(cluster, { cluster, members: [...after.values()], rejected: [], revision: 0, updatedAt: undefined });
+    // What the balancer already routes counts as recently listed: an empty first report is a drop like any other.
+    this.guard(cluster).seed(after.size);
+    this.states.set(cluster, { cluster, members: [...after.values()], rejected: [], listed: after.size, held: [], hold: undefined, revision: 0, updatedAt: undefined });
   }
 
   /** Forgets a cluster that is no longer configured. */
   forget(cluster: string): void {
     this.states.delete(cluster);
     this.indexes.delete(cluster);
+    this.guards.delete(cluster);
+    this.lastSets.delete(cluster);
+    this.dropped.delete(cluster);
   }
 
   all(): ClusterState[] {
@@ -106,4 +181,12 @@ function dedupe(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
   }
   if (ordered) return byKey;
   return new Map([...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sortedByKey(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
+  return new Map(nodes.map((node): [string, ClusterNode] => [nodeKey(node), node]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sameSettings(a: RemovalGuardSettings, b: RemovalGuardSettings): boolean {
+  return a.enabled === b.enabled && a.minMembers === b.minMembers && a.panicThreshold === b.panicThreshold && a.windowMs === b.windowMs && a.probeHeld === b.probeHeld;
 }

@@ -13,7 +13,9 @@ import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { ClusterStateStore, type ClusterState } from './cluster-state.js';
+import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { HoldKeeper } from './hold-keeper.js';
+import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
 import { Quiescence } from './quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
@@ -86,6 +88,7 @@ export class Writer {
   private cacheFailing = false;
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
+  private readonly holds: HoldKeeper;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -108,6 +111,18 @@ export class Writer {
       },
       onProblems: (scan) => this.metrics.configProblems.set(scan.problems.length),
     });
+    this.holds = new HoldKeeper({
+      configDir: options.configDir,
+      logger: this.logger,
+      heldMembers: this.metrics.heldMembers,
+      holdsStarted: this.metrics.holdsStarted,
+      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster)),
+      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys)),
+      probeHeld: (cluster) => {
+        const item = this.snapshot.clusters.get(cluster);
+        return item ? this.guardSettingsOf(item).probeHeld : false;
+      },
+    });
     this.quiescence = new Quiescence(() => void this.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
 
@@ -117,6 +132,7 @@ export class Writer {
     const cached = await loadMemberCache(this.cacheFile);
     for (const [cluster, members] of cached) this.state.seed(cluster, members);
     if (cached.size > 0) this.logger.info({ clusters: cached.size }, `starting from the last known members of ${cached.size} clusters until discovery reports`);
+    await this.holds.start();
     this.startupTimer = setTimeout(() => {
       this.startupTimer = undefined;
       if (!this.startupComplete) this.logger.warn('not every cluster reported its members in time; syncing with what is known');
@@ -156,6 +172,7 @@ export class Writer {
 
     const poolChange = this.pool.reconcile(next.discovery);
     this.reconcileBalancers(previous, next);
+    this.reconcileGuards(next);
     this.reconcileWatches(next);
     // Make before break: watches already moved to the new instances above.
     await this.pool.retire(poolChange.retired);
@@ -227,22 +244,44 @@ export class Writer {
     for (const name of this.unwatchable.keys()) if (!next.clusters.has(name)) this.unwatchable.delete(name);
   }
 
+  /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
+  private reconcileGuards(next: ConfigSnapshot): void {
+    for (const name of this.holds.holds().keys()) if (!next.clusters.has(name)) this.holds.forget(name);
+    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)));
+  }
+
+  /** The cluster file's `removal_guard:` over its discovery file's, over the built-in defaults. */
+  private guardSettingsOf(item: ClusterItem, snapshot: ConfigSnapshot = this.snapshot): RemovalGuardSettings {
+    return guardSettings(item.removalGuard, guardSettings(snapshot.discovery.get(item.discovery)?.removalGuard ?? {}));
+  }
+
+  /** A hold released or narrowed by settings, an operator or a probe. */
+  private applyGuardChange(cluster: string, change: MemberChange | undefined): void {
+    if (this.stopped) return;
+    this.holds.observe(cluster, this.state.get(cluster));
+    if (change) this.applyChange(change);
+  }
+
   private onMembers(set: MemberSet): void {
     if (this.stopped || !this.snapshot.clusters.has(set.cluster)) return;
     const change = this.state.update(set);
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
-    if (!change) return;
-    this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).members.length);
-    this.metrics.membershipChanges.inc({ cluster: set.cluster });
+    this.holds.observe(set.cluster, this.state.get(set.cluster));
+    this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
+    if (change) this.applyChange(change);
+  }
+
+  private applyChange(change: MemberChange): void {
+    this.metrics.membershipChanges.inc({ cluster: change.cluster });
     this.logger.info(
       {
-        cluster: set.cluster,
+        cluster: change.cluster,
         revision: change.revision,
         added: change.added.map(nodeKey),
         removed: change.removed.map(nodeKey),
         changed: change.changed.map(nodeKey),
       },
-      `cluster "${set.cluster}" now has ${this.state.get(set.cluster).members.length} members`,
+      `cluster "${change.cluster}" now has ${this.state.get(change.cluster).members.length} members`,
     );
     this.pendingSince ??= performance.now();
     this.requestSync();
@@ -356,6 +395,7 @@ export class Writer {
     this.quiescence.cancel();
     clearTimeout(this.retryTimer);
     clearTimeout(this.startupTimer);
+    await this.holds.close();
     await this.watcher.close();
     await this.syncing;
     if (this.cacheTimer) {

@@ -59,7 +59,9 @@ describe('etcd end to end: reporter -> etcd -> writer -> HAProxy', () => {
       'logging.yaml': 'level: info\nformat: json\n',
       'discovery/etcd.yaml': etcdYaml,
       'balancers/haproxy.yaml': haproxyYaml(runDir),
-      'clusters/web.yaml': `discovery: etcd\nhaproxy:\n  port: ${webPort}\n`,
+      // These tests watch registrations vanish and the backend empty; the removal guard would hold the
+      // (still answering) members instead, which removal-guard.test.ts covers.
+      'clusters/web.yaml': `discovery: etcd\nhaproxy:\n  port: ${webPort}\nremoval_guard:\n  enabled: false\n`,
     });
     reporterDir = join(dir.path, 'reporter');
     await writeConfig(reporterDir, {

@@ -1,0 +1,44 @@
+import { errorMessage } from '../lib/errors.js';
+import { readHolds, releaseRequestPath, requestRelease } from '../writer/holds-file.js';
+import { assertConfigDir } from './common.js';
+
+export interface ReleaseHoldOptions {
+  /** ms to wait for the writer to act on the request */
+  timeout: number;
+}
+
+export type ReleaseOutcome = { ok: true; removed: string[] } | { ok: false; message: string };
+
+/**
+ * Asks the writer of `configDir` to end a removal-guard hold: the held
+ * members are removed, as discovery said. The writer looks for the request
+ * about once a second while the cluster is held.
+ */
+export async function releaseHold(configDir: string, cluster: string, timeoutMs: number): Promise<ReleaseOutcome> {
+  const before = (await readHolds(configDir))[cluster];
+  if (!before) {
+    const held = Object.keys(await readHolds(configDir));
+    return { ok: false, message: `${configDir}: cluster "${cluster}" is not held (held: ${held.join(', ') || 'none'})` };
+  }
+  try {
+    await requestRelease(configDir, cluster);
+  } catch (error) {
+    return { ok: false, message: `${releaseRequestPath(configDir, cluster)}: cannot ask the writer to release cluster "${cluster}": ${errorMessage(error)}` };
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!(await readHolds(configDir))[cluster]) return { ok: true, removed: before.held };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { ok: false, message: `${configDir}: the writer did not release cluster "${cluster}" within ${timeoutMs} ms (is it running on this config directory?)` };
+}
+
+export async function runReleaseHold(configDir: string, cluster: string, options: ReleaseHoldOptions): Promise<void> {
+  await assertConfigDir(configDir);
+  const outcome = await releaseHold(configDir, cluster, options.timeout);
+  if (!outcome.ok) {
+    process.stderr.write(`lighthouse: ${outcome.message}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`${cluster}: hold released; ${outcome.removed.length} held members removed: ${outcome.removed.join(', ')}\n`);
+}

@@ -1,0 +1,67 @@
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { atomicWrite } from '../lib/atomic-write.js';
+
+/**
+ * The writer's removal-guard holds as files beside the member cache, so
+ * `lighthouse status` and `lighthouse release-hold` work without the writer
+ * serving HTTP: the writer writes `writer-holds.json` when a hold starts,
+ * changes or ends; a release request is a file per cluster that the writer
+ * looks for only while that cluster is held.
+ */
+export interface HeldCluster {
+  /** host:port of each held member */
+  held: string[];
+  listed: number;
+  reference: number;
+  floor: number;
+  /** ISO time the hold started */
+  since: string;
+}
+
+export interface HoldsFile {
+  version: 1;
+  pid: number;
+  clusters: Record<string, HeldCluster>;
+}
+
+export function holdsFilePath(configDir: string): string {
+  return join(configDir, '.state', 'writer-holds.json');
+}
+
+export function releaseRequestPath(configDir: string, cluster: string): string {
+  return join(configDir, '.state', `release-hold.${cluster}`);
+}
+
+/** The holds as the writer last wrote them; none when the file is missing or unreadable. */
+export async function readHolds(configDir: string): Promise<Record<string, HeldCluster>> {
+  try {
+    const parsed = JSON.parse(await readFile(holdsFilePath(configDir), 'utf8')) as Partial<HoldsFile>;
+    return parsed.version === 1 && typeof parsed.clusters === 'object' && parsed.clusters !== null ? parsed.clusters : {};
+  } catch {
+    return {};
+  }
+}
+
+export async function writeHolds(configDir: string, clusters: Record<string, HeldCluster>): Promise<void> {
+  const path = holdsFilePath(configDir);
+  await mkdir(dirname(path), { recursive: true });
+  const file: HoldsFile = { version: 1, pid: process.pid, clusters };
+  await atomicWrite(path, `${JSON.stringify(file, null, 1)}\n`, 0o644);
+}
+
+export async function requestRelease(configDir: string, cluster: string): Promise<void> {
+  const path = releaseRequestPath(configDir, cluster);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${new Date().toISOString()}\n`);
+}
+
+/** True when a release was requested (the request is consumed). */
+export async function takeReleaseRequest(configDir: string, cluster: string): Promise<boolean> {
+  try {
+    await unlink(releaseRequestPath(configDir, cluster));
+    return true;
+  } catch {
+    return false;
+  }
+}
