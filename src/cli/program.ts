@@ -23,7 +23,7 @@ export function buildProgram(): Command {
     .option('--metrics-port <port>', 'serve /metrics, /healthz and the dashboard on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .option('--state-dir <dir>', 'where the last known members and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
+    .option('--state-dir <dir>', 'where the last known members, removal-guard holds and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
 
   program

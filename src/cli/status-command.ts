@@ -10,7 +10,7 @@ import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
-import { readHolds, type HeldCluster } from '../writer/holds-file.js';
+import { defaultStateDir, readHolds, type HeldCluster } from '../writer/holds-file.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
@@ -19,6 +19,8 @@ export interface StatusOptions {
   /** ms to wait for discovery to answer */
   timeout: number;
   plugin?: string[];
+  /** the writer's --state-dir, where its removal-guard holds are */
+  stateDir?: string;
 }
 
 export interface MemberStatus {
@@ -79,7 +81,7 @@ async function readMembers(discovery: Discovery, names: readonly string[], timeo
 }
 
 /** Everything `lighthouse status` shows, as data (the table and `--json` both come from it). */
-export async function collectStatus(configDir: string, registries: PluginRegistries, timeoutMs: number, identity?: LocalIdentity): Promise<StatusReport> {
+export async function collectStatus(configDir: string, registries: PluginRegistries, timeoutMs: number, identity?: LocalIdentity, stateDir = defaultStateDir(configDir)): Promise<StatusReport> {
   const scan = await new ConfigDirectory(configDir, registries).scan();
   const { snapshot } = scan;
   const problems = scan.problems.map((problem) => `${problem.file}: ${problem.setting ? `${problem.setting}: ` : ''}${problem.message}`);
@@ -128,7 +130,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     if (down) problems.push(`${balancer.file}: HAProxy is down since ${down.since} (${down.attempts} failed start attempts; the writer retries with backoff): ${down.error}`);
   }
 
-  const holds = await readHolds(configDir);
+  const holds = await readHolds(stateDir);
   const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((item) => {
@@ -224,7 +226,7 @@ export function formatStatus(report: StatusReport): string {
 export async function runStatus(configDir: string, options: StatusOptions): Promise<void> {
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
-  const report = await collectStatus(configDir, registries, options.timeout);
+  const report = await collectStatus(configDir, registries, options.timeout, undefined, options.stateDir);
   await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
   // Scripts can tell "everything could be asked" from "part of the picture is missing".
   throw new CliExit(report.problems.length > 0 ? 1 : 0);

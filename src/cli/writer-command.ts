@@ -10,7 +10,7 @@ export interface DaemonCommandOptions {
   metricsPort?: number;
   metricsAddress: string;
   plugin?: string[];
-  /** where the lock is kept (both), and the last known member sets across restarts (writer); default CONFIG_DIR/.state */
+  /** where the lock is kept (both), and the last known member sets and removal-guard holds (writer); default CONFIG_DIR/.state */
   stateDir?: string;
 }
 
@@ -20,7 +20,7 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
-  const writer = new Writer({ configDir, registries, log, memberCacheFile });
+  const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);
   const dashboard = new Dashboard(writer);
   await runUntilSignalled(
