@@ -119,14 +119,17 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
   for (const balancer of snapshot.balancers.values()) {
     if (balancer.plugin !== 'haproxy') continue;
     const control = createHaproxyControl(balancer.config as HaproxyConfig);
+    let answered = false;
     try {
       for (const stat of await control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
+      answered = true;
     } catch (error) {
       problems.push(`${balancer.file}: HAProxy does not answer on its admin socket: ${errorMessage(error)}`);
     } finally {
       control.close();
     }
-    const down = await readDownMarker(control.paths.down);
+    // HAProxy answering outranks the marker: one left by a writer killed during an outage stays until a writer sees HAProxy serve.
+    const down = answered ? undefined : await readDownMarker(control.paths.down);
     if (down) problems.push(`${balancer.file}: HAProxy is down since ${down.since} (${down.attempts} failed start attempts; the writer retries with backoff): ${down.error}`);
   }
 
