@@ -47,12 +47,29 @@ const CONFLICT: Record<'writer' | 'reporter', string> = {
  * died is taken over; a clean exit (any process.exit) removes it.
  */
 export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
+  return lockOrExit(join(stateDir, `${role}.lock`), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder');
+}
+
+/**
+ * Two writers with different `--state-dir`s (or config dirs) on one HAProxy
+ * pass each other's state-folder locks, and would still fight over its files
+ * and ports: the writer also locks each HAProxy `config_file` it drives, as
+ * the config dir names them at start (`<config_file>.lock`, in a folder the
+ * writer must be able to write anyway).
+ */
+export async function lockHaproxyFiles(configFiles: readonly string[], logger: Logger): Promise<void> {
+  for (const file of configFiles) {
+    await lockOrExit(`${file}.lock`, 'writer', logger, `another writer drives the HAProxy of ${file} (two writers would fight over its files and ports); stop it first`, 'the folder of config_file must be writable');
+  }
+}
+
+async function lockOrExit(path: string, role: string, logger: Logger, heldHint: string, unwritableHint: string): Promise<DirLock> {
   let lock: DirLock;
   try {
-    lock = await acquireDirLock(join(stateDir, `${role}.lock`), { role, logger });
+    lock = await acquireDirLock(path, { role, logger });
   } catch (error) {
     if (!(error instanceof LighthouseError)) throw error;
-    const message = error.cause === undefined ? `${error.message}: another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first` : `${error.message}; or give --state-dir a writable folder`;
+    const message = error.cause === undefined ? `${error.message}: ${heldHint}` : `${error.message}; ${unwritableHint}`;
     logger.fatal({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, message);
     throw new CliExit(1, `lighthouse: ${error.code}: ${message}\n`);
   }

@@ -4,7 +4,9 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
-import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
+import { ConfigDirectory } from '../config/directory.js';
+import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
+import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, stateDirOf } from './common.js';
 
 export interface DaemonCommandOptions {
   metricsPort?: number;
@@ -19,6 +21,8 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
+  const { snapshot } = await new ConfigDirectory(configDir, registries, ['balancer']).scan();
+  await lockHaproxyFiles([...snapshot.balancers.values()].filter((item) => item.plugin === 'haproxy').map((item) => (item.config as HaproxyConfig).config_file), log.logger);
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
   const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);

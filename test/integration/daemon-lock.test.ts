@@ -139,6 +139,24 @@ describe('one writer and one reporter per config dir', () => {
     }
   });
 
+  test('a second writer with another --state-dir on the same HAProxy exits naming the first; the first keeps working', { timeout: 120_000 }, async (t) => {
+    const first = daemons.find((started) => started.child.exitCode === null && started.child.signalCode === null);
+    assert.ok(first, 'a writer of the previous test runs');
+    const second = daemon('writer', 'writer-other-state', ['--state-dir', join(dir.path, 'other-state')]);
+    try {
+      // Given a while to get as far as HAProxy: a writer that is let run never exits by itself.
+      const code = await Promise.race([second.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 30_000).unref())]);
+      assert.notEqual(code, 'running', 'the second writer does not run');
+      assert.notEqual(code, 0);
+      assert.match(read('writer-other-state'), new RegExp(`LH_DIR_LOCKED: .*haproxy\\.cfg\\.lock: already locked by writer PID ${first.pid}\\b.*another writer drives the HAProxy of`));
+      assert.equal(first.child.exitCode, null, 'the first writer still runs');
+      assert.ok((await backendsReached(webPort, 8)).size > 0, 'and HAProxy serves');
+    } catch (error) {
+      for (const name of ['writer-a', 'writer-b', 'writer-other-state']) t.diagnostic(`${name}:\n${read(name).slice(-4000)}`);
+      throw error;
+    }
+  });
+
   test('a state dir that cannot be written: a clear error, exit 1', { timeout: 60_000 }, async () => {
     // /sys refuses mkdir even to root.
     const writer = daemon('writer', 'writer-ro', ['--state-dir', '/sys/lighthouse-test-state']);
