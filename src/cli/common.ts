@@ -47,7 +47,7 @@ const CONFLICT: Record<'writer' | 'reporter', string> = {
  * died is taken over; a clean exit (any process.exit) removes it.
  */
 export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
-  return lockOrExit(join(stateDir, `${role}.lock`), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder');
+  return (await lockOrExit(join(stateDir, `${role}.lock`), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder'))!;
 }
 
 /**
@@ -59,16 +59,22 @@ export async function lockDaemon(role: 'writer' | 'reporter', configDir: string,
  */
 export async function lockHaproxyFiles(configFiles: readonly string[], logger: Logger): Promise<void> {
   for (const file of configFiles) {
-    await lockOrExit(`${file}.lock`, 'writer', logger, `another writer drives the HAProxy of ${file} (two writers would fight over its files and ports); stop it first`, 'the folder of config_file must be writable');
+    // A full or read-only folder must not keep the writer from driving HAProxy through its runtime API, as it would without this lock.
+    await lockOrExit(`${file}.lock`, 'writer', logger, `another writer drives the HAProxy of ${file} (two writers would fight over its files and ports); stop it first`, undefined);
   }
 }
 
-async function lockOrExit(path: string, role: string, logger: Logger, heldHint: string, unwritableHint: string): Promise<DirLock> {
+/** `unwritableHint` undefined: a lock file that cannot be written is a warning, not a reason to stop. */
+async function lockOrExit(path: string, role: string, logger: Logger, heldHint: string, unwritableHint: string | undefined): Promise<DirLock | undefined> {
   let lock: DirLock;
   try {
     lock = await acquireDirLock(path, { role, logger });
   } catch (error) {
     if (!(error instanceof LighthouseError)) throw error;
+    if (error.cause !== undefined && unwritableHint === undefined) {
+      logger.warn({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, `${error.message}; running without it (a second writer on this HAProxy would not be detected)`);
+      return undefined;
+    }
     const message = error.cause === undefined ? `${error.message}: ${heldHint}` : `${error.message}; ${unwritableHint}`;
     logger.fatal({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, message);
     throw new CliExit(1, `lighthouse: ${error.code}: ${message}\n`);

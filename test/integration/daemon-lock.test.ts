@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { haproxyYaml, writeConfig, zookeeperYaml } from '../support/daemon-config.js';
@@ -154,6 +155,25 @@ describe('one writer and one reporter per config dir', () => {
     } catch (error) {
       for (const name of ['writer-a', 'writer-b', 'writer-other-state']) t.diagnostic(`${name}:\n${read(name).slice(-4000)}`);
       throw error;
+    }
+  });
+
+  test('a HAProxy lock file that cannot be written is a warning: the writer still drives HAProxy', { timeout: 120_000 }, async (t) => {
+    await Promise.all(daemons.map((started) => started.stop()));
+    // A folder where the lock file should be: neither created nor read, as on a full or read-only disk.
+    await mkdir(join(dir.path, 'run', 'haproxy.cfg.lock'), { recursive: true });
+    const writer = daemon('writer', 'writer-lock-unwritable');
+    try {
+      await waitFor(() => /haproxy\.cfg\.lock: cannot take the lock: .*running without it/.test(read('writer-lock-unwritable')), 'the warning', 60_000, 200);
+      await writeOriginalNode(client, BASE, 'web', node(backends[2]!), 'unwritable-lock');
+      await waitFor(async () => (await backendsReached(webPort, 8).catch(() => new Set<string>())).size > 0, 'the writer to serve', 60_000, 200);
+      assert.equal(writer.child.exitCode, null, 'the writer runs');
+    } catch (error) {
+      t.diagnostic(read('writer-lock-unwritable').slice(-4000));
+      throw error;
+    } finally {
+      await writer.stop();
+      await rm(join(dir.path, 'run', 'haproxy.cfg.lock'), { recursive: true, force: true });
     }
   });
 
