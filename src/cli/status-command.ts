@@ -190,14 +190,15 @@ function table(rows: string[][]): string {
   return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
-export function formatStatus(report: StatusReport): string {
+/** `stateDir`: the writer's --state-dir given to status, repeated in the release command it suggests. */
+export function formatStatus(report: StatusReport, options: { stateDir?: string } = {}): string {
   const out: string[] = [];
   for (const cluster of report.clusters) {
     const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
     out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${registered}`);
     if (cluster.hold) {
       out.push(
-        `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name})`,
+        `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name}${options.stateDir === undefined ? '' : ` --state-dir ${options.stateDir}`})`,
       );
     }
     if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
@@ -230,7 +231,7 @@ export async function runStatus(configDir: string, options: StatusOptions): Prom
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const report = await collectStatus(configDir, registries, options.timeout, undefined, options.stateDir);
-  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report, { stateDir: options.stateDir }));
   // Scripts can tell "everything could be asked" from "part of the picture is missing".
   throw new CliExit(report.problems.length > 0 ? 1 : 0);
 }

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writer } from '../../src/writer/writer.js';
 import { createDaemonLogger } from '../../src/lib/logger.js';
-import { collectStatus } from '../../src/cli/status-command.js';
+import { collectStatus, formatStatus } from '../../src/cli/status-command.js';
 import { releaseHold } from '../../src/cli/release-hold-command.js';
 import { coreRegistries } from '../support/core-registries.js';
 import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
@@ -86,6 +86,7 @@ test('a writer with --state-dir and a read-only config dir: status shows its hol
     return status.clusters[0]?.hold ? status : undefined;
   }, 'status --state-dir to show the hold', 10_000);
   assert.equal(report.clusters[0]?.hold?.held.length, 3);
+  assert.match(formatStatus(report, { stateDir }), new RegExp(`release: lighthouse release-hold CONFIG_DIR web --state-dir ${stateDir}\\)`));
   const writeFailures = (await readFile(join(dir.path, 'writer.log'), 'utf8')).split('\n').filter((text) => text.includes('cannot write the holds file'));
   assert.deepEqual(writeFailures, [], 'the holds file is written');
 
