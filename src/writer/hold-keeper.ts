@@ -4,7 +4,7 @@ import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { ClusterState } from './cluster-state.js';
-import { defaultStateDir, readHolds, takeReleaseRequest, writeHolds, type HeldCluster } from './holds-file.js';
+import { defaultStateDir, holdsFilePath, readHolds, takeReleaseRequest, writeHolds, type HeldCluster } from './holds-file.js';
 
 export interface HoldKeeperOptions {
   configDir: string;
@@ -44,7 +44,8 @@ export class HoldKeeper {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private writing: Promise<void> = Promise.resolve();
-  private writeWarned = false;
+  /** the last holds-file write failed: warned once per change between failing and written, as the member cache is */
+  private writeFailing = false;
   private closed = false;
 
   constructor(private readonly options: HoldKeeperOptions) {}
@@ -165,9 +166,12 @@ export class HoldKeeper {
       try {
         await writeHolds(this.options.stateDir, clusters);
       } catch (error) {
-        if (!this.writeWarned) this.options.logger.warn({ err: error }, `cannot write the holds file for "lighthouse status": ${errorMessage(error)}`);
-        this.writeWarned = true;
+        if (!this.writeFailing) this.options.logger.warn({ err: error }, `cannot write the holds file for "lighthouse status": ${errorMessage(error)}`);
+        this.writeFailing = true;
+        return;
       }
+      if (this.writeFailing) this.options.logger.info({ file: holdsFilePath(this.options.stateDir) }, `the holds file for "lighthouse status" is written again`);
+      this.writeFailing = false;
     });
   }
 }
