@@ -168,7 +168,12 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     problems.push(errorMessage(error));
   }
   // Only the reporter knows these; a file its writer left behind (it no longer runs) is history, not the present.
-  const reporter = (await readReporterState(reporterStatePath(stateDir), daemonLockPath(stateDir, 'reporter'))) ?? null;
+  let reporter: ReporterStateView | null = null;
+  try {
+    reporter = (await readReporterState(reporterStatePath(stateDir), daemonLockPath(stateDir, 'reporter'))) ?? null;
+  } catch (error) {
+    problems.push(errorMessage(error));
+  }
   if (reporter?.stale) problems.push(`${reporter.file}: stale (${reporter.stale}); the ${reporter.stalled.length} stalled handover(s) and ${reporter.conflicts.length} registration conflict(s) it lists are from ${reporter.updated}, not current`);
   const current = reporter && !reporter.stale ? reporter : undefined;
   const services: ServiceStatusReport[] = [];

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import type { RegistrationHolder } from '../discovery/types.js';
 import { atomicWrite } from '../lib/atomic-write.js';
 import { liveLockOwner, processStartTime, type LockOwner } from '../lib/dir-lock.js';
-import { errorMessage } from '../lib/errors.js';
+import { z } from 'zod';
+import { LighthouseError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
@@ -52,6 +53,26 @@ interface StateFile extends ReporterTroubles {
   /** ISO time of the write */
   updated: string;
 }
+
+// What status accepts from the file: a hand-edited or foreign file is reported, not half-shown.
+const fileSchema = z.object({
+  version: z.literal(1),
+  pid: z.number().int(),
+  startTime: z.string().nullable(),
+  host: z.string(),
+  updated: z.string(),
+  stalled: z.array(z.object({ service: z.string(), discovery: z.string(), file: z.string(), since: z.string(), session: z.string() })),
+  conflicts: z.array(
+    z.object({
+      service: z.string(),
+      port: z.number().int(),
+      node: z.string(),
+      holder: z.object({ session: z.string(), host: z.string().optional(), ip: z.string().optional() }),
+      session: z.string().nullable(),
+      since: z.string(),
+    }),
+  ),
+});
 
 export function reporterStatePath(stateDir: string): string {
   return join(stateDir, 'reporter-state.json');
@@ -132,31 +153,29 @@ export interface ReporterStateView extends ReporterTroubles {
  * The reporter's state file, if there is one, with whether its writer still
  * holds the reporter lock at `lockPath`: a reporter killed with SIGKILL (or
  * that lost the power) leaves the file behind, and what it says is then
- * history, not the present.
+ * history, not the present. A file that cannot be read or is not one of
+ * ours fails naming it: saying nothing would read as "nothing is wrong".
  */
 export async function readReporterState(path: string, lockPath: string): Promise<ReporterStateView | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (!text) return undefined;
-  let parsed: Partial<StateFile>;
+  let text: string;
   try {
-    parsed = JSON.parse(text) as Partial<StateFile>;
-  } catch {
-    return undefined;
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LighthouseError('LH_CONFIG_INVALID', `the reporter's state cannot be read: ${errorMessage(error)}`, { file: path }, { cause: error });
   }
-  if (parsed.version !== 1 || typeof parsed.pid !== 'number' || !Array.isArray(parsed.stalled) || !Array.isArray(parsed.conflicts)) return undefined;
+  let parsed: StateFile;
+  try {
+    parsed = fileSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw new LighthouseError('LH_CONFIG_INVALID', `not a reporter state file (written by the reporter, read by \`lighthouse status\`): ${errorMessage(error).split('\n')[0]}`, { file: path }, { cause: error });
+  }
   const owner = await liveLockOwner(lockPath);
-  return {
-    file: path,
-    updated: typeof parsed.updated === 'string' ? parsed.updated : '?',
-    pid: parsed.pid,
-    stale: staleness(parsed, owner, lockPath),
-    stalled: parsed.stalled,
-    conflicts: parsed.conflicts,
-  };
+  return { file: path, updated: parsed.updated, pid: parsed.pid, stale: staleness(parsed, owner, lockPath), stalled: parsed.stalled, conflicts: parsed.conflicts };
 }
 
-function staleness(file: Partial<StateFile>, owner: LockOwner | undefined, lockPath: string): string | null {
+function staleness(file: StateFile, owner: LockOwner | undefined, lockPath: string): string | null {
   if (!owner) return `no reporter holds ${lockPath}: reporter PID ${file.pid}, which wrote it, no longer runs`;
-  const same = owner.pid === file.pid && (owner.startTime === null || file.startTime === null || owner.startTime === file.startTime) && (file.host === undefined || owner.host === file.host);
+  const same = owner.pid === file.pid && owner.host === file.host && (owner.startTime === null || file.startTime === null || owner.startTime === file.startTime);
   return same ? null : `written by reporter PID ${file.pid}, which no longer runs; PID ${owner.pid} holds ${lockPath} now`;
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { acquireDirLock } from '../../src/lib/dir-lock.js';
@@ -86,5 +86,19 @@ describe('reporter state file', () => {
     }
     await writer.close();
     assert.equal(await readReporterState(path, lockPath), undefined);
+  });
+
+  test('a file that cannot be read, or is not one of ours, fails naming it (never read as "nothing is wrong")', async () => {
+    const stateDir = join(dir.path, 'd');
+    const path = join(stateDir, 'reporter-state.json');
+    const lockPath = join(stateDir, 'reporter.lock');
+    await mkdir(path, { recursive: true });
+    await assert.rejects(readReporterState(path, lockPath), (error: Error) => error.message.includes(`${path}: the reporter's state cannot be read`));
+    const other = join(stateDir, 'other.json');
+    await writeFile(other, '{"version":1,"pid":1,"stalled":[{"service":"web"}],"conflicts":[]}\n');
+    await assert.rejects(readReporterState(other, lockPath), (error: Error) => {
+      assert.match(error.message, new RegExp(`^${other}: not a reporter state file`));
+      return true;
+    });
   });
 });
