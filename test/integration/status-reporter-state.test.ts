@@ -98,6 +98,7 @@ describe('lighthouse status: a stalled handover', () => {
       const shown = await waitFor(stalled, 'status to show the stalled handover', 60_000, 500);
       assert.match(shown.stdout, /handover stalled \(LH_HANDOVER_STALLED\): service web cannot move to the new session of \S*config\/discovery\/zookeeper\.yaml \(discovery zookeeper, /);
       assert.equal(shown.code, 1);
+      t.diagnostic(shown.stdout);
       const report = await statusJson();
       const stall = report.services.find((service) => service.name === 'web')?.handoverStalled;
       assert.ok(stall, JSON.stringify(report.services));
@@ -123,6 +124,7 @@ describe('lighthouse status: a stalled handover', () => {
       assert.doesNotMatch(stale.stdout, /handover stalled/);
       assert.match(stale.stdout, /problem: \S*reporter-state\.json: stale \(no reporter holds \S*reporter\.lock: reporter PID \d+, which wrote it, no longer runs\)/);
       assert.equal(stale.code, 1);
+      t.diagnostic(stale.stdout);
       assert.ok((await statusJson()).reporter?.stale);
 
       // A new reporter clears the dead one's file at start.
@@ -198,6 +200,7 @@ describe('lighthouse status: a registration conflict between two reporters', () 
         return /registration conflict/.test(result.stdout) ? result : undefined;
       }, 'status to show the conflict', 20_000, 300);
       assert.equal(text.code, 1);
+      t.diagnostic(text.stdout);
       assert.match(text.stdout, new RegExp(`${web.port}\\s+${HOST}:${web.port}\\s+conflict\\s`));
       assert.match(
         text.stdout,
