@@ -36,6 +36,11 @@ export function stateDirOf(configDir: string, stateDir: string | undefined): str
   return stateDir ?? join(configDir, '.state');
 }
 
+/** The lock file of a daemon in its state folder (also read by `lighthouse status`, to tell whether the daemon runs). */
+export function daemonLockPath(stateDir: string, role: 'writer' | 'reporter'): string {
+  return join(stateDir, `${role}.lock`);
+}
+
 const CONFLICT: Record<'writer' | 'reporter', string> = {
   writer: 'two writers would fight over the same HAProxy files and ports',
   reporter: 'two reporters would register the same nodes and remove each other\'s registrations',
@@ -49,7 +54,7 @@ const CONFLICT: Record<'writer' | 'reporter', string> = {
 export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
   let lock: DirLock;
   try {
-    lock = await acquireDirLock(join(stateDir, `${role}.lock`), { role, logger });
+    lock = await acquireDirLock(daemonLockPath(stateDir, role), { role, logger });
   } catch (error) {
     if (!(error instanceof LighthouseError)) throw error;
     const message = error.cause === undefined ? `${error.message}: another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first` : `${error.message}; or give --state-dir a writable folder`;

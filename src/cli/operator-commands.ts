@@ -30,6 +30,7 @@ export function registerOperatorCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--timeout <ms>', 'how long to wait for discovery to answer (at most 600000)', boundedInteger(600_000), 5000)
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'the reporter\'s --state-dir, where it keeps stalled handovers and registration conflicts (default: CONFIG_DIR/.state)')
     .action(async (configDir: string, options: StatusOptions) => (await import('./status-command.js')).runStatus(configDir, options));
 
   program
