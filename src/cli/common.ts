@@ -36,6 +36,11 @@ export function stateDirOf(configDir: string, stateDir: string | undefined): str
   return stateDir ?? join(configDir, '.state');
 }
 
+/** The lock file of a daemon in its state folder (also read by `lighthouse status`, to tell whether the daemon runs). */
+export function daemonLockPath(stateDir: string, role: 'writer' | 'reporter'): string {
+  return join(stateDir, `${role}.lock`);
+}
+
 const CONFLICT: Record<'writer' | 'reporter', string> = {
   writer: 'two writers would fight over the same HAProxy files and ports',
   reporter: 'two reporters would register the same nodes and remove each other\'s registrations',
@@ -47,7 +52,7 @@ const CONFLICT: Record<'writer' | 'reporter', string> = {
  * died is taken over; a clean exit (any process.exit) removes it.
  */
 export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
-  return (await lockOrExit(join(stateDir, `${role}.lock`), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder'))!;
+  return (await lockOrExit(daemonLockPath(stateDir, role), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder'))!;
 }
 
 /**
