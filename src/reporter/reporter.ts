@@ -133,6 +133,11 @@ export class Reporter {
     return this.runners.get(service)?.runner;
   }
 
+  /** The services that have a runner. */
+  serviceNames(): string[] {
+    return [...this.runners.keys()];
+  }
+
   /** The service's runner and, during a handover, the one it takes over from: an operator drain applies to both. */
   runnersOf(service: string): ServiceRunner[] {
     const active = this.runners.get(service);
