@@ -29,7 +29,7 @@ before(async () => {
   await writeConfig(dir.path, {
     'logging.yaml': 'level: info\nformat: json\n',
     'discovery/zookeeper.yaml': zookeeperYaml(['127.0.0.1:1'], '/lighthouse/metrics-taken'),
-    'services/web.yaml': 'discovery: zookeeper\nport: 1\nchecks:\n  interval: 1\n  tcp: {}\n',
+    'services/web.yaml': 'discovery: zookeeper\nport: 1\nchecks:\n  interval: 1\n  tcp: { rise: 1, fall: 1 }\n',
   });
 });
 
