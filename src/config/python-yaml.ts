@@ -76,10 +76,48 @@ const pythonScalars: ScalarTag[] = [
   },
 ];
 
+/**
+ * `!!int` / `!!float` written out: PyYAML runs the same constructor on any
+ * text (`!!float 1` is 1.0, `!!int 0o17` is 15: Python's int(text, 8) takes
+ * the 0o prefix), and fails on text its int()/float() cannot read. Without
+ * these, the `yaml` package fell back to a string (`"1"`) with only a warning.
+ * Not default: implicit resolution stays with the regular expressions above.
+ */
+const PY_EXPLICIT_INT = /^[-+]?(?:0b[01]+|0x[0-9a-fA-F]+|0o?[0-7]+|[0-9]+(?::[0-9]+)*)$/;
+const PY_EXPLICIT_FLOAT = /^[-+]?(?:\.(?:inf|nan)|[0-9]+(?::[0-9]+)*(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?|\.[0-9]+(?:e[-+]?[0-9]+)?|inf|infinity|nan)$/;
+
+const explicitScalars: ScalarTag[] = [
+  {
+    tag: 'tag:yaml.org,2002:int',
+    default: false,
+    resolve: (text, onError) => {
+      const value = text.replace(/_/g, '').trim();
+      if (!PY_EXPLICIT_INT.test(value)) {
+        onError(`!!int ${JSON.stringify(text)} is not an int`);
+        return text;
+      }
+      return PythonNumber.int(constructInt(value.replace(/^([-+]?0)o/, '$1')));
+    },
+  },
+  {
+    tag: 'tag:yaml.org,2002:float',
+    default: false,
+    resolve: (text, onError) => {
+      const value = text.replace(/_/g, '').trim().toLowerCase();
+      if (!PY_EXPLICIT_FLOAT.test(value)) {
+        onError(`!!float ${JSON.stringify(text)} is not a float`);
+        return text;
+      }
+      const number = /^[-+]?(?:inf|infinity|nan)$/.test(value) ? Number(value.replace(/inf(?:inity)?/, 'Infinity').replace('nan', 'NaN')) : constructFloat(value);
+      return PythonNumber.float(number) ?? new NotJsonFloat(text);
+    },
+  },
+];
+
 const REPLACED = new Set(['tag:yaml.org,2002:bool', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float']);
 
 function pyyamlTags(tags: Tags): Tags {
-  return [...pythonScalars, ...tags.filter((tag) => typeof tag === 'string' || !REPLACED.has(tag.tag))];
+  return [...pythonScalars, ...explicitScalars, ...tags.filter((tag) => typeof tag === 'string' || !REPLACED.has(tag.tag))];
 }
 
 export interface MetadataProblem {
