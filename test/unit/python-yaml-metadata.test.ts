@@ -173,3 +173,20 @@ test('an unresolved alias or an alias bomb is a problem, not an exception', () =
     assert.equal(result.error[0]!.path.join('.'), 'metadata');
   }
 });
+
+test('an anchor used inside itself is a problem naming the setting, not a stack overflow', () => {
+  for (const [text, setting] of [
+    ['metadata:\n  tags: &t [web, *t]\n', 'metadata.tags.1'],
+    ['metadata:\n  m: &m\n    self: *m\n', 'metadata.m.self'],
+    ['metadata: &root\n  again: *root\n', 'metadata.again'],
+  ] as const) {
+    const result = readPythonMetadata(text);
+    assert.ok(!result.ok, text);
+    assert.equal(result.error[0]!.path.join('.'), setting, text);
+    assert.match(result.error[0]!.message, /refers to itself/);
+  }
+  // The same anchor used twice side by side is no cycle.
+  const shared = readPythonMetadata('metadata:\n  a: &a {x: 1}\n  b: [*a, *a]\n');
+  assert.ok(shared.ok);
+  assert.equal(pythonJsonDumps(shared.value), '{"a": {"x": 1}, "b": [{"x": 1}, {"x": 1}]}');
+});
