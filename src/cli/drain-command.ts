@@ -1,6 +1,6 @@
 import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, type ServiceItem } from '../config/model.js';
-import { errorMessage } from '../lib/errors.js';
+import { LighthouseError, errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import { drainFilePath, updateDrains, withDrain, withoutDrain } from '../reporter/drains.js';
 import { assertConfigDir, loadRegistries } from './common.js';
@@ -32,6 +32,11 @@ function portsOf(item: ServiceItem, requested: readonly number[] | undefined): n
   return [...new Set(requested)].sort((a, b) => a - b);
 }
 
+/** `CODE: where: message`, as every other command prints a coded error. */
+function coded(error: unknown): string {
+  return error instanceof LighthouseError ? `${error.code}: ${error.message}` : errorMessage(error);
+}
+
 export async function runDrain(configDir: string, service: string, options: DrainCommandOptions): Promise<void> {
   await assertConfigDir(configDir);
   const item = await findService(configDir, service, options.plugin ?? []);
@@ -41,7 +46,7 @@ export async function runDrain(configDir: string, service: string, options: Drai
   try {
     await updateDrains(path, (state) => withDrain(state, service, ports, reason, new Date()));
   } catch (error) {
-    fail(errorMessage(error));
+    fail(coded(error));
   }
   await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} drained (${reason}); the reporter deregisters ${ports === 'all' || ports.length > 1 ? 'them' : 'it'} and keeps checking. Recorded in ${path}.\n`);
 }
@@ -58,7 +63,7 @@ export async function runUndrain(configDir: string, service: string, options: Dr
       return drained ? withoutDrain(state, service, ports, item.ports) : undefined;
     });
   } catch (error) {
-    fail(errorMessage(error));
+    fail(coded(error));
   }
   if (!drained) {
     await writeOut(`${service}: not drained; nothing to do.\n`);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { LighthouseError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 
 export type Route = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
@@ -41,7 +42,10 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<S
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'another process listens there' : errorMessage(error);
+      reject(new LighthouseError('LH_LISTEN_FAILED', `cannot serve /metrics on ${options.address}:${options.port}: ${why}`, { setting: '--metrics-port' }, { cause: error }));
+    });
     server.listen(options.port, options.address, () => resolve());
   });
   server.unref();

@@ -17,8 +17,11 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
   const drains = new DrainWatcher(drainFilePath(configDir), log.logger.child({ module: 'drains' }));
   const reporter = new Reporter({ configDir, registries, log, drains, stateFile: reporterStatePath(stateDir) });
   drains.onChange((previous, next) => {
-    for (const service of new Set([...Object.keys(previous.services), ...Object.keys(next.services)])) {
-      for (const runner of reporter.runnersOf(service)) applyDrainChange(runner, previous.services[service], next.services[service]);
+    // After a start on an unreadable file every service was drained as a whole; the file now says which stay drained.
+    const before = (service: string) => (previous === 'unreadable' ? drains.unreadableEntry() : previous.services[service]);
+    const services = previous === 'unreadable' ? [...reporter.serviceNames(), ...Object.keys(next.services)] : [...Object.keys(previous.services), ...Object.keys(next.services)];
+    for (const service of new Set(services)) {
+      for (const runner of reporter.runnersOf(service)) applyDrainChange(runner, before(service), next.services[service]);
     }
   });
   await runUntilSignalled(

@@ -76,10 +76,48 @@ const pythonScalars: ScalarTag[] = [
   },
 ];
 
+/**
+ * `!!int` / `!!float` written out: PyYAML runs the same constructor on any
+ * text (`!!float 1` is 1.0, `!!int 0o17` is 15: Python's int(text, 8) takes
+ * the 0o prefix), and fails on text its int()/float() cannot read. Without
+ * these, the `yaml` package fell back to a string (`"1"`) with only a warning.
+ * Not default: implicit resolution stays with the regular expressions above.
+ */
+const PY_EXPLICIT_INT = /^[-+]?(?:0b[01]+|0x[0-9a-fA-F]+|0o?[0-7]+|[0-9]+(?::[0-9]+)*)$/;
+const PY_EXPLICIT_FLOAT = /^[-+]?(?:\.(?:inf|nan)|[0-9]+(?::[0-9]+)*(?:\.[0-9]*)?(?:e[-+]?[0-9]+)?|\.[0-9]+(?:e[-+]?[0-9]+)?|inf|infinity|nan)$/;
+
+const explicitScalars: ScalarTag[] = [
+  {
+    tag: 'tag:yaml.org,2002:int',
+    default: false,
+    resolve: (text, onError) => {
+      const value = text.replace(/_/g, '').trim();
+      if (!PY_EXPLICIT_INT.test(value)) {
+        onError(`!!int ${JSON.stringify(text)} is not an int`);
+        return text;
+      }
+      return PythonNumber.int(constructInt(value.replace(/^([-+]?0)o/, '$1')));
+    },
+  },
+  {
+    tag: 'tag:yaml.org,2002:float',
+    default: false,
+    resolve: (text, onError) => {
+      const value = text.replace(/_/g, '').trim().toLowerCase();
+      if (!PY_EXPLICIT_FLOAT.test(value)) {
+        onError(`!!float ${JSON.stringify(text)} is not a float`);
+        return text;
+      }
+      const number = /^[-+]?(?:inf|infinity|nan)$/.test(value) ? Number(value.replace(/inf(?:inity)?/, 'Infinity').replace('nan', 'NaN')) : constructFloat(value);
+      return PythonNumber.float(number) ?? new NotJsonFloat(text);
+    },
+  },
+];
+
 const REPLACED = new Set(['tag:yaml.org,2002:bool', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float']);
 
 function pyyamlTags(tags: Tags): Tags {
-  return [...pythonScalars, ...tags.filter((tag) => typeof tag === 'string' || !REPLACED.has(tag.tag))];
+  return [...pythonScalars, ...explicitScalars, ...tags.filter((tag) => typeof tag === 'string' || !REPLACED.has(tag.tag))];
 }
 
 export interface MetadataProblem {
@@ -108,7 +146,7 @@ export function readPythonMetadata(text: string): Result<Metadata, MetadataProbl
   }
   if (raw === null || raw === undefined) return ok({});
   const problems: MetadataProblem[] = [];
-  const value = convert(raw, ['metadata'], problems);
+  const value = convert(raw, ['metadata'], problems, new Set());
   if (problems.length > 0) return fail(problems);
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof PythonNumber) {
     return fail([{ path: ['metadata'], message: 'must be a mapping' }]);
@@ -116,18 +154,35 @@ export function readPythonMetadata(text: string): Result<Metadata, MetadataProbl
   return ok(value);
 }
 
-function convert(value: unknown, path: (string | number)[], problems: MetadataProblem[]): MetadataValue {
+/**
+ * `ancestors`: the collections being converted around `value`. An alias to
+ * one of them (`tags: &t [web, *t]`) makes the resolved value contain
+ * itself; following it overflowed the stack (check-config printed a trace,
+ * the reporter could not start). PyYAML loads it, and json.dumps refuses it.
+ */
+function convert(value: unknown, path: (string | number)[], problems: MetadataProblem[], ancestors: Set<unknown>): MetadataValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number' || value instanceof PythonNumber) return value;
-  if (Array.isArray(value)) return value.map((item, index) => convert(item, [...path, index], problems));
+  if ((Array.isArray(value) || value instanceof Map) && ancestors.has(value)) {
+    problems.push({ path, message: 'refers to itself (an alias to an anchor that contains it): it cannot be written as JSON (the original failed on it too)' });
+    return null;
+  }
+  if (Array.isArray(value)) {
+    ancestors.add(value);
+    const out = value.map((item, index) => convert(item, [...path, index], problems, ancestors));
+    ancestors.delete(value);
+    return out;
+  }
   if (value instanceof Map) {
+    ancestors.add(value);
     const out: Record<string, MetadataValue> = {};
     for (const [key, item] of value) {
       if (typeof key !== 'string') {
         problems.push({ path: [...path, String(key)], message: `key ${describeKey(key)} is not a string in YAML 1.1 (the original's json.dumps would rewrite or refuse it): quote it` });
         continue;
       }
-      out[key] = convert(item, [...path, key], problems);
+      out[key] = convert(item, [...path, key], problems, ancestors);
     }
+    ancestors.delete(value);
     return out;
   }
   problems.push({ path, message: `${unsupported(value)} cannot be written as JSON (the original failed on it too): quote it to make it a string` });

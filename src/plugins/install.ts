@@ -28,11 +28,15 @@ type Staged = { family: 'discovery'; plugin: DiscoveryPlugin } | { family: 'bala
  * How long a plugin's import, and then its setup(), may take: 15 s, or
  * LIGHTHOUSE_PLUGIN_TIMEOUT_MS. Far above what a working plugin needs; what
  * takes longer is stuck (a top-level await or a setup() that never settles).
+ * At most the longest timer Node holds (2^31-1 ms, ~24.8 days): a longer
+ * one fires after 1 ms, which failed every plugin.
  */
 export function pluginLoadTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const value = Number(env.LIGHTHOUSE_PLUGIN_TIMEOUT_MS);
-  return Number.isInteger(value) && value > 0 ? value : 15_000;
+  return Number.isInteger(value) && value > 0 ? Math.min(value, MAX_TIMER_MS) : 15_000;
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Runs a plugin's `setup` against the registries. Registrations are staged

@@ -1,5 +1,15 @@
 import type { CheckOutcome } from '../checks/types.js';
 import { errorMessage } from '../lib/errors.js';
+import { oneLine } from '../lib/one-line.js';
+
+/**
+ * Longest detail kept from a plugin. A plugin that returns a command's
+ * output may return anything: it goes into a log line per failure episode
+ * and into `status`, so it is cut, and its line breaks and control
+ * characters are escaped (a detail could otherwise forge lines of the
+ * pretty log, or move the terminal's cursor).
+ */
+export const MAX_DETAIL_CHARS = 1_000;
 
 /**
  * What a check's `run` resolved with, as the runner may trust it. A plugin is
@@ -13,7 +23,7 @@ export function validOutcome(kind: string, value: unknown): CheckOutcome {
     return checkedOutcome(kind, value);
   } catch (error) {
     // A getter or proxy that throws: still one failed run, not a rejection inside the loop.
-    return { passed: false, detail: `check plugin "${kind}" resolved with an unreadable value: ${errorMessage(error)}` };
+    return { passed: false, detail: `check plugin "${kind}" resolved with an unreadable value: ${boundedDetail(errorMessage(error))}` };
   }
 }
 
@@ -28,12 +38,17 @@ function checkedOutcome(kind: string, value: unknown): CheckOutcome {
   if (detail !== undefined && typeof detail !== 'string') {
     return { passed: false, detail: `check plugin "${kind}" resolved with detail: ${describe(detail)}, not a string` };
   }
-  return { passed, detail };
+  return { passed, detail: detail === undefined ? undefined : boundedDetail(detail) };
+}
+
+function boundedDetail(detail: string): string {
+  const cut = detail.length > MAX_DETAIL_CHARS ? `${detail.slice(0, MAX_DETAIL_CHARS)}... (${detail.length} characters)` : detail;
+  return oneLine(cut);
 }
 
 /** A run that threw or rejected: the contract says resolve, so the plugin is named. */
 export function thrownOutcome(kind: string, error: unknown): CheckOutcome {
-  return { passed: false, detail: `check plugin "${kind}" threw: ${errorMessage(error)}` };
+  return { passed: false, detail: `check plugin "${kind}" threw: ${boundedDetail(errorMessage(error))}` };
 }
 
 function describe(value: unknown): string {

@@ -120,10 +120,15 @@ export function withoutDrain(state: DrainState, service: string, ports: number[]
  * that start later, and a change callback for the ones already running. The
  * file is polled (stat every `intervalMs`): it changes rarely, and polling
  * also sees the folder being created after the reporter started.
+ *
+ * A file that cannot be read when the reporter starts says nothing about
+ * which ports are drained, so until it can be read every service counts as
+ * drained as a whole (`'unreadable'`): starting with "no drains" registered
+ * the ports an operator had drained before the restart.
  */
 export class DrainWatcher implements DrainSource {
-  private state: DrainState = emptyDrains();
-  private listener: ((previous: DrainState, next: DrainState) => void) | undefined;
+  private state: DrainState | 'unreadable' = emptyDrains();
+  private listener: ((previous: DrainState | 'unreadable', next: DrainState) => void) | undefined;
   private reading: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly onStat = (): void => {
@@ -136,23 +141,40 @@ export class DrainWatcher implements DrainSource {
     private readonly intervalMs = 500,
   ) {}
 
-  /** Reads the file once (a broken file is logged and treated as "no change") and starts watching it. */
+  /** Reads the file once (a broken file holds every service out, see above) and starts watching it. */
   async start(): Promise<void> {
-    await this.reload();
+    try {
+      this.state = await readDrains(this.path);
+    } catch (error) {
+      this.state = 'unreadable';
+      this.logger.error({ err: error, file: this.path }, `${errorMessage(error)}; every service counts as drained until it can be read (it may drain some of them)`);
+    }
     watchFile(this.path, { interval: this.intervalMs, persistent: false }, this.onStat);
   }
 
-  onChange(listener: (previous: DrainState, next: DrainState) => void): void {
+  /** `previous` is 'unreadable' when the file could not be read since the start: every service was drained as a whole ({@link unreadableEntry}). */
+  onChange(listener: (previous: DrainState | 'unreadable', next: DrainState) => void): void {
     this.listener = listener;
   }
 
   drainsFor(service: string): { ports: number[] | 'all'; reason: string } | undefined {
+    if (this.state === 'unreadable') return { ports: 'all', reason: this.unreadableReason() };
     const entry = this.state.services[service];
     return entry ? { ports: entry.ports, reason: entry.reason } : undefined;
   }
 
-  current(): DrainState {
-    return this.state;
+  /** The drains in force; undefined while the file could not be read since the start. */
+  current(): DrainState | undefined {
+    return this.state === 'unreadable' ? undefined : this.state;
+  }
+
+  /** What every service's drain is while the file has not been read. */
+  unreadableEntry(): DrainEntry {
+    return { ports: 'all', reason: this.unreadableReason(), since: '' };
+  }
+
+  private unreadableReason(): string {
+    return `${this.path} cannot be read`;
   }
 
   private async reload(): Promise<void> {
@@ -167,6 +189,7 @@ export class DrainWatcher implements DrainSource {
     }
     const previous = this.state;
     this.state = next;
+    if (previous === 'unreadable') this.logger.info({ file: this.path }, `${this.path}: read; its drains replace the drain of every service`);
     if (JSON.stringify(previous) !== JSON.stringify(next)) this.listener?.(previous, next);
   }
 

@@ -39,6 +39,8 @@ interface ActiveRunner {
   instance: object;
   /** this runner is taking over from `from`, which keeps its registrations until then */
   handover?: { from: ActiveRunner; state: Handover; file: string };
+  /** an abandoned runner that took nodes over on `by`'s backend: kept (yielding) until `by` holds them again */
+  reclaim?: { by: ActiveRunner; state: Handover };
 }
 
 /**
@@ -144,6 +146,11 @@ export class Reporter {
     return this.runners.get(service)?.runner;
   }
 
+  /** The services that have a runner. */
+  serviceNames(): string[] {
+    return [...this.runners.keys()];
+  }
+
   /** The service's runner and, during a handover, the one it takes over from: an operator drain applies to both. */
   runnersOf(service: string): ServiceRunner[] {
     const active = this.runners.get(service);
@@ -202,6 +209,13 @@ export class Reporter {
 
   /** Stops `active` (its session stays open until it is done), then closes what is unused. */
   private retireRunner(active: ActiveRunner, deregister: boolean): void {
+    // Abandoned runners waiting for this one to take their nodes back: it will not any more.
+    for (const waiting of this.leaving) {
+      if (waiting.reclaim?.by !== active) continue;
+      waiting.reclaim.state.cancel();
+      waiting.reclaim = undefined;
+      this.retireRunner(waiting, deregister);
+    }
     this.leaving.add(active);
     void active.runner.stop({ deregister }).finally(() => {
       this.leaving.delete(active);
@@ -272,9 +286,10 @@ export class Reporter {
     if (active?.handover) {
       this.logger.info({ service: item.name, discovery: active.item.discovery }, `service "${item.name}": the handover to ${active.handover.file} is abandoned (replaced by a newer config); the previous session keeps the registrations`);
       this.endHandover(active);
-      // The same discovery's abandoned session closes with its registrations; another discovery's stays open, so clean it.
-      this.retireRunner(active, active.item.discovery !== from?.item.discovery);
       from?.runner.reclaimRegistrations();
+      if (from && active.item.discovery === from.item.discovery) this.keepUntilReclaimed(active, from);
+      // Another discovery's abandoned session stays open after its runner: its registrations are cleaned.
+      else this.retireRunner(active, true);
     }
     const runner = this.createRunner(item, pooled);
     const entry: ActiveRunner = { item, runner, instance: pooled.instance };
@@ -297,6 +312,25 @@ export class Reporter {
       this.endHandover(entry);
       // On the same backend the nodes are the new session's now: removing them would remove the new registrations.
       this.retireRunner(from, !sameBackend);
+    });
+  }
+
+  /**
+   * An abandoned runner on the same backend holds the nodes it took over;
+   * its session's close would delete them before `from` has written them
+   * again (a gap every watcher sees). It stops taking them back and stays,
+   * with its session, until `from` (or the next runner) holds them.
+   */
+  private keepUntilReclaimed(abandoned: ActiveRunner, from: ActiveRunner): void {
+    abandoned.runner.yieldRegistrations();
+    const state = new Handover(abandoned.runner, from.runner, handoverDeadline(abandoned.runner, abandoned.item.intervalMs), () => undefined);
+    abandoned.reclaim = { by: from, state };
+    this.leaving.add(abandoned);
+    void state.done.then((reclaimed) => {
+      if (!reclaimed || abandoned.reclaim?.state !== state) return;
+      abandoned.reclaim = undefined;
+      this.leaving.delete(abandoned);
+      this.retireRunner(abandoned, false);
     });
   }
 
@@ -370,6 +404,7 @@ export class Reporter {
     for (const active of [...this.runners.values(), ...this.leaving]) {
       const from = active.handover?.from;
       this.endHandover(active);
+      active.reclaim?.state.cancel();
       // A runner still taking over may hold nothing yet on a session that cannot be reached, where
       // each unpublish would wait out its deadline; closing its session below removes whatever it holds.
       stopping.push(active.runner.stop({ deregister: from === undefined }));

@@ -115,6 +115,12 @@ const cases: { name: string; example: string; edit: (dir: string) => Promise<voi
     },
     expect: [/clusters\/(cache|webapp)\.yaml: haproxy\.port: .*8080 is already used/, /services\/x\.yaml: checks/],
   },
+  {
+    name: 'metadata with an anchor used inside itself (a stack overflow with a trace before)',
+    example: 'web-cluster-with-redis/machine-a',
+    edit: (dir) => writeFile(join(dir, 'services/loop.yaml'), 'discovery: zookeeper\nport: 9998\nchecks:\n  interval: 1\n  tcp: { rise: 1, fall: 1 }\nmetadata:\n  tags: &tags [web, *tags]\n'),
+    expect: [/services\/loop\.yaml: metadata\.tags\.1 \(line 7\): refers to itself/],
+  },
 ];
 
 for (const testCase of cases) {

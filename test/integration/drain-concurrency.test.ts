@@ -1,12 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_CLI, runCli } from '../support/cli.js';
 import { writeConfig } from '../support/daemon-config.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import type { DrainState } from '../../src/reporter/drains.js';
+import { processStartTime } from '../../src/lib/dir-lock.js';
 
 /**
  * Issue #11.10: `lighthouse drain` read, changed and wrote drains.json with
@@ -56,4 +59,38 @@ test('concurrent drains of different ports of one service merge', { timeout: 60_
   const results = await Promise.all(ports.map((port) => runCli('drain', dir.path, 'svc00', '--port', String(port))));
   for (const result of results) assert.equal(result.code, 0, result.stderr);
   assert.deepEqual((await drains()).services.svc00?.ports, ports);
+});
+
+/** A lock file as a real process would leave it, owned by `sleep` (alive, or SIGKILLed before we return). */
+async function lockOwnedBySleep(file: string, killIt: boolean): Promise<ChildProcess> {
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('spawn', resolve));
+  const owner = { pid: child.pid!, startTime: processStartTime(child.pid!), bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), host: hostname(), role: 'lighthouse drain', since: new Date().toISOString() };
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFile(file, `${JSON.stringify(owner)}\n`);
+  if (killIt) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return child;
+}
+
+test('the lock of a SIGKILLed drain is taken over; a live holder makes drain fail naming it, with its code', { timeout: 60_000 }, async () => {
+  const lock = join(dir.path, '.state', 'drains.json.lock');
+  await lockOwnedBySleep(lock, true);
+  const taken = await runCli('drain', dir.path, 'svc00', '--reason', 'after a SIGKILLed drain');
+  assert.equal(taken.code, 0, taken.stderr);
+  assert.equal((await drains()).services.svc00?.reason, 'after a SIGKILLed drain');
+  assert.equal(existsSync(lock), false, 'no lock left behind');
+
+  const holder = await lockOwnedBySleep(lock, false);
+  try {
+    const refused = await runCli('drain', dir.path, 'svc01', '--reason', 'while another holds the lock');
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stderr, `lighthouse: LH_DIR_LOCKED: ${lock}: already locked by lighthouse drain PID ${holder.pid}, running since ${JSON.parse(await readFile(lock, 'utf8')).since}\n`);
+    assert.equal((await drains()).services.svc01, undefined, 'nothing written');
+  } finally {
+    holder.kill('SIGKILL');
+  }
 });

@@ -71,4 +71,45 @@ describe('etcd history replaced under a watch', () => {
     assert.equal(warnings.length, 1, JSON.stringify(capture.lines().filter((line) => line.code === 'LH_ETCD_HISTORY_LOST')));
     assert.match(String(warnings[0]!.msg), /another cluster/);
   });
+
+  test('the same etcd restarted without its data (same cluster id), past the old revision before the watch is back: read again in full', async () => {
+    // An etcd started again with the same flags and an empty data dir has the same cluster id
+    // (derived from its peer URLs and cluster token): only the history itself can tell.
+    const relayed = await TcpRelay.start(first.clientPort);
+    try {
+      const before = first.client();
+      await before.put(`${PREFIX}/web/a.example.com:80`).value(node('a.example.com'));
+      for (let i = 0; i < 20; i += 1) await before.put('/elsewhere').value(String(i));
+      const { cluster_id: clusterBefore, revision: revisionBefore } = (await before.get('/elsewhere').exec()).header;
+      before.close();
+
+      const capture = captureLogger('debug');
+      const discovery = createEtcdDiscovery({ endpoints: [`http://${relayed.address}`], prefix: PREFIX, lease_ttl: 4, operation_timeout_ms: 2000 }, capture.logger);
+      discoveries.push(discovery);
+      discovery.connect();
+      const web = new MemberLog();
+      discovery.watch('web', web.onMembers);
+      await web.waitForKeys(['a.example.com:80']);
+
+      relayed.cut();
+      await first.restartWithoutData();
+      const after = first.client();
+      admins.push(after);
+      await after.put(`${PREFIX}/web/b.example.com:80`).value(node('b.example.com'));
+      // Written past the revision the watch had seen before it can reconnect.
+      while (BigInt((await after.put('/elsewhere').value('x').exec()).header.revision) <= BigInt(revisionBefore) + 5n);
+      assert.equal((await after.get('/elsewhere').exec()).header.cluster_id, clusterBefore, 'the same cluster id after the restart');
+      relayed.restore();
+
+      await web.waitForKeys(['b.example.com:80'], 20_000).catch((error: unknown) => {
+        throw new Error(`${String(error)}: ${JSON.stringify(capture.lines().map((line) => line.msg))}`);
+      });
+      await after.put(`${PREFIX}/web/c.example.com:80`).value(node('c.example.com'));
+      await web.waitForKeys(['b.example.com:80', 'c.example.com:80']);
+      const warnings = capture.lines().filter((line) => line.code === 'LH_ETCD_HISTORY_LOST' && line.level === 40);
+      assert.equal(warnings.length, 1, JSON.stringify(capture.lines().filter((line) => line.code === 'LH_ETCD_HISTORY_LOST')));
+    } finally {
+      await relayed.close();
+    }
+  });
 });

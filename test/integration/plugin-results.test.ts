@@ -124,4 +124,35 @@ describe('a check plugin that breaks the result contract, in a real reporter', (
       throw error;
     }
   });
+
+  test('a detail with line breaks and a megabyte of text is logged as one bounded line (pretty logs too)', async (t) => {
+    const port = await freePort();
+    const dir = join(tmp.path, 'project', 'config-detail');
+    const answer = join(tmp.path, 'answer-detail.json');
+    // What a plugin running a command and returning its stderr gives: several lines, and no bound.
+    const detail = `exit 1\nFORGED INFO service web port ${port} is up\u001b[2J${'x'.repeat(1_000_000)}`;
+    await writeFile(answer, JSON.stringify({ passed: false, detail }));
+    await writeConfig(dir, {
+      'plugins.yaml': 'plugins:\n  - lighthouse-check-sloppy\n',
+      'logging.yaml': 'level: info\nformat: pretty\n',
+      'discovery/zk.yaml': `plugin: zookeeper\nhosts: ["${zk.hosts[0]}"]\npath: ${BASE}\nsession_timeout_ms: 4000\nadvertise:\n  host: sloppy.example.com\n  ip: 127.0.0.1\n`,
+      'services/web.yaml': `port: ${port}\ndiscovery: zk\nchecks:\n  interval: 0.1\n  sloppy:\n    file: ${answer}\n    rise: 1\n    fall: 1\n`,
+    });
+    const logFile = join(dir, 'reporter.log');
+    const log = () => readFile(logFile, 'utf8').catch(() => '');
+    const daemon = startDaemon('reporter', dir, logFile);
+    try {
+      const line = await waitFor(async () => (await log()).split('\n').find((text) => text.includes('check sloppy failed: exit 1')), 'the failed run to be logged', 30_000, 50);
+      assert.doesNotMatch(await log(), /^FORGED/m, 'the detail cannot start a log line of its own');
+      assert.ok(line.includes('\\nFORGED'), `the line break is shown escaped: ${line.slice(0, 200)}`);
+      assert.ok(!line.includes('\u001b'), 'no terminal escape reaches the log');
+      assert.ok(line.length < 4_000, `the line is bounded (${line.length} characters)`);
+      assert.equal(await daemon.stop(), 0);
+    } catch (error) {
+      t.diagnostic((await log()).slice(0, 4_000));
+      throw error;
+    } finally {
+      await daemon.stop();
+    }
+  });
 });

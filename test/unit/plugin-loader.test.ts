@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { loadPluginRegistries } from '../../src/plugins/loader.js';
 import { builtinPlugin, registerBuiltins } from '../../src/plugins/builtins.js';
-import { installPlugin } from '../../src/plugins/install.js';
+import { installPlugin, pluginLoadTimeoutMs } from '../../src/plugins/install.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 import { PLUGIN_API_VERSION, type LighthousePlugin, type PluginApi } from '../../src/plugins/types.js';
 import { LighthouseError } from '../../src/lib/errors.js';
@@ -155,6 +155,21 @@ describe('plugin loader', () => {
     };
     await assert.rejects(installPlugin(registries, half, 'half', silentLogger()));
     assert.equal(registries.checks.get('first'), undefined, 'all or nothing');
+  });
+
+  test('LIGHTHOUSE_PLUGIN_TIMEOUT_MS beyond what a timer holds waits, not 1 ms', async () => {
+    // Node fires a timer of more than 2^31-1 ms after 1 ms: every plugin failed to load with "did not finish within 3000000000 ms".
+    const timeoutMs = pluginLoadTimeoutMs({ LIGHTHOUSE_PLUGIN_TIMEOUT_MS: '3000000000' });
+    const registries = createRegistries();
+    const slowSetup: LighthousePlugin = {
+      apiVersion: PLUGIN_API_VERSION,
+      async setup(api) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        api.registerCheck({ kind: 'slow', schema: z.object({}), create: () => ({ run: async () => ({ passed: true }) }) });
+      },
+    };
+    await installPlugin(registries, slowSetup, 'slow', silentLogger(), timeoutMs);
+    assert.ok(registries.checks.get('slow'));
   });
 
   test('the api only works during setup', async () => {

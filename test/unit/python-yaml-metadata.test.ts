@@ -70,6 +70,13 @@ const VALUES: readonly (readonly [yaml: string, json: string, why: string])[] = 
   ['"tab\\there"', '"tab\\there"', 'control characters escaped'],
   ['1.2.3', '"1.2.3"', 'a version string stays a string'],
   ['2001-12-14x', '"2001-12-14x"', 'not a timestamp'],
+  // explicit tags: PyYAML's constructor on any text
+  ['!!float 1', '1.0', 'an explicit float of an int text is a float'],
+  ['!!float "12"', '12.0', 'explicit float of a quoted text'],
+  ['!!float 1e3', '1000.0', 'an exponent without a sign, explicit'],
+  ['!!int "12"', '12', 'explicit int of a quoted text'],
+  ['!!int 0o17', '15', "Python's int(text, 8) takes the 0o prefix"],
+  ['!!str 12', '"12"', 'explicit string'],
   // nesting
   ['[1, 2.0, yes, ~]', '[1, 2.0, true, null]', 'a list'],
   ['{b: [1.5, {d: off}], a: 0.1}', '{"a": 0.1, "b": [1.5, {"d": false}]}', 'nested map, keys sorted'],
@@ -132,6 +139,9 @@ test('values the original could not write as JSON are refused with their setting
     ['yes: 1', 'metadata.true', /key true is not a string/],
     ['1.5: x', 'metadata.1.5', /key 1\.5 is not a string/],
     ['blob: !!binary aGVsbG8=', 'metadata.blob', /binary/],
+    ['limit: !!float .inf', 'metadata.limit', /Infinity/],
+    ['count: !!int 1.5', 'metadata', /!!int "1\.5" is not an int/],
+    ['ratio: !!float abc', 'metadata', /!!float "abc" is not a float/],
   ];
   for (const [line, setting, message] of cases) {
     const result = readPythonMetadata(`metadata:\n  ${line}\n`);
@@ -162,4 +172,21 @@ test('an unresolved alias or an alias bomb is a problem, not an exception', () =
     assert.ok(!result.ok, text.slice(0, 40));
     assert.equal(result.error[0]!.path.join('.'), 'metadata');
   }
+});
+
+test('an anchor used inside itself is a problem naming the setting, not a stack overflow', () => {
+  for (const [text, setting] of [
+    ['metadata:\n  tags: &t [web, *t]\n', 'metadata.tags.1'],
+    ['metadata:\n  m: &m\n    self: *m\n', 'metadata.m.self'],
+    ['metadata: &root\n  again: *root\n', 'metadata.again'],
+  ] as const) {
+    const result = readPythonMetadata(text);
+    assert.ok(!result.ok, text);
+    assert.equal(result.error[0]!.path.join('.'), setting, text);
+    assert.match(result.error[0]!.message, /refers to itself/);
+  }
+  // The same anchor used twice side by side is no cycle.
+  const shared = readPythonMetadata('metadata:\n  a: &a {x: 1}\n  b: [*a, *a]\n');
+  assert.ok(shared.ok);
+  assert.equal(pythonJsonDumps(shared.value), '{"a": {"x": 1}, "b": [{"x": 1}, {"x": 1}]}');
 });

@@ -109,6 +109,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
       rangeEnd: this.rangeEnd,
       fromRevision: revision + 1n,
       clusterId,
+      readKeys: kvs,
       onEvents: (events) => this.apply(events),
       onCompacted: (compactRevision) => {
         this.watch = undefined;

@@ -11,6 +11,8 @@ export interface RangeWatchOptions {
   fromRevision: bigint;
   /** the etcd cluster `fromRevision` belongs to (from the owner's read); else the first answer's */
   clusterId?: string;
+  /** the owner's read of the range at `fromRevision - 1` (every key, with its mod_revision): checked against etcd after each reconnect */
+  readKeys?: readonly { key: Buffer; mod_revision: string }[];
   /** events of one response, in revision order */
   onEvents(events: IEvent[]): void;
   /**
@@ -43,6 +45,27 @@ export interface HistoryLost {
   lastSeen: bigint;
 }
 
+/** SortOrder.Descend and SortTarget.Mod of etcd's rpc.proto (the request goes to gRPC as is: names are not mapped). */
+const SORT_DESCEND = 2;
+const SORT_BY_MOD = 3;
+
+/** The range as it was at `revision`. */
+interface Fingerprint {
+  revision: bigint;
+  count: string;
+  /** `key@mod_revision` of the most recently changed key, '' when the range was empty */
+  newest: string;
+}
+
+function fingerprintOf(revision: bigint, kvs: readonly { key: Buffer; mod_revision: string }[]): Fingerprint {
+  let newest: { key: Buffer; mod_revision: string } | undefined;
+  for (const kv of kvs) if (!newest || BigInt(kv.mod_revision) > BigInt(newest.mod_revision)) newest = kv;
+  return { revision, count: String(kvs.length), newest: newest ? `${newest.key.toString('utf8')}@${newest.mod_revision}` : '' };
+}
+
+const sameFingerprint = (a: Fingerprint, b: Fingerprint): boolean => a.count === b.count && a.newest === b.newest;
+const describe = (print: Fingerprint): string => `${print.count} key(s)${print.newest ? `, newest ${print.newest}` : ''}`;
+
 /** A watch cancel reason that means the history needed is gone (etcd words it like this). */
 const HISTORY_GONE = /required revision (has been compacted|is a future revision)/;
 
@@ -72,10 +95,14 @@ export class RangeWatch {
   /** the etcd cluster the history belongs to */
   private clusterId: string | undefined;
   private verifying = false;
+  /** what the range held at one revision already delivered, to recognise the history after a reconnect */
+  private fingerprint: Fingerprint | undefined;
+  private fingerprinting = false;
 
   constructor(private readonly options: RangeWatchOptions) {
     this.next = options.fromRevision;
     this.clusterId = options.clusterId || undefined;
+    if (options.readKeys) this.fingerprint = fingerprintOf(options.fromRevision - 1n, options.readKeys);
     this.backoff = options.backoff ?? new Backoff(100, 5_000);
     this.open();
   }
@@ -138,6 +165,8 @@ export class RangeWatch {
     if (this.historyChanged(response.header)) return;
     if (response.created) {
       this.backoff.reset();
+      // Only a watch that continues from a read of its range (a cluster's members) has one to check.
+      if (this.fingerprint) this.checkFingerprint(true);
       return;
     }
     if (response.events.length === 0) return;
@@ -185,6 +214,56 @@ export class RangeWatch {
         },
       );
     return false;
+  }
+
+  /**
+   * etcd started again without its data keeps its cluster id (it comes from
+   * the peer URLs and the cluster token), and once written past the
+   * revision this watch had seen, nothing in a header tells the new history
+   * from the old one: the watch resumed and never delivered what the new
+   * history holds below that revision. So after each reconnect the range is
+   * read as it was at a revision already delivered (count, newest key and
+   * its revision) and compared with what it was then; then a new such
+   * fingerprint is taken at the last revision delivered.
+   */
+  private checkFingerprint(verify: boolean): void {
+    if (this.fingerprinting) return;
+    const previous = verify ? this.fingerprint : undefined;
+    const at = previous?.revision ?? this.next - 1n;
+    if (at <= 0n) return;
+    this.fingerprinting = true;
+    void this.readFingerprint(at).then(
+      (seen) => {
+        this.fingerprinting = false;
+        if (this.closed) return;
+        if (previous && seen !== 'unknown' && !sameFingerprint(previous, seen)) {
+          this.lost({ reason: `etcd's history at revision ${at} is not the one the watch saw (${describe(seen)}, was ${describe(previous)}): restarted without its data?`, revision: this.next - 1n, lastSeen: this.next - 1n });
+          return;
+        }
+        if (previous) this.checkFingerprint(false);
+        else if (seen !== 'unknown') this.fingerprint = seen;
+      },
+      (error: unknown) => {
+        this.fingerprinting = false;
+        // Unreachable again: the next stream's "created" answer tries again.
+        if (this.stream) this.broken(this.stream, error);
+      },
+    );
+  }
+
+  private async readFingerprint(revision: bigint): Promise<Fingerprint | 'unknown'> {
+    const { connection, key, rangeEnd } = this.options;
+    try {
+      const answer = await connection.call('range', key.toString('utf8'), () =>
+        connection.kv.range({ key, ...(rangeEnd ? { range_end: rangeEnd } : {}), revision: revision.toString(), limit: 1, sort_order: SORT_DESCEND, sort_target: SORT_BY_MOD, keys_only: true }),
+      );
+      const newest = answer.kvs[0];
+      return { ...fingerprintOf(revision, newest ? [newest] : []), count: String(answer.count) };
+    } catch (error) {
+      // Compacted since: nothing to compare with. A future revision: the history went back (the header check sees it).
+      if (HISTORY_GONE.test(String((error as Error).message))) return 'unknown';
+      throw error;
+    }
   }
 
   private lost(history: HistoryLost): void {
