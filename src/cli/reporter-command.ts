@@ -3,11 +3,12 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Reporter } from '../reporter/reporter.js';
 import { applyDrainChange, DrainWatcher, drainFilePath } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
-import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 
 export async function runReporter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('reporter');
+  logStartup(log.logger, 'reporter', configDir);
   await assertConfigDir(configDir);
   await lockDaemon('reporter', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);

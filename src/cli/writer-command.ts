@@ -4,7 +4,7 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
-import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
 
 export interface DaemonCommandOptions {
   metricsPort?: number;
@@ -16,6 +16,7 @@ export interface DaemonCommandOptions {
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('writer');
+  logStartup(log.logger, 'writer', configDir);
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
