@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
@@ -78,6 +79,14 @@ describe('the npm package, packed and installed into a temp prefix', () => {
     assert.equal(result.stderr, '');
   });
 
+  test('help names the command typed: lighthouse-sd, or its alias lighthouse', async () => {
+    for (const command of ['lighthouse-sd', 'lighthouse']) {
+      const result = await run(join(prefix, 'bin', command), ['--help'], tmp.path);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^Usage: ${command} \\[options\\] \\[command\\]`), command);
+    }
+  });
+
   test('lighthouse-reporter --version, lighthouse-sd --version and its alias lighthouse --version', async () => {
     for (const command of ['lighthouse-reporter', 'lighthouse-sd', 'lighthouse']) {
       const result = await run(join(prefix, 'bin', command), ['--version'], tmp.path);
@@ -95,5 +104,45 @@ describe('the npm package, packed and installed into a temp prefix', () => {
     assert.equal(first.version, manifest.version);
     assert.equal(first.package, 'lighthouse-sd');
     assert.match(result.stderr, /no-such-config: not a config directory/);
+  });
+});
+
+/**
+ * What README "Install" says about Google Lighthouse in the same prefix: the
+ * `lighthouse` alias collides with its command and npm installs nothing.
+ */
+describe('the lighthouse alias next to another package\'s lighthouse command', () => {
+  let tmp: TempDir;
+
+  before(async () => {
+    tmp = await tempDir('lighthouse-package-clash-');
+  });
+
+  after(async () => {
+    await tmp?.remove();
+  });
+
+  test('npm install -g into that prefix fails with EEXIST and installs none of our commands', async () => {
+    const prefix = join(tmp.path, 'prefix');
+    // A stand-in for Google's package: only its name and its command matter.
+    const google = join(tmp.path, 'google-lighthouse');
+    await mkdir(google);
+    await writeFile(join(google, 'package.json'), JSON.stringify({ name: 'lighthouse', version: '1.0.0', bin: { lighthouse: 'cli.js' } }));
+    await writeFile(join(google, 'cli.js'), '#!/usr/bin/env node\nconsole.log("google");\n');
+    const other = await run('npm', ['pack', '--pack-destination', tmp.path], google);
+    assert.equal(other.code, 0, other.stderr);
+    assert.equal((await run('npm', ['install', '-g', '--prefix', prefix, join(tmp.path, 'lighthouse-1.0.0.tgz')], tmp.path)).code, 0);
+    const ours = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp.path], REPO);
+    assert.equal(ours.code, 0, ours.stderr);
+
+    const clash = await run('npm', ['install', '-g', '--prefix', prefix, join(tmp.path, TARBALL)], tmp.path);
+    assert.notEqual(clash.code, 0);
+    assert.match(clash.stderr, /EEXIST/);
+    assert.match(clash.stderr, /bin\/lighthouse\b/);
+    const theirs = await run(join(prefix, 'bin', 'lighthouse'), [], tmp.path);
+    assert.equal(theirs.stdout, 'google\n', 'the other lighthouse command is left alone');
+    for (const command of ['lighthouse-sd', 'lighthouse-writer', 'lighthouse-reporter']) {
+      assert.equal((await run('test', ['-e', join(prefix, 'bin', command)], tmp.path)).code, 1, `${command} installed`);
+    }
   });
 });
