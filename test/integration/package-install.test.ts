@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
@@ -21,6 +21,8 @@ const TARBALL = `lighthouse-sd-${manifest.version}.tgz`;
 const SHIPPED = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist', 'docs', 'examples']);
 /** A step bound only against a hung npm; not a timing assertion. */
 const STEP_TIMEOUT_MS = 300_000;
+/** Left in dist/ as by a source file deleted since the last build: packing must not ship it. */
+const STALE = join(REPO, 'dist', 'lighthouse-package-test-stale.js');
 
 interface Run {
   code: number;
@@ -47,6 +49,8 @@ describe('the npm package, packed and installed into a temp prefix', () => {
   before(async () => {
     tmp = await tempDir('lighthouse-package-');
     prefix = join(tmp.path, 'prefix');
+    await mkdir(join(REPO, 'dist'), { recursive: true });
+    await writeFile(STALE, '// a build output without its source\n');
     const packed = await run('npm', ['pack', '--pack-destination', tmp.path], REPO);
     assert.equal(packed.code, 0, `npm pack failed:\n${packed.stderr}`);
     assert.equal(packed.stdout.trim().split('\n').at(-1), TARBALL);
@@ -58,6 +62,7 @@ describe('the npm package, packed and installed into a temp prefix', () => {
   });
 
   after(async () => {
+    await rm(STALE, { force: true });
     await tmp?.remove();
   });
 
@@ -69,6 +74,8 @@ describe('the npm package, packed and installed into a temp prefix', () => {
     for (const needed of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/cli/main.js', 'dist/cli/writer-alias.js', 'dist/cli/reporter-alias.js', 'dist/lib/version.js']) {
       assert.ok(paths.includes(needed), `${needed} missing from ${TARBALL}`);
     }
+    // prepack empties dist/ before prepare builds it again
+    assert.ok(!paths.includes('dist/lighthouse-package-test-stale.js'), 'a stale build output was packed');
   });
 
   test('lighthouse-writer --help', async () => {
