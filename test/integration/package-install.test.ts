@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,12 @@ describe('the npm package, packed and installed into a temp prefix', () => {
     }
     // prepack empties dist/ before prepare builds it again
     assert.ok(!paths.includes('dist/lighthouse-package-test-stale.js'), 'a stale build output was packed');
+  });
+
+  test('the commands in the repository\'s dist/ are executable after npm pack rebuilt it (npx lighthouse-sd in a clone runs them)', () => {
+    for (const bin of ['dist/cli/main.js', 'dist/cli/writer-alias.js', 'dist/cli/reporter-alias.js']) {
+      assert.equal(statSync(join(REPO, bin)).mode & 0o111, 0o111, `${bin} is not executable`);
+    }
   });
 
   test('lighthouse-writer --help', async () => {
