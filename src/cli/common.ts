@@ -46,6 +46,11 @@ export function stateDirOf(configDir: string, stateDir: string | undefined): str
   return stateDir ?? join(configDir, '.state');
 }
 
+/** The lock file of a daemon in its state folder (also read by `lighthouse status`, to tell whether the daemon runs). */
+export function daemonLockPath(stateDir: string, role: 'writer' | 'reporter'): string {
+  return join(stateDir, `${role}.lock`);
+}
+
 const CONFLICT: Record<'writer' | 'reporter', string> = {
   writer: 'two writers would fight over the same HAProxy files and ports',
   reporter: 'two reporters would register the same nodes and remove each other\'s registrations',
@@ -57,12 +62,35 @@ const CONFLICT: Record<'writer' | 'reporter', string> = {
  * died is taken over; a clean exit (any process.exit) removes it.
  */
 export async function lockDaemon(role: 'writer' | 'reporter', configDir: string, stateDir: string, logger: Logger): Promise<DirLock> {
+  return (await lockOrExit(daemonLockPath(stateDir, role), role, logger, `another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first`, 'or give --state-dir a writable folder'))!;
+}
+
+/**
+ * Two writers with different `--state-dir`s (or config dirs) on one HAProxy
+ * pass each other's state-folder locks, and would still fight over its files
+ * and ports: the writer also locks each HAProxy `config_file` it drives, as
+ * the config dir names them at start (`<config_file>.lock`, in a folder the
+ * writer must be able to write anyway).
+ */
+export async function lockHaproxyFiles(configFiles: readonly string[], logger: Logger): Promise<void> {
+  for (const file of configFiles) {
+    // A full or read-only folder must not keep the writer from driving HAProxy through its runtime API, as it would without this lock.
+    await lockOrExit(`${file}.lock`, 'writer', logger, `another writer drives the HAProxy of ${file} (two writers would fight over its files and ports); stop it first`, undefined);
+  }
+}
+
+/** `unwritableHint` undefined: a lock file that cannot be written is a warning, not a reason to stop. */
+async function lockOrExit(path: string, role: string, logger: Logger, heldHint: string, unwritableHint: string | undefined): Promise<DirLock | undefined> {
   let lock: DirLock;
   try {
-    lock = await acquireDirLock(join(stateDir, `${role}.lock`), { role, logger });
+    lock = await acquireDirLock(path, { role, logger });
   } catch (error) {
     if (!(error instanceof LighthouseError)) throw error;
-    const message = error.cause === undefined ? `${error.message}: another ${role} runs on ${configDir} (${CONFLICT[role]}); stop it first` : `${error.message}; or give --state-dir a writable folder`;
+    if (error.cause !== undefined && unwritableHint === undefined) {
+      logger.warn({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, `${error.message}; running without it (a second writer on this HAProxy would not be detected)`);
+      return undefined;
+    }
+    const message = error.cause === undefined ? `${error.message}: ${heldHint}` : `${error.message}; ${unwritableHint}`;
     logger.fatal({ code: error.code, err: error.cause instanceof Error ? error.cause : error }, message);
     throw new CliExit(1, `lighthouse: ${error.code}: ${message}\n`);
   }

@@ -204,6 +204,13 @@ const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
  * are read at scrape time (the balancer owns the numbers; copying them on
  * every change would couple it to prom-client).
  */
+function* haproxyBalancers(writer: Writer): Generator<[string, HaproxyBalancer]> {
+  for (const name of writer.balancerNames()) {
+    const balancer = writer.balancer(name);
+    if (balancer instanceof HaproxyBalancer) yield [name, balancer];
+  }
+}
+
 export function registerHaproxyCounters(registry: Registry, writer: Writer): void {
   for (const [key, name] of Object.entries(COUNTER_NAME) as [keyof HaproxyCounters, string][]) {
     new Counter({
@@ -213,10 +220,7 @@ export function registerHaproxyCounters(registry: Registry, writer: Writer): voi
       registers: [registry],
       collect() {
         this.reset();
-        for (const name of writer.balancerNames()) {
-          const balancer = writer.balancer(name);
-          if (balancer instanceof HaproxyBalancer) this.inc({ balancer: name }, balancer.control.counters[key]);
-        }
+        for (const [name, balancer] of haproxyBalancers(writer)) this.inc({ balancer: name }, balancer.control.counters[key]);
       },
     });
   }
@@ -227,10 +231,7 @@ export function registerHaproxyCounters(registry: Registry, writer: Writer): voi
     registers: [registry],
     collect() {
       this.reset();
-      for (const name of writer.balancerNames()) {
-        const balancer = writer.balancer(name);
-        if (balancer instanceof HaproxyBalancer) this.set({ balancer: name }, balancer.health.up ? 1 : 0);
-      }
+      for (const [name, balancer] of haproxyBalancers(writer)) this.set({ balancer: name }, balancer.health.up ? 1 : 0);
     },
   });
 }

@@ -30,6 +30,7 @@ export function registerOperatorCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--timeout <ms>', 'how long to wait for discovery to answer (at most 600000)', boundedInteger(600_000), 5000)
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'the --state-dir of the daemons of CONFIG_DIR: the writer\'s removal-guard holds, the reporter\'s stalled handovers and registration conflicts (default: CONFIG_DIR/.state)')
     .action(async (configDir: string, options: StatusOptions) => (await import('./status-command.js')).runStatus(configDir, options));
 
   program
@@ -57,6 +58,7 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<config_dir>', 'the writer\'s config directory')
     .argument('<cluster>', 'cluster name')
     .option('--timeout <ms>', 'how long to wait for the writer to act', positiveInteger, 10_000)
+    .option('--state-dir <dir>', 'the writer\'s --state-dir (default: CONFIG_DIR/.state)')
     .action(async (configDir: string, cluster: string, options: ReleaseHoldOptions) => (await import('./release-hold-command.js')).runReleaseHold(configDir, cluster, options));
 }
 

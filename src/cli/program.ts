@@ -27,7 +27,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .option('--metrics-port <port>', 'serve /metrics, /healthz and the dashboard on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .option('--state-dir <dir>', 'where the last known members and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
+    .option('--state-dir <dir>', 'where the last known members, removal-guard holds and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
     // so that `lighthouse-writer --version` (= `lighthouse writer --version`) answers too
     .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
@@ -39,7 +39,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
-    .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
+    .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock and its state file for `lighthouse status`, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
     .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./reporter-command.js')).runReporter(configDir, options));
 

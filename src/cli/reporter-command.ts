@@ -1,6 +1,7 @@
 import { createDaemonLogger } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Reporter } from '../reporter/reporter.js';
+import { reporterStatePath } from '../reporter/state-file.js';
 import { applyDrainChange, DrainWatcher, drainFilePath } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
@@ -10,11 +11,12 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
   const log = createDaemonLogger('reporter');
   logStartup(log.logger, 'reporter', configDir);
   await assertConfigDir(configDir);
-  await lockDaemon('reporter', configDir, stateDirOf(configDir, options.stateDir), log.logger);
+  const stateDir = stateDirOf(configDir, options.stateDir);
+  await lockDaemon('reporter', configDir, stateDir, log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
   // Drains (`lighthouse drain`) are read before the first runner starts, so a drained port is never registered, not even briefly after a restart.
   const drains = new DrainWatcher(drainFilePath(configDir), log.logger.child({ module: 'drains' }));
-  const reporter = new Reporter({ configDir, registries, log, drains });
+  const reporter = new Reporter({ configDir, registries, log, drains, stateFile: reporterStatePath(stateDir) });
   drains.onChange((previous, next) => {
     for (const service of new Set([...Object.keys(previous.services), ...Object.keys(next.services)])) {
       for (const runner of reporter.runnersOf(service)) applyDrainChange(runner, previous.services[service], next.services[service]);

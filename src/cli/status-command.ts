@@ -10,8 +10,9 @@ import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
+import { readReporterState, reporterStatePath, type ConflictingPort, type ReporterStateView, type StalledHandover } from '../reporter/state-file.js';
 import { readHolds, type HeldCluster } from '../writer/holds-file.js';
-import { assertConfigDir, loadRegistries } from './common.js';
+import { assertConfigDir, daemonLockPath, loadRegistries, stateDirOf } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
 export interface StatusOptions {
@@ -19,6 +20,8 @@ export interface StatusOptions {
   /** ms to wait for discovery to answer */
   timeout: number;
   plugin?: string[];
+  /** the daemons' --state-dir (default CONFIG_DIR/.state): the writer's removal-guard holds, the reporter's state file */
+  stateDir?: string;
 }
 
 export interface MemberStatus {
@@ -52,17 +55,23 @@ export interface ServicePortStatus {
   /** null: unknown, discovery did not answer (never reported as "not registered") */
   registered: boolean | null;
   drained: { reason: string; since: string } | null;
+  /** the running reporter yields this node to another session that keeps taking it (LH_REGISTRATION_CONFLICT) */
+  conflict: ConflictingPort | null;
 }
 
 export interface ServiceStatusReport {
   name: string;
   discovery: string;
   ports: ServicePortStatus[];
+  /** the running reporter cannot move this service to a new discovery session (LH_HANDOVER_STALLED) */
+  handoverStalled: StalledHandover | null;
 }
 
 export interface StatusReport {
   clusters: ClusterStatus[];
   services: ServiceStatusReport[];
+  /** the reporter's state file (stalled handovers, registration conflicts); null when there is none (nothing is wrong, or no reporter) */
+  reporter: ReporterStateView | null;
   /** what could not be asked (discovery unreachable, HAProxy not answering, invalid files) */
   problems: string[];
 }
@@ -79,7 +88,7 @@ async function readMembers(discovery: Discovery, names: readonly string[], timeo
 }
 
 /** Everything `lighthouse status` shows, as data (the table and `--json` both come from it). */
-export async function collectStatus(configDir: string, registries: PluginRegistries, timeoutMs: number, identity?: LocalIdentity): Promise<StatusReport> {
+export async function collectStatus(configDir: string, registries: PluginRegistries, timeoutMs: number, identity?: LocalIdentity, stateDir = stateDirOf(configDir, undefined)): Promise<StatusReport> {
   const scan = await new ConfigDirectory(configDir, registries).scan();
   const { snapshot } = scan;
   const problems = scan.problems.map((problem) => `${problem.file}: ${problem.setting ? `${problem.setting}: ` : ''}${problem.message}`);
@@ -117,18 +126,21 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
   for (const balancer of snapshot.balancers.values()) {
     if (balancer.plugin !== 'haproxy') continue;
     const control = createHaproxyControl(balancer.config as HaproxyConfig);
+    let answered = false;
     try {
       for (const stat of await control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
+      answered = true;
     } catch (error) {
       problems.push(`${balancer.file}: HAProxy does not answer on its admin socket: ${errorMessage(error)}`);
     } finally {
       control.close();
     }
-    const down = await readDownMarker(control.paths.down);
+    // HAProxy answering outranks the marker: one left by a writer killed during an outage stays until a writer sees HAProxy serve.
+    const down = answered ? undefined : await readDownMarker(control.paths.down);
     if (down) problems.push(`${balancer.file}: HAProxy is down since ${down.since} (${down.attempts} failed start attempts; the writer retries with backoff): ${down.error}`);
   }
 
-  const holds = await readHolds(configDir);
+  const holds = await readHolds(stateDir);
   const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((item) => {
@@ -158,6 +170,15 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
   } catch (error) {
     problems.push(errorMessage(error));
   }
+  // Only the reporter knows these; a file its writer left behind (it no longer runs) is history, not the present.
+  let reporter: ReporterStateView | null = null;
+  try {
+    reporter = (await readReporterState(reporterStatePath(stateDir), daemonLockPath(stateDir, 'reporter'))) ?? null;
+  } catch (error) {
+    problems.push(errorMessage(error));
+  }
+  if (reporter?.stale) problems.push(`${reporter.file}: stale (${reporter.stale}); the ${reporter.stalled.length} stalled handover(s) and ${reporter.conflicts.length} registration conflict(s) it lists are from ${reporter.updated}, not current`);
+  const current = reporter && !reporter.stale ? reporter : undefined;
   const services: ServiceStatusReport[] = [];
   if (snapshot.services.size > 0) {
     const local = identity ?? (await resolveLocalIdentity());
@@ -172,12 +193,23 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
         ports: item.ports.map((port) => {
           const node = nodeKey({ host: address.host, port });
           const drained = drain && (drain.ports === 'all' || drain.ports.includes(port)) ? { reason: drain.reason, since: drain.since } : null;
-          return { port, node, registered: registeredKeys ? registeredKeys.has(node) : null, drained };
+          const conflict = current?.conflicts.find((entry) => entry.service === item.name && entry.port === port) ?? null;
+          return { port, node, registered: registeredKeys ? registeredKeys.has(node) : null, drained, conflict };
         }),
+        handoverStalled: current?.stalled.find((entry) => entry.service === item.name) ?? null,
       });
     }
   }
-  return { clusters, services, problems };
+  return { clusters, services, reporter, problems };
+}
+
+function stallLine(stall: StalledHandover): string {
+  return `handover stalled (LH_HANDOVER_STALLED): service ${stall.service} cannot move to the new session of ${stall.file} (discovery ${stall.discovery}, ${stall.session}) since ${stall.since}; the previous session keeps the registrations`;
+}
+
+function conflictLine(conflict: ConflictingPort): string {
+  const holder = `session ${conflict.holder.session}${conflict.holder.host ? ` (${conflict.holder.host}${conflict.holder.ip ? ` ${conflict.holder.ip}` : ''})` : ''}`;
+  return `registration conflict (LH_REGISTRATION_CONFLICT): service ${conflict.service} port ${conflict.port}: ${conflict.node} is held by another ${holder} since ${conflict.since}; this reporter (session ${conflict.session ?? 'unknown'}) yields it`;
 }
 
 function table(rows: string[][]): string {
@@ -185,14 +217,15 @@ function table(rows: string[][]): string {
   return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
-export function formatStatus(report: StatusReport): string {
+/** `stateDir`: the writer's --state-dir given to status, repeated in the release command it suggests. */
+export function formatStatus(report: StatusReport, options: { stateDir?: string } = {}): string {
   const out: string[] = [];
   for (const cluster of report.clusters) {
     const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
     out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${registered}`);
     if (cluster.hold) {
       out.push(
-        `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name})`,
+        `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name}${options.stateDir === undefined ? '' : ` --state-dir ${options.stateDir}`})`,
       );
     }
     if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
@@ -211,10 +244,21 @@ export function formatStatus(report: StatusReport): string {
     out.push(
       table([
         ['PORT', 'NODE', 'REGISTERED', 'DRAINED'],
-        ...service.ports.map((port) => [String(port.port), port.node, port.registered === null ? 'unknown' : port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
+        // In a conflict the node is registered, by the other session: neither yes nor no.
+        ...service.ports.map((port) => [String(port.port), port.node, port.conflict ? 'conflict' : port.registered === null ? 'unknown' : port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
       ]),
     );
+    if (service.handoverStalled) out.push(`  ${stallLine(service.handoverStalled)}`);
+    for (const port of service.ports) if (port.conflict) out.push(`  ${conflictLine(port.conflict)}`);
     out.push('');
+  }
+  // What the reporter reports about services or ports this config no longer has (edited since).
+  if (report.reporter && !report.reporter.stale) {
+    const shown = new Set(report.services.map((service) => service.name));
+    for (const stall of report.reporter.stalled) if (!shown.has(stall.service)) out.push(`reporter: ${stallLine(stall)}`);
+    for (const conflict of report.reporter.conflicts) {
+      if (!report.services.some((service) => service.ports.some((port) => port.conflict === conflict))) out.push(`reporter: ${conflictLine(conflict)}`);
+    }
   }
   if (report.clusters.length === 0 && report.services.length === 0) out.push('no clusters or services configured');
   for (const problem of report.problems) out.push(`problem: ${problem}`);
@@ -224,8 +268,9 @@ export function formatStatus(report: StatusReport): string {
 export async function runStatus(configDir: string, options: StatusOptions): Promise<void> {
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
-  const report = await collectStatus(configDir, registries, options.timeout);
-  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
-  // Scripts can tell "everything could be asked" from "part of the picture is missing".
-  throw new CliExit(report.problems.length > 0 ? 1 : 0);
+  const report = await collectStatus(configDir, registries, options.timeout, undefined, stateDirOf(configDir, options.stateDir));
+  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report, { stateDir: options.stateDir }));
+  // Scripts can tell "everything could be asked and nothing is stuck" from the rest.
+  const stuck = report.reporter !== null && !report.reporter.stale && (report.reporter.stalled.length > 0 || report.reporter.conflicts.length > 0);
+  throw new CliExit(report.problems.length > 0 || stuck ? 1 : 0);
 }

@@ -4,13 +4,15 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
-import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
+import { ConfigDirectory } from '../config/directory.js';
+import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
+import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, logStartup, stateDirOf } from './common.js';
 
 export interface DaemonCommandOptions {
   metricsPort?: number;
   metricsAddress: string;
   plugin?: string[];
-  /** where the lock is kept (both), and the last known member sets across restarts (writer); default CONFIG_DIR/.state */
+  /** where the lock is kept (both), and the last known member sets and removal-guard holds (writer); default CONFIG_DIR/.state */
   stateDir?: string;
 }
 
@@ -20,8 +22,10 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);
+  const { snapshot } = await new ConfigDirectory(configDir, registries, ['balancer']).scan();
+  await lockHaproxyFiles([...snapshot.balancers.values()].filter((item) => item.plugin === 'haproxy').map((item) => (item.config as HaproxyConfig).config_file), log.logger);
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
-  const writer = new Writer({ configDir, registries, log, memberCacheFile });
+  const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);
   const dashboard = new Dashboard(writer);
   await runUntilSignalled(

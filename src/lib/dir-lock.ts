@@ -149,6 +149,15 @@ function heldLock(path: string, owner: LockOwner, text: string): DirLock {
   };
 }
 
+/**
+ * Who holds the lock at `path` now, for a process that only looks (`lighthouse status`):
+ * undefined when nobody does (no file, or its owner no longer runs).
+ */
+export async function liveLockOwner(path: string): Promise<LockOwner | undefined> {
+  const owner = await readOwner(path).catch(() => 'unreadable' as const);
+  return owner === 'gone' || owner === 'unreadable' || !isAlive(owner) ? undefined : owner;
+}
+
 /** The lock's owner; 'gone' when there is no lock file; 'unreadable' when it is being written (or was left empty). */
 async function readOwner(path: string): Promise<LockOwner | 'gone' | 'unreadable'> {
   let text: string;

@@ -11,6 +11,7 @@ import { Handover, handoverDeadline } from './handover.js';
 import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
+import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -22,6 +23,8 @@ export interface ReporterOptions {
   timing?: Partial<RunnerTiming>;
   /** drains that survive restarts: consulted when a runner starts */
   drains?: DrainSource;
+  /** where to keep stalled handovers and registration conflicts for `lighthouse status` (see state-file.ts); none: not kept */
+  stateFile?: string;
 }
 
 /** Where operator drains (`lighthouse drain`) are read from. */
@@ -59,6 +62,7 @@ export class Reporter {
   private readonly leaving = new Set<ActiveRunner>();
   /** last state each discovery instance reported, for the handover-stalled line */
   private readonly instanceState = new WeakMap<object, string>();
+  private readonly stateFile: ReporterStateWriter | undefined;
   private stopped = false;
   private started = false;
 
@@ -66,11 +70,14 @@ export class Reporter {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createReporterMetrics();
     this.identity = options.identity;
+    this.stateFile = options.stateFile ? new ReporterStateWriter(options.stateFile, this.logger) : undefined;
     // Events go to the runners of the instance that sent them: during a handover two instances
     // of one discovery name are open, each with its own runner of the service.
     this.pool = new DiscoveryPool(options.registries, this.logger, (name, instance) => ({
       onStateChange: (state) => {
         this.instanceState.set(instance, state);
+        // A stalled handover names the new session's state.
+        this.syncStateFile();
         const current = this.pool.get(name)?.instance === instance;
         const which = current ? '' : ' (previous session, kept until its services moved over)';
         if (current) {
@@ -88,6 +95,8 @@ export class Reporter {
       },
       onLost: (service, key, holder) => {
         for (const runner of this.runnersOn(instance)) if (runner.name === service) runner.onLost(key, holder);
+        // The holder of a conflicting node may have changed.
+        this.syncStateFile();
       },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'discovery', 'service']), {
@@ -103,6 +112,8 @@ export class Reporter {
   async start(): Promise<void> {
     this.identity ??= await resolveLocalIdentity();
     this.logger.info({ configDir: this.options.configDir, host: this.identity.fqdn, ip: this.identity.ip }, 'reporter starting');
+    // Clears a file left by a reporter that did not stop cleanly.
+    this.syncStateFile();
     await this.watcher.start();
     this.started = true;
   }
@@ -140,6 +151,35 @@ export class Reporter {
     return active.handover ? [active.runner, active.handover.from.runner] : [active.runner];
   }
 
+  /** What `lighthouse status` cannot ask this process: stalled handovers and ports yielded to another session. */
+  troubles(): ReporterTroubles {
+    const troubles: ReporterTroubles = { stalled: [], conflicts: [] };
+    for (const active of [...this.runners.values()].sort((a, b) => a.item.name.localeCompare(b.item.name))) {
+      const handover = active.handover;
+      if (handover?.state.stalled) {
+        troubles.stalled.push({
+          service: active.item.name,
+          discovery: active.item.discovery,
+          file: handover.file,
+          since: new Date(handover.state.since).toISOString(),
+          session: this.instanceState.get(active.instance) ?? 'not connected yet',
+        });
+      }
+      for (const runner of handover ? [active.runner, handover.from.runner] : [active.runner]) {
+        for (const port of runner.status().ports) {
+          if (!port.conflict) continue;
+          troubles.conflicts.push({ service: runner.name, port: port.port, node: port.node, holder: { ...port.conflict.holder }, session: port.conflict.session, since: new Date(port.conflict.since).toISOString() });
+        }
+      }
+    }
+    return troubles;
+  }
+
+  /** Brings the state file in line (it is written only when the troubles change). */
+  private syncStateFile(): void {
+    if (this.stateFile && !this.stopped) this.stateFile.update(this.troubles());
+  }
+
   /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
   private runnersOn(instance: object): ServiceRunner[] {
     const all = [...this.runners.values()].flatMap((active) => (active.handover ? [active, active.handover.from] : [active]));
@@ -166,6 +206,7 @@ export class Reporter {
     void active.runner.stop({ deregister }).finally(() => {
       this.leaving.delete(active);
       if (!this.stopped) this.retireUnused();
+      this.syncStateFile();
     });
   }
 
@@ -214,6 +255,8 @@ export class Reporter {
     }
     // Old discovery sessions close only once no runner uses them: after their runners' successors took over.
     this.retireUnused();
+    // Removed services and ports take their conflicts with them; a replaced runner ends a handover.
+    this.syncStateFile();
   }
 
   /**
@@ -262,12 +305,14 @@ export class Reporter {
     active.handover.state.cancel();
     active.handover = undefined;
     this.metrics.handoverStalled.set({ service: active.item.name }, 0);
+    this.syncStateFile();
   }
 
   private handoverStalled(active: ActiveRunner): void {
     const handover = active.handover;
     if (!handover || this.stopped) return;
     this.metrics.handoverStalled.set({ service: active.item.name }, 1);
+    this.syncStateFile();
     const pending = handover.state.pending();
     const state = this.instanceState.get(active.instance) ?? 'not connected yet';
     this.logger.error(
@@ -306,6 +351,7 @@ export class Reporter {
     runner.onConflict((event) => {
       if (event.conflict) this.metrics.conflicts.inc({ service: item.name });
       this.metrics.conflicting.set({ service: item.name }, runner.status().ports.filter((port) => port.conflict !== null).length);
+      this.syncStateFile();
     });
     // Registration events fire inside the write, before the runner marks the port registered (or not);
     // counting on the next turn sees the state the event announced instead of the one before it.
@@ -333,7 +379,7 @@ export class Reporter {
     this.runners.clear();
     const retiring = this.retiring;
     this.retiring = [];
-    await Promise.all([this.pool.close(), this.pool.retire(retiring)]);
+    await Promise.all([this.pool.close(), this.pool.retire(retiring), this.stateFile?.close()]);
     this.logger.info('reporter stopped; registrations removed');
   }
 }

@@ -4,10 +4,12 @@ import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { ClusterState } from './cluster-state.js';
-import { readHolds, takeReleaseRequest, writeHolds, type HeldCluster } from './holds-file.js';
+import { defaultStateDir, holdsFilePath, readHolds, takeReleaseRequest, writeHolds, type HeldCluster } from './holds-file.js';
 
 export interface HoldKeeperOptions {
   configDir: string;
+  /** where the holds file and release requests are (the writer's --state-dir) */
+  stateDir: string;
   logger: Logger;
   heldMembers: Gauge<'cluster'>;
   holdsStarted: Counter<'cluster'>;
@@ -42,14 +44,15 @@ export class HoldKeeper {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private writing: Promise<void> = Promise.resolve();
-  private writeWarned = false;
+  /** the last holds-file write failed: warned once per change between failing and written, as the member cache is */
+  private writeFailing = false;
   private closed = false;
 
   constructor(private readonly options: HoldKeeperOptions) {}
 
   /** A holds file left by an earlier run would show holds that no longer exist. */
   async start(): Promise<void> {
-    if (Object.keys(await readHolds(this.options.configDir)).length > 0) this.persist();
+    if (Object.keys(await readHolds(this.options.stateDir)).length > 0) this.persist();
   }
 
   observe(cluster: string, state: ClusterState): void {
@@ -76,7 +79,7 @@ export class HoldKeeper {
       logger.warn(
         // A few names are enough to recognise the cluster in a log; status has them all.
         { code: 'LH_REMOVAL_HELD', cluster, listed: hold.listed, reference: hold.reference, floor: hold.floor, held: hold.held.slice(0, 20) },
-        `cluster "${cluster}": discovery lists ${hold.listed} members, below the floor of ${formatFloor(hold.floor)} (${hold.reference} listed recently): keeping ${hold.held.length} members routed until enough are listed again or "lighthouse release-hold ${this.options.configDir} ${cluster}"`,
+        `cluster "${cluster}": discovery lists ${hold.listed} members, below the floor of ${formatFloor(hold.floor)} (${hold.reference} listed recently): keeping ${hold.held.length} members routed until enough are listed again or "lighthouse release-hold ${this.options.configDir} ${cluster}${stateDirArgument(this.options)}"`,
       );
     }
     const previous = before?.failures ?? new Map<string, number>();
@@ -121,7 +124,7 @@ export class HoldKeeper {
     this.ticking = true;
     try {
       for (const cluster of [...this.kept.keys()]) {
-        if (await takeReleaseRequest(this.options.configDir, cluster)) {
+        if (await takeReleaseRequest(this.options.stateDir, cluster)) {
           this.options.logger.warn({ cluster }, `cluster "${cluster}": hold released by an operator: removing the held members`);
           this.options.release(cluster);
           continue;
@@ -158,16 +161,24 @@ export class HoldKeeper {
   /** Writes are chained so the file always ends with the latest holds. */
   private persist(staleRequestOf?: string): void {
     this.writing = this.writing.then(async () => {
-      if (staleRequestOf !== undefined) await takeReleaseRequest(this.options.configDir, staleRequestOf);
+      if (staleRequestOf !== undefined) await takeReleaseRequest(this.options.stateDir, staleRequestOf);
       const clusters = Object.fromEntries([...this.kept].map(([cluster, kept]) => [cluster, kept.hold]));
       try {
-        await writeHolds(this.options.configDir, clusters);
+        await writeHolds(this.options.stateDir, clusters);
       } catch (error) {
-        if (!this.writeWarned) this.options.logger.warn({ err: error }, `cannot write the holds file for "lighthouse status": ${errorMessage(error)}`);
-        this.writeWarned = true;
+        if (!this.writeFailing) this.options.logger.warn({ err: error }, `cannot write the holds file for "lighthouse status": ${errorMessage(error)}`);
+        this.writeFailing = true;
+        return;
       }
+      if (this.writeFailing) this.options.logger.info({ file: holdsFilePath(this.options.stateDir) }, `the holds file for "lighthouse status" is written again`);
+      this.writeFailing = false;
     });
   }
+}
+
+/** What release-hold needs to find this writer's state folder, when it is not the default one. */
+function stateDirArgument(options: HoldKeeperOptions): string {
+  return options.stateDir === defaultStateDir(options.configDir) ? '' : ` --state-dir ${options.stateDir}`;
 }
 
 function formatFloor(floor: number): string {

@@ -15,6 +15,7 @@ import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
+import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
 import { Quiescence } from './quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
@@ -37,6 +38,8 @@ export interface WriterOptions {
   startupWaitMs?: number;
   /** where the last known member sets are kept across restarts; default `<configDir>/.state/writer-members.json` */
   memberCacheFile?: string;
+  /** the writer's state folder (`--state-dir`): the holds file and release requests; default `<configDir>/.state` */
+  stateDir?: string;
 }
 
 interface ActiveWatch {
@@ -113,6 +116,7 @@ export class Writer {
     });
     this.holds = new HoldKeeper({
       configDir: options.configDir,
+      stateDir: options.stateDir ?? defaultStateDir(options.configDir),
       logger: this.logger,
       heldMembers: this.metrics.heldMembers,
       holdsStarted: this.metrics.holdsStarted,

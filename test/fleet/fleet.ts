@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { promisify } from 'node:util';
 import { adminSocket, parseServersState, type Row } from '../../src/balancer/haproxy/runtime-api.js';
 import { ConnectionState, ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import { isNoNode } from '../../src/discovery/zookeeper/zk-errors.js';
+import { fourLetterWord } from '../../src/discovery/zookeeper/four-letter-word.js';
 import { Etcd3 } from 'etcd3';
 import { waitFor } from '../support/wait-for.js';
 import { HostProcess } from './host-process.js';
@@ -254,25 +254,9 @@ export class Fleet {
 
   /** A four-letter word to a ZooKeeper host, over the bridge. */
   fourLetter(zk: EnsembleHost, word: string, timeoutMs = 2_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(ZK_CLIENT_PORT, zk.ip);
-      const chunks: Buffer[] = [];
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no answer to ${word} from ${zk.name}`));
-      }, timeoutMs);
-      socket.on('connect', () => socket.write(word));
-      socket.on('data', (chunk) => chunks.push(chunk));
-      socket.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve(Buffer.concat(chunks).toString('utf8'));
-      });
-    });
+    return fourLetterWord(ZK_CLIENT_PORT, word, timeoutMs, zk.ip);
   }
+
 
   /** `leader`, `follower`, or undefined while the server does not serve. */
   async memberMode(zk: EnsembleHost): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemon, type DaemonProcess } from '../support/daemon-process.js';
 import { haproxyYaml, writeConfig, zookeeperYaml } from '../support/daemon-config.js';
@@ -136,6 +137,43 @@ describe('one writer and one reporter per config dir', () => {
     } catch (error) {
       for (const name of ['writer-a', 'writer-b']) t.diagnostic(`${name}:\n${read(name).slice(-4000)}`);
       throw error;
+    }
+  });
+
+  test('a second writer with another --state-dir on the same HAProxy exits naming the first; the first keeps working', { timeout: 120_000 }, async (t) => {
+    const first = daemons.find((started) => started.child.exitCode === null && started.child.signalCode === null);
+    assert.ok(first, 'a writer of the previous test runs');
+    const second = daemon('writer', 'writer-other-state', ['--state-dir', join(dir.path, 'other-state')]);
+    try {
+      // Given a while to get as far as HAProxy: a writer that is let run never exits by itself.
+      const code = await Promise.race([second.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 30_000).unref())]);
+      assert.notEqual(code, 'running', 'the second writer does not run');
+      assert.notEqual(code, 0);
+      assert.match(read('writer-other-state'), new RegExp(`LH_DIR_LOCKED: .*haproxy\\.cfg\\.lock: already locked by writer PID ${first.pid}\\b.*another writer drives the HAProxy of`));
+      assert.equal(first.child.exitCode, null, 'the first writer still runs');
+      assert.ok((await backendsReached(webPort, 8)).size > 0, 'and HAProxy serves');
+    } catch (error) {
+      for (const name of ['writer-a', 'writer-b', 'writer-other-state']) t.diagnostic(`${name}:\n${read(name).slice(-4000)}`);
+      throw error;
+    }
+  });
+
+  test('a HAProxy lock file that cannot be written is a warning: the writer still drives HAProxy', { timeout: 120_000 }, async (t) => {
+    await Promise.all(daemons.map((started) => started.stop()));
+    // A folder where the lock file should be: neither created nor read, as on a full or read-only disk.
+    await mkdir(join(dir.path, 'run', 'haproxy.cfg.lock'), { recursive: true });
+    const writer = daemon('writer', 'writer-lock-unwritable');
+    try {
+      await waitFor(() => /haproxy\.cfg\.lock: cannot take the lock: .*running without it/.test(read('writer-lock-unwritable')), 'the warning', 60_000, 200);
+      await writeOriginalNode(client, BASE, 'web', node(backends[2]!), 'unwritable-lock');
+      await waitFor(async () => (await backendsReached(webPort, 8).catch(() => new Set<string>())).size > 0, 'the writer to serve', 60_000, 200);
+      assert.equal(writer.child.exitCode, null, 'the writer runs');
+    } catch (error) {
+      t.diagnostic(read('writer-lock-unwritable').slice(-4000));
+      throw error;
+    } finally {
+      await writer.stop();
+      await rm(join(dir.path, 'run', 'haproxy.cfg.lock'), { recursive: true, force: true });
     }
   });
 

@@ -141,7 +141,7 @@ test('status: members in ZooKeeper and in HAProxy, local ports registered (JSON 
     assert.equal(typeof member.currentSessions, 'number');
   }
   assert.deepEqual(report.services, [
-    { name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null })) },
+    { name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null, conflict: null })), handoverStalled: null },
   ]);
 
   const table = await runCli('status', join(dir.path, 'config'));

@@ -147,7 +147,7 @@ describe('removal guard: a cluster that vanishes from ZooKeeper stays routed', (
     const outcome = await releaseHold(dir.path, 'web', 10_000);
     assert.deepEqual(outcome, { ok: true, removed: backends.map(key).sort() });
     await waitFor(async () => (await serving()).size === 0, 'HAProxy to empty the backend after the release');
-    assert.deepEqual(await releaseHold(dir.path, 'web', 1_000), { ok: false, message: `${dir.path}: cluster "web" is not held (held: none)` });
+    assert.deepEqual(await releaseHold(dir.path, 'web', 1_000), { ok: false, message: `${dir.path}: cluster "web" is not held (held: none) (a writer run with --state-dir needs the same --state-dir here)` });
   });
 
   test('a held member that is really dead causes no failed requests, and is removed', async () => {

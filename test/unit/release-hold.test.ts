@@ -10,14 +10,15 @@ const hold = { held: ['a.test:1'], listed: 0, reference: 1, floor: 1, since: '20
 
 test('release-hold names what it could not do: a cluster that is not held, a request that cannot be written, a writer that does not act', async () => {
   const dir = await tempDir();
+  const state = join(dir.path, '.state');
   try {
-    assert.deepEqual(await releaseHold(dir.path, 'web', 100), { ok: false, message: `${dir.path}: cluster "web" is not held (held: none)` });
-    await writeHolds(dir.path, { web: hold });
+    assert.deepEqual(await releaseHold(dir.path, 'web', 100), { ok: false, message: `${dir.path}: cluster "web" is not held (held: none) (a writer run with --state-dir needs the same --state-dir here)` });
+    await writeHolds(state, { web: hold });
     const timedOut = await releaseHold(dir.path, 'web', 200);
     assert.equal(timedOut.ok, false);
     assert.match(!timedOut.ok ? timedOut.message : '', /did not release cluster "web" within 200 ms/);
-    await writeHolds(dir.path, { api: hold });
-    await mkdir(releaseRequestPath(dir.path, 'api'), { recursive: true });
+    await writeHolds(state, { api: hold });
+    await mkdir(releaseRequestPath(state, 'api'), { recursive: true });
     const refused = await releaseHold(dir.path, 'api', 200);
     assert.match(!refused.ok ? refused.message : '', new RegExp(`^${join(dir.path, '.state', 'release-hold.api')}: cannot ask the writer`));
   } finally {

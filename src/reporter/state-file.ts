@@ -1,0 +1,181 @@
+import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { RegistrationHolder } from '../discovery/types.js';
+import { atomicWrite } from '../lib/atomic-write.js';
+import { liveLockOwner, processStartTime, type LockOwner } from '../lib/dir-lock.js';
+import { z } from 'zod';
+import { LighthouseError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+
+/**
+ * What only the running reporter knows and `lighthouse status` (another
+ * process) must show: handovers stalled on a new discovery session and ports
+ * yielded to another session. Kept in `reporter-state.json` in the state
+ * folder, beside the reporter's lock; there only while something is wrong.
+ */
+
+export interface StalledHandover {
+  service: string;
+  discovery: string;
+  /** the discovery file of the new session */
+  file: string;
+  /** ISO time the handover started */
+  since: string;
+  /** the new session's state (connecting, disconnected, ...) */
+  session: string;
+}
+
+export interface ConflictingPort {
+  service: string;
+  port: number;
+  /** `host:port` both sessions register */
+  node: string;
+  /** the other session (ZooKeeper) or lease (etcd), holding the node */
+  holder: RegistrationHolder;
+  /** this reporter's session or lease, which yields */
+  session: string | null;
+  /** ISO time the conflict was detected */
+  since: string;
+}
+
+export interface ReporterTroubles {
+  stalled: StalledHandover[];
+  conflicts: ConflictingPort[];
+}
+
+interface StateFile extends ReporterTroubles {
+  version: 1;
+  /** the reporter that wrote it, to tell its file from a dead one's */
+  pid: number;
+  startTime: string | null;
+  host: string;
+  /** ISO time of the write */
+  updated: string;
+}
+
+// What status accepts from the file: a hand-edited or foreign file is reported, not half-shown.
+const fileSchema = z.object({
+  version: z.literal(1),
+  pid: z.number().int(),
+  startTime: z.string().nullable(),
+  host: z.string(),
+  updated: z.string(),
+  stalled: z.array(z.object({ service: z.string(), discovery: z.string(), file: z.string(), since: z.string(), session: z.string() })),
+  conflicts: z.array(
+    z.object({
+      service: z.string(),
+      port: z.number().int(),
+      node: z.string(),
+      holder: z.object({ session: z.string(), host: z.string().optional(), ip: z.string().optional() }),
+      session: z.string().nullable(),
+      since: z.string(),
+    }),
+  ),
+});
+
+export function reporterStatePath(stateDir: string): string {
+  return join(stateDir, 'reporter-state.json');
+}
+
+/**
+ * Keeps the file in line with the reporter's troubles. Written only when they
+ * change (the reporter calls update() on events, which mostly repeat the
+ * same state), removed when nothing is wrong and on close. A failed write is
+ * logged once per change and is never fatal: the log and the metrics still
+ * say it.
+ */
+export class ReporterStateWriter {
+  /** the state last asked for (undefined: none yet, so the first update also clears a file left by a crash) */
+  private wanted: string | undefined;
+  /** writes in order: a late write must not bring back a removed file */
+  private io: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly logger: Logger,
+  ) {}
+
+  update(troubles: ReporterTroubles): void {
+    if (this.closed) return;
+    const key = JSON.stringify(troubles);
+    if (key === this.wanted) return;
+    this.wanted = key;
+    this.io = this.io.then(() => (this.wanted === key ? this.write(troubles) : undefined));
+  }
+
+  /** Removes the file (clean shutdown); later updates are ignored. */
+  async close(): Promise<void> {
+    if (this.closed) return this.io;
+    this.closed = true;
+    this.wanted = '';
+    this.io = this.io.then(() => this.write({ stalled: [], conflicts: [] }));
+    return this.io;
+  }
+
+  /** Resolves once the writes asked for so far are done (tests). */
+  settle(): Promise<void> {
+    return this.io;
+  }
+
+  private async write(troubles: ReporterTroubles): Promise<void> {
+    const empty = troubles.stalled.length === 0 && troubles.conflicts.length === 0;
+    try {
+      if (empty) {
+        await unlink(this.path).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ENOENT') throw error;
+        });
+        return;
+      }
+      const file: StateFile = { version: 1, pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), updated: new Date().toISOString(), ...troubles };
+      await mkdir(dirname(this.path), { recursive: true });
+      await atomicWrite(this.path, `${JSON.stringify(file, null, 1)}\n`);
+    } catch (error) {
+      this.logger.warn(
+        { code: 'LH_FILE_WRITE', file: this.path, err: error, stalled: troubles.stalled.length, conflicts: troubles.conflicts.length },
+        `${this.path}: cannot ${empty ? 'remove' : 'write'} the reporter's state for \`lighthouse status\` (${troubles.stalled.length} stalled handover(s), ${troubles.conflicts.length} registration conflict(s)): ${errorMessage(error)}; status may show an older state until the next change`,
+      );
+    }
+  }
+}
+
+export interface ReporterStateView extends ReporterTroubles {
+  file: string;
+  /** ISO time the reporter wrote it */
+  updated: string;
+  pid: number;
+  /** null: written by the reporter running now; else why it is not current (that reporter no longer runs) */
+  stale: string | null;
+}
+
+/**
+ * The reporter's state file, if there is one, with whether its writer still
+ * holds the reporter lock at `lockPath`: a reporter killed with SIGKILL (or
+ * that lost the power) leaves the file behind, and what it says is then
+ * history, not the present. A file that cannot be read or is not one of
+ * ours fails naming it: saying nothing would read as "nothing is wrong".
+ */
+export async function readReporterState(path: string, lockPath: string): Promise<ReporterStateView | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LighthouseError('LH_CONFIG_INVALID', `the reporter's state cannot be read: ${errorMessage(error)}`, { file: path }, { cause: error });
+  }
+  let parsed: StateFile;
+  try {
+    parsed = fileSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw new LighthouseError('LH_CONFIG_INVALID', `not a reporter state file (written by the reporter, read by \`lighthouse status\`): ${errorMessage(error).split('\n')[0]}`, { file: path }, { cause: error });
+  }
+  const owner = await liveLockOwner(lockPath);
+  return { file: path, updated: parsed.updated, pid: parsed.pid, stale: staleness(parsed, owner, lockPath), stalled: parsed.stalled, conflicts: parsed.conflicts };
+}
+
+function staleness(file: StateFile, owner: LockOwner | undefined, lockPath: string): string | null {
+  if (!owner) return `no reporter holds ${lockPath}: reporter PID ${file.pid}, which wrote it, no longer runs`;
+  const same = owner.pid === file.pid && owner.host === file.host && (owner.startTime === null || file.startTime === null || owner.startTime === file.startTime);
+  return same ? null : `written by reporter PID ${file.pid}, which no longer runs; PID ${owner.pid} holds ${lockPath} now`;
+}
