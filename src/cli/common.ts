@@ -5,7 +5,17 @@ import type { Logger } from '../lib/logger.js';
 import { LighthouseError } from '../lib/errors.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { loadPluginRegistries } from '../plugins/loader.js';
+import { buildInfo } from '../lib/version.js';
 import { CliExit, fail } from './output.js';
+
+/**
+ * The first line a daemon logs, before anything can fail: which version
+ * (and Node.js) runs is the first question about any log an operator is sent.
+ */
+export function logStartup(logger: Logger, daemon: 'writer' | 'reporter', configDir: string): void {
+  const { name, version } = buildInfo();
+  logger.info({ package: name, version, node: process.version, pid: process.pid, configDir }, `${name} ${version} ${daemon} (Node.js ${process.version}, PID ${process.pid}) on ${configDir}`);
+}
 
 /** Ends the command with a one-line message (exit 2: usage) when the config directory is missing. */
 export async function assertConfigDir(path: string): Promise<void> {

@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { buildInfo } from '../lib/version.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 import { registerOperatorCommands } from './operator-commands.js';
 import { CliExit, exitWhenFlushed, ignoreClosedPipes } from './output.js';
@@ -7,10 +9,12 @@ import { CliExit, exitWhenFlushed, ignoreClosedPipes } from './output.js';
  * Each command's code is imported when that command runs: a writer never
  * loads the reporter, the demo or the operator commands (~4 MB of RSS).
  */
-export function buildProgram(): Command {
+export function buildProgram(name = 'lighthouse-sd'): Command {
+  const { version } = buildInfo();
   const program = new Command();
   program
-    .name('lighthouse')
+    .name(name)
+    .version(version, '-V, --version', 'print the version and exit')
     .description('Service discovery for microservice fleets: keeps a local HAProxy in sync with ZooKeeper (writer) and registers healthy local services (reporter).')
     .showHelpAfterError()
     // Commander would call process.exit() itself after --help or a usage error; main() exits once the output is out.
@@ -24,6 +28,8 @@ export function buildProgram(): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'where the last known members, removal-guard holds and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
+    // so that `lighthouse-writer --version` (= `lighthouse writer --version`) answers too
+    .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
 
   program
@@ -34,10 +40,20 @@ export function buildProgram(): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock and its state file for `lighthouse status`, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
+    .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./reporter-command.js')).runReporter(configDir, options));
 
   registerOperatorCommands(program);
   return program;
+}
+
+/**
+ * Help names the command the operator typed: `lighthouse-sd`, or its alias
+ * `lighthouse` (which clashes with Google Lighthouse when both are installed).
+ */
+function programName(): string {
+  const invoked = basename(process.argv[1] ?? '');
+  return invoked === 'lighthouse' ? invoked : 'lighthouse-sd';
 }
 
 /** Accumulates a repeatable option. */
@@ -60,7 +76,7 @@ export function parsePort(value: string): number {
 export async function main(argv: string[]): Promise<void> {
   ignoreClosedPipes();
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await buildProgram(programName()).parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CliExit) {
       if (error.stderrLine) process.stderr.write(error.stderrLine);

@@ -4,11 +4,12 @@ import { Reporter } from '../reporter/reporter.js';
 import { reporterStatePath } from '../reporter/state-file.js';
 import { applyDrainChange, DrainWatcher, drainFilePath } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
-import { assertConfigDir, loadRegistries, lockDaemon, stateDirOf } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 
 export async function runReporter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('reporter');
+  logStartup(log.logger, 'reporter', configDir);
   await assertConfigDir(configDir);
   const stateDir = stateDirOf(configDir, options.stateDir);
   await lockDaemon('reporter', configDir, stateDir, log.logger);

@@ -6,7 +6,7 @@ import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
 import { ConfigDirectory } from '../config/directory.js';
 import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
-import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, stateDirOf } from './common.js';
+import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, logStartup, stateDirOf } from './common.js';
 
 export interface DaemonCommandOptions {
   metricsPort?: number;
@@ -18,6 +18,7 @@ export interface DaemonCommandOptions {
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
   const log = createDaemonLogger('writer');
+  logStartup(log.logger, 'writer', configDir);
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
   const registries = await loadRegistries(configDir, options.plugin ?? [], log.logger);

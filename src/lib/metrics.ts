@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from './version.js';
 
 /**
  * Prometheus metrics of one daemon. Each daemon owns its own registry (tests
@@ -15,6 +16,9 @@ export function createMetrics(daemon: 'writer' | 'reporter') {
   const sessions = new Counter({ name: 'lighthouse_discovery_sessions_total', help: 'discovery sessions established (a new one after each expiry)', labelNames: ['discovery'], registers: [registry] });
   const stateChanges = new Counter({ name: 'lighthouse_discovery_state_changes_total', help: 'discovery session state changes, by new state', labelNames: ['discovery', 'state'], registers: [registry] });
   const configProblems = new Gauge({ name: 'lighthouse_config_problems', help: 'config files currently rejected (their last good version stays in force)', registers: [registry] });
+  // Always 1: the labels are the information (join on it to see which version runs where).
+  const build = new Gauge({ name: 'lighthouse_build_info', help: 'the package and version of this daemon and the Node.js running it (always 1)', labelNames: ['package', 'version', 'node'], registers: [registry] });
+  build.set({ package: buildInfo().name, version: buildInfo().version, node: process.version }, 1);
   return { registry, sessionState, sessions, stateChanges, configProblems };
 }
 

@@ -2,7 +2,7 @@
  * Everything a plugin package may depend on, in one module: types only, so a
  * plugin needs no runtime dependency on Lighthouse. Plain-JavaScript plugins
  * import them in JSDoc, e.g.
- * `@typedef {import('lighthouse/dist/plugins/api.js').LighthousePlugin} LighthousePlugin`.
+ * `@typedef {import('lighthouse-sd/dist/plugins/api.js').LighthousePlugin} LighthousePlugin`.
  */
 export type { LighthousePlugin, PluginApi, PluginHelper, DiscoveryPlugin, BalancerPlugin, CheckPlugin, IgnoredSetting, IgnoreSettings } from './types.js';
 export type { Check, CheckOutcome, CheckTarget } from '../checks/types.js';

@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
  * Types come from Lighthouse in JSDoc only: at run time this package needs
  * nothing but Node, and Lighthouse hands it everything else through `api`.
  *
- * @typedef {import('lighthouse/dist/plugins/api.js').LighthousePlugin} LighthousePlugin
- * @typedef {import('lighthouse/dist/plugins/api.js').PluginApi} PluginApi
- * @typedef {import('lighthouse/dist/plugins/api.js').CheckTarget} CheckTarget
- * @typedef {import('lighthouse/dist/plugins/api.js').CheckOutcome} CheckOutcome
+ * @typedef {import('lighthouse-sd/dist/plugins/api.js').LighthousePlugin} LighthousePlugin
+ * @typedef {import('lighthouse-sd/dist/plugins/api.js').PluginApi} PluginApi
+ * @typedef {import('lighthouse-sd/dist/plugins/api.js').CheckTarget} CheckTarget
+ * @typedef {import('lighthouse-sd/dist/plugins/api.js').CheckOutcome} CheckOutcome
  * @typedef {{ command: string[], cwd?: string }} CommandCheckConfig
  */
 
