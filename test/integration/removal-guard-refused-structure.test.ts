@@ -1,22 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writer } from '../../src/writer/writer.js';
-import { createDaemonLogger } from '../../src/lib/logger.js';
+import type { Writer } from '../../src/writer/writer.js';
 import { releaseHold } from '../../src/cli/release-hold-command.js';
-import { coreRegistries } from '../support/core-registries.js';
-import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
-import { ZookeeperCluster, connectClient, writeOriginalNode, mkdirs } from '../support/zookeeper.js';
+import { connectClient, writeOriginalNode } from '../support/zookeeper.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import { startHttpBackends, httpGet, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
-import { tempDir, type TempDir } from '../support/temp-dir.js';
+import type { TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
-import { haproxyYaml, writeConfig, zookeeperYaml } from '../support/daemon-config.js';
-import { killHaproxy } from '../support/haproxy-process.js';
-
-const BASE = '/lighthouse/services';
+import { BASE, startWriterStack, type WriterStack } from '../support/writer-stack.js';
 
 /**
  * The removal guard next to a structural change HAProxy refuses: a held
@@ -25,51 +19,32 @@ const BASE = '/lighthouse/services';
  * them (runtime API); fixing the file installs the structure with the
  * members discovery lists.
  */
-let zk: ZookeeperCluster;
-let admin: ZkClient;
+let stack: WriterStack;
 let registrations: ZkClient | undefined;
 let dir: TempDir;
-let backends: HttpBackend[];
+let backends: HttpBackend[] = [];
 let writer: Writer;
 let webPort: number;
 
-const haproxy = () => writer.balancer('haproxy') as HaproxyBalancer;
-const serving = async (): Promise<Set<string>> => {
-  const rows = await haproxy().control.serverStats();
-  return new Set(rows.filter((row) => row.proxy === 'web' && row.server !== 'BACKEND' && row.server !== 'FRONTEND' && !row.status.startsWith('MAINT')).map((row) => row.server));
-};
+const haproxy = () => stack.haproxy();
+const serving = (): Promise<Set<string>> => stack.serving('web');
 const webFile = (backend: string[] = []) => `discovery: zookeeper\nhaproxy:\n  port: ${webPort}\n  backend: [${backend.map((line) => JSON.stringify(line)).join(', ')}]\n`;
 
 before(async () => {
-  zk = await ZookeeperCluster.start();
-  admin = await connectClient(zk.connectString);
-  dir = await tempDir();
   backends = await startHttpBackends('web', 4);
   [webPort] = await freePorts(1);
-  await mkdirs(admin, `${BASE}/web`);
-  await writeConfig(dir.path, {
-    'discovery/zookeeper.yaml': zookeeperYaml(zk.hosts, BASE),
-    'balancers/haproxy.yaml': haproxyYaml(join(dir.path, 'run')),
-    'clusters/web.yaml': webFile(),
-  });
-  await mkdir(join(dir.path, 'run'), { recursive: true });
-  const log = createDaemonLogger('writer', { level: 'info', format: 'json', destination: join(dir.path, 'writer.log') });
-  writer = new Writer({ configDir: dir.path, registries: coreRegistries(), log });
-  await writer.start();
+  stack = await startWriterStack({ clusters: ['web'], files: { 'clusters/web.yaml': webFile() } });
+  ({ writer, dir } = stack);
 });
 
 after(async () => {
-  await writer?.stop();
-  await killHaproxy(join(dir.path, 'run', 'haproxy.pid'));
   registrations?.close();
-  admin?.close();
-  await zk?.stop();
-  await Promise.all((backends ?? []).map((backend) => backend.close()));
-  await dir?.remove();
+  await stack?.close();
+  await Promise.all(backends.map((backend) => backend.close()));
 });
 
 test('a held cluster edited into a structure HAProxy refuses: held members stay routed, a release removes them, the fix installs what discovery lists', async () => {
-  registrations = await connectClient(zk.connectString);
+  registrations = await connectClient(stack.zk.connectString);
   for (const backend of backends) await writeOriginalNode(registrations, BASE, 'web', { host: `${backend.id}.test`, ip: '127.0.0.1', port: backend.port, peer: null });
   await waitFor(async () => (await serving()).size === 4, 'HAProxy to route the 4 members', 20_000);
   await waitFor(() => writer.state.get('web').listed === 4, 'the writer to list all 4');
@@ -88,7 +63,7 @@ test('a held cluster edited into a structure HAProxy refuses: held members stay 
   await waitFor(async () => (await serving()).size === 0, 'the release to remove the held members while the structure is refused', 20_000);
 
   // Two come back, then the file is fixed: the structure is installed with exactly them.
-  registrations = await connectClient(zk.connectString);
+  registrations = await connectClient(stack.zk.connectString);
   for (const backend of backends.slice(0, 2)) await writeOriginalNode(registrations, BASE, 'web', { host: `${backend.id}.test`, ip: '127.0.0.1', port: backend.port, peer: null });
   await waitFor(async () => (await serving()).size === 2, 'the 2 members listed again to be routed', 20_000);
   await writeFile(join(dir.path, 'clusters', 'web.yaml'), webFile(['balance first']));

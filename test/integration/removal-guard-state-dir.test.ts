@@ -1,23 +1,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writer } from '../../src/writer/writer.js';
-import { createDaemonLogger } from '../../src/lib/logger.js';
+import type { Writer } from '../../src/writer/writer.js';
 import { collectStatus, formatStatus } from '../../src/cli/status-command.js';
 import { releaseHold } from '../../src/cli/release-hold-command.js';
 import { coreRegistries } from '../support/core-registries.js';
-import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
-import { ZookeeperCluster, connectClient, writeOriginalNode, mkdirs } from '../support/zookeeper.js';
+import { connectClient, writeOriginalNode } from '../support/zookeeper.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import { startHttpBackends, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
-import { tempDir, type TempDir } from '../support/temp-dir.js';
+import type { TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
-import { haproxyYaml, writeConfig, zookeeperYaml } from '../support/daemon-config.js';
-import { killHaproxy } from '../support/haproxy-process.js';
-
-const BASE = '/lighthouse/services';
+import { BASE, startWriterStack, type WriterStack } from '../support/writer-stack.js';
 
 /**
  * The shipped systemd unit runs the writer with --state-dir on a read-only
@@ -26,51 +21,38 @@ const BASE = '/lighthouse/services';
  * config dir's `.state` is a plain file here, so nothing can be written
  * under it, even by root.
  */
-let zk: ZookeeperCluster;
-let admin: ZkClient;
+let stack: WriterStack;
 let registrations: ZkClient | undefined;
-let dir: TempDir;
-let backends: HttpBackend[];
+let backends: HttpBackend[] = [];
 let writer: Writer;
+let dir: TempDir;
 let stateDir: string;
 
-const serving = async (): Promise<number> => {
-  const rows = await (writer.balancer('haproxy') as HaproxyBalancer).control.serverStats();
-  return rows.filter((row) => row.proxy === 'web' && row.server !== 'BACKEND' && row.server !== 'FRONTEND' && !row.status.startsWith('MAINT')).length;
-};
+const serving = async (): Promise<number> => (await stack.serving('web')).size;
 
 before(async () => {
-  zk = await ZookeeperCluster.start();
-  admin = await connectClient(zk.connectString);
-  dir = await tempDir();
   backends = await startHttpBackends('web', 3);
   const [webPort] = await freePorts(1);
-  await mkdirs(admin, `${BASE}/web`);
-  await writeConfig(dir.path, {
-    'discovery/zookeeper.yaml': zookeeperYaml(zk.hosts, BASE),
-    'balancers/haproxy.yaml': haproxyYaml(join(dir.path, 'run')),
-    'clusters/web.yaml': `discovery: zookeeper\nhaproxy:\n  port: ${webPort}\n`,
+  stack = await startWriterStack({
+    clusters: ['web'],
+    files: { 'clusters/web.yaml': `discovery: zookeeper\nhaproxy:\n  port: ${webPort}\n` },
+    prepare: (path) => writeFile(join(path, '.state'), 'not a folder: the config dir is read-only for the writer\n'),
+    writer: (path) => {
+      stateDir = join(path, 'var-lib-lighthouse');
+      return { memberCacheFile: join(stateDir, 'writer-members.json'), stateDir };
+    },
   });
-  await mkdir(join(dir.path, 'run'), { recursive: true });
-  await writeFile(join(dir.path, '.state'), 'not a folder: the config dir is read-only for the writer\n');
-  stateDir = join(dir.path, 'var-lib-lighthouse');
-  const log = createDaemonLogger('writer', { level: 'info', format: 'json', destination: join(dir.path, 'writer.log') });
-  writer = new Writer({ configDir: dir.path, registries: coreRegistries(), log, memberCacheFile: join(stateDir, 'writer-members.json'), stateDir });
-  await writer.start();
+  ({ writer, dir } = stack);
 });
 
 after(async () => {
-  await writer?.stop();
-  await killHaproxy(join(dir.path, 'run', 'haproxy.pid'));
   registrations?.close();
-  admin?.close();
-  await zk?.stop();
-  await Promise.all((backends ?? []).map((backend) => backend.close()));
-  await dir?.remove();
+  await stack?.close();
+  await Promise.all(backends.map((backend) => backend.close()));
 });
 
 test('a writer with --state-dir and a read-only config dir: status shows its hold and release-hold ends it', async () => {
-  registrations = await connectClient(zk.connectString);
+  registrations = await connectClient(stack.zk.connectString);
   for (const backend of backends) await writeOriginalNode(registrations, BASE, 'web', { host: `${backend.id}.test`, ip: '127.0.0.1', port: backend.port, peer: null });
   await waitFor(async () => (await serving()) === 3, 'HAProxy to route the 3 members', 20_000);
   await waitFor(() => writer.state.get('web').listed === 3 && writer.state.get('web').hold === undefined, 'the writer to list all 3');
