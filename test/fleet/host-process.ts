@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import type { FleetHost } from './netns.js';
 
 /**
@@ -54,18 +55,8 @@ export class HostProcess {
     if (!child.pid) throw new Error(`could not start ${label} on ${host.name}`);
     const proc = new HostProcess(host, label, child);
     if (!options.logFile) {
-      let buffered = '';
-      const onData = (chunk: Buffer): void => {
-        buffered += chunk.toString('utf8');
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          options.onLine?.(line);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      // One reader per stream: a shared buffer would splice a partial stdout line with stderr.
+      for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => options.onLine?.(line));
     }
     return proc;
   }

@@ -7,6 +7,7 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import { serve } from './http-backends.js';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait-for.js';
 
@@ -77,23 +78,16 @@ export class DaemonProcess {
     private readonly child: ChildProcess,
   ) {
     children.add(child);
-    let buffered = '';
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        this.raw.push(line);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ msg: line });
-        }
+    const onLine = (line: string): void => {
+      this.raw.push(line);
+      try {
+        this.lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        this.lines.push({ msg: line });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    // One reader per stream: a shared buffer would splice a partial stdout line with stderr.
+    for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
