@@ -1,4 +1,5 @@
 import { errorMessage } from '../lib/errors.js';
+import { pollUntil } from '../lib/poll.js';
 import { defaultStateDir, readHolds, releaseRequestPath, requestRelease } from '../writer/holds-file.js';
 import { assertConfigDir } from './common.js';
 
@@ -29,12 +30,12 @@ export async function releaseHold(configDir: string, cluster: string, timeoutMs:
   } catch (error) {
     return { ok: false, message: `${releaseRequestPath(stateDir, cluster)}: cannot ask the writer to release cluster "${cluster}": ${errorMessage(error)}` };
   }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!(await readHolds(stateDir))[cluster]) return { ok: true, removed: before.held };
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    await pollUntil(async () => !(await readHolds(stateDir))[cluster], `the writer to release cluster "${cluster}"`, timeoutMs, 100);
+    return { ok: true, removed: before.held };
+  } catch {
+    return { ok: false, message: `${configDir}: the writer did not release cluster "${cluster}" within ${timeoutMs} ms (is it running on this config directory?)` };
   }
-  return { ok: false, message: `${configDir}: the writer did not release cluster "${cluster}" within ${timeoutMs} ms (is it running on this config directory?)` };
 }
 
 export async function runReleaseHold(configDir: string, cluster: string, options: ReleaseHoldOptions): Promise<void> {
