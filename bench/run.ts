@@ -31,7 +31,7 @@ const wanted = (name: string): boolean => !only || only.includes(name);
 
 const log = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
-/** Sizes: quick finishes in a few minutes on 2 cores; the full run is what the README reports. */
+/** Sizes: quick finishes in a few minutes on 2 cores; the full run is what docs/benchmarks.md reports. */
 const plan = quick
   ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: false, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6 }
   : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10 };
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
   info.loadAverageAtEnd = loadavg().map((value) => round(value, 2));
   const headline = summarize(results);
   const report = { kind: quick ? 'quick' : 'full', date: new Date(started).toISOString(), durationSeconds: round((Date.now() - started) / 1000, 0), machine: info, headline, results };
-  // Full runs are kept with the repository (the README cites them); quick runs go to the temp dir.
+  // Full runs are kept with the repository (docs/benchmarks.md cites them); quick runs go to the temp dir.
   const dir = quick ? tmpdir() : fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(dir, { recursive: true });
   const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');

@@ -36,7 +36,7 @@ export const clusterCoreSchema = z.object({
 });
 
 /**
- * `removal_guard:` of a cluster or discovery file (README "Fleet safety"). Each setting
+ * `removal_guard:` of a cluster or discovery file (docs/fleet-safety.md). Each setting
  * left out takes the discovery file's, then the built-in default.
  */
 export const removalGuardSchema = z.strictObject({

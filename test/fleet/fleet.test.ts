@@ -46,7 +46,7 @@ for (const discovery of ['zookeeper', 'etcd'] as const) describe(`fleet on one m
 
   after(async () => {
     await fleet?.stop();
-    // Printed for the README's "Fleet" section; never asserted.
+    // Printed for docs/fleet-lab.md; never asserted.
     console.log(`\n${discovery} fleet measurements:\n${measured.splice(0).map((line) => `  ${line}`).join('\n')}\n`);
   });
 
@@ -233,8 +233,8 @@ for (const discovery of ['zookeeper', 'etcd'] as const) describe(`fleet on one m
 
   // Known defect on etcd, kept as a TODO (runs and reports, does not fail the suite): a reporter whose keepalive
   // stream went to the cut-off member can lose its lease (lease_ttl 4 s): the next stream may go to the same
-  // unreachable member, and the lease expires before a keepalive reaches a live one. See README "Fleet".
-  it('the ensemble leader\'s host cut off under load: re-election, 0 failed requests, 0 lost registrations', discovery === 'etcd' ? { todo: 'etcd: a reporter can lose its lease when the leader\'s host is cut off (README "Fleet")' } : {}, async (t) => {
+  // unreachable member, and the lease expires before a keepalive reaches a live one. See docs/fleet-lab.md.
+  it('the ensemble leader\'s host cut off under load: re-election, 0 failed requests, 0 lost registrations', discovery === 'etcd' ? { todo: 'etcd: a reporter can lose its lease when the leader\'s host is cut off (docs/fleet-lab.md)' } : {}, async (t) => {
     const leader = await fleet.leader();
     assert.ok(leader, 'the ensemble has a leader');
     const owners = new Map<string, string>();
@@ -309,8 +309,8 @@ for (const discovery of ['zookeeper', 'etcd'] as const) describe(`fleet on one m
   // the HAProxy 2.6.12 here starts a reloaded worker with an empty table (seen standalone too: -sf and
   // master-worker, 1 or 2 peers). When all hosts reload together no peer is left to teach the others, and a
   // host whose own instance left the cluster renders a peers section without its local peer, which HAProxy
-  // drops. See README "Fleet".
-  it('the shared stick table outlived every reload the membership changes caused', { todo: 'HAProxy reloads empty the shared stick table (README "Fleet")' }, async () => {
+  // drops. See docs/fleet-lab.md.
+  it('the shared stick table outlived every reload the membership changes caused', { todo: 'HAProxy reloads empty the shared stick table (docs/fleet-lab.md)' }, async () => {
     assert.ok(stickyUser, 'the peers scenario ran');
     for (const app of fleet.apps) {
       const line = (await fleet.adminCommand(app, `show table session key ${stickyUser}`)).split('\n').find((text) => text.includes(`key=${stickyUser}`));

@@ -16,7 +16,7 @@ import { HostProcess } from './host-process.js';
 import { FleetNetwork, killNamespaceProcesses, type FleetHost } from './netns.js';
 
 /**
- * A fleet on one machine (see README "Fleet"): three ZooKeeper hosts forming
+ * A fleet on one machine (see docs/fleet-lab.md): three ZooKeeper hosts forming
  * one ensemble and app hosts that each run what a machine of a real fleet
  * runs: a `web` instance (a tiny HAProxy answering with its host name), the
  * reporter registering it (no `advertise`: the reporter finds its host name

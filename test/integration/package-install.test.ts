@@ -9,7 +9,7 @@ import { tempDir, type TempDir } from '../support/temp-dir.js';
 
 /**
  * The package as an operator installs it (issue #18.3), with the commands of
- * README "Install from the package": `npm pack` in the repository (its
+ * docs/install.md "Install from the package": `npm pack` in the repository (its
  * prepare script builds dist/), `npm install -g --prefix PREFIX TARBALL`
  * (dependencies from the npm cache or the registry), then the installed
  * commands. Everything lands in a temp dir, removed afterwards.
@@ -31,7 +31,7 @@ interface Run {
 }
 
 function run(file: string, args: string[], cwd: string): Promise<Run> {
-  // No audit or funding requests: the commands stay the README's, the output stays short.
+  // No audit or funding requests: the commands stay those of docs/install.md, the output stays short.
   const env = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
   return new Promise((resolve, reject) => {
     execFile(file, args, { cwd, env, timeout: STEP_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
@@ -121,7 +121,7 @@ describe('the npm package, packed and installed into a temp prefix', () => {
 });
 
 /**
- * What README "Install" says about Google Lighthouse in the same prefix: the
+ * What docs/install.md says about Google Lighthouse in the same prefix: the
  * `lighthouse` alias collides with its command and npm installs nothing.
  */
 describe('the lighthouse alias next to another package\'s lighthouse command', () => {
