@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createDaemonLogger } from '../lib/logger.js';
+import { createDaemonLogger, defaultLogSettings, type LogLevel } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
@@ -14,10 +14,12 @@ export interface DaemonCommandOptions {
   plugin?: string[];
   /** where the lock is kept (both), and the last known member sets and removal-guard holds (writer); default CONFIG_DIR/.state */
   stateDir?: string;
+  /** `--log-level` or LIGHTHOUSE_LOG_LEVEL */
+  logLevel?: LogLevel;
 }
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
-  const log = createDaemonLogger('writer');
+  const log = createDaemonLogger('writer', defaultLogSettings(), { level: options.logLevel });
   logStartup(log.logger, 'writer', configDir);
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);

@@ -11,6 +11,7 @@ export const ErrorCodes = {
   LH_PLUGIN_UNKNOWN: 'A config file names a plugin that is not registered',
   LH_PLUGIN_LOAD: 'A plugin package could not be loaded or is incompatible',
   LH_NODE_INVALID: 'A discovery node carries malformed or hostile data',
+  LH_CLUSTER_EMPTY: 'A cluster lost its last member: the balancer has no server left to send its requests to',
   LH_REMOVAL_HELD: 'Discovery listed too few members of a cluster at once; the writer keeps the removed ones routed',
   LH_ZK_TIMEOUT: 'A ZooKeeper operation did not complete before its deadline',
   LH_ZK_OPERATION: 'A ZooKeeper operation failed',

@@ -89,6 +89,9 @@ export class Reporter {
         if (state === 'connected') {
           this.logger.info({ discovery: name }, `discovery "${name}" connected${which}`);
           for (const runner of this.runnersOn(instance)) runner.onReconnected();
+        } else if (state === 'closed') {
+          // Only this reporter closes a session (a stop, a retired discovery file): nothing to warn about.
+          this.logger.info({ discovery: name }, `discovery "${name}" closed${which}`);
         } else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}${which}: checks go on, registrations are restored when a session exists`);
       },
       onSession: (sessionId) => {

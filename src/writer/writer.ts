@@ -101,7 +101,9 @@ export class Writer {
       onStateChange: (state) => {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
-        if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
+        // `closed` is the writer's own doing (a stop, a removed discovery file), not a fault.
+        if (state === 'closed') this.logger.info({ discovery: name }, `discovery "${name}" closed`);
+        else if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
         else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
       },
       onSession: () => this.metrics.sessions.inc({ discovery: name }),
@@ -277,16 +279,15 @@ export class Writer {
 
   private applyChange(change: MemberChange): void {
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
-    this.logger.info(
-      {
-        cluster: change.cluster,
-        revision: change.revision,
-        added: change.added.map(nodeKey),
-        removed: change.removed.map(nodeKey),
-        changed: change.changed.map(nodeKey),
-      },
-      `cluster "${change.cluster}" now has ${this.state.get(change.cluster).members.length} members`,
-    );
+    const routed = this.state.get(change.cluster).members.length;
+    const fields = { cluster: change.cluster, revision: change.revision, added: change.added.map(nodeKey), removed: change.removed.map(nodeKey), changed: change.changed.map(nodeKey) };
+    // Held members count as routed: a hold is logged by the hold keeper (a warning), and only an empty backend is an outage.
+    if (routed === 0 && change.removed.length > 0) {
+      this.logger.error(
+        { ...fields, code: 'LH_CLUSTER_EMPTY' },
+        `cluster "${change.cluster}" now has 0 members: its frontend has no server to send requests to (discovery lists none, and the removal guard holds none)`,
+      );
+    } else this.logger.info(fields, `cluster "${change.cluster}" now has ${routed} members`);
     this.pendingSince ??= performance.now();
     this.requestSync();
   }
