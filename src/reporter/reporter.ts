@@ -12,6 +12,7 @@ import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
+import { PortSeries } from './port-series.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -50,6 +51,8 @@ interface ActiveRunner {
  */
 export class Reporter {
   readonly metrics: ReporterMetrics;
+  private readonly registeredSeries: PortSeries;
+  private readonly checkUpSeries: PortSeries;
   private readonly logger: Logger;
   private readonly pool: DiscoveryPool;
   private readonly watcher: ConfigWatcher;
@@ -71,6 +74,8 @@ export class Reporter {
   constructor(private readonly options: ReporterOptions) {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createReporterMetrics();
+    this.registeredSeries = new PortSeries(this.metrics.registered);
+    this.checkUpSeries = new PortSeries(this.metrics.checkUp);
     this.identity = options.identity;
     this.stateFile = options.stateFile ? new ReporterStateWriter(options.stateFile, this.logger) : undefined;
     // Events go to the runners of the instance that sent them: during a handover two instances
@@ -244,7 +249,8 @@ export class Reporter {
       this.retireRunner(active, true);
       // Mid-handover the old runner holds the registrations: it deregisters too.
       if (from) this.retireRunner(from, true);
-      this.metrics.registered.remove({ service: name });
+      this.registeredSeries.prune(name);
+      this.checkUpSeries.prune(name);
     }
 
     for (const item of next.services.values()) {
@@ -373,16 +379,17 @@ export class Reporter {
     const counted = new Map<string, { count(): void; observe(seconds: number): void }>();
     runner.onCheckResult((event) => {
       const result = event.passed ? 'pass' : 'fail';
-      const key = `${event.check}\0${result}`;
+      const key = `${event.port}\0${event.check}\0${result}`;
       let metric = counted.get(key);
       if (!metric) {
-        const counter = this.metrics.checks.labels({ service: event.service, check: event.check, result });
+        const counter = this.metrics.checks.labels({ service: event.service, port: String(event.port), check: event.check, result });
         const histogram = this.metrics.checkDuration.labels({ service: event.service, check: event.check });
         metric = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
         counted.set(key, metric);
       }
       metric.count();
       metric.observe(event.durationMs / 1000);
+      this.checkUpSeries.set({ service: event.service, port: String(event.port), check: event.check }, event.up ? 1 : 0);
     });
     runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
     runner.onConflict((event) => {
@@ -392,7 +399,13 @@ export class Reporter {
     });
     // Registration events fire inside the write, before the runner marks the port registered (or not);
     // counting on the next turn sees the state the event announced instead of the one before it.
-    runner.onRegistration(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length));
+    runner.onRegistration(() => {
+      const ports = runner.status().ports;
+      for (const port of ports) this.registeredSeries.set({ service: item.name, port: String(port.port) }, port.registered ? 1 : 0);
+      const current = new Set(ports.map((port) => String(port.port)));
+      this.registeredSeries.prune(item.name, current);
+      this.checkUpSeries.prune(item.name, current);
+    });
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;

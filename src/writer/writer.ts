@@ -343,6 +343,7 @@ export class Writer {
       return;
     }
     this.retryBackoff.reset();
+    this.metrics.lastSync.set(Date.now() / 1000);
     if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
     if (this.balancers.size > 0) this.firstSyncDone = true;
     if (since !== undefined) this.scheduleCacheWrite();

@@ -175,6 +175,30 @@ test('metrics: lighthouse_* names present on both daemons, and moving with chang
   assert.equal((await httpGet(ports.reporterMetrics, '/healthz')).status, 200);
 });
 
+test('metrics: per-server state, last sync time, per-port checks and registrations; no `daemon` label but on build_info', { timeout: 60_000 }, async () => {
+  const writerText = await metrics(ports.writerMetrics);
+  const lastSync = sample(writerText, 'lighthouse_last_sync_timestamp_seconds');
+  assert.ok(lastSync > Date.now() / 1000 - 3600 && lastSync <= Date.now() / 1000 + 1, `lighthouse_last_sync_timestamp_seconds is a Unix time: ${lastSync}`);
+  for (const backend of backends) {
+    const server = nodeOf(backend);
+    // Both serve: HAProxy has them up (checked) or unchecked (routed without a check), never down.
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server }), 1, `one state at 1 for ${server}`);
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'down' }), 0);
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'up' }) + sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'unchecked' }), 1);
+  }
+  const reporterText = await metrics(ports.reporterMetrics);
+  for (const backend of backends) {
+    const port = String(backend.port);
+    assert.equal(sample(reporterText, 'lighthouse_registrations', { service: 'web', port }), 1, `port ${port} registered`);
+    assert.equal(sample(reporterText, 'lighthouse_check_up', { service: 'web', port }), 1, `port ${port} checks up`);
+    assert.ok(sample(reporterText, 'lighthouse_checks_total', { service: 'web', port, result: 'pass' }) > 0, `checks of port ${port} counted`);
+  }
+  for (const [daemon, text] of [['writer', writerText], ['reporter', reporterText]] as const) {
+    const labelled = text.split('\n').filter((line) => line.includes('daemon="'));
+    assert.deepEqual(labelled.map((line) => line.slice(0, line.indexOf('{'))), ['lighthouse_build_info'], `${daemon}: only build_info says the daemon`);
+  }
+});
+
 test('drain/undrain: the reporter deregisters and keeps the port out across a restart; undrain brings it back', { timeout: 60_000 }, async () => {
   const [drained, other] = backends as [HttpBackend, HttpBackend];
   const config = join(dir.path, 'config');
