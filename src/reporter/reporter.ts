@@ -1,4 +1,4 @@
-import type { ServiceItem } from '../config/model.js';
+import type { Advertise, ServiceItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
@@ -8,7 +8,8 @@ import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { Handover, handoverDeadline } from './handover.js';
-import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
+import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
+import { checkAddressMismatch } from './check-address.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
@@ -58,6 +59,7 @@ export class Reporter {
   private readonly watcher: ConfigWatcher;
   private readonly runners = new Map<string, ActiveRunner>();
   private identity: LocalIdentity | undefined;
+  private readonly checkAddressWarned = new Map<string, string>();
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
   private readonly waitingForDiscovery = new Set<string>();
@@ -269,6 +271,7 @@ export class Reporter {
       this.waitingForDiscovery.delete(item.name);
       if (active && active.instance === pooled.instance && active.item.hash === item.hash) continue;
       if (active && active.instance === pooled.instance && canUpdateInPlace(active.item, item)) {
+        this.warnCheckAddress(item, pooled.item.advertise);
         active.runner.update(item, pooled.item.advertise);
         active.item = item;
         this.logger.info({ service: item.name }, `service "${item.name}" changed: updated in place`);
@@ -364,7 +367,16 @@ export class Reporter {
     );
   }
 
+  /** Once per service and message: the file's `host:` is checked while another address is registered. */
+  private warnCheckAddress(item: ServiceItem, discoveryAdvertise: Advertise | undefined): void {
+    const warning = checkAddressMismatch(item, advertisedAddress(this.identity!, discoveryAdvertise, item.advertise));
+    if (warning && this.checkAddressWarned.get(item.name) !== warning) this.logger.warn({ code: 'LH_CHECK_ADDRESS', service: item.name, file: item.file, setting: 'host' }, warning);
+    if (warning) this.checkAddressWarned.set(item.name, warning);
+    else this.checkAddressWarned.delete(item.name);
+  }
+
   private createRunner(item: ServiceItem, pooled: PooledDiscovery): ServiceRunner {
+    this.warnCheckAddress(item, pooled.item.advertise);
     const runner = new ServiceRunner({
       item,
       discovery: pooled.instance,

@@ -13,6 +13,7 @@ import { errorMessage } from '../lib/errors.js';
 import { CheckLoop } from './check-loop.js';
 import { advertisedAddress, nodeFor, type AdvertisedAddress, type LocalIdentity } from './local-identity.js';
 import type { CheckResult, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase, PortConflict, ConflictEvent } from './runner-status.js';
+import { checkHost } from './check-address.js';
 
 export type { CheckResult, CheckStatus, PortStatus, ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase, PortConflict, ConflictEvent } from './runner-status.js';
 
@@ -504,7 +505,7 @@ export class ServiceRunner {
   }
 
   private checkIdentity(spec: CheckSpec): string {
-    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: this.item.host });
+    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: checkHost(this.item, this.address) });
   }
 
   private addLoop(port: PortState, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
@@ -537,7 +538,7 @@ export class ServiceRunner {
       now: this.now,
     };
     try {
-      return plugin.create(spec.config, { host: this.item.host, port }, helper);
+      return plugin.create(spec.config, { host: checkHost(this.item, this.address), port }, helper);
     } catch (error) {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
       return failingCheck(`check plugin "${spec.kind}" could not be created: ${errorMessage(error)}`);
