@@ -14,6 +14,7 @@ import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming 
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
 import { PortSeries } from './port-series.js';
+import { PortReports } from './port-report.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -60,6 +61,7 @@ export class Reporter {
   private readonly runners = new Map<string, ActiveRunner>();
   private identity: LocalIdentity | undefined;
   private readonly checkAddressWarned = new Map<string, string>();
+  private readonly portReports = new PortReports();
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
   private readonly waitingForDiscovery = new Set<string>();
@@ -170,7 +172,7 @@ export class Reporter {
 
   /** What `lighthouse status` cannot ask this process: stalled handovers and ports yielded to another session. */
   troubles(): ReporterTroubles {
-    const troubles: ReporterTroubles = { stalled: [], conflicts: [] };
+    const troubles: ReporterTroubles = { stalled: [], conflicts: [], ports: this.portReports.report([...this.runners.values()].map((active) => active.runner.status()).sort((a, b) => a.service.localeCompare(b.service))) };
     for (const active of [...this.runners.values()].sort((a, b) => a.item.name.localeCompare(b.item.name))) {
       const handover = active.handover;
       if (handover?.state.stalled) {
@@ -253,6 +255,7 @@ export class Reporter {
       if (from) this.retireRunner(from, true);
       this.registeredSeries.prune(name);
       this.checkUpSeries.prune(name);
+      this.portReports.forget(name);
     }
 
     for (const item of next.services.values()) {
@@ -402,6 +405,8 @@ export class Reporter {
       metric.count();
       metric.observe(event.durationMs / 1000);
       this.checkUpSeries.set({ service: event.service, port: String(event.port), check: event.check }, event.up ? 1 : 0);
+      // The same result again changes nothing `status` shows: the state file is left alone.
+      if (this.portReports.changed(event)) this.syncStateFile();
     });
     runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
     runner.onConflict((event) => {
@@ -417,6 +422,8 @@ export class Reporter {
       const current = new Set(ports.map((port) => String(port.port)));
       this.registeredSeries.prune(item.name, current);
       this.checkUpSeries.prune(item.name, current);
+      // The event fires inside the write, before the runner records its outcome.
+      setImmediate(() => this.syncStateFile());
     });
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);

@@ -14,6 +14,7 @@ import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
@@ -92,6 +93,7 @@ export class Writer {
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
   private readonly holds: HoldKeeper;
+  private readonly syncRecord: SyncRecorder;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -116,6 +118,7 @@ export class Writer {
       },
       onProblems: (scan) => this.metrics.configProblems.set(scan.problems.length),
     });
+    this.syncRecord = new SyncRecorder(syncFilePath(options.stateDir ?? defaultStateDir(options.configDir)), this.logger);
     this.holds = new HoldKeeper({
       configDir: options.configDir,
       stateDir: options.stateDir ?? defaultStateDir(options.configDir),
@@ -324,6 +327,7 @@ export class Writer {
     const since = this.pendingSince;
     this.pendingSince = undefined;
     let failed = false;
+    let lastError = '';
     for (const [name, active] of this.balancers) {
       const clusters = this.balancedClusters(active.item);
       const stopTimer = this.metrics.syncDuration.startTimer({ balancer: name });
@@ -332,6 +336,7 @@ export class Writer {
         this.metrics.syncs.inc({ balancer: name, result: 'ok' });
       } catch (error) {
         failed = true;
+        lastError = `balancer "${name}": ${errorMessage(error)}`;
         this.metrics.syncs.inc({ balancer: name, result: 'failed' });
         this.logger.error({ err: error, balancer: name }, `balancer "${name}" could not be updated, the running one keeps serving: ${errorMessage(error)}`);
       } finally {
@@ -339,11 +344,13 @@ export class Writer {
       }
     }
     if (failed) {
+      this.syncRecord.failed(lastError);
       this.scheduleRetry();
       return;
     }
     this.retryBackoff.reset();
     this.metrics.lastSync.set(Date.now() / 1000);
+    if (this.balancers.size > 0) this.syncRecord.synced();
     if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
     if (this.balancers.size > 0) this.firstSyncDone = true;
     if (since !== undefined) this.scheduleCacheWrite();
@@ -414,6 +421,7 @@ export class Writer {
     await Promise.all([...this.balancers.values()].map((active) => active.instance.close().catch(() => undefined)));
     this.balancers.clear();
     await this.pool.close();
+    await this.syncRecord.close();
     this.logger.info('writer stopped; the load balancer keeps serving');
   }
 }

@@ -10,6 +10,8 @@ import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 import { ZookeeperCluster, connectClient } from '../support/zookeeper.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
+import { collectStatus, formatStatus } from '../../src/cli/status-command.js';
+import { coreRegistries } from '../support/core-registries.js';
 
 const BASE = '/lighthouse/services';
 const HOST = 'addr.test';
@@ -91,5 +93,29 @@ describe('checks connect to the registered address unless the file sets host:', 
     assert.match(entry.file, /services\/pinned\.yaml$/);
     assert.match(entry.msg, new RegExp(`checks connect to 127\\.0\\.0\\.1 but the reporter registers ${ip.replace(/\./g, '\\.')}`));
     assert.ok(!(await log()).includes('services/open.yaml: host:'), 'no warning for a service without host:');
+  });
+
+  test('status: a port not registered says why (the failing check and its output); the host: warning shows under its service', async () => {
+    const report = await waitFor(async () => {
+      const current = await collectStatus(dir.path, coreRegistries(), 5_000);
+      return current.services.find((service) => service.name === 'local')?.ports[0]?.checks?.[0]?.passed === false ? current : undefined;
+    }, 'status to show the failing check', 30_000, 200);
+    const local = report.services.find((service) => service.name === 'local')!;
+    assert.equal(local.checkHost, ip);
+    assert.equal(local.ports[0]!.registered, false);
+    assert.match(local.ports[0]!.checks![0]!.detail ?? '', new RegExp(`${ip.replace(/\./g, '\\.')}:${loopbackOnly}: .*(ECONNREFUSED|refused)`));
+    const text = formatStatus(report);
+    assert.match(text, new RegExp(`^  port ${loopbackOnly}: check tcp FAILS since \\S+: tcp ${ip.replace(/\./g, '\\.')}:${loopbackOnly}: `, 'm'), text);
+    assert.match(text, /^service pinned \(discovery zookeeper\)\n(.*\n)* {2}warning \(LH_CHECK_ADDRESS\): \S*services\/pinned\.yaml: host: checks connect to 127\.0\.0\.1/m, text);
+    assert.equal(report.services.find((service) => service.name === 'open')?.checkAddressWarning, null);
+  });
+
+  test('status with ZooKeeper down: registration unknown, and the problem said first', async () => {
+    await zk.stop();
+    const report = await collectStatus(dir.path, coreRegistries(), 2_000);
+    const text = formatStatus(report);
+    assert.match(text.split('\n')[0]!, /^problem: \S*discovery\/zookeeper\.yaml: discovery "zookeeper" did not answer within 2000 ms/, text);
+    for (const service of report.services) assert.equal(service.ports[0]!.registered, null, `${service.name}: unknown, not "no"`);
+    assert.doesNotMatch(text, /REGISTERED[^\n]*\n\s+\d+\s+\S+\s+no\b/, text);
   });
 });

@@ -140,13 +140,28 @@ test('status: members in ZooKeeper and in HAProxy, local ports registered (JSON 
     assert.match(member.haproxy ?? '', /^(UP|no check)/);
     assert.equal(typeof member.currentSessions, 'number');
   }
-  assert.deepEqual(report.services, [
-    { name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null, conflict: null })), handoverStalled: null },
-  ]);
+  assert.deepEqual(
+    report.services.map(({ name, discovery, ports, handoverStalled }) => ({ name, discovery, handoverStalled, ports: ports.map(({ port, node, registered, drained, conflict }) => ({ port, node, registered, drained, conflict })) })),
+    [{ name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null, conflict: null })), handoverStalled: null }],
+  );
+  // The running reporter's view of each port: its checks, last result and output.
+  for (const port of report.services[0]!.ports) {
+    assert.equal(port.up, true);
+    assert.equal(port.checks?.length, 1);
+    assert.deepEqual([port.checks![0]!.kind, port.checks![0]!.passed], ['http', true]);
+    assert.match(port.checks![0]!.detail ?? '', new RegExp(`127\\.0\\.0\\.1:${port.port}/health: HTTP 200`));
+  }
+  assert.equal(report.services[0]!.checkAddressWarning, null);
+  // The writer: running, synced, and each cluster's listening address.
+  assert.equal(report.writer?.running, true);
+  assert.ok(report.writer?.lastSync && !Number.isNaN(Date.parse(report.writer.lastSync)), JSON.stringify(report.writer));
+  assert.equal(web.listen, `127.0.0.1:${ports.frontend}`);
+  assert.equal(web.inSync, true);
 
   const table = await runCli('status', join(dir.path, 'config'));
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^cluster web \(discovery zookeeper\): 2 registered$/m);
+  assert.match(table.stdout, /^writer: running \(PID \d+\), last sync \d{4}-\d\d-\d\dT\S+ \(\d+ (s|min) ago\)$/m);
+  assert.match(table.stdout, new RegExp(`^cluster web \\(discovery zookeeper, listens on 127\\.0\\.0\\.1:${ports.frontend}\\): 2 registered, HAProxy in line$`, 'm'));
   assert.match(table.stdout, /NODE\s+ADDRESS\s+DISCOVERY\s+HAPROXY\s+SESSIONS/);
   for (const backend of backends) {
     assert.match(table.stdout, new RegExp(`${nodeOf(backend).replace(/\./g, '\\.')}\\s+127\\.0\\.0\\.1:${backend.port}\\s+listed\\s+(UP|no check)`));
