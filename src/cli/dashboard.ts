@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HaproxyBalancer } from '../balancer/haproxy/balancer.js';
-import type { HaproxyCounters, ServerStat } from '../balancer/haproxy/control.js';
+import type { HaproxyCounters, ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { nodeKey } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Writer } from '../writer/writer.js';

@@ -9,7 +9,7 @@ import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
 import { blame, ConfigFile, ConfigRejectedError, explainRejection } from './config-file.js';
-import { HaproxyControl } from './control.js';
+import { HaproxyControl } from './runtime-channel.js';
 import { HaproxyHealth } from './health.js';
 import { crossCheck, heldListeners } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
