@@ -10,8 +10,8 @@ export type { ServerStat } from './stat-snapshot.js';
 /** How old a `show stat` snapshot may be when served to a status page. */
 export const STAT_SNAPSHOT_MAX_AGE_MS = 1_000;
 
-/** Counters for status and metrics; they only grow. */
-export interface HaproxyCounters {
+/** Counters for status and metrics; they only grow. (A type, not an interface, so it is a `Record<string, number>` for BalancerStats.) */
+export type HaproxyCounters = {
   /** runtime API commands sent to the worker's admin socket (the writer's and the status reads) */
   runtimeCommands: number;
   /** `show stat` commands sent for status pages (dashboard, status), at most one per snapshot age */
@@ -32,7 +32,7 @@ export interface HaproxyCounters {
   backgroundWrites: number;
   /** the part of backgroundWrites not re-checked with `haproxy -c` (HAProxy had accepted every line of it already) */
   membershipWrites: number;
-}
+};
 
 /**
  * The one channel to a running HAProxy's runtime API. Every command goes
