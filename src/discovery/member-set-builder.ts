@@ -24,7 +24,7 @@ export interface DecodedChild {
  * wins); malformed children are rejected and logged once per version; a set
  * equal to the last one is not reported again.
  */
-export class MemberSetReporter {
+export class MemberSetBuilder {
   private lastEncoded: readonly string[] | undefined;
   private lastRejected: readonly RejectedNode[] = [];
   private readonly loggedRejections = new Map<string, bigint>();
