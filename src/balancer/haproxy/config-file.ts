@@ -54,6 +54,12 @@ export class ConfigFile {
   private pendingAccepted = false;
   /** the background writer, while it runs */
   private writing: Promise<void> | undefined;
+  /**
+   * The writer runs. Not `writing !== undefined`: a writer that finds nothing
+   * to write ends before its promise is stored, and a stored settled promise
+   * would stop every later write.
+   */
+  private writerRunning = false;
   /** the coalescing delay came due while the writer was busy: it writes once more */
   private dueAgain = false;
   /**
@@ -90,7 +96,7 @@ export class ConfigFile {
 
   /** Waits for the background writer (it uses the candidate file too), without its coalescing delay. */
   async settle(): Promise<void> {
-    while (this.writing || this.writeDue.pending) {
+    while (this.writerRunning || this.writeDue.pending) {
       this.writeDue.flush();
       await this.writing;
     }
@@ -124,11 +130,12 @@ export class ConfigFile {
   }
 
   private startWriter(): void {
-    if (this.writing) this.dueAgain = true;
+    if (this.writerRunning) this.dueAgain = true;
     else this.writing = this.writeInBackground();
   }
 
   private async writeInBackground(): Promise<void> {
+    this.writerRunning = true;
     try {
       do {
         this.dueAgain = false;
@@ -156,7 +163,7 @@ export class ConfigFile {
     } finally {
       // No await between the loop's last check and here: a write coming due
       // with the end of the loop either was seen by the loop or starts a new writer.
-      this.writing = undefined;
+      this.writerRunning = false;
     }
   }
 
