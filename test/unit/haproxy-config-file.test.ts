@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigFile } from '../../src/balancer/haproxy/config-file.js';
-import type { HaproxyCounters } from '../../src/balancer/haproxy/control.js';
+import type { HaproxyCounters } from '../../src/balancer/haproxy/runtime-channel.js';
 import type { RenderedConfig } from '../../src/balancer/haproxy/render.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { pollUntil } from '../../src/lib/poll.js';

@@ -4,7 +4,7 @@ import { fileWriteError } from '../../lib/atomic-write.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { Quiescence } from '../../lib/quiescence.js';
-import type { HaproxyCounters } from './control.js';
+import type { HaproxyCounters } from './runtime-channel.js';
 import type { HaproxyPaths } from './paths.js';
 import type { CheckResult, HaproxyProcess } from './process.js';
 import type { RenderedConfig } from './render.js';
