@@ -54,6 +54,8 @@ test('renumbered connection states, a transaction without ops, and no connection
   assert.match(refusal(altered(['states', 'SESSION_EXPIRED'], -5)).message, /STATES\.SESSION_EXPIRED is not -3/);
   assert.match(refusal(altered(['transaction', 'ops'], new Map())).message, /transaction\.ops is not an array/);
   assert.match(refusal(altered(['client', 'connectionManager'], null)).message, /client\.connectionManager is not an object/);
+  // A version whose package `exports` hides lib/ConnectionManager.js: the states cannot be read at all.
+  assert.match(refusal({ ...libraryShape(), states: undefined }).message, /ConnectionManager\.STATES is not an object/);
 });
 
 test('a connect that no longer binds onSocketData per socket is refused (the frame splitter would be bypassed)', () => {

@@ -146,12 +146,24 @@ export function libraryShape(client: Client = zookeeper.createClient('127.0.0.1:
   const transaction = client.transaction() as unknown as RawTransaction;
   transaction.check('/', 1);
   return {
-    version: String((require('node-zookeeper-client/package.json') as { version?: unknown }).version),
+    version: String(field(optionalRequire('node-zookeeper-client/package.json'), 'version') ?? '(unknown version)'),
     client,
-    states: (require('node-zookeeper-client/lib/ConnectionManager.js') as { STATES?: unknown }).STATES,
+    states: field(optionalRequire('node-zookeeper-client/lib/ConnectionManager.js'), 'STATES'),
     transaction,
   };
 }
+
+/** A private module of the library, or undefined when a newer version no longer has it or no longer lets us import it (package `exports`). */
+function optionalRequire(id: string): unknown {
+  try {
+    return require(id) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Process-wide, so a connection of a rebuilt client never repeats the id of the old client's. */
+let nextSocketId = 1;
 
 /** ZooKeeper's BADARGUMENTS, for arguments the library refuses before sending. */
 const BAD_ARGUMENTS = -8;
@@ -161,7 +173,6 @@ export class NodeZookeeperClientEngine implements ZkEngine {
   private readonly manager: RawConnectionManager;
   /** connection ids: a socket's identity without handing the socket out */
   private readonly socketIds = new WeakMap<Socket, number>();
-  private nextSocketId = 1;
   /** our ACL lists as the library's objects, per list (callers reuse one list for every create) */
   private readonly acls = new WeakMap<readonly Acl[], LibAcl[]>();
 
@@ -219,7 +230,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
     if (!socket) return undefined;
     let id = this.socketIds.get(socket);
     if (id === undefined) {
-      id = this.nextSocketId++;
+      id = nextSocketId++;
       this.socketIds.set(socket, id);
     }
     return { id, server: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, open: !socket.destroyed };
