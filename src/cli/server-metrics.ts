@@ -1,8 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
-import { HaproxyBalancer } from '../balancer/haproxy/balancer.js';
 import type { Writer } from '../writer/writer.js';
 
-/** The states a server of a cluster backend can be in, as HAProxy's `show stat` tells them. */
+/** The states a server of a cluster backend can be in, from the balancer's own word for it (HAProxy's `show stat`). */
 export const SERVER_STATES = ['up', 'down', 'unchecked', 'maint', 'drain'] as const;
 export type ServerState = (typeof SERVER_STATES)[number];
 
@@ -24,9 +23,9 @@ export function serverState(status: string): ServerState | undefined {
  * `lighthouse_server_state{cluster,server,state}`: one series per state of
  * each server of each cluster backend, 1 for the state it is in (a state
  * set, so `== 1` alerts never see a series vanish and come back with another
- * label as the state changes). Read from HAProxy's stats at scrape time,
- * through the snapshot the dashboard shares; a HAProxy that does not answer
- * leaves the metric empty rather than stale.
+ * label as the state changes). Read from each balancer's stats at scrape
+ * time (HAProxy: through the `show stat` snapshot the dashboard shares); a
+ * balancer that does not answer leaves the metric empty rather than stale.
  */
 export function registerServerMetrics(registry: Registry, writer: Writer): void {
   new Gauge({
@@ -38,9 +37,9 @@ export function registerServerMetrics(registry: Registry, writer: Writer): void 
       this.reset();
       const clusters = new Set(writer.clusters().map(({ item }) => item.name));
       for (const name of writer.balancerNames()) {
-        const balancer = writer.balancer(name);
-        if (!(balancer instanceof HaproxyBalancer)) continue;
-        const rows = await balancer.control.serverStats().catch(() => []);
+        const stats = writer.balancer(name)?.stats?.();
+        if (!stats) continue;
+        const rows = await stats.servers().catch(() => []);
         for (const row of rows) {
           if (!clusters.has(row.proxy) || row.server === 'BACKEND' || row.server === 'FRONTEND') continue;
           const state = serverState(row.status);

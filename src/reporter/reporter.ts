@@ -15,6 +15,7 @@ import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
 import { PortSeries } from './port-series.js';
 import { PortReports } from './port-report.js';
+import { countRunnerEvents } from './runner-metrics.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -389,42 +390,13 @@ export class Reporter {
       logger: this.logger.child({ module: `service:${item.name}` }),
       timing: this.options.timing,
     });
-    // Label children bound once per check kind and result: looking the label set up on every
-    // one of ~1,000 results a second showed in the reporter's profile.
-    const counted = new Map<string, { count(): void; observe(seconds: number): void }>();
+    countRunnerEvents(runner, item.name, this.metrics, { registered: this.registeredSeries, checkUp: this.checkUpSeries }, () => this.syncStateFile());
+    // The same result again changes nothing `status` shows: the state file is left alone.
     runner.onCheckResult((event) => {
-      const result = event.passed ? 'pass' : 'fail';
-      const key = `${event.port}\0${event.check}\0${result}`;
-      let metric = counted.get(key);
-      if (!metric) {
-        const counter = this.metrics.checks.labels({ service: event.service, port: String(event.port), check: event.check, result });
-        const histogram = this.metrics.checkDuration.labels({ service: event.service, check: event.check });
-        metric = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
-        counted.set(key, metric);
-      }
-      metric.count();
-      metric.observe(event.durationMs / 1000);
-      this.checkUpSeries.set({ service: event.service, port: String(event.port), check: event.check }, event.up ? 1 : 0);
-      // The same result again changes nothing `status` shows: the state file is left alone.
       if (this.portReports.changed(event)) this.syncStateFile();
     });
-    runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
-    runner.onConflict((event) => {
-      if (event.conflict) this.metrics.conflicts.inc({ service: item.name });
-      this.metrics.conflicting.set({ service: item.name }, runner.status().ports.filter((port) => port.conflict !== null).length);
-      this.syncStateFile();
-    });
-    // Registration events fire inside the write, before the runner marks the port registered (or not);
-    // counting on the next turn sees the state the event announced instead of the one before it.
-    runner.onRegistration(() => {
-      const ports = runner.status().ports;
-      for (const port of ports) this.registeredSeries.set({ service: item.name, port: String(port.port) }, port.registered ? 1 : 0);
-      const current = new Set(ports.map((port) => String(port.port)));
-      this.registeredSeries.prune(item.name, current);
-      this.checkUpSeries.prune(item.name, current);
-      // The event fires inside the write, before the runner records its outcome.
-      setImmediate(() => this.syncStateFile());
-    });
+    // The event fires inside the write, before the runner records its outcome.
+    runner.onRegistration(() => setImmediate(() => this.syncStateFile()));
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;
