@@ -156,7 +156,8 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
 
   // HAProxy's view, from each haproxy balancer's admin socket.
   const stats = new Map<string, ServerStat>();
-  let haproxyAnswered = true;
+  // In sync is only said when a HAProxy answered: with none (no balancer file, a socket that does not answer) nobody knows.
+  let haproxyAnswered = false;
   for (const balancer of snapshot.balancers.values()) {
     if (balancer.plugin !== 'haproxy') continue;
     const control = createHaproxyControl(balancer.config as HaproxyConfig);
@@ -164,8 +165,8 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     try {
       for (const stat of await control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
       answered = true;
+      haproxyAnswered = true;
     } catch (error) {
-      haproxyAnswered = false;
       problems.push(`${balancer.file}: HAProxy does not answer on its admin socket: ${errorMessage(error)}`);
     } finally {
       control.close();
@@ -318,7 +319,7 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
   if (report.problems.length > 0) out.push('');
   if (report.writer) out.push(writerLine(report.writer), '');
   for (const cluster of report.clusters) {
-    const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: UNKNOWN (discovery did not answer)';
+    const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
     const sync = cluster.inSync === null ? '' : cluster.inSync ? ', HAProxy in line' : ', HAProxy DIFFERS from discovery';
     out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}${cluster.listen ? `, listens on ${cluster.listen}` : ''}): ${registered}${sync}`);
     if (cluster.hold) {
