@@ -1,4 +1,5 @@
 import type { ServiceItem } from '../config/model.js';
+import type { Logger } from '../lib/logger.js';
 import type { AdvertisedAddress } from './local-identity.js';
 
 /**
@@ -25,4 +26,21 @@ export function checkAddressMismatch(item: Pick<ServiceItem, 'host' | 'file'>, a
   const checked = checkHost(item, address);
   if (checked === address.ip || !LOOPBACK.test(checked) || LOOPBACK.test(address.ip)) return undefined;
   return `${item.file}: host: checks connect to ${checked} but the reporter registers ${address.ip}: a service listening on ${checked} only passes its checks and is registered, and consumers cannot connect to it; remove "host:" to check the registered address`;
+}
+
+/** Logs LH_CHECK_ADDRESS once per service and message (a config reload repeats the same service). */
+export class CheckAddressWarnings {
+  private readonly warned = new Map<string, string>();
+
+  constructor(private readonly logger: Logger) {}
+
+  note(item: Pick<ServiceItem, 'name' | 'host' | 'file'>, address: Pick<AdvertisedAddress, 'ip'>): void {
+    const warning = checkAddressMismatch(item, address);
+    if (!warning) {
+      this.warned.delete(item.name);
+      return;
+    }
+    if (this.warned.get(item.name) !== warning) this.logger.warn({ code: 'LH_CHECK_ADDRESS', service: item.name, file: item.file, setting: 'host' }, warning);
+    this.warned.set(item.name, warning);
+  }
 }

@@ -9,7 +9,7 @@ import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { Handover, handoverDeadline } from './handover.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
-import { checkAddressMismatch } from './check-address.js';
+import { CheckAddressWarnings } from './check-address.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
@@ -61,7 +61,7 @@ export class Reporter {
   private readonly watcher: ConfigWatcher;
   private readonly runners = new Map<string, ActiveRunner>();
   private identity: LocalIdentity | undefined;
-  private readonly checkAddressWarned = new Map<string, string>();
+  private readonly checkAddressWarnings: CheckAddressWarnings;
   private readonly portReports = new PortReports();
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
@@ -79,6 +79,7 @@ export class Reporter {
   constructor(private readonly options: ReporterOptions) {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createReporterMetrics();
+    this.checkAddressWarnings = new CheckAddressWarnings(this.logger);
     this.registeredSeries = new PortSeries(this.metrics.registered);
     this.checkUpSeries = new PortSeries(this.metrics.checkUp);
     this.identity = options.identity;
@@ -198,6 +199,11 @@ export class Reporter {
   /** Brings the state file in line (it is written only when the troubles change). */
   private syncStateFile(): void {
     if (this.stateFile && !this.stopped) this.stateFile.update(this.troubles());
+  }
+
+  /** For per-port events (check results, registrations): see ReporterStateWriter.updateSoon. */
+  private scheduleStateFile(): void {
+    if (!this.stopped) this.stateFile?.updateSoon(() => this.troubles());
   }
 
   /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
@@ -371,12 +377,8 @@ export class Reporter {
     );
   }
 
-  /** Once per service and message: the file's `host:` is checked while another address is registered. */
   private warnCheckAddress(item: ServiceItem, discoveryAdvertise: Advertise | undefined): void {
-    const warning = checkAddressMismatch(item, advertisedAddress(this.identity!, discoveryAdvertise, item.advertise));
-    if (warning && this.checkAddressWarned.get(item.name) !== warning) this.logger.warn({ code: 'LH_CHECK_ADDRESS', service: item.name, file: item.file, setting: 'host' }, warning);
-    if (warning) this.checkAddressWarned.set(item.name, warning);
-    else this.checkAddressWarned.delete(item.name);
+    this.checkAddressWarnings.note(item, advertisedAddress(this.identity!, discoveryAdvertise, item.advertise));
   }
 
   private createRunner(item: ServiceItem, pooled: PooledDiscovery): ServiceRunner {
@@ -393,10 +395,10 @@ export class Reporter {
     countRunnerEvents(runner, item.name, this.metrics, { registered: this.registeredSeries, checkUp: this.checkUpSeries }, () => this.syncStateFile());
     // The same result again changes nothing `status` shows: the state file is left alone.
     runner.onCheckResult((event) => {
-      if (this.portReports.changed(event)) this.syncStateFile();
+      if (this.portReports.changed(event)) this.scheduleStateFile();
     });
-    // The event fires inside the write, before the runner records its outcome.
-    runner.onRegistration(() => setImmediate(() => this.syncStateFile()));
+    // Later, too, because the event fires inside the write, before the runner records its outcome.
+    runner.onRegistration(() => this.scheduleStateFile());
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;

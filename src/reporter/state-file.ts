@@ -110,6 +110,7 @@ export class ReporterStateWriter {
   /** writes in order: a late write must not bring back a removed file */
   private io: Promise<void> = Promise.resolve();
   private closed = false;
+  private soon: NodeJS.Timeout | undefined;
 
   constructor(
     readonly path: string,
@@ -124,10 +125,26 @@ export class ReporterStateWriter {
     this.io = this.io.then(() => (this.wanted === key ? this.write(troubles) : undefined));
   }
 
+  /**
+   * update() at most once per quarter second, with the troubles as they are
+   * then: for per-port events (check results, registrations), where building
+   * the troubles reads every runner's status, and a thousand flapping ports
+   * each asking on every result would cost a million port reads a second.
+   */
+  updateSoon(troubles: () => ReporterTroubles): void {
+    if (this.soon || this.closed) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.update(troubles());
+    }, 250);
+    this.soon.unref();
+  }
+
   /** Removes the file (clean shutdown); later updates are ignored. */
   async close(): Promise<void> {
     if (this.closed) return this.io;
     this.closed = true;
+    clearTimeout(this.soon);
     this.wanted = '';
     this.io = this.io.then(() => this.write({ stalled: [], conflicts: [], ports: [] }));
     return this.io;
