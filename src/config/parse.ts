@@ -13,13 +13,12 @@ import {
   advertiseSchema,
   checkCoreSchema,
   clusterCoreSchema,
-  isItemName,
-  ITEM_NAME_RULE,
   loggingSchema,
   pluginsFileSchema,
   removalGuardSchema,
   serviceSchema,
 } from './schemas.js';
+import { isItemName, ITEM_NAME_RULE } from '../lib/schemas.js';
 
 type Path = readonly (string | number)[];
 type Parsed = Result<ConfigItem, ConfigProblem[]>;

@@ -5,7 +5,7 @@ import { chmod, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseConfigFile } from '../../src/config/parse.js';
 import type { ItemKind } from '../../src/config/model.js';
-import { registerBuiltins } from '../../src/plugins/builtins.js';
+import { registerBuiltins } from '../../src/daemon/builtins.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 import { sleep } from '../../src/lib/deadline.js';
 import { LONG, LoadGenerator, recordResult, writeAtomic } from '../support/chaos.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../config/schemas.js';
+import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../lib/schemas.js';
 import { checkDirective, type Section } from './directives.js';
 import { isServerKeyword } from './server-keywords.js';
 import { balancerListeners, clashMessage, overlaps } from './listen-addresses.js';
