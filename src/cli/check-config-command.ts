@@ -99,8 +99,9 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   const warnings = snapshotWarnings(snapshot);
   if (options.json) {
     // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
-    const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
-    await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), warnings: entries(warnings), counts })}\n`);
+    const entries = (list: readonly ConfigProblem[], code: (problem: ConfigProblem) => string) => list.map((problem) => ({ file: problem.file, setting: problem.setting, line: problem.line, message: problem.message, code: code(problem) }));
+    const json = { configDir, valid: problems.length === 0, problems: entries(problems, (problem) => problem.code ?? 'LH_CONFIG_INVALID'), warnings: entries(warnings, () => 'LH_CONFIG_IGNORED'), counts };
+    await writeOut(`${JSON.stringify(json)}\n`);
     if (problems.length > 0) throw new CliExit(1);
     return;
   }

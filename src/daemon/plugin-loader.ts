@@ -98,7 +98,7 @@ export async function readPluginsFile(configDir: string): Promise<PluginRequest[
     }
     // Parsed by the config layer, so problems read exactly like every other file's.
     const parsed = parseConfigFile('plugins', file, text, 'plugins', createRegistries());
-    if (!parsed.ok) throw new LighthouseError('LH_CONFIG_INVALID', parsed.error.map(formatProblem).join('; '));
+    if (!parsed.ok) throw new LighthouseError(parsed.error[0]?.code ?? 'LH_CONFIG_INVALID', parsed.error.map(formatProblem).join('; '));
     if (parsed.value.kind !== 'plugins') continue;
     parsed.value.packages.forEach((spec, index) => requests.push({ spec, baseDir: configDir, subject: { file, setting: `plugins.${index}` } }));
   }

@@ -19,7 +19,7 @@ function directiveLines(section: Section) {
   return z.array(z.string()).superRefine((lines, ctx) => {
     lines.forEach((line, index) => {
       const problem = checkDirective(section, line);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [index] });
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [index], params: { code: 'LH_CONFIG_DIRECTIVE' } });
     });
   });
 }
