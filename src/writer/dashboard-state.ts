@@ -1,5 +1,3 @@
-import type { HaproxyCounters } from '../balancer/haproxy/control.js';
-
 /*
  * The shape of the writer dashboard's `/api/state` (served by
  * src/cli/dashboard.ts). Kept here, below the CLI, because the demo reads it
@@ -44,5 +42,5 @@ export interface DashboardState {
   /** newest first */
   changes: DashboardChange[];
   /** per balancer; null where HAProxy could not be asked */
-  balancers: { name: string; counters: HaproxyCounters; error: string | null }[];
+  balancers: { name: string; counters: Record<string, number>; error: string | null }[];
 }
