@@ -28,7 +28,7 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
     if (!snapshot.discovery.has(item.discovery)) {
       const known = [...snapshot.discovery.keys()];
-      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
+      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})`, code: 'LH_CONFIG_REFERENCE' });
     }
   }
   const nothing = snapshot.balancers.size + snapshot.discovery.size + snapshot.clusters.size + snapshot.services.size === 0;

@@ -110,9 +110,9 @@ export interface ConfigProblem {
 }
 
 /** The codes a config problem is logged under; anything else is LH_CONFIG_INVALID. */
-export type ConfigProblemCode = Extract<ErrorCode, 'LH_CONFIG_PARSE' | 'LH_CONFIG_INVALID' | 'LH_CONFIG_DIRECTIVE' | 'LH_PLUGIN_UNKNOWN'>;
+export type ConfigProblemCode = Extract<ErrorCode, 'LH_CONFIG_PARSE' | 'LH_CONFIG_INVALID' | 'LH_CONFIG_DIRECTIVE' | 'LH_CONFIG_REFERENCE' | 'LH_PLUGIN_UNKNOWN'>;
 
-const CONFIG_PROBLEM_CODES: readonly string[] = ['LH_CONFIG_PARSE', 'LH_CONFIG_INVALID', 'LH_CONFIG_DIRECTIVE', 'LH_PLUGIN_UNKNOWN'] satisfies ConfigProblemCode[];
+const CONFIG_PROBLEM_CODES: readonly string[] = ['LH_CONFIG_PARSE', 'LH_CONFIG_INVALID', 'LH_CONFIG_DIRECTIVE', 'LH_CONFIG_REFERENCE', 'LH_PLUGIN_UNKNOWN'] satisfies ConfigProblemCode[];
 
 /**
  * A plugin schema may name the code of an issue it raises: zod's custom

@@ -176,7 +176,7 @@ test(`chaos 7: ${COUNT} fuzzed config files: no crash, every rejection names its
   assert.deepEqual(await stack.registrations(), registered, 'the same registrations exist');
 
   // Every code a config problem is logged under (docs/errors.md), not only LH_CONFIG_INVALID.
-  const CONFIG_PROBLEM_CODES = ['LH_CONFIG_INVALID', 'LH_CONFIG_PARSE', 'LH_CONFIG_DIRECTIVE', 'LH_PLUGIN_UNKNOWN'];
+  const CONFIG_PROBLEM_CODES = ['LH_CONFIG_INVALID', 'LH_CONFIG_PARSE', 'LH_CONFIG_DIRECTIVE', 'LH_CONFIG_REFERENCE', 'LH_PLUGIN_UNKNOWN'];
   const rejections = [stack.writer, reporter.process].flatMap((daemon) => daemon.lines.filter((line) => CONFIG_PROBLEM_CODES.includes(String(line.code))));
   const paths = new Set(targets.map((target) => target.path));
   for (const line of rejections) {

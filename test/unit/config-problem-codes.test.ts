@@ -1,9 +1,13 @@
 import { test } from 'node:test';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { parseConfigFile } from '../../src/config/parse.js';
 import type { ConfigProblem } from '../../src/config/model.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 import { registerBuiltins } from '../../src/daemon/builtins.js';
+import { checkConfigDir } from '../../src/cli/check-config-command.js';
 
 /**
  * A config problem carries the code the daemons log it under (docs/errors.md).
@@ -44,4 +48,16 @@ test('an HAProxy directive that is not legal in its section is LH_CONFIG_DIRECTI
 test('a wrongly typed setting carries no code of its own: it is logged as LH_CONFIG_INVALID', () => {
   const [problem] = problems('cluster', '/c/clusters/web.yaml', 'discovery: zk\nhaproxy:\n  port: eighty\n');
   assert.equal(problem?.code, undefined);
+});
+
+test('check-config: a cluster naming a discovery item that has no file is LH_CONFIG_REFERENCE', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lh-codes-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'clusters'));
+  await writeFile(join(dir, 'clusters', 'web.yaml'), 'discovery: nowhere\nhaproxy: {port: 8000}\n');
+  const registries = createRegistries();
+  registerBuiltins(registries);
+  const { problems } = await checkConfigDir(dir, registries);
+  const reference = problems.find((problem) => problem.setting === 'discovery');
+  assert.equal(reference?.code, 'LH_CONFIG_REFERENCE', JSON.stringify(problems));
 });
