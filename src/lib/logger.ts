@@ -31,15 +31,21 @@ export function defaultLogSettings(stream: NodeJS.WriteStream = process.stdout):
 class SwitchableDestination implements DestinationStream {
   private target: { write(line: string): unknown } = process.stdout;
   private owned: WriteStream | undefined;
+  private ownedPath: string | undefined;
 
   write(line: string): void {
     this.target.write(line);
   }
 
   configure(settings: LogSettings, daemon: Daemon): void {
-    const previous = this.owned;
-    const { stream: raw, owned } = openDestination(settings.destination);
+    // A reload that keeps the file keeps its stream: two streams on one file
+    // raced, the new one's open could finish first and put later lines before
+    // earlier ones.
+    const keep = this.owned !== undefined && this.ownedPath === settings.destination;
+    const previous = keep ? undefined : this.owned;
+    const { stream: raw, owned } = keep ? { stream: this.owned!, owned: this.owned } : openDestination(settings.destination);
     this.owned = owned;
+    this.ownedPath = owned ? settings.destination : undefined;
     this.target =
       settings.format === 'pretty'
         ? pinoPretty({
