@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BalancedCluster } from '../balancer/types.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
@@ -25,8 +25,11 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   const { snapshot } = scan;
   const problems = [...scan.problems];
 
+  // A discovery file that exists but is invalid has its own problem line already: the clusters and services using it are not also "not configured".
+  const discoveryDir = join(configDir, KIND_FOLDERS.discovery);
+  const brokenDiscovery = new Set(scan.problems.filter((problem) => dirname(problem.file) === discoveryDir).map((problem) => basename(problem.file).replace(/\.ya?ml$/, '')));
   for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
-    if (!snapshot.discovery.has(item.discovery)) {
+    if (!snapshot.discovery.has(item.discovery) && !brokenDiscovery.has(item.discovery)) {
       const known = [...snapshot.discovery.keys()];
       problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
     }
