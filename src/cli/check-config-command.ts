@@ -1,5 +1,4 @@
 import { basename, dirname, join } from 'node:path';
-import type { BalancedCluster } from '../balancer/types.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
 import { snapshotWarnings, type ConfigSnapshot } from '../config/snapshot.js';
@@ -7,6 +6,7 @@ import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import { oneLine } from '../lib/one-line.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { balancedClusters } from './balanced-clusters.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
@@ -47,14 +47,7 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   for (const balancerItem of snapshot.balancers.values()) {
     const plugin = registries.balancers.get(balancerItem.plugin);
     if (!plugin) continue; // already reported by the scan as an unknown plugin
-    const clusters: BalancedCluster[] = [...snapshot.clusters.values()].map((item) => {
-      let config = item.balancer[balancerItem.plugin];
-      if (config === undefined) {
-        const defaults = plugin.clusterSchema.safeParse({});
-        config = defaults.success ? defaults.data : {};
-      }
-      return { name: item.name, metaCluster: item.metaCluster, config, members: [] };
-    });
+    const clusters = balancedClusters(snapshot, balancerItem, plugin);
     let balancer;
     try {
       balancer = plugin.create(balancerItem.config, { logger: silentLogger(), name: balancerItem.name, file: balancerItem.file, now: Date.now });

@@ -7,7 +7,7 @@ import { Backoff } from '../../lib/backoff.js';
 import { sleep } from '../../lib/deadline.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, RenderedBalancerConfig } from '../types.js';
 import { blame, ConfigFile, ConfigRejectedError, explainRejection } from './config-file.js';
 import { HaproxyControl } from './control.js';
 import { HaproxyHealth } from './health.js';
@@ -169,6 +169,11 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       await rm(dir, { recursive: true, force: true });
     }
     return problems;
+  }
+
+  render(clusters: readonly Cluster[]): RenderedBalancerConfig {
+    // What the writer would install: clusters with problems are left out, as in a sync.
+    return { file: this.paths.config, text: renderConfig(this.config, crossCheck(this.config, clusters).accepted).text };
   }
 
   async close(): Promise<void> {
