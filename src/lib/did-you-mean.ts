@@ -9,7 +9,8 @@ export function closestName(typed: string, candidates: Iterable<string>): string
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of new Set(candidates)) {
-    if (candidate === typed) continue;
+    // Lengths further apart than the limit cannot be within it (and a huge key costs nothing).
+    if (candidate === typed || Math.abs(candidate.length - typed.length) > limit) continue;
     const distance = editDistance(typed.toLowerCase(), candidate.toLowerCase());
     if (distance <= limit && distance < bestDistance) {
       best = candidate;

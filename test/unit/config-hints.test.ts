@@ -49,3 +49,16 @@ test('a YAML syntax error quotes the offending line', () => {
   assert.match(line, /line 2: invalid YAML: .*\(the line reads "\\tb: 2"/);
   assert.doesNotMatch(line, /:$/);
 });
+
+test('a YAML error in a very long line (a minified file) quotes a bounded part of it, around the error', () => {
+  const long = `a: [${'1, '.repeat(50_000)}\n`;
+  const [line] = problems('cluster', long);
+  assert.ok(line, 'one problem');
+  assert.ok(line.length < 1000, `the problem line is ${line.length} characters long`);
+});
+
+test('a huge unknown key gets no suggestion and costs no time', () => {
+  // (an explicit key: YAML allows at most 1024 characters in an implicit one)
+  const lines = problems('cluster', `discovery: zookeeper\n? ${'x'.repeat(200_000)}\n: 1\n`);
+  assert.ok(lines.some((line) => /unknown setting \(expected/.test(line)), lines.join('\n').slice(0, 300));
+});
