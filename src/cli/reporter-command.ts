@@ -26,7 +26,8 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
     const before = (service: string) => (previous === 'unreadable' ? drains.unreadableEntry() : effectiveDrain(previous, service));
     // Maintenance (on, off, a new reason) concerns every service the reporter runs.
     const everyService = previous === 'unreadable' || JSON.stringify(previous.maintenance) !== JSON.stringify(next.maintenance);
-    if (previous !== 'unreadable' && everyService) logMaintenance(drains.path, next.maintenance);
+    // After an unreadable start, only maintenance found in the file is news.
+    if (previous === 'unreadable' ? next.maintenance !== undefined : everyService) logMaintenance(drains.path, next.maintenance);
     const services = everyService ? [...reporter.serviceNames(), ...Object.keys(next.services)] : [...Object.keys(previous.services), ...Object.keys(next.services)];
     for (const service of new Set(services)) {
       for (const runner of reporter.runnersOf(service)) applyDrainChange(runner, before(service), effectiveDrain(next, service));
