@@ -141,3 +141,14 @@ test('maintenance survives a reporter restart: nothing is registered while it is
   await waitFor(async () => (await registered('web')).length === 2, 'web back after off', 60_000);
   assert.match(await readFile(log, 'utf8'), /maintenance on since \S+: rack move/, 'the restarted reporter logs the maintenance it starts in');
 });
+
+test('undrain during maintenance says the service stays drained by it, not "back in rotation"', { timeout: 60_000 }, async () => {
+  assert.equal((await cli('drain', configDir, 'web', '--reason', 'own')).code, 0);
+  assert.equal((await cli('maintenance', configDir, 'on', '--reason', 'power work')).code, 0);
+  const undrain = await cli('undrain', configDir, 'web');
+  assert.equal(undrain.code, 0, undrain.stderr);
+  assert.doesNotMatch(undrain.stdout, /back in rotation/);
+  assert.match(undrain.stdout, /no longer drained on its own\. The machine is in maintenance since \S+ \(power work\): every service stays drained until `lighthouse maintenance .* off`/);
+  assert.equal((await cli('maintenance', configDir, 'off')).code, 0);
+  await waitFor(async () => (await registered('web')).length === 2, 'web back after off', 60_000);
+});
