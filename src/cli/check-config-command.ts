@@ -77,6 +77,9 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
 /** The cluster-file setting a balancer's message is about, so the line points at what to edit. */
 function settingNamed(message: string, pluginKind: string): string {
   if (message.includes('meta_cluster')) return 'meta_cluster';
+  // `haproxy -c` refusing a line the cluster's own `frontend:` or `backend:` list produced (the render names its owner so).
+  const section = /\(from cluster "[^"]+" (frontend|backend)\)/.exec(message)?.[1];
+  if (section) return `${pluginKind}.${section}`;
   const setting = new RegExp(`\\b${pluginKind}\\.([a-z_]+)`).exec(message)?.[0];
   return setting ?? pluginKind;
 }

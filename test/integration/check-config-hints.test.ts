@@ -57,7 +57,7 @@ test('check-config: what haproxy -c refuses is quoted from the rendered config, 
   const { dir, result, lines } = await checkEdited(t, (d) => replaceIn(join(d, 'clusters/webapp.yaml'), '    - balance roundrobin', '    - balance roundrobin\n    - timeout server abc'));
   assert.equal(result.code, 1, result.stdout + result.stderr);
   assert.equal(lines.length, 1, result.stdout);
-  assert.ok(lines[0]!.startsWith(`${join(dir, 'clusters/webapp.yaml')}: `), lines[0]);
+  assert.ok(lines[0]!.startsWith(`${join(dir, 'clusters/webapp.yaml')}: haproxy.backend: `), lines[0]);
   assert.match(lines[0]!, /HAProxy rejects the generated configuration \(from cluster "webapp" backend\): parsing rendered line \d+ "timeout server abc" : unexpected character 'a' in 'timeout server'$/);
   assert.doesNotMatch(result.stdout, /lighthouse-haproxy-check-|\.cfg:\d+/);
 });
