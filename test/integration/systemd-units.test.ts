@@ -95,6 +95,8 @@ test('systemd units: the prefix drop-ins make `systemd-analyze verify` pass for 
     const dropIn = (await readFile(join(SYSTEMD, 'prefix', `${unit}.conf`), 'utf8')).replaceAll('/opt/lighthouse', prefix);
     await writeFile(join(units, `${unit}.service.d`, 'prefix.conf'), dropIn);
   }
+  // The writer's other shipped drop-in (a machine keeping the original's config dir) composes with it.
+  await copyFile(join(SYSTEMD, 'lighthouse-writer.service.d', 'original-config.conf'), join(units, 'lighthouse-writer.service.d', 'original-config.conf'));
   const result = await verify(units, UNITS);
   assert.equal(result.code, 0, result.output);
   assert.doesNotMatch(result.output, /not executable/, result.output);
