@@ -147,8 +147,12 @@ async function killMaster(contained: Contained): Promise<void> {
 }
 
 async function stopContained(contained: Contained): Promise<{ code: number | null; log: string }> {
+  const haproxy = (await descendants(contained.init)).filter((child) => child.comm === 'haproxy' && child.state !== 'Z').map((child) => child.pid);
+  assert.ok(haproxy.length > 0, 'HAProxy runs before the stop');
   process.kill(contained.writer, 'SIGTERM');
   const code = await contained.exited;
+  // Documented: unlike under systemd (KillMode=process), HAProxy ends with the namespace's PID 1.
+  await waitFor(async () => (await Promise.all(haproxy.map(proc))).every((info) => info === undefined || info.state === 'Z'), 'HAProxy to end with PID 1', 30_000);
   return { code, log: await readFile(contained.log, 'utf8') };
 }
 
