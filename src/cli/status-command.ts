@@ -108,7 +108,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       const item: DiscoveryItem | undefined = snapshot.discovery.get(discoveryName);
       const plugin = item ? registries.discovery.get(item.plugin) : undefined;
       if (!item || !plugin) {
-        problems.push(`discovery "${discoveryName}" is not configured (used by ${[...names].join(', ')})`);
+        problems.push(`discovery "${discoveryName}" is not in force: discovery/${discoveryName}.yaml is missing or invalid (used by ${[...names].join(', ')})`);
         return;
       }
       const discovery = plugin.create(item.config, { logger: silentLogger(), name: item.name, file: item.file, now: Date.now });
