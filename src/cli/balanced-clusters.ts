@@ -2,7 +2,7 @@ import type { BalancedCluster } from '../balancer/types.js';
 import type { ClusterNode } from '../discovery/node.js';
 import type { BalancerItem } from '../config/model.js';
 import type { ConfigSnapshot } from '../config/snapshot.js';
-import type { BalancerPlugin } from '../plugins/types.js';
+import type { BalancerPlugin } from '../balancer/plugin-types.js';
 
 /**
  * The clusters of a config dir as one balancer receives them from the writer:

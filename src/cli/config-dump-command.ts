@@ -94,7 +94,8 @@ export async function runConfigDump(configDir: string, options: ConfigDumpOption
   }
   const model = modelOf(snapshot);
   const memberCounts = Object.fromEntries([...snapshot.clusters.keys()].sort().map((name) => [name, (members.get(name) ?? []).map(nodeKey)]));
-  const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
+  // As check-config --json prints them: the code the daemons log each under.
+  const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message, code }) => ({ file, setting, line, message, code: code ?? 'LH_CONFIG_INVALID' }));
   if (options.json) {
     await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), model, members: { file: membersFile, clusters: memberCounts }, balancers })}\n`);
   } else {
