@@ -27,6 +27,7 @@ export interface DecodedChild {
 export class MemberSetReporter {
   private lastEncoded: readonly string[] | undefined;
   private lastRejected: readonly RejectedNode[] = [];
+  private lastVersion: string | undefined;
   private readonly loggedRejections = new Map<string, bigint>();
 
   constructor(
@@ -41,7 +42,7 @@ export class MemberSetReporter {
    * sets through a JSON fingerprint and computed every key twice, so the work
    * here is one sort and one pass.
    */
-  report(children: readonly DecodedChild[]): void {
+  report(children: readonly DecodedChild[], version?: bigint): void {
     const sorted = isSortedByName(children) ? children : [...children].sort(byName);
     const keys = sorted.map((child) => (child.node.ok ? nodeKey(child.node.value) : ''));
     const owner = new Map<string, DecodedChild>();
@@ -78,11 +79,14 @@ export class MemberSetReporter {
       const stillRejected = new Set(rejected.map((entry) => entry.znode));
       for (const path of this.loggedRejections.keys()) if (!stillRejected.has(path)) this.loggedRejections.delete(path);
     }
-    if (this.lastEncoded !== undefined && sameStrings(encoded, this.lastEncoded) && sameRejections(rejected, this.lastRejected)) return;
+    const versionText = version?.toString();
+    // A new version alone is reported too (a reporter's node re-created with the same data): writers acknowledge it.
+    if (this.lastEncoded !== undefined && sameStrings(encoded, this.lastEncoded) && sameRejections(rejected, this.lastRejected) && versionText === this.lastVersion) return;
     this.lastEncoded = encoded;
     this.lastRejected = rejected;
+    this.lastVersion = versionText;
     try {
-      this.onMembers({ cluster: this.cluster, members, rejected });
+      this.onMembers({ cluster: this.cluster, members, rejected, ...(versionText === undefined ? {} : { version: versionText }) });
     } catch (error) {
       this.logger.error({ err: error, cluster: this.cluster }, 'member set listener failed');
     }

@@ -26,6 +26,7 @@ export const ErrorCodes = {
   LH_DIR_LOCKED: 'Another running process holds the lock (a second writer or reporter on one directory), or the lock file cannot be written',
   LH_HANDOVER_STALLED: 'A service moving to a new discovery session has not registered there yet; the old session keeps its registrations',
   LH_REGISTRATION_CONFLICT: 'Another discovery session keeps taking the same registration; this reporter stopped taking it back',
+  LH_ACK_TIMEOUT: 'drain/undrain --wait: not every live writer consuming the cluster acknowledged the new member set in time (the writers are named)',
   LH_LISTEN_FAILED: 'A daemon cannot listen on its --metrics-port (another process listens there, or the address is not this host\'s): it exits 1',
 } as const;
 

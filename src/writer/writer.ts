@@ -1,4 +1,6 @@
-import type { BalancedCluster, Balancer } from '../balancer/types.js';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { BalancedCluster, Balancer, DrainingServer } from '../balancer/types.js';
 import type { BalancerItem, ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { diffItems, emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
@@ -13,6 +15,7 @@ import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { AckPublisher, type AppliedCluster } from './ack-publisher.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
@@ -92,6 +95,7 @@ export class Writer {
   /** listeners told after each successful sync (status pages, tests) */
   private readonly syncListeners = new Set<() => void>();
   private readonly holds: HoldKeeper;
+  private readonly acks: AckPublisher;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -104,7 +108,10 @@ export class Writer {
         if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
         else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
       },
-      onSession: () => this.metrics.sessions.inc({ discovery: name }),
+      onSession: () => {
+        this.metrics.sessions.inc({ discovery: name });
+        this.acks.renewed(name);
+      },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'balancer', 'discovery', 'cluster']), {
       logger: this.logger.child({ module: 'config' }),
@@ -126,6 +133,15 @@ export class Writer {
         const item = this.snapshot.clusters.get(cluster);
         return item ? this.guardSettingsOf(item).probeHeld : false;
       },
+    });
+    this.acks = new AckPublisher({
+      host: hostname(),
+      configDir: resolve(options.configDir),
+      stateDir: resolve(options.stateDir ?? defaultStateDir(options.configDir)),
+      logger: this.logger,
+      store: (discovery) => this.pool.get(discovery)?.instance.acks,
+      draining: () => this.drainingSessions(),
+      writes: this.metrics.ackWrites,
     });
     this.quiescence = new Quiescence(() => void this.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
@@ -210,6 +226,7 @@ export class Writer {
       active.watch.close();
       this.watches.delete(name);
       this.state.forget(name);
+      this.acks.forget(name);
       this.missingDiscovery.delete(name);
       this.metrics.members.remove({ cluster: name });
       this.metrics.rejectedNodes.remove({ cluster: name });
@@ -269,10 +286,33 @@ export class Writer {
   private onMembers(set: MemberSet): void {
     if (this.stopped || !this.snapshot.clusters.has(set.cluster)) return;
     const change = this.state.update(set);
+    this.acks.listed(set.cluster, set.version);
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
     if (change) this.applyChange(change);
+    else this.acknowledgeUnchanged(set.cluster);
+  }
+
+  /**
+   * The same members at a new version (or a hold's numbers changed): what
+   * the balancers run is that version already, unless a sync is due or
+   * failed; then the next sync acknowledges it.
+   */
+  private acknowledgeUnchanged(cluster: string): void {
+    const item = this.snapshot.clusters.get(cluster);
+    if (!item || !this.firstSyncDone) return;
+    if (this.syncing || this.pendingSince !== undefined || this.retryTimer) {
+      this.requestSync();
+      return;
+    }
+    this.acks.applied([this.acks.capture(cluster, item.discovery, this.state.get(cluster))]);
+  }
+
+  /** Servers out of routing that still have sessions, over every balancer that can tell. */
+  private async drainingSessions(): Promise<DrainingServer[]> {
+    const lists = await Promise.all([...this.balancers.values()].map((active) => active.instance.drainingSessions?.() ?? Promise.resolve([])));
+    return lists.flat();
   }
 
   private applyChange(change: MemberChange): void {
@@ -322,6 +362,8 @@ export class Writer {
   private async syncOnce(): Promise<void> {
     const since = this.pendingSince;
     this.pendingSince = undefined;
+    // Captured before the balancers see it: what is acknowledged after they took it.
+    const applying: AppliedCluster[] = [...this.snapshot.clusters.values()].map((item) => this.acks.capture(item.name, item.discovery, this.state.get(item.name)));
     let failed = false;
     for (const [name, active] of this.balancers) {
       const clusters = this.balancedClusters(active.item);
@@ -343,7 +385,10 @@ export class Writer {
     }
     this.retryBackoff.reset();
     if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
-    if (this.balancers.size > 0) this.firstSyncDone = true;
+    if (this.balancers.size > 0) {
+      this.firstSyncDone = true;
+      this.acks.applied(applying);
+    }
     if (since !== undefined) this.scheduleCacheWrite();
     for (const listener of this.syncListeners) listener();
   }
@@ -399,6 +444,7 @@ export class Writer {
     this.quiescence.cancel();
     clearTimeout(this.retryTimer);
     clearTimeout(this.startupTimer);
+    this.acks.close();
     await this.holds.close();
     await this.watcher.close();
     await this.syncing;

@@ -7,9 +7,10 @@ import { Backoff } from '../../lib/backoff.js';
 import { sleep } from '../../lib/deadline.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, DrainingServer } from '../types.js';
 import { blame, ConfigFile, ConfigRejectedError, explainRejection } from './config-file.js';
 import { HaproxyControl } from './control.js';
+import { DrainingSessions } from './draining.js';
 import { HaproxyHealth } from './health.js';
 import { crossCheck, heldListeners } from './cross-check.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
@@ -120,6 +121,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   /** up or down, logged once per change; `lighthouse_haproxy_up` and the marker `lighthouse status` reads */
   readonly health: HaproxyHealth;
   private readonly removals = new Map<string, { cancelled: boolean }>();
+  private readonly draining: DrainingSessions;
 
   constructor(
     private readonly config: HaproxyConfig,
@@ -138,6 +140,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       },
     });
     this.control = new HaproxyControl(this.paths, adminSocket(this.paths.adminSocket), this.process);
+    this.draining = new DrainingSessions(this.paths.adminSocket);
     this.health = new HaproxyHealth(this.paths.down, this.logger);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
     this.deleteRetryMs = options.deleteRetryMs ?? 5;
@@ -813,6 +816,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private cancelRemovals(): void {
     for (const task of this.removals.values()) task.cancelled = true;
     this.removals.clear();
+  }
+
+  drainingSessions(): Promise<DrainingServer[]> {
+    return this.draining.read();
   }
 
   // ------------------------------------------------------------------ helpers

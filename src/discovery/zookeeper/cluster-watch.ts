@@ -63,6 +63,8 @@ export interface ClusterWatcherOptions {
 export class ClusterWatcher implements ClusterWatch {
   private readonly folder: string;
   private children = new Map<string, Child>();
+  /** the folder's pzxid at the last children read (0: no folder): covers creates and deletes, the children's mzxids cover data changes */
+  private pzxid = 0n;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -136,8 +138,11 @@ export class ClusterWatcher implements ClusterWatch {
   private async sync(): Promise<void> {
     const client = this.options.session.current();
     let names: string[];
+    let pzxid: bigint;
     try {
-      names = (await client.getChildren(this.folder, this.onFolderEvent)).children;
+      const listing = await client.getChildren(this.folder, this.onFolderEvent);
+      names = listing.children;
+      pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch tells us when it appears.
@@ -148,10 +153,12 @@ export class ClusterWatcher implements ClusterWatch {
         return;
       }
       this.children = new Map();
+      this.pzxid = 0n;
       this.emit();
       return;
     }
     if (this.closed) return;
+    this.pzxid = pzxid;
 
     const toRead = names.filter((name) => {
       const known = this.children.get(name);
@@ -220,8 +227,15 @@ export class ClusterWatcher implements ClusterWatch {
     return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '');
   }
 
+  /**
+   * The version is the newest zxid the set reflects: the same ZooKeeper state
+   * gives every writer the same number, whenever it read it.
+   */
   private emit(): void {
-    this.members.report([...this.children.values()]);
+    const children = [...this.children.values()];
+    let version = this.pzxid;
+    for (const child of children) if (child.version > version) version = child.version;
+    this.members.report(children, version);
   }
 
   private reportFailure(error: unknown): void {
