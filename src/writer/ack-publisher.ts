@@ -35,9 +35,11 @@ export interface AppliedCluster {
   held: readonly ClusterNode[];
 }
 
-interface Applied extends Omit<ClusterAck, 'draining'> {
+interface Applied extends Omit<ClusterAck, 'draining' | 'digest'> {
   discovery: string;
-  /** the members array the digest was computed from: the store hands out a new array only on a change */
+  /** computed when the record is written (at most once a second), not on the sync path: 10,000 members take ms */
+  digest: string | undefined;
+  /** the members array the digest is of: the store hands out a new array only on a change */
   from: readonly ClusterNode[];
 }
 
@@ -86,7 +88,7 @@ export class AckPublisher {
     for (const entry of clusters) {
       const before = this.clusters.get(entry.cluster);
       const version = entry.version ?? null;
-      const digest = before?.from === entry.members ? before.digest : memberDigest(entry.members);
+      const digest = before?.from === entry.members ? before.digest : undefined;
       const appliedAt = before && before.version === version ? before.appliedAt : version === null ? null : new Date(this.now()).toISOString();
       this.clusters.set(entry.cluster, { discovery: entry.discovery, version, digest, members: entry.members.length, appliedAt, held: entry.held.map(nodeKey), from: entry.members });
     }
@@ -116,6 +118,7 @@ export class AckPublisher {
     const clusters: Record<string, ClusterAck> = {};
     for (const [name, entry] of [...this.clusters].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (entry.discovery !== discovery) continue;
+      entry.digest ??= memberDigest(entry.from);
       clusters[name] = { version: entry.version, digest: entry.digest, members: entry.members, appliedAt: entry.appliedAt, held: entry.held, draining: this.draining.get(name) ?? {} };
     }
     return {
