@@ -232,6 +232,7 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('  add p50 / p99 (ms)', (m) => `${fmt(conv(m)?.add.p50)} / ${fmt(conv(m)?.add.p99)}`);
   both('  remove p50 / p99 (ms)', (m) => `${fmt(conv(m)?.remove.p50)} / ${fmt(conv(m)?.remove.p99)}`);
   both('  ZooKeeper requests per change', (m) => fmt(num(conv(m)?.zkRequestsPerChange)));
+  both('  acknowledgement writes per change (changes < 1 s apart coalesce)', (m) => fmt(num(conv(m)?.ackWritesPerChange ?? undefined)));
   for (const run of results.guard) {
     rows.push([`removal guard ${run.removalGuard ? 'on' : 'off'}: convergence p50 / p99, remove p99 (ms)`, `${fmt(num(run.all.p50))} / ${fmt(num(run.all.p99))}, ${fmt(num(run.remove.p99))} (n=${fmt(run.all.n)})`, '']);
   }
