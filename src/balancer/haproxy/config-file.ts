@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { fileWriteError } from '../../lib/atomic-write.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { HaproxyCounters } from './control.js';
+import type { HaproxyCounters } from './runtime-channel.js';
 import type { HaproxyPaths } from './paths.js';
 import type { CheckResult, HaproxyProcess } from './process.js';
 import type { RenderedConfig } from './render.js';
