@@ -3,6 +3,7 @@ import type { DrainingServer } from '../balancer/types.js';
 import { ACK_FORMAT, ackRecordName, encodeAck, memberDigest, writerId, type ClusterAck, type WriterAck } from '../discovery/ack-record.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { RecordStore } from '../discovery/types.js';
+import { Backoff } from '../lib/backoff.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { buildInfo } from '../lib/version.js';
@@ -59,6 +60,12 @@ export class AckPublisher {
   private readonly written = new Map<string, string>();
   /** per discovery whose last write failed: warned once until it works again */
   private readonly failing = new Set<string>();
+  /**
+   * Retries of failed writes back off to a minute: writers without the right
+   * to write the record (a ZooKeeper ACL, an etcd role) must not cost the
+   * ensemble a request per writer per second for ever.
+   */
+  private readonly retryBackoff = new Backoff(1_000, 60_000);
   private lastRunAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -105,7 +112,18 @@ export class AckPublisher {
   /** A new session or lease of `discovery`: the old record went with the old one. */
   renewed(discovery: string): void {
     this.written.delete(discovery);
-    if (this.clusters.size > 0) this.schedule();
+    this.reconnected(discovery);
+  }
+
+  /** `discovery` is connected again: a write that failed meanwhile is retried now, not after its backoff. */
+  reconnected(discovery: string): void {
+    if (this.clusters.size === 0 || this.closed) return;
+    if (this.failing.has(discovery) || !this.written.has(discovery)) {
+      this.retryBackoff.reset();
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.schedule();
   }
 
   close(): void {
@@ -183,7 +201,8 @@ export class AckPublisher {
       this.running = false;
     }
     // Changed meanwhile, a write failed, or sessions are still draining: look again after the interval.
-    if (this.dirty || this.failing.size > 0) this.schedule();
+    if (this.failing.size > 0) this.schedule(this.retryBackoff.next());
+    else if (this.dirty) this.schedule();
     else if (this.draining.size > 0) this.schedule(this.options.drainPollMs ?? 1_000);
   }
 
@@ -205,6 +224,7 @@ export class AckPublisher {
     }
     this.written.set(discovery, text);
     this.options.writes.inc({ discovery, result: 'ok' });
+    if (this.failing.size === 1 && this.failing.has(discovery)) this.retryBackoff.reset();
     if (this.failing.delete(discovery)) this.options.logger.info({ discovery, record: where }, `${where}: this writer's acknowledgement is written again`);
   }
 }

@@ -93,7 +93,10 @@ export class Writer {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
         if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
-        else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+        else {
+          this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+          this.acks.reconnected(name);
+        }
       },
       onSession: () => {
         this.metrics.sessions.inc({ discovery: name });

@@ -13,9 +13,11 @@ const node = (host: string, port = 80): ClusterNode => ({ host, ip: '10.0.0.1', 
 
 function setup(options: { failing?: () => boolean; draining?: () => DrainingServer[] } = {}) {
   const written: WriterAck[] = [];
+  const attempts = { count: 0 };
   const store: RecordStore = {
     location: '/lh/writer-acks',
     async publish(_name, data) {
+      attempts.count += 1;
       if (options.failing?.()) throw new Error('connection loss');
       const decoded = decodeAck(data);
       assert.ok(decoded.ok, data);
@@ -37,7 +39,7 @@ function setup(options: { failing?: () => boolean; draining?: () => DrainingServ
     minIntervalMs: 100,
     drainPollMs: 50,
   });
-  return { publisher, written };
+  return { publisher, written, attempts };
 }
 
 test('a burst of changes costs one write right away and one for the rest, at most one per interval', async () => {
@@ -79,5 +81,18 @@ test('sessions on draining servers are followed while there are any, and the rec
   await waitFor(() => written.at(-1)?.clusters.web?.draining['a:80'] === 3, 'the draining sessions');
   sessions = 0;
   await waitFor(() => written.length >= 2 && Object.keys(written.at(-1)!.clusters.web!.draining).length === 0, 'the sessions gone');
+  publisher.close();
+});
+
+test('a record the writer may not write (an ACL, an etcd role) is retried with backoff, not once per interval for ever; a reconnect retries at once', async () => {
+  const { publisher, written, attempts } = setup({ failing: () => true });
+  publisher.applied([{ cluster: 'web', discovery: 'zk', version: '1', members: [node('a')], held: [] }]);
+  await new Promise((resolve) => setTimeout(resolve, 1_600));
+  // minIntervalMs is 100 here: without backoff that would be ~16 attempts.
+  assert.ok(attempts.count <= 3, `${attempts.count} attempts in 1.6 s`);
+  assert.equal(written.length, 0);
+  const before = attempts.count;
+  publisher.reconnected('zk');
+  await waitFor(() => attempts.count > before, 'a retry right after the reconnect', 500);
   publisher.close();
 });
