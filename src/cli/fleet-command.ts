@@ -35,7 +35,7 @@ function formatTable(report: FleetReport): string {
       String(writer.members),
       writer.current ? 'current' : `behind ${writer.versionGap ?? '?'} (${writer.lagSeconds} s)`,
       writer.held.length > 0 ? `${writer.held.length} held` : '-',
-      Object.entries(writer.draining).map(([server, sessions]) => `${server}:${sessions}`).join(' ') || '-',
+      Object.entries(writer.draining).map(([server, sessions]) => `${server} (${sessions})`).join(' ') || '-',
     ]);
     const header = ['WRITER', 'VERSION', 'MEMBERS', 'STATE', 'HOLDS', 'DRAINING (sessions)'];
     const widths = header.map((title, index) => Math.max(title.length, ...rows.map((row) => row[index]!.length)));
