@@ -219,4 +219,18 @@ describe('writer acknowledgements: fleet, drain --wait, undrain --wait (ZooKeepe
     // Thawed, it catches up and acknowledges.
     await waitFor(async () => !(await routed(writers.b.run, 'web')).has(node), 'writer B to catch up', 30_000);
   });
+
+  test('a writer frozen past its session timeout loses its record, and writes it again under its new session once thawed', async () => {
+    writers.b.process!.signal('SIGSTOP');
+    try {
+      await waitFor(async () => (await fleet().catch(() => undefined))?.writers.map((writer) => writer.writer).join() === writers.a.id, 'writer B\'s record to vanish with its session', 40_000);
+    } finally {
+      writers.b.process!.signal('SIGCONT');
+    }
+    const expected = await zkVersion(admin, 'web');
+    await waitFor(async () => {
+      const web = (await fleet().catch(() => undefined))?.clusters.find((cluster) => cluster.name === 'web');
+      return web?.writers.length === 2 && web.writers.every((writer) => writer.current && writer.version === expected);
+    }, 'writer B to acknowledge again', 40_000).catch(async (error: unknown) => assert.fail(`${String(error)}\n${await logs()}`));
+  });
 });
