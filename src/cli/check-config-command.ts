@@ -28,7 +28,7 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
     if (!snapshot.discovery.has(item.discovery)) {
       const known = [...snapshot.discovery.keys()];
-      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
+      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})`, code: 'LH_CONFIG_REFERENCE' });
     }
   }
   const nothing = snapshot.balancers.size + snapshot.discovery.size + snapshot.clusters.size + snapshot.services.size === 0;
@@ -99,8 +99,9 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   const warnings = snapshotWarnings(snapshot);
   if (options.json) {
     // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
-    const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
-    await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), warnings: entries(warnings), counts })}\n`);
+    const entries = (list: readonly ConfigProblem[], code: (problem: ConfigProblem) => string) => list.map((problem) => ({ file: problem.file, setting: problem.setting, line: problem.line, message: problem.message, code: code(problem) }));
+    const json = { configDir, valid: problems.length === 0, problems: entries(problems, (problem) => problem.code ?? 'LH_CONFIG_INVALID'), warnings: entries(warnings, () => 'LH_CONFIG_IGNORED'), counts };
+    await writeOut(`${JSON.stringify(json)}\n`);
     if (problems.length > 0) throw new CliExit(1);
     return;
   }

@@ -8,18 +8,17 @@ import type { Metadata } from '../discovery/node.js';
 import { metadataProblem } from '../discovery/codec.js';
 import { readPythonMetadata } from './python-yaml.js';
 import { fromDictConfig, isDictConfig } from './python-logging.js';
-import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
+import { isConfigProblemCode, type CheckSpec, type ConfigItem, type ConfigProblem, type ConfigProblemCode, type ItemKind } from './model.js';
 import {
   advertiseSchema,
   checkCoreSchema,
   clusterCoreSchema,
-  isItemName,
-  ITEM_NAME_RULE,
   loggingSchema,
   pluginsFileSchema,
   removalGuardSchema,
   serviceSchema,
 } from './schemas.js';
+import { isItemName, ITEM_NAME_RULE } from '../lib/schemas.js';
 
 type Path = readonly (string | number)[];
 type Parsed = Result<ConfigItem, ConfigProblem[]>;
@@ -40,14 +39,14 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${error.message.split('\n')[0]}` })));
+    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${error.message.split('\n')[0]}`, code: 'LH_CONFIG_PARSE' })));
   }
   const source: Source = { file, doc, lines };
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    return fail([{ file, message: `invalid YAML: ${(error as Error).message}` }]);
+    return fail([{ file, message: `invalid YAML: ${(error as Error).message}`, code: 'LH_CONFIG_PARSE' }]);
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) return fail([{ file, message: 'the top level must be a mapping of settings' }]);
@@ -101,7 +100,7 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   if (typeof pluginKind !== 'string' || registry.get(pluginKind) === undefined) {
     const known = registry.kinds().join(', ') || 'none';
     const setting = pluginField === undefined ? [] : ['plugin'];
-    return fail([problem(source, setting, `unknown ${kind} plugin ${JSON.stringify(pluginKind)} (registered: ${known})`)]);
+    return fail([problem(source, setting, `unknown ${kind} plugin ${JSON.stringify(pluginKind)} (registered: ${known})`, 'LH_PLUGIN_UNKNOWN')]);
   }
   const plugin = registry.get(pluginKind)!;
   if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
@@ -161,7 +160,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     const path = ['checks', kind];
     const plugin = registries.checks.get(kind);
     if (!plugin) {
-      problems.push(problem(source, path, `unknown check plugin ${JSON.stringify(kind)} (registered: ${registries.checks.kinds().join(', ')})`));
+      problems.push(problem(source, path, `unknown check plugin ${JSON.stringify(kind)} (registered: ${registries.checks.kinds().join(', ')})`, 'LH_PLUGIN_UNKNOWN'));
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -205,13 +204,14 @@ function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefi
         return problem(source, [...path, issue.keys[0]!], `unknown setting${issue.keys.length > 1 ? `s ${issue.keys.join(', ')}` : ''}`);
       }
       if (issue.code === 'invalid_type' && issue.input === undefined) return problem(source, path, 'is required');
-      return problem(source, path, issue.message.replace(/^Invalid input: /, ''));
+      const code = issue.code === 'custom' && isConfigProblemCode(issue.params?.code) ? issue.params.code : undefined;
+      return problem(source, path, issue.message.replace(/^Invalid input: /, ''), code);
     }),
   );
 }
 
-function problem(source: Source, path: Path, message: string): ConfigProblem {
-  return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message };
+function problem(source: Source, path: Path, message: string, code?: ConfigProblemCode): ConfigProblem {
+  return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message, ...(code === undefined ? {} : { code }) };
 }
 
 /** Line of the setting's key (or of its deepest existing parent); none for the document root. */

@@ -1,7 +1,8 @@
 import type { Logger } from '../lib/logger.js';
 import type { CheckSpec, ServiceItem } from '../config/model.js';
 import { hashOf } from '../config/parse.js';
-import type { CheckPlugin, PluginHelper } from '../plugins/types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
+import type { PluginHelper } from '../lib/plugin-helper.js';
 import type { Check } from '../checks/types.js';
 import { feedRiseFall, initialRiseFall, type RiseFallState } from '../checks/rise-fall.js';
 import { errorMessage } from '../lib/errors.js';
