@@ -2,7 +2,7 @@ import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, type DiscoveryItem, type ServiceItem } from '../config/model.js';
 import { nodeKey } from '../discovery/node.js';
 import type { Discovery } from '../discovery/types.js';
-import { LighthouseError, errorMessage } from '../lib/errors.js';
+import { LighthouseError, errorMessage, type ErrorCode } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { drainFilePath, updateDrains, withDrain, withoutDrain } from '../reporter/drains.js';
@@ -62,6 +62,8 @@ async function openWaiter(found: FoundService, ports: number[] | 'all'): Promise
   return { discovery, item: discoveryItem, watch: watchCluster(discovery, item.name), nodes };
 }
 
+const ACK_TIMEOUT: ErrorCode = 'LH_ACK_TIMEOUT';
+
 /** Prints the outcome of --wait; exits 1 naming the writers that did not acknowledge. */
 async function finishWait(waiter: Waiter, cluster: string, want: 'absent' | 'present', timeoutSeconds: number): Promise<void> {
   let outcome: AckWaitOutcome;
@@ -77,9 +79,9 @@ async function finishWait(waiter: Waiter, cluster: string, want: 'absent' | 'pre
     await writeOut(names.length === 0 ? `${cluster}: no live writer consumes this cluster; nothing to wait for.\n` : `${cluster}: all ${names.length} live writers run a member set ${what} (version ${outcome.version ?? '?'})${want === 'absent' ? ' and have no sessions on it' : ''}: ${names.join(', ')}\n`);
     return;
   }
-  if (outcome.stage === 'discovery') fail(`LH_ACK_TIMEOUT: ${outcome.message}`);
+  if (outcome.stage === 'discovery') fail(`${ACK_TIMEOUT}: ${outcome.message}`);
   const missing = outcome.writers.filter((writer) => !writer.acknowledged);
-  fail(`LH_ACK_TIMEOUT: ${waiter.item.file}: cluster "${cluster}": ${missing.length} of ${outcome.writers.length} writers did not acknowledge a member set ${what} within ${timeoutSeconds} s: ${missing.map((writer) => `${writer.writer} (${writer.reason ?? 'no answer'})`).join('; ')}`);
+  fail(`${ACK_TIMEOUT}: ${waiter.item.file}: cluster "${cluster}": ${missing.length} of ${outcome.writers.length} writers did not acknowledge a member set ${what} within ${timeoutSeconds} s: ${missing.map((writer) => `${writer.writer} (${writer.reason ?? 'no answer'})`).join('; ')}`);
 }
 
 function portsOf(item: ServiceItem, requested: readonly number[] | undefined): number[] | 'all' {
