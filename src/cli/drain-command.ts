@@ -5,7 +5,7 @@ import type { Discovery } from '../discovery/types.js';
 import { LighthouseError, errorMessage, type ErrorCode } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { drainFilePath, updateDrains, withDrain, withoutDrain } from '../reporter/drains.js';
+import { drainFilePath, updateDrains, withDrain, withoutDrain, type Maintenance } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity } from '../reporter/local-identity.js';
 import { waitForAcks, watchCluster, type AckWaitOutcome } from './drain-wait.js';
 import { assertConfigDir, loadRegistries } from './common.js';
@@ -120,16 +120,26 @@ export async function runUndrain(configDir: string, service: string, options: Dr
   const waiter = options.wait ? await openWaiter(found, ports) : undefined;
   const path = drainFilePath(configDir);
   let drained = true;
+  let maintenance: Maintenance | undefined;
   try {
     await updateDrains(path, (state) => {
       drained = state.services[service] !== undefined;
+      maintenance = state.maintenance;
       return drained ? withoutDrain(state, service, ports, item.ports) : undefined;
     });
   } catch (error) {
     fail(coded(error));
   }
-  if (!drained) await writeOut(`${service}: not drained; nothing to do.\n`);
-  else await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} back in rotation once the checks pass.\n`);
+  // Node-wide maintenance outranks a service's own drain: saying "back in rotation" would be wrong while it lasts.
+  const held = maintenance ? ` The machine is in maintenance since ${maintenance.since} (${maintenance.reason}): every service stays drained until \`lighthouse maintenance ${configDir} off\`.` : '';
+  if (!drained) await writeOut(`${service}: not drained; nothing to do.${held}\n`);
+  else await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} ${maintenance ? 'no longer drained on its own.' : 'back in rotation once the checks pass.'}${held}\n`);
+  if (!waiter) return;
+  if (maintenance) {
+    waiter.watch.close();
+    await waiter.discovery.close().catch(() => undefined);
+    fail(`${ACK_TIMEOUT}: ${configDir}: --wait: the machine is in maintenance, so ${waiter.nodes.join(', ')} stays out of rotation; nothing to wait for`);
+  }
   // Not drained still waits: a deploy script's ExecStartPost wants the node routed, whatever the drain file said.
-  if (waiter) await finishWait(waiter, service, 'present', options.timeout ?? DEFAULT_WAIT_SECONDS);
+  await finishWait(waiter, service, 'present', options.timeout ?? DEFAULT_WAIT_SECONDS);
 }

@@ -213,7 +213,7 @@ export class PortHealth {
    */
   private logResult(port: PortChecks, loop: CheckLoop, result: CheckResult): void {
     const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    const fields = { port: port.port, check: loop.spec.kind };
+    const fields = { port: port.port, check: loop.spec.kind, code: result.timedOut === true ? 'LH_CHECK_TIMEOUT' : 'LH_CHECK_FAILED' };
     const episode = loop.failureLog;
     if (!result.passed) {
       if (episode === null) {

@@ -254,7 +254,7 @@ export class Reporter {
           // A removed discovery file is more often a mistake than a decommission (which is removing
           // the service file, or stopping the reporter): the runner keeps its session and registrations.
           if (active) this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is no longer configured (no discovery/${item.discovery}.yaml); the service keeps checking and keeps its registrations on the last session until the file is back or the service is removed`);
-          else this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); the service waits for it`);
+          else this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not in force (discovery/${item.discovery}.yaml is missing, or invalid: its own line says why); the service waits for it`);
         }
         continue;
       }

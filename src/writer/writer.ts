@@ -217,7 +217,7 @@ export class Writer {
       if (!pooled) {
         if (!this.missingDiscovery.has(item.name)) {
           this.missingDiscovery.add(item.name);
-          this.logger.warn({ cluster: item.name, file: item.file, code: 'LH_CONFIG_REFERENCE' }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); keeping the last known members`);
+          this.logger.warn({ cluster: item.name, file: item.file, code: 'LH_CONFIG_REFERENCE' }, `${item.file}: discovery: "${item.discovery}" is not in force (discovery/${item.discovery}.yaml is missing, or invalid: its own line says why); keeping the last known members`);
         }
         active?.watch.close();
         this.watches.delete(item.name);

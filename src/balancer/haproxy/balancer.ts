@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, DrainingServer } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, DrainingServer, RenderedBalancerConfig } from '../types.js';
 import { ConfigFile } from './config-file.js';
 import { DrainingSessions } from './draining.js';
 import { HaproxyHealth } from './health.js';
@@ -123,6 +123,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   validate(clusters: readonly Cluster[]): Promise<BalancerProblem[]> {
     return this.policy.validate(clusters);
+  }
+
+  render(clusters: readonly Cluster[]): RenderedBalancerConfig {
+    return this.policy.render(clusters);
   }
 
   stats(): BalancerStats {
