@@ -24,7 +24,7 @@ export type HostMessage =
   | { type: 'ack'; index: number }
   /** every writer of this host holds state `index`: when the first and the last one got it (epoch ms, sub-ms) */
   | { type: 'reached'; index: number; firstAt: number; lastAt: number }
-  | { type: 'stats'; reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number };
+  | { type: 'stats'; reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number };
 
 const now = (): number => performance.timeOrigin + performance.now();
 const send = (message: HostMessage): void => void process.send?.(message);
@@ -101,7 +101,8 @@ function stats(): void {
     if (writer.discovery.state === 'connected') connected += 1;
   }
   const memory = process.memoryUsage();
-  send({ type: 'stats', reads, probes, sessions, expiries, connected, rssMb: memory.rss / 1024 ** 2, heapUsedMb: memory.heapUsed / 1024 ** 2 });
+  const cpu = process.cpuUsage();
+  send({ type: 'stats', reads, probes, sessions, expiries, connected, rssMb: memory.rss / 1024 ** 2, heapUsedMb: memory.heapUsed / 1024 ** 2, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
 
 async function stop(): Promise<void> {

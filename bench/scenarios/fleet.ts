@@ -62,6 +62,13 @@ export interface FleetResult {
   zkReadLatencyP99Ms: number;
   zkUpdateLatencyP99Ms: number;
   zkMaxLatencyMs: number;
+  /**
+   * CPU the simulated writers used per change, all hosts together (ms): a
+   * host runs its writers' work one after another on one thread, which real
+   * writers on their own machines do not, so the last writer's time includes
+   * up to this much of the simulator's own queueing
+   */
+  simulatorCpuMsPerChange: number;
   /** host processes' RSS above an empty host's, per writer */
   rssKbPerWriter: number;
   heapKbPerWriter: number;
@@ -129,10 +136,10 @@ async function startHost(): Promise<Host> {
   return host;
 }
 
-async function fleetStats(hosts: Host[]): Promise<{ reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number }> {
+async function fleetStats(hosts: Host[]): Promise<{ reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number }> {
   const all = await Promise.all(hosts.map((host) => (host.send({ type: 'stats' }), host.next('stats', 30_000))));
   const sum = (pick: (s: (typeof all)[number]) => number): number => all.reduce((total, s) => total + pick(s), 0);
-  return { reads: sum((s) => s.reads), probes: sum((s) => s.probes), sessions: sum((s) => s.sessions), expiries: sum((s) => s.expiries), connected: sum((s) => s.connected), rssMb: sum((s) => s.rssMb), heapUsedMb: sum((s) => s.heapUsedMb) };
+  return { reads: sum((s) => s.reads), probes: sum((s) => s.probes), sessions: sum((s) => s.sessions), expiries: sum((s) => s.expiries), connected: sum((s) => s.connected), rssMb: sum((s) => s.rssMb), heapUsedMb: sum((s) => s.heapUsedMb), cpuMs: sum((s) => s.cpuMs) };
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -247,6 +254,7 @@ export async function fleet(context: BenchContext, strategy: WatchStrategy, writ
       zkReadLatencyP99Ms: latency.readP99,
       zkUpdateLatencyP99Ms: latency.updateP99,
       zkMaxLatencyMs: latency.max,
+      simulatorCpuMsPerChange: round((after.cpuMs - before.cpuMs) / changes, 1),
       rssKbPerWriter: round((rssAbove * 1024) / writers, 1),
       heapKbPerWriter: round(((after.heapUsedMb - hosts.reduce((total, host) => total + host.baseHeapMb, 0)) * 1024) / writers, 1),
       timeouts,
