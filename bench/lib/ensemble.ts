@@ -32,7 +32,7 @@ export class EnsembleMeter {
     return this.packetTotal - this.wordsSent;
   }
 
-  /** A restarted server counts from 0 again. */
+  /** A restarted (or `srst`) server counts from 0 again. */
   forget(): void {
     this.lastPackets.clear();
   }
@@ -40,6 +40,8 @@ export class EnsembleMeter {
   /** Resets the servers' latency summaries (`srst`), so the next `latency()` covers only what follows. */
   async resetLatency(): Promise<void> {
     await Promise.all(this.zk.servers.map((server) => this.zk.fourLetter(server.id, 'srst').then(() => (this.wordsSent += 1)).catch(() => undefined)));
+    // srst zeroes the packet counters too: the next reading counts from 0.
+    this.forget();
   }
 
   /** Worst server's read and write latency p99 and max (ms) since the last reset (or the server's start). */
