@@ -284,6 +284,8 @@ function fleetKeys(fleetResults: readonly FleetResult[]): Record<string, number 
     keys[`${prefix}expiry_recovery_ms`] = num(r?.expiry?.recoveryMs ?? undefined);
     keys[`${prefix}expiry_peak_requests_per_s`] = num(r?.expiry?.peakRequestsPerSecond);
     keys[`${prefix}expiry_zk_latency_p99_ms`] = num(r?.expiry?.zkReadLatencyP99Ms);
+    keys[`${prefix}expiry_reads_done_ms`] = num(r?.expiry?.settledMs ?? undefined);
+    keys[`${prefix}expiry_reads_per_writer`] = num(r?.expiry?.readsPerWriter);
     keys[`${prefix}ensemble_cpu_pct`] = num(r?.ensembleCpuPercent);
     keys[`${prefix}rss_kb_per_writer`] = num(r?.rssKbPerWriter);
   };
@@ -343,7 +345,7 @@ function table(results: Results, info: Record<string, unknown>): string {
     both('  ensemble CPU % / read p99 / max latency (ms)', (m) => `${fmt(f(m)?.ensembleCpuPercent)} / ${fmt(f(m)?.zkReadLatencyP99Ms)} / ${fmt(f(m)?.zkMaxLatencyMs)}`);
     both('  RSS / heap per writer (KB); simulator CPU per change (ms, all writers)', (m) => `${fmt(f(m)?.rssKbPerWriter)} / ${fmt(f(m)?.heapKbPerWriter)}; ${fmt(f(m)?.simulatorCpuMsPerChange)}`);
     both('  ensemble restart: recovered / down (ms), peak req/s, read p99 (ms)', (m) => `${fmt(f(m)?.restart?.recoveryMs)} / ${fmt(f(m)?.restart?.downtimeMs)}, ${fmt(f(m)?.restart?.peakRequestsPerSecond)}, ${fmt(f(m)?.restart?.zkReadLatencyP99Ms)}`);
-    both('  all sessions expired: recovered (ms), peak req/s, read p99 (ms), reads/writer', (m) => `${fmt(f(m)?.expiry?.recoveryMs)}, ${fmt(f(m)?.expiry?.peakRequestsPerSecond)}, ${fmt(f(m)?.expiry?.zkReadLatencyP99Ms)}, ${fmt(f(m)?.expiry?.readsPerWriter)}`);
+    both('  all sessions expired: recovered / reads done (ms), peak req/s, read p99 (ms), reads/writer', (m) => `${fmt(f(m)?.expiry?.recoveryMs)} / ${fmt(f(m)?.expiry?.settledMs)}, ${fmt(f(m)?.expiry?.peakRequestsPerSecond)}, ${fmt(f(m)?.expiry?.zkReadLatencyP99Ms)}, ${fmt(f(m)?.expiry?.readsPerWriter)}`);
   }
   const dash = results.dashboardLoad;
   if (dash) {

@@ -34,8 +34,10 @@ export interface RecoveryResult {
   rateTimeline: number[];
   zkReadLatencyP99Ms: number;
   zkMaxLatencyMs: number;
-  /** read requests per writer from the fault to convergence (client-side) */
+  /** read requests per writer from the fault until the fleet's reads stopped (client-side) */
   readsPerWriter: number;
+  /** fault start -> the fleet sent no more reads for a second (the re-reads after convergence included) */
+  settledMs: number | null;
   /** sessions established per writer meanwhile (1: its session was replaced) */
   newSessionsPerWriter: number;
 }
@@ -304,6 +306,28 @@ async function reconnectIfNeeded(client: ZkClient, zk: ZookeeperCluster): Promis
   }
 }
 
+/**
+ * After convergence the fleet may still be re-reading (data watches re-armed
+ * through the rewatch queue): waits until its read count stays put for a
+ * second, so the peak rate and reads per writer cover the whole herd.
+ */
+async function settle(hosts: Host[], started: number, timeoutMs = 60_000): Promise<{ settledMs: number | null; reads: number }> {
+  let last = (await fleetStats(hosts)).reads;
+  let lastChangeAt = now();
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    await sleep(250);
+    const reads = (await fleetStats(hosts)).reads;
+    if (reads !== last) {
+      last = reads;
+      lastChangeAt = now();
+    } else if (now() - lastChangeAt >= 1_000) {
+      return { settledMs: round(lastChangeAt - started, 0), reads };
+    }
+  }
+  return { settledMs: null, reads: last };
+}
+
 /** Writes the flip `nextFlip` planned (node 0 removed, or re-added) through `client`, retrying while the ensemble is not back. */
 async function flipNodeZero(client: ZkClient, state: DeployState, base: string, deployCluster: string): Promise<void> {
   const adding = state.present[0];
@@ -348,7 +372,7 @@ async function ensembleRestart(context: BenchContext, zk: ZookeeperCluster, mete
   } catch (error) {
     context.log(`fleet: ensemble restart: ${String(error)}`);
   }
-  await sleep(500);
+  const settled = await settle(hosts, started);
   const rate = await sampler.stop();
   const latency = await meter.latency();
   const after = await fleetStats(hosts);
@@ -361,6 +385,7 @@ async function ensembleRestart(context: BenchContext, zk: ZookeeperCluster, mete
     zkReadLatencyP99Ms: latency.readP99,
     zkMaxLatencyMs: latency.max,
     readsPerWriter: round((after.reads - before.reads) / writers, 2),
+    settledMs: settled.settledMs,
     newSessionsPerWriter: round((after.sessions - before.sessions) / writers, 2),
   };
 }
@@ -390,7 +415,7 @@ async function expireAll(context: BenchContext, meter: EnsembleMeter, client: Zk
     } catch (error) {
       context.log(`fleet: session expiry: ${String(error)}`);
     }
-    await sleep(500);
+    const settled = await settle(hosts, started);
     const rate = await sampler.stop();
     const latency = await meter.latency();
     const after = await fleetStats(hosts);
@@ -402,6 +427,7 @@ async function expireAll(context: BenchContext, meter: EnsembleMeter, client: Zk
       zkReadLatencyP99Ms: latency.readP99,
       zkMaxLatencyMs: latency.max,
       readsPerWriter: round((after.reads - before.reads) / writers, 2),
+      settledMs: settled.settledMs,
       newSessionsPerWriter: round((after.sessions - before.sessions) / writers, 2),
     };
   } finally {
