@@ -16,6 +16,34 @@ export interface BalancerProblem {
   message: string;
 }
 
+/** One server as the balancer itself reports it (e.g. HAProxy's `show stat`). */
+export interface BalancerServerStat {
+  /** the balancer's group of servers (for HAProxy: the backend, named after the cluster) */
+  proxy: string;
+  /** the server's name (for HAProxy: `host:port`, the node's name) */
+  server: string;
+  /** the balancer's own word for the server's state (HAProxy: UP, DOWN, MAINT, DRAIN, no check, ...) */
+  status: string;
+  currentSessions: number;
+  totalSessions: number;
+}
+
+/**
+ * What a balancer tells the dashboard and metrics about itself, without them
+ * knowing which balancer it is.
+ */
+export interface BalancerStats {
+  /**
+   * Counters that only grow, by name: a live read-only view (copy it to keep
+   * a snapshot). Metrics export the names they know.
+   */
+  readonly counters: Readonly<Record<string, number>>;
+  /** the balancer serves, as far as the plugin knows */
+  readonly up: boolean;
+  /** every server as the balancer reports it; may ask the balancer (the plugin caches), rejects when it cannot answer */
+  servers(): Promise<BalancerServerStat[]>;
+}
+
 /**
  * A local load balancer. The writer calls `sync` serially (never two at once)
  * with the whole desired state; the balancer decides how to get there
@@ -25,6 +53,11 @@ export interface Balancer<ClusterConfig = unknown> {
   sync(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<void>;
   /** Checks the desired state without applying it (for `check-config`). */
   validate(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<BalancerProblem[]>;
+  /**
+   * Counters, up/down and per-server stats for the dashboard and metrics; null
+   * (or no method: plugins written before it) when the balancer has none.
+   */
+  stats?(): BalancerStats | null;
   /** Stops managing the balancer; the balancer itself keeps serving. */
   close(): Promise<void>;
 }

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { HaproxyBalancer } from '../balancer/haproxy/balancer.js';
-import type { HaproxyCounters, ServerStat } from '../balancer/haproxy/control.js';
+import type { BalancerServerStat, BalancerStats } from '../balancer/types.js';
 import { nodeKey } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Writer } from '../writer/writer.js';
@@ -45,7 +44,7 @@ export interface DashboardState {
   /** newest first */
   changes: DashboardChange[];
   /** per balancer; null where HAProxy could not be asked */
-  balancers: { name: string; counters: HaproxyCounters; error: string | null }[];
+  balancers: { name: string; counters: Record<string, number>; error: string | null }[];
 }
 
 const MAX_CHANGES = 50;
@@ -133,18 +132,17 @@ export class Dashboard {
 
   async state(): Promise<DashboardState> {
     const balancers: DashboardState['balancers'] = [];
-    const stats = new Map<string, ServerStat>();
-    for (const name of this.writer.balancerNames()) {
-      const balancer = this.writer.balancer(name);
-      if (!(balancer instanceof HaproxyBalancer)) continue;
+    const stats = new Map<string, BalancerServerStat>();
+    for (const [name, balancer] of balancerStats(this.writer)) {
       let error: string | null = null;
       try {
-        for (const stat of await balancer.control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
+        for (const stat of await balancer.servers()) stats.set(`${stat.proxy}/${stat.server}`, stat);
       } catch (cause) {
         // HAProxy not started yet, or restarting: the page still shows discovery's view.
         error = errorMessage(cause);
       }
-      balancers.push({ name, counters: { ...balancer.control.counters }, error });
+      // Copied after the read, so the page counts the read it caused.
+      balancers.push({ name, counters: { ...balancer.counters }, error });
     }
     const clusters = this.writer
       .clusters()
@@ -170,7 +168,7 @@ export class Dashboard {
 }
 
 /** Partial: a counter the balancer adds later is simply not exported until it is named here. */
-const COUNTER_HELP: Partial<Record<keyof HaproxyCounters, string>> = {
+const COUNTER_HELP: Partial<Record<string, string>> = {
   runtimeCommands: 'runtime API commands sent to HAProxy',
   statReads: 'show stat commands sent for the dashboard and status (at most one per second, over their own connection)',
   runtimeChanges: 'membership changes applied through the runtime API, without a reload',
@@ -184,7 +182,7 @@ const COUNTER_HELP: Partial<Record<keyof HaproxyCounters, string>> = {
   membershipWrites: 'background config writes without haproxy -c: the skeleton was validated and the worker accepted every server line',
 };
 
-const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
+const COUNTER_NAME: Record<string, string> = {
   runtimeCommands: 'lighthouse_haproxy_runtime_commands_total',
   statReads: 'lighthouse_haproxy_stat_reads_total',
   runtimeChanges: 'lighthouse_haproxy_runtime_changes_total',
@@ -204,15 +202,15 @@ const COUNTER_NAME: Partial<Record<keyof HaproxyCounters, string>> = {
  * are read at scrape time (the balancer owns the numbers; copying them on
  * every change would couple it to prom-client).
  */
-function* haproxyBalancers(writer: Writer): Generator<[string, HaproxyBalancer]> {
+function* balancerStats(writer: Writer): Generator<[string, BalancerStats]> {
   for (const name of writer.balancerNames()) {
-    const balancer = writer.balancer(name);
-    if (balancer instanceof HaproxyBalancer) yield [name, balancer];
+    const stats = writer.balancer(name)?.stats?.();
+    if (stats) yield [name, stats];
   }
 }
 
 export function registerHaproxyCounters(registry: Registry, writer: Writer): void {
-  for (const [key, name] of Object.entries(COUNTER_NAME) as [keyof HaproxyCounters, string][]) {
+  for (const [key, name] of Object.entries(COUNTER_NAME)) {
     new Counter({
       name,
       help: COUNTER_HELP[key] ?? key,
@@ -220,7 +218,10 @@ export function registerHaproxyCounters(registry: Registry, writer: Writer): voi
       registers: [registry],
       collect() {
         this.reset();
-        for (const [name, balancer] of haproxyBalancers(writer)) this.inc({ balancer: name }, balancer.control.counters[key]);
+        for (const [name, stats] of balancerStats(writer)) {
+          const value = stats.counters[key];
+          if (value !== undefined) this.inc({ balancer: name }, value);
+        }
       },
     });
   }
@@ -231,7 +232,7 @@ export function registerHaproxyCounters(registry: Registry, writer: Writer): voi
     registers: [registry],
     collect() {
       this.reset();
-      for (const [name, balancer] of haproxyBalancers(writer)) this.set({ balancer: name }, balancer.health.up ? 1 : 0);
+      for (const [name, stats] of balancerStats(writer)) this.set({ balancer: name }, stats.up ? 1 : 0);
     },
   });
 }

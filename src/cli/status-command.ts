@@ -1,5 +1,5 @@
 import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
-import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/control.js';
+import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
 import type { DiscoveryItem } from '../config/model.js';

@@ -8,4 +8,4 @@ export type { LighthousePlugin, PluginApi, PluginHelper, DiscoveryPlugin, Balanc
 export type { Check, CheckOutcome, CheckTarget } from '../checks/types.js';
 export type { Discovery, DiscoveryEvents, MemberSet, RejectedNode, ClusterWatch, SessionState } from '../discovery/types.js';
 export type { ClusterNode, Metadata, Peer } from '../discovery/node.js';
-export type { Balancer, BalancedCluster, BalancerProblem } from '../balancer/types.js';
+export type { Balancer, BalancedCluster, BalancerProblem, BalancerServerStat, BalancerStats } from '../balancer/types.js';

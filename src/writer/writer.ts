@@ -1,23 +1,23 @@
-import type { BalancedCluster, Balancer } from '../balancer/types.js';
-import type { BalancerItem, ClusterItem } from '../config/model.js';
+import type { Balancer } from '../balancer/types.js';
+import type { ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
-import { diffItems, emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
+import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
 import { applyDaemonSettings } from '../config/daemon-settings.js';
 import { DiscoveryPool } from '../discovery/pool.js';
 import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
-import { Backoff } from '../lib/backoff.js';
 import { errorMessage } from '../lib/errors.js';
 import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { BalancerSync } from './balancer-sync.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
-import { Quiescence } from './quiescence.js';
+import { Quiescence } from '../lib/quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
 export interface WriterOptions {
@@ -49,15 +49,11 @@ interface ActiveWatch {
   watch: ClusterWatch;
 }
 
-interface ActiveBalancer {
-  item: BalancerItem;
-  instance: Balancer;
-}
-
 /**
  * The writer daemon: config directory -> discovery watches -> cluster state
  * -> balancers. Config changes are reconciled by name and hash; member
- * changes trigger a coalesced sync of every balancer, one at a time.
+ * changes trigger a coalesced sync of every balancer, one at a time
+ * (balancer-sync.ts runs the balancers and the sync loop).
  */
 export class Writer {
   readonly metrics: WriterMetrics;
@@ -66,22 +62,15 @@ export class Writer {
   private readonly pool: DiscoveryPool;
   private readonly watcher: ConfigWatcher;
   private readonly watches = new Map<string, ActiveWatch>();
-  private readonly balancers = new Map<string, ActiveBalancer>();
+  private readonly balancers: BalancerSync;
   private readonly quiescence: Quiescence;
-  private readonly retryBackoff = new Backoff(500, 30_000);
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
-  private syncing: Promise<void> | undefined;
-  private syncAgain = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** arrival time of the oldest member set not yet applied, for the convergence histogram */
-  private pendingSince: number | undefined;
   private stopped = false;
   /** clusters already warned about a missing discovery item, so the warning is not repeated on every rescan */
   private readonly missingDiscovery = new Set<string>();
   /** clusters whose watch could not start, with the message logged, so it is logged once per cause */
   private readonly unwatchable = new Map<string, string>();
-  private firstSyncDone = false;
   /** set once every watched cluster reported at start, or startupWaitMs passed */
   private startupComplete = false;
   private startupTimer: NodeJS.Timeout | undefined;
@@ -89,8 +78,6 @@ export class Writer {
   private cacheTimer: NodeJS.Timeout | undefined;
   /** the last write of the member cache failed: warned once per change between failing and recovered */
   private cacheFailing = false;
-  /** listeners told after each successful sync (status pages, tests) */
-  private readonly syncListeners = new Set<() => void>();
   private readonly holds: HoldKeeper;
 
   constructor(private readonly options: WriterOptions) {
@@ -127,7 +114,16 @@ export class Writer {
         return item ? this.guardSettingsOf(item).probeHeld : false;
       },
     });
-    this.quiescence = new Quiescence(() => void this.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
+    this.balancers = new BalancerSync({
+      registries: options.registries,
+      logger: this.logger,
+      metrics: this.metrics,
+      state: this.state,
+      snapshot: () => this.snapshot,
+      retry: () => this.requestSync(),
+      applied: () => this.scheduleCacheWrite(),
+    });
+    this.quiescence = new Quiescence(() => void this.balancers.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
 
   async start(): Promise<void> {
@@ -148,7 +144,7 @@ export class Writer {
 
   /** True once every balancer has been synced at least once. */
   get ready(): boolean {
-    return this.firstSyncDone;
+    return this.balancers.ready;
   }
 
   clusters(): { item: ClusterItem; state: ClusterState }[] {
@@ -156,17 +152,16 @@ export class Writer {
   }
 
   onSynced(listener: () => void): () => void {
-    this.syncListeners.add(listener);
-    return () => this.syncListeners.delete(listener);
+    return this.balancers.onSynced(listener);
   }
 
   balancer(name: string): Balancer | undefined {
-    return this.balancers.get(name)?.instance;
+    return this.balancers.get(name);
   }
 
   /** Names of the balancers currently managed (for the dashboard and metrics). */
   balancerNames(): string[] {
-    return [...this.balancers.keys()].sort();
+    return this.balancers.names();
   }
 
   private async reconcile(next: ConfigSnapshot): Promise<void> {
@@ -175,33 +170,12 @@ export class Writer {
     applyDaemonSettings(previous, next, this.options.log, previous === this.initialSnapshot);
 
     const poolChange = this.pool.reconcile(next.discovery);
-    this.reconcileBalancers(previous, next);
+    this.balancers.reconcile(previous, next);
     this.reconcileGuards(next);
     this.reconcileWatches(next);
     // Make before break: watches already moved to the new instances above.
     await this.pool.retire(poolChange.retired);
     this.requestSync();
-  }
-
-  private reconcileBalancers(previous: ConfigSnapshot, next: ConfigSnapshot): void {
-    const diff = diffItems(previous.balancers, next.balancers);
-    for (const item of [...diff.removed, ...diff.changed.map(([before]) => before)]) {
-      const active = this.balancers.get(item.name);
-      this.balancers.delete(item.name);
-      // Closing stops managing; the load balancer itself keeps serving.
-      void active?.instance.close().catch((error: unknown) => this.logger.warn({ err: error }, `closing balancer "${item.name}" failed`));
-    }
-    for (const item of [...diff.added, ...diff.changed.map(([, after]) => after)]) {
-      const plugin = this.options.registries.balancers.get(item.plugin);
-      if (!plugin) continue;
-      try {
-        const instance = plugin.create(item.config, { logger: this.logger.child({ module: `balancer:${item.name}` }), name: item.name, file: item.file, now: Date.now });
-        this.balancers.set(item.name, { item, instance });
-        this.logger.info({ balancer: item.name }, diff.added.includes(item) ? 'balancer configured' : 'balancer settings changed');
-      } catch (error) {
-        this.logger.error({ err: error, file: item.file }, `${item.file}: cannot set up balancer "${item.name}": ${errorMessage(error)}`);
-      }
-    }
   }
 
   private reconcileWatches(next: ConfigSnapshot): void {
@@ -287,7 +261,7 @@ export class Writer {
       },
       `cluster "${change.cluster}" now has ${this.state.get(change.cluster).members.length} members`,
     );
-    this.pendingSince ??= performance.now();
+    this.balancers.pending();
     this.requestSync();
   }
 
@@ -300,62 +274,6 @@ export class Writer {
       this.startupTimer = undefined;
     }
     this.quiescence.trigger();
-  }
-
-  /** Runs syncs one at a time; a request during a sync runs once more afterwards with the latest state. */
-  private sync(): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return this.syncing;
-    }
-    this.syncing = (async () => {
-      do {
-        this.syncAgain = false;
-        await this.syncOnce();
-      } while (this.syncAgain && !this.stopped);
-    })().finally(() => {
-      this.syncing = undefined;
-    });
-    return this.syncing;
-  }
-
-  private async syncOnce(): Promise<void> {
-    const since = this.pendingSince;
-    this.pendingSince = undefined;
-    let failed = false;
-    for (const [name, active] of this.balancers) {
-      const clusters = this.balancedClusters(active.item);
-      const stopTimer = this.metrics.syncDuration.startTimer({ balancer: name });
-      try {
-        await active.instance.sync(clusters);
-        this.metrics.syncs.inc({ balancer: name, result: 'ok' });
-      } catch (error) {
-        failed = true;
-        this.metrics.syncs.inc({ balancer: name, result: 'failed' });
-        this.logger.error({ err: error, balancer: name }, `balancer "${name}" could not be updated, the running one keeps serving: ${errorMessage(error)}`);
-      } finally {
-        stopTimer();
-      }
-    }
-    if (failed) {
-      this.scheduleRetry();
-      return;
-    }
-    this.retryBackoff.reset();
-    if (since !== undefined) this.metrics.convergence.observe((performance.now() - since) / 1000);
-    if (this.balancers.size > 0) this.firstSyncDone = true;
-    if (since !== undefined) this.scheduleCacheWrite();
-    for (const listener of this.syncListeners) listener();
-  }
-
-  /** A failed sync (HAProxy would not start, a reload failed) is retried with backoff, and on the next change. */
-  private scheduleRetry(): void {
-    if (this.retryTimer || this.stopped) return;
-    const delay = this.retryBackoff.next();
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.requestSync();
-    }, delay);
   }
 
   /** Remembers the applied member sets, at most once a second: only a restart reads them. */
@@ -380,28 +298,16 @@ export class Writer {
     this.cacheFailing = false;
   }
 
-  private balancedClusters(balancer: BalancerItem): BalancedCluster[] {
-    const plugin = this.options.registries.balancers.get(balancer.plugin);
-    return [...this.snapshot.clusters.values()].map((item) => {
-      let config = item.balancer[balancer.plugin];
-      if (config === undefined && plugin) {
-        const defaults = plugin.clusterSchema.safeParse({});
-        config = defaults.success ? defaults.data : {};
-      }
-      return { name: item.name, metaCluster: item.metaCluster, config, members: this.state.get(item.name).members };
-    });
-  }
-
   /** Stops watching and managing; the load balancer keeps serving with what it has. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.quiescence.cancel();
-    clearTimeout(this.retryTimer);
+    this.balancers.stop();
     clearTimeout(this.startupTimer);
     await this.holds.close();
     await this.watcher.close();
-    await this.syncing;
+    await this.balancers.settled();
     if (this.cacheTimer) {
       clearTimeout(this.cacheTimer);
       this.cacheTimer = undefined;
@@ -409,8 +315,7 @@ export class Writer {
     }
     for (const active of this.watches.values()) active.watch.close();
     this.watches.clear();
-    await Promise.all([...this.balancers.values()].map((active) => active.instance.close().catch(() => undefined)));
-    this.balancers.clear();
+    await this.balancers.close();
     await this.pool.close();
     this.logger.info('writer stopped; the load balancer keeps serving');
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computePlan, liveFromRendered } from '../../src/balancer/haproxy/plan.js';
+import { liveFromRendered } from '../../src/balancer/haproxy/live-state.js';
+import { computePlan } from '../../src/balancer/haproxy/plan.js';
 import { renderConfig } from '../../src/balancer/haproxy/render.js';
 import { crossCheck } from '../../src/balancer/haproxy/cross-check.js';
 import { balancer, cluster, node } from './haproxy-fixtures.js';
@@ -36,7 +37,7 @@ test('membership only: add, remove and re-address go through the runtime API, ad
 test('a server being removed that comes back is restored, not added twice', () => {
   const live = liveFromRendered(renderConfig(config, [web([a, b])]));
   const servers = live.backends.get('web')!.servers;
-  servers.set('a.example.com:80', { ...servers.get('a.example.com:80')!, removing: true });
+  servers.draining('a.example.com:80');
   const plan = computePlan(live, renderConfig(config, [web([a, b])]));
   assert.deepEqual(plan.ops.map((op) => op.kind), ['restore']);
   // ... and a server already being removed is not removed again.
@@ -127,20 +128,20 @@ test('a backend found in order is skipped until its render or its running server
   assert.deepEqual(computePlan(live, rendered).ops, []);
   const servers = live.backends.get('web')!.servers;
   // The same render object again, but the worker lost a server meanwhile: the plan must see it.
-  servers.delete('b.example.com:80');
+  servers.forget('b.example.com:80');
   assert.deepEqual(
     computePlan(live, rendered).ops.map((op) => op.kind),
     ['add'],
   );
-  servers.set('b.example.com:80', { name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: true });
+  servers.put({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: true });
   assert.deepEqual(
     computePlan(live, rendered).ops.map((op) => op.kind),
     ['restore'],
   );
-  servers.set('b.example.com:80', { name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: false });
+  servers.serving({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80 });
   assert.deepEqual(computePlan(live, rendered).ops, []);
   // New capabilities for the backend (an adopted worker learning them) are looked at again too.
-  live.backends.get('web')!.runtime = { ...live.backends.get('web')!.runtime!, staticReason: 'peers' };
-  servers.delete('a.example.com:80');
+  live.backends.get('web')!.learnRuntime({ ...live.backends.get('web')!.runtime!, staticReason: 'peers' });
+  servers.forget('a.example.com:80');
   assert.equal(computePlan(live, rendered).reload, true);
 });

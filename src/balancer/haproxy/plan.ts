@@ -1,65 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { RenderedBackend, RenderedConfig, RenderedServer } from './render.js';
-
-/** A server as the running worker has it. */
-export interface LiveServer {
-  readonly name: string;
-  readonly ip: string;
-  readonly port: number;
-  /** put in maintenance to be deleted once its connections are gone */
-  readonly removing: boolean;
-}
-
-/**
- * A backend's running servers. Every change moves `version`, so a plan can
- * tell a backend is exactly as it was when the plan last compared it.
- */
-export class LiveServers extends Map<string, LiveServer> {
-  version = 0;
-
-  constructor(servers: Iterable<LiveServer> = []) {
-    super();
-    for (const server of servers) this.set(server.name, server);
-  }
-
-  override set(name: string, server: LiveServer): this {
-    this.version += 1;
-    return super.set(name, server);
-  }
-
-  override delete(name: string): boolean {
-    this.version += 1;
-    return super.delete(name);
-  }
-
-  override clear(): void {
-    this.version += 1;
-    super.clear();
-  }
-}
-
-/** A cluster backend as the running worker has it. */
-export interface LiveBackend {
-  /** how `add server` must be called for this backend, as of the config the worker loaded; undefined = not known */
-  runtime: Pick<RenderedBackend, 'addOptions' | 'staticReason' | 'healthCheck' | 'agentCheck' | 'startsDisabled'> | undefined;
-  /** LiveServer objects are replaced, never edited, so that `version` sees every change */
-  servers: LiveServers;
-  /**
-   * The rendered backend a plan last found nothing to do for, with the
-   * servers' version and runtime at that moment. The renderer hands back the
-   * same RenderedBackend object while its cluster is unchanged, so a sync
-   * compares only the backends that changed instead of every server of the
-   * fleet (1,000 clusters x 10 servers: ~3.5 ms per change otherwise).
-   */
-  matched?: { rendered: RenderedBackend; version: number; runtime: LiveBackend['runtime'] };
-}
-
-/** What the running HAProxy worker has: the structure it loaded plus the servers changed at run time since. */
-export interface LiveState {
-  /** hash of the skeleton (config without cluster server lines) the worker loaded */
-  skeletonHash: string;
-  backends: Map<string, LiveBackend>;
-}
+import { skeletonHash, type LiveState } from './live-state.js';
+import type { RenderedConfig, RenderedServer } from './render.js';
 
 export type RuntimeOp =
   | { kind: 'add'; backend: string; server: RenderedServer }
@@ -75,28 +15,6 @@ export interface Plan {
   reasons: string[];
   /** adds, restores and address changes first, removals last: make before break */
   ops: RuntimeOp[];
-}
-
-export function skeletonHash(rendered: Pick<RenderedConfig, 'skeleton'>): string {
-  return createHash('sha256').update(rendered.skeleton).digest('hex');
-}
-
-/** The live state right after a worker loaded `rendered`. */
-export function liveFromRendered(rendered: RenderedConfig): LiveState {
-  const backends = new Map<string, LiveBackend>();
-  for (const [name, backend] of rendered.backends) {
-    backends.set(name, {
-      runtime: {
-        addOptions: backend.addOptions,
-        staticReason: backend.staticReason,
-        healthCheck: backend.healthCheck,
-        agentCheck: backend.agentCheck,
-        startsDisabled: backend.startsDisabled,
-      },
-      servers: new LiveServers(backend.servers.map((server) => ({ ...server, removing: false }))),
-    });
-  }
-  return { skeletonHash: skeletonHash(rendered), backends };
 }
 
 /** Section headers (`backend web`, ...) whose blocks differ between two skeletons, for the log. */
@@ -140,8 +58,7 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
     const current = live.backends.get(name);
     // A backend the worker does not have arrives with the reload the structural change already asks for.
     if (!current) continue;
-    const matched = current.matched;
-    if (matched && matched.rendered === backend && matched.version === current.servers.version && matched.runtime === current.runtime) continue;
+    if (current.isMatched(backend)) continue;
     const opsBefore = upserts.length + removals.length;
     const refused = current.runtime === undefined ? 'the running configuration of this backend is not known' : current.runtime.staticReason;
     const needAdd: string[] = [];
@@ -168,8 +85,7 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
         if (!server.removing && !wanted.has(server.name)) removals.push({ kind: 'remove', backend: name, server: server.name });
       }
     }
-    // A cache, not state: it only lets the next plan skip what this one found in order.
-    if (needAdd.length === 0 && upserts.length + removals.length === opsBefore) current.matched = { rendered: backend, version: current.servers.version, runtime: current.runtime };
+    if (needAdd.length === 0 && upserts.length + removals.length === opsBefore) current.markMatched(backend);
   }
   return { reload: reasons.length > 0, reasons, ops: [...upserts, ...removals] };
 }

@@ -14,5 +14,5 @@ export const haproxyBalancer: BalancerPlugin<HaproxyConfig, HaproxyClusterConfig
 };
 
 export { HaproxyBalancer } from './balancer.js';
-export { HaproxyControl, createHaproxyControl, type HaproxyCounters, type ServerStat } from './control.js';
+export { HaproxyControl, createHaproxyControl, type HaproxyCounters, type ServerStat } from './runtime-channel.js';
 export type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';

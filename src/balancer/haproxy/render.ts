@@ -1,32 +1,10 @@
-import { nodeKey, type ClusterNode } from '../../discovery/node.js';
 import type { BalancedCluster } from '../types.js';
+import { ConfigText, mentions, modeOf, words } from './config-text.js';
 import { haproxyPaths } from './paths.js';
+import { backendBlock, IPV4, type RenderedBackend } from './render-backend.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
-import { staticOnlyKeywords } from './server-keywords.js';
 
-/** One `server` line of a cluster backend. */
-export interface RenderedServer {
-  /** `host:port`, the znode name of the node */
-  name: string;
-  ip: string;
-  port: number;
-}
-
-/** What the runtime API needs to know about a cluster backend to change its servers without a reload. */
-export interface RenderedBackend {
-  name: string;
-  /** sorted by name */
-  servers: readonly RenderedServer[];
-  /** words to pass to `add server` after the address: default-server words, then server_options, minus `cookie` */
-  addOptions: readonly string[];
-  /** why servers cannot be added at run time (the change needs a reload), or undefined */
-  staticReason: string | undefined;
-  /** `add server` leaves checks off: they must be enabled explicitly */
-  healthCheck: boolean;
-  agentCheck: boolean;
-  /** the options say `disabled`: a new server must stay in maintenance */
-  startsDisabled: boolean;
-}
+export type { RenderedBackend, RenderedServer } from './render-backend.js';
 
 export interface RenderedConfig {
   text: string;
@@ -46,47 +24,10 @@ export interface RenderedConfig {
 
 type Cluster = BalancedCluster<HaproxyClusterConfig>;
 
-const INDENT = '    ';
-const SAFE_HOST = /^[A-Za-z0-9_.-]{1,253}$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const SAFE_PEER_NAME = /^[A-Za-z0-9_.:-]{1,253}$/;
-/** Hash-based algorithms are static (and refuse dynamic servers) unless `hash-type consistent`. */
-const HASH_ALGORITHMS = new Set(['source', 'uri', 'url_param', 'hdr', 'rdp-cookie', 'hash']);
-
-const words = (line: string): string[] => line.trim().split(/\s+/).filter(Boolean);
-
-/** Words of the last line that sets `keyword` (one or more words), ignoring `no`/`default` forms. */
-function lastSetting(lines: readonly string[], keyword: string): string[] | undefined {
-  const wanted = keyword.split(' ');
-  let found: string[] | undefined;
-  for (const line of lines) {
-    const lineWords = words(line).map((word) => word.replace(/\(.*$/, ''));
-    if (wanted.every((word, index) => lineWords[index] === word)) found = words(line);
-  }
-  return found;
-}
-
-/** Whether any line sets, negates or resets `keyword`: then the user has decided and we add nothing. */
-function mentions(lines: readonly string[], keyword: string): boolean {
-  const wanted = keyword.split(' ');
-  return lines.some((line) => {
-    let lineWords = words(line);
-    if (lineWords[0] === 'no' || lineWords[0] === 'default') lineWords = lineWords.slice(1);
-    return wanted.every((word, index) => lineWords[index] === word);
-  });
-}
-
-function modeOf(own: readonly string[], defaults: readonly string[]): 'http' | 'tcp' {
-  const mode = lastSetting(own, 'mode') ?? lastSetting(defaults, 'mode');
-  return mode?.[1] === 'http' ? 'http' : 'tcp';
-}
 
 function bindLine(address: string | undefined, port: number): string {
   return `bind ${address ?? ''}:${port}`;
-}
-
-function validNode(node: ClusterNode): boolean {
-  return SAFE_HOST.test(node.host) && IPV4.test(node.ip) && Number.isInteger(node.port) && node.port >= 1 && node.port <= 65535;
 }
 
 /** Names of clusters whose peers section some user line refers to (`... peers <cluster>`). */
@@ -107,50 +48,6 @@ function referencedPeers(config: HaproxyConfig, clusters: readonly Cluster[]): S
     });
   }
   return referenced;
-}
-
-class ConfigText {
-  /** one line each, except appended blocks: one element of several lines (owners stay one per line) */
-  readonly lines: string[] = [];
-  readonly owners: string[] = [];
-  readonly skeleton: string[] = [];
-
-  section(header: string, owner: string): void {
-    if (this.lines.length > 0) this.add('', owner);
-    this.add(header, owner);
-  }
-
-  directive(line: string, owner: string, membership = false): void {
-    this.add(`${INDENT}${line.trim()}`, owner, membership);
-  }
-
-  /** In the skeleton only: settings that shape server lines, so changing them for existing servers is structural. */
-  skeletonOnly(line: string): void {
-    this.skeleton.push(`${INDENT}#> ${line}`);
-  }
-
-  comment(text: string, owner: string): void {
-    this.add(`${INDENT}# ${text}`, owner);
-  }
-
-  /**
-   * Lines rendered earlier (a cached backend block), giving the same text as
-   * if added one by one. The block comes pre-joined: joining the whole file
-   * line by line was most of a render with 10,000 servers.
-   */
-  append(block: BackendBlock): void {
-    if (block.owners.length === 0) return;
-    if (this.lines.length > 0) this.add('', block.owners[0]!);
-    this.lines.push(block.text);
-    for (const owner of block.owners) this.owners.push(owner);
-    this.skeleton.push(block.skeletonText);
-  }
-
-  private add(line: string, owner: string, membership = false): void {
-    this.lines.push(line);
-    this.owners.push(owner);
-    if (!membership) this.skeleton.push(line);
-  }
 }
 
 /**
@@ -321,116 +218,5 @@ export function renderConfig(config: HaproxyConfig, clusters: readonly Cluster[]
     listeners,
     owners: out.owners,
     skipped,
-  };
-}
-
-interface BackendBlock {
-  /** the section without the blank line before it (append adds that), lines joined */
-  text: string;
-  /** one per line of `text` */
-  owners: string[];
-  skeletonText: string;
-  skipped: string[];
-  backend: RenderedBackend;
-}
-
-/**
- * Rendered backend sections, reused while a cluster's members array, its
- * section of the cluster file and the balancer file are the same objects:
- * the writer hands over the same members array until that cluster changes,
- * so one change re-renders one backend, not all of them (1,000 clusters x 10
- * nodes: ~14 ms per change otherwise). Keyed by the members array, so an
- * entry goes away with it.
- */
-const backendBlocks = new WeakMap<readonly ClusterNode[], { config: HaproxyConfig; cluster: Cluster; members: readonly ClusterNode[]; block: BackendBlock }>();
-
-function backendBlock(config: HaproxyConfig, cluster: Cluster): BackendBlock {
-  const cached = backendBlocks.get(cluster.members);
-  if (
-    cached &&
-    cached.config === config &&
-    cached.cluster.config === cluster.config &&
-    cached.cluster.name === cluster.name &&
-    // A caller that edits its array in place still gets a fresh render (pointer compares only).
-    sameItems(cached.members, cluster.members)
-  ) {
-    return cached.block;
-  }
-  const block = renderBackend(config, cluster);
-  backendBlocks.set(cluster.members, { config, cluster, members: [...cluster.members], block });
-  return block;
-}
-
-function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function renderBackend(config: HaproxyConfig, cluster: Cluster): BackendBlock {
-  const out = new ConfigText();
-  const skipped: string[] = [];
-  const owner = `cluster "${cluster.name}"`;
-  const own = cluster.config.backend;
-  const http = modeOf(own, config.defaults) === 'http';
-  out.section(`backend ${cluster.name}`, owner);
-  for (const line of own) out.directive(line, `${owner} backend`);
-
-  const servers = new Map<string, RenderedServer>();
-  for (const node of cluster.members) {
-    if (!validNode(node)) {
-      skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
-      continue;
-    }
-    const name = nodeKey(node);
-    if (!servers.has(name)) servers.set(name, { name, ip: node.ip, port: node.port });
-  }
-  const serverList = [...servers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const options = cluster.config.server_options;
-  out.skeletonOnly(`server options: ${options.join(' ')}`);
-  for (const server of serverList) {
-    const cookie = http ? ` cookie ${server.name}` : '';
-    const extra = options.length > 0 ? ` ${options.join(' ')}` : '';
-    out.directive(`server ${server.name} ${server.ip}:${server.port}${cookie}${extra}`, owner, true);
-  }
-  return {
-    text: out.lines.join('\n'),
-    owners: out.owners,
-    skeletonText: out.skeleton.join('\n'),
-    skipped,
-    backend: describeBackend(cluster.name, own, config.defaults, options, http, serverList),
-  };
-}
-
-function describeBackend(
-  name: string,
-  own: readonly string[],
-  defaults: readonly string[],
-  serverOptions: readonly string[],
-  http: boolean,
-  servers: readonly RenderedServer[],
-): RenderedBackend {
-  // `add server` ignores default-server lines, so their words are passed explicitly.
-  const defaultServer = [...defaults, ...own].filter((line) => words(line)[0] === 'default-server').flatMap((line) => words(line).slice(1));
-  const addOptions = [...defaultServer, ...serverOptions];
-  const reasons: string[] = [];
-  const refused = staticOnlyKeywords(addOptions);
-  if (refused.length > 0) reasons.push(`its server options use ${refused.map((word) => `"${word}"`).join(', ')}, which "add server" refuses`);
-  if (http && (lastSetting(own, 'cookie') ?? lastSetting(defaults, 'cookie'))) {
-    reasons.push('it uses cookie persistence and runtime-added servers cannot carry a cookie value');
-  }
-  const balance = (lastSetting(own, 'balance') ?? lastSetting(defaults, 'balance'))?.[1]?.replace(/\(.*$/, '');
-  const hashType = (lastSetting(own, 'hash-type') ?? lastSetting(defaults, 'hash-type'))?.[1];
-  if (balance === 'static-rr' || (balance !== undefined && HASH_ALGORITHMS.has(balance) && hashType !== 'consistent')) {
-    reasons.push(`its "balance ${balance}" is a static algorithm, which refuses runtime-added servers`);
-  }
-  return {
-    name,
-    servers,
-    addOptions,
-    staticReason: reasons.length > 0 ? reasons.join('; ') : undefined,
-    healthCheck: addOptions.includes('check'),
-    agentCheck: addOptions.includes('agent-check'),
-    startsDisabled: addOptions.includes('disabled'),
   };
 }

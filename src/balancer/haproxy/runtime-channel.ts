@@ -2,16 +2,16 @@ import { silentLogger, type Logger } from '../../lib/logger.js';
 import { haproxyPaths, type HaproxyPaths } from './paths.js';
 import { HaproxyProcess } from './process.js';
 import { adminSocket, parseInfo, parseServersState, type CliSocket, type Row, type ShowProc } from './runtime-api.js';
+import type { HaproxyConfig } from './schema.js';
 import { StatSnapshot, type ServerStat } from './stat-snapshot.js';
 
 export type { ServerStat } from './stat-snapshot.js';
 
 /** How old a `show stat` snapshot may be when served to a status page. */
 export const STAT_SNAPSHOT_MAX_AGE_MS = 1_000;
-import type { HaproxyConfig } from './schema.js';
 
-/** Counters for status and metrics; they only grow. */
-export interface HaproxyCounters {
+/** Counters for status and metrics; they only grow. (A type, not an interface, so it is a `Record<string, number>` for BalancerStats.) */
+export type HaproxyCounters = {
   /** runtime API commands sent to the worker's admin socket (the writer's and the status reads) */
   runtimeCommands: number;
   /** `show stat` commands sent for status pages (dashboard, status), at most one per snapshot age */
@@ -32,12 +32,15 @@ export interface HaproxyCounters {
   backgroundWrites: number;
   /** the part of backgroundWrites not re-checked with `haproxy -c` (HAProxy had accepted every line of it already) */
   membershipWrites: number;
-}
+};
 
 /**
- * The handle other parts (the `status` command, metrics) use to look at a
- * running HAProxy: its counters and its own view of servers and processes.
- * It only reads; the balancer is what changes HAProxy.
+ * The one channel to a running HAProxy's runtime API. Every command goes
+ * through `command()` and is counted: the balancer's writes (`add server`,
+ * `del server`, ...) as well as the reads of the `status` command, the
+ * dashboard and metrics (`show stat`, `show servers state`, `show info`,
+ * `show proc`). It also holds the balancer's counters. It decides nothing:
+ * what to change is the balancer's (runtime-ops.ts, sync-policy.ts).
  */
 export class HaproxyControl {
   readonly counters: HaproxyCounters = {
