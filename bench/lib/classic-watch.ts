@@ -1,5 +1,5 @@
 import { decodeNode } from '../../src/discovery/codec.js';
-import { MemberSetReporter } from '../../src/discovery/member-set-reporter.js';
+import { MemberSetBuilder } from '../../src/discovery/member-set-builder.js';
 import type { MemberSet } from '../../src/discovery/types.js';
 import type { ZkSession } from '../../src/discovery/zookeeper/session.js';
 import { isNoNode } from '../../src/discovery/zookeeper/zk-errors.js';
@@ -15,7 +15,7 @@ import { silentLogger } from '../../src/lib/logger.js';
  */
 export class ClassicClusterWatch {
   private readonly folder: string;
-  private readonly members: MemberSetReporter;
+  private readonly members: MemberSetBuilder;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -23,7 +23,7 @@ export class ClassicClusterWatch {
 
   constructor(private readonly options: { session: ZkSession; basePath: string; cluster: string; onMembers(set: MemberSet): void }) {
     this.folder = `${options.basePath}/${options.cluster}`;
-    this.members = new MemberSetReporter(options.cluster, silentLogger(), options.onMembers);
+    this.members = new MemberSetBuilder(options.cluster, silentLogger(), options.onMembers);
     this.unsubscribe = options.session.onReady(() => this.request());
     if (options.session.isConnected()) this.request();
   }
