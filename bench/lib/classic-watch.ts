@@ -4,6 +4,7 @@ import type { MemberSet } from '../../src/discovery/types.js';
 import type { ZkSession } from '../../src/discovery/zookeeper/session.js';
 import { isNoNode } from '../../src/discovery/zookeeper/zk-errors.js';
 import { silentLogger } from '../../src/lib/logger.js';
+import { Backoff } from '../../src/lib/backoff.js';
 
 /**
  * The classic watch strategy, for comparison only (what SmartStack-era
@@ -19,6 +20,8 @@ export class ClassicClusterWatch {
   private closed = false;
   private dirty = false;
   private syncing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly backoff = new Backoff(200, 10_000);
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: { session: ZkSession; basePath: string; cluster: string; onMembers(set: MemberSet): void }) {
@@ -31,6 +34,7 @@ export class ClassicClusterWatch {
   close(): void {
     this.closed = true;
     this.unsubscribe();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
   private readonly onEvent = (): void => this.request();
@@ -48,8 +52,16 @@ export class ClassicClusterWatch {
         this.dirty = false;
         try {
           await this.sync();
+          this.backoff.reset();
         } catch {
-          // connection lost: the ready event restarts us; anything else: the next event does
+          // Connection lost: the ready event restarts us. Connected but failed (a deadline on a busy
+          // ensemble): retry with jittered backoff, as kazoo-style clients do; the watch may not be armed.
+          if (this.options.session.isConnected() && !this.retryTimer) {
+            this.retryTimer = setTimeout(() => {
+              this.retryTimer = undefined;
+              this.request();
+            }, this.backoff.next());
+          }
         }
       }
     } finally {
