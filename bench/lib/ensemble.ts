@@ -21,9 +21,9 @@ export class EnsembleMeter {
       this.zk.servers.map(async (server) => {
         if (!server.process) return;
         const value = await this.zk.packetsReceived(server.id).catch(() => undefined);
-        this.wordsSent += 1;
-        // Not serving (a restarting server answers mntr without the counters): skip it this time.
+        // Not serving (down, or restarting and answering mntr without the counters): skip it this time.
         if (value === undefined || !Number.isFinite(value)) return;
+        this.wordsSent += 1;
         const last = this.lastPackets.get(server.id) ?? 0;
         this.packetTotal += value >= last ? value - last : value;
         this.lastPackets.set(server.id, value);
