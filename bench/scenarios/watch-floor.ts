@@ -28,16 +28,16 @@ export async function watchFloor(context: BenchContext, changes: number, bulkNod
   const watchAndList: number[] = [];
   try {
     for (let index = -20; index < changes; index += 1) {
-      const fired = new Promise<number>((resolve) => {
-        void watcher.getChildren(folder, () => resolve(performance.now()));
-      });
-      // Let the watch be registered before the write.
-      await sleep(10);
+      let fire: (at: number) => void = () => undefined;
+      const fired = new Promise<number>((resolve) => (fire = resolve));
+      // The watch is set once the server answered: writing before that (another session, no ordering) could
+      // land before it, and the watch would wait for the next change.
+      await watcher.getChildren(folder, () => fire(performance.now()));
       const node: BenchNode = { host: `p${Math.floor((index + 20) / 2)}.floor.bench`, port: 2 };
       const started = performance.now();
       if ((index + 20) % 2 === 0) await createNode(context.client, base, 'floor', node);
       else await deleteNode(context.client, base, 'floor', node);
-      const firedAt = await fired;
+      const firedAt = await Promise.race([fired, sleep(10_000).then(() => Promise.reject(new Error(`no watch event within 10 s for change ${index}`)))]);
       await watcher.getChildren(folder);
       const listedAt = performance.now();
       if (index < 0) continue; // warm-up, as in the convergence scenario
