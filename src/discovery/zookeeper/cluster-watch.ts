@@ -9,6 +9,7 @@ import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
+import { rewatchQueueOf } from './rewatch-queue.js';
 import type { Stat, WatchEvent } from './zk-client.js';
 
 /**
@@ -32,8 +33,10 @@ class Child implements DecodedChild {
      * node again
      */
     readonly encoded: string,
-    /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
+    /** its data is in doubt (deleted event, or a re-read that failed): read it again before the next report */
     public stale = false,
+    /** its data is believed current but its data watch went with the old session: re-armed through the RewatchQueue */
+    public unwatched = false,
   ) {}
 
   get path(): string {
@@ -82,10 +85,13 @@ export class ClusterWatcher implements ClusterWatch {
     this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
-    // restored the watches, and the server replays what they missed); a new
-    // session has no watches at all, so everything is read again.
+    // restored the watches, and the server replays what they missed). A new
+    // session has no watches at all: the children re-read gives the
+    // membership at once, and the members' data watches are re-armed (and
+    // their data re-read) through the session's RewatchQueue, jittered and
+    // bounded, so a fleet's new sessions do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
-      if (fresh) for (const child of this.children.values()) child.stale = true;
+      if (fresh) for (const child of this.children.values()) child.unwatched = true;
       this.request();
     });
     if (options.session.isConnected()) this.request();
@@ -194,7 +200,20 @@ export class ClusterWatcher implements ClusterWatch {
     }
     this.children = next;
     this.emit();
+    this.rewatchLater();
     if (failure) throw failure;
+  }
+
+  /** Members kept from an old session get their data watch back, paced by the session's queue. */
+  private rewatchLater(): void {
+    const queue = rewatchQueueOf(this.options.session);
+    for (const child of this.children.values()) {
+      if (!child.unwatched) continue;
+      queue.add(child.path, async () => {
+        if (this.closed || this.children.get(child.name) !== child || !child.unwatched) return;
+        await this.reread(child.name);
+      });
+    }
   }
 
   /** A known child's data changed: one getData, which also re-arms its watch. */
@@ -203,7 +222,9 @@ export class ClusterWatcher implements ClusterWatch {
       const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onChildEvent);
       const current = this.children.get(name);
       if (this.closed || !current) return;
-      this.children.set(name, newer(current, this.decode(name, data, stat)));
+      const next = newer(current, this.decode(name, data, stat));
+      next.unwatched = false; // the read armed its data watch, whichever copy is kept
+      this.children.set(name, next);
       this.emit();
     } catch (error) {
       if (this.closed || isNoNode(error)) return;
