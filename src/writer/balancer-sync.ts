@@ -6,6 +6,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import type { AppliedCluster } from './ack-publisher.js';
 import type { ClusterStateStore } from './cluster-state.js';
 
 interface ActiveBalancer {
@@ -26,6 +27,10 @@ export interface BalancerSyncOptions {
   applied: () => void;
   /** every sync's outcome (with at least one balancer): null when it worked, else what failed */
   outcome?: (error: string | null) => void;
+  /** before each sync: what it hands the balancers, acknowledged once every one took it (writer acknowledgements) */
+  capture?: () => AppliedCluster[];
+  /** after a sync every balancer took (and there is at least one): what `capture` returned before it */
+  synced?: (clusters: AppliedCluster[]) => void;
 }
 
 /**
@@ -52,6 +57,11 @@ export class BalancerSync {
   /** True once every balancer has been synced at least once. */
   get ready(): boolean {
     return this.firstSyncDone;
+  }
+
+  /** A sync runs, waits, or is to be retried: what the balancers run may be older than the cluster state. */
+  get busy(): boolean {
+    return this.syncing !== undefined || this.pendingSince !== undefined || this.retryTimer !== undefined;
   }
 
   get size(): number {
@@ -135,6 +145,8 @@ export class BalancerSync {
     const { metrics, logger } = this.options;
     const since = this.pendingSince;
     this.pendingSince = undefined;
+    // Captured before the balancers see it: what is acknowledged after they took it.
+    const applying = this.options.capture?.() ?? [];
     let failed = false;
     let lastError = '';
     for (const [name, active] of this.balancers) {
@@ -161,7 +173,10 @@ export class BalancerSync {
     metrics.lastSync.set(Date.now() / 1000);
     if (this.balancers.size > 0) this.options.outcome?.(null);
     if (since !== undefined) metrics.convergence.observe((performance.now() - since) / 1000);
-    if (this.balancers.size > 0) this.firstSyncDone = true;
+    if (this.balancers.size > 0) {
+      this.firstSyncDone = true;
+      this.options.synced?.(applying);
+    }
     if (since !== undefined) this.options.applied();
     for (const listener of this.syncListeners) listener();
   }
