@@ -36,7 +36,8 @@ export function expectExchange(target: CheckTarget, signal: AbortSignal, query: 
     let received = 0;
     let connected = false;
     const stop = (why: string): void => settle(() => resolve({ text, met: false, stopped: why }));
-    const { settle } = settleOnce(socket, signal, (error) => (connected ? stop(error.message) : reject(error)));
+    // Called by settleOnce on abort, already settling: resolve directly with what was read.
+    const { settle } = settleOnce(socket, signal, (error) => (connected ? resolve({ text, met: false, stopped: error.message }) : reject(error)));
 
     socket.setNoDelay(true);
     socket.on('connect', () => {
