@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { CheckPlugin } from '../plugins/types.js';
+import type { CheckPlugin } from './plugin-types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
 import { describeError, quote } from './line-exchange.js';
 import { httpExchange, type HttpExchangeOptions } from './http-exchange.js';
