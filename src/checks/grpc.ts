@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { CheckPlugin } from '../plugins/types.js';
+import type { CheckPlugin } from './plugin-types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
 import { abortError, describeError, quote } from './line-exchange.js';
 import { decodeHealthCheckResponse, encodeHealthCheckRequest, SERVING, SERVING_STATUS_NAMES } from './grpc-health-codec.js';

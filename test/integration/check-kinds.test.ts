@@ -10,7 +10,7 @@ import { httpCheck, httpCheckSchema } from '../../src/checks/http.js';
 import { tcpCheck, tcpCheckSchema } from '../../src/checks/tcp.js';
 import { grpcCheck, grpcCheckSchema } from '../../src/checks/grpc.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import type { PluginHelper } from '../../src/plugins/types.js';
+import type { PluginHelper } from '../../src/lib/plugin-helper.js';
 import { selfSignedCertificate } from '../support/certificates.js';
 import { startGrpcHealthServer, ServingStatus, type GrpcHealthServer } from '../support/grpc-health-server.js';
 import { freePort } from '../support/ports.js';
