@@ -9,7 +9,7 @@ import { quote } from './line-exchange.js';
 export interface TextExpectation {
   /** substring the text must contain */
   contains?: string | undefined;
-  /** JavaScript regular expression (source, no flags) the text must match */
+  /** JavaScript regular expression (source; compiled with the `m` flag, so ^ and $ match at line ends) the text must match */
   regex?: string | undefined;
 }
 
@@ -32,7 +32,9 @@ export interface TextMatcher {
 export function textMatcher(expectation: TextExpectation): TextMatcher | undefined {
   const { contains, regex } = expectation;
   if (contains === undefined && regex === undefined) return undefined;
-  const pattern = regex === undefined ? undefined : new RegExp(regex);
+  // Multiline: answers are lines (tcp) or text with line ends (bodies), and
+  // `^OK$` should match the line `OK\r\n`, not only an answer without a line end.
+  const pattern = regex === undefined ? undefined : new RegExp(regex, 'm');
   const parts = [contains === undefined ? undefined : `containing ${quote(contains, 60)}`, pattern === undefined ? undefined : `matching /${regex}/`].filter(
     (part): part is string => part !== undefined,
   );

@@ -246,6 +246,9 @@ describe('tcp send/expect against a real line server', () => {
     assert.equal((await tcp({ query: 'STATS', expect: 'role master' }, lines.port)).passed, true);
     const byRegex = await tcp({ query: 'STATS', expect_regex: 'connected [1-9]' }, lines.port);
     assert.equal(byRegex.passed, true, byRegex.detail);
+    // ^ and $ match at line ends: a whole line in the middle of the answer
+    const wholeLine = await tcp({ query: 'STATS', expect_regex: '^role master$' }, lines.port);
+    assert.equal(wholeLine.passed, true, wholeLine.detail);
   });
 
   it('fails with what came back and what was expected', async () => {
