@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import type { CheckPlugin } from './plugin-types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
@@ -60,7 +60,19 @@ export const httpCheckSchema = z
       const problem = caFileProblem(value.ca_file);
       if (problem) context.addIssue({ code: 'custom', path: ['ca_file'], message: problem });
     }
-  });
+  })
+  // The CA's fingerprint is part of the settings, so a replaced CA file
+  // makes a new check (with the new CA) the next time the service file is
+  // read; the path alone would keep the old CA until a restart.
+  .transform((value) => (value.ca_file === undefined ? value : { ...value, ca_sha256: fingerprint(value.ca_file) }));
+
+function fingerprint(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return '';
+  }
+}
 
 /** A CA file that cannot be read or holds no certificate is a config error, named by check-config. */
 function caFileProblem(file: string): string | undefined {

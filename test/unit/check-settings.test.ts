@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfigFile } from '../../src/config/parse.js';
 import { httpCheckSchema } from '../../src/checks/http.js';
@@ -10,6 +10,7 @@ import { statusSet } from '../../src/checks/status-ranges.js';
 import { decodeHealthCheckRequest, decodeHealthCheckResponse, encodeHealthCheckRequest, encodeHealthCheckResponse } from '../../src/checks/grpc-health-codec.js';
 import { coreRegistries } from '../support/core-registries.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 
 const FILE = '/etc/lighthouse/services/web.yaml';
 
@@ -89,6 +90,20 @@ describe('http check settings', () => {
       await writeFile(junk, 'not a certificate\n');
       assert.equal(problems('http', `uri: /\nhttps: true\nca_file: ${junk}\ninsecure: false`)[0]?.setting, 'checks.http.ca_file');
       assert.match(problems('http', `uri: /\nhttps: true\nca_file: ${junk}\ninsecure: true`)[0]?.message ?? '', /keep one/);
+    });
+
+    it('makes a new check when the CA file is replaced and the service file read again', async (t) => {
+      const made = selfSignedCertificate(dir.path, 'one', ['127.0.0.1']);
+      const other = selfSignedCertificate(dir.path, 'two', ['127.0.0.1']);
+      if (!made.ok || !other.ok) return t.skip('openssl cannot make a certificate');
+      const ca = join(dir.path, 'ca.pem');
+      await copyFile(made.paths.cert, ca);
+      const first = service('http', `uri: /\nhttps: true\nca_file: ${ca}`);
+      await copyFile(other.paths.cert, ca);
+      const second = service('http', `uri: /\nhttps: true\nca_file: ${ca}`);
+      assert.ok(first.ok && second.ok);
+      if (!first.ok || !second.ok || first.value.kind !== 'service' || second.value.kind !== 'service') return;
+      assert.notEqual(first.value.hash, second.value.hash, 'the service item changes with the CA, so its checks are made anew');
     });
   });
 });
