@@ -9,7 +9,11 @@ import { redactLine } from '../lib/redact-secrets.js';
  * file, the last line is quoted: an unclosed `[`, `{` or quote ends there).
  */
 export function yamlErrorMessage(error: YAMLError, text: string): string {
-  const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const reason = error.message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    // The library's advice is for programmers; the operator's fix is in the file.
+    .replace(/; please use YAML\.parseAllDocuments\(\)/, ' (a config file is one YAML document: remove this "---" and what follows, or move it to a file of its own)');
   const position = error.linePos?.[0];
   if (!position) return reason;
   const lines = text.split(/\r?\n/);

@@ -11,7 +11,7 @@
 export const REDACTED = '<redacted>';
 
 /** Setting and header names whose string value is a credential. */
-const SECRET_KEY = /^(password|passwd|secret|token|credentials?|authorization|proxy-authorization|cookie|x-api-key|api[-_]?key|.*[-_](password|token|secret))$/i;
+const SECRET_KEY = /^(password|passwd|passphrase|secret|token|credentials?|authorization|proxy-authorization|cookie|x-api-key|.*[-_](password|passphrase|token|secret)|.*(api|access|secret|private)[-_]?key)$/i;
 
 /** The user of `user:password` may be shown; the rest may not. */
 function redactUserPassword(value: string): string {

@@ -77,3 +77,9 @@ test('a repeated key is an error at the repeated key, nested too, also among 40,
   const nested = problems('service', `discovery: zookeeper\nport: 80\nmetadata:\n  ${keys}\n  k7: 2\n`);
   assert.deepEqual(nested.map((line) => line.replace(/ \(the line.*/, '')), ['/etc/lh/service/x.yaml: line 40004: invalid YAML: Map keys must be unique']);
 });
+
+test('a second YAML document in a file is explained for the operator, not with the library\'s advice to programmers', () => {
+  const found = problems('service', 'discovery: zookeeper\nport: 80\n---\nport: 81\n');
+  assert.ok(found.some((line) => line.includes('line 3: invalid YAML: Source contains multiple documents (a config file is one YAML document')), found.join('\n'));
+  assert.ok(!found.some((line) => /parseAllDocuments/.test(line)), found.join('\n'));
+});

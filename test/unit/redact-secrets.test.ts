@@ -34,10 +34,10 @@ test('redaction: directive shapes and secret-named settings; other text untouche
   assert.equal(redactLine('http-request add-header X-Api-Key k1 if { path /x }'), 'http-request add-header X-Api-Key <redacted>');
   assert.equal(redactLine('server a http://u:p4ss@host:80/'), 'server a http://u:<redacted>@host:80/');
   assert.equal(redactLine('balance roundrobin'), 'balance roundrobin');
-  assert.deepEqual(redactSecrets({ auth: 'admin:x', headers: { Cookie: 'c', Accept: 'a/b' }, db_password: 'p', nested: [{ api_key: 'k' }] }), {
+  assert.deepEqual(redactSecrets({ auth: 'admin:x', headers: { Cookie: 'c', Accept: 'a/b' }, db_password: 'p', nested: [{ api_key: 'k', secret_access_key: 's', key_file: '/etc/k.pem' }] }), {
     auth: 'admin:<redacted>',
     headers: { Cookie: '<redacted>', Accept: 'a/b' },
     db_password: '<redacted>',
-    nested: [{ api_key: '<redacted>' }],
+    nested: [{ api_key: '<redacted>', secret_access_key: '<redacted>', key_file: '/etc/k.pem' }],
   });
 });
