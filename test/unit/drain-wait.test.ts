@@ -73,3 +73,14 @@ test('no live writer consumes the cluster: nothing to wait for', async () => {
   assert.ok(outcome.ok);
   assert.equal(outcome.writers.length, 0);
 });
+
+test('two records naming the same writer (two machines sharing a host name and state folder) are two HAProxys: both must acknowledge', async () => {
+  const records = new Map([
+    ['web-1_aaaaaaaa', ack('web-1:/var/lib/lighthouse', { version: '90', digest: 'older' })],
+    ['web-1_bbbbbbbb', ack('web-1:/var/lib/lighthouse', {})],
+  ]);
+  const outcome = await wait(backend(records));
+  assert.ok(!outcome.ok && outcome.stage === 'writers', 'acknowledged although one of the two records runs an older set');
+  assert.equal(outcome.writers.length, 2);
+  assert.match(outcome.writers.find((writer) => !writer.acknowledged)!.reason!, /runs version 90/);
+});
