@@ -102,7 +102,8 @@ export async function waitForAcks(
       for (const { record, error, clusters } of read.unreadable) {
         if (clusters !== undefined && !clusters.includes(target.cluster)) continue;
         live.add(record);
-        seen.set(record, { writer: record, acknowledged: false, reason: `a record this Lighthouse cannot read (${error}): a writer of a newer Lighthouse, or not a writer's record (then delete it)` });
+        const why = error.includes('LH_ACK_TOO_LARGE') ? error : `a record this Lighthouse cannot read (${error}): a writer of a newer Lighthouse, or not a writer's record (then delete it)`;
+        seen.set(record, { writer: record, acknowledged: false, reason: why });
       }
       for (const [record, verdict] of seen) {
         if (!live.has(record)) seen.set(record, { writer: verdict.writer, acknowledged: false, reason: `its record vanished (writer stopped, frozen or cut off from discovery): its HAProxy may still ${target.want === 'absent' ? 'route to' : 'not route to'} ${target.nodes.join(', ')}` });

@@ -152,10 +152,13 @@ export async function readFrom(discovery: Discovery, item: Pick<DiscoveryItem, '
   return { records, unreadable, problems };
 }
 
-/** The keys of a record's `clusters` object, when it has one (a newer format still names its clusters there). */
+/** The clusters a record names: the keys of its `clusters` object (a newer format keeps them there), or a too-large stand-in's list. */
 function listedClusters(text: string): string[] | undefined {
   try {
-    const clusters = (JSON.parse(text) as { clusters?: unknown } | null)?.clusters;
+    const json = JSON.parse(text) as { clusters?: unknown; oversize?: { clusters?: unknown } } | null;
+    const stand = json?.oversize?.clusters;
+    if (Array.isArray(stand) && stand.every((name) => typeof name === 'string')) return stand as string[];
+    const clusters = json?.clusters;
     return clusters !== null && typeof clusters === 'object' && !Array.isArray(clusters) ? Object.keys(clusters) : undefined;
   } catch {
     return undefined;

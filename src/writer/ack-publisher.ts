@@ -1,6 +1,6 @@
 import type { Counter } from 'prom-client';
 import type { DrainingServer } from '../balancer/types.js';
-import { ACK_FORMAT, ackRecordName, encodeAck, memberDigest, writerId, type ClusterAck, type WriterAck } from '../discovery/ack-record.js';
+import { ACK_FORMAT, MAX_RECORD_BYTES, ackRecordName, encodeAck, memberDigest, oversizeAck, writerId, type ClusterAck, type WriterAck } from '../discovery/ack-record.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { RecordStore } from '../discovery/types.js';
 import { Backoff } from '../lib/backoff.js';
@@ -60,6 +60,8 @@ export class AckPublisher {
   private readonly written = new Map<string, string>();
   /** per discovery whose last write failed: warned once until it works again */
   private readonly failing = new Set<string>();
+  /** per discovery whose record is over MAX_RECORD_BYTES: logged once until it fits again */
+  private readonly oversize = new Set<string>();
   /**
    * Retries of failed writes back off to a minute: writers without the right
    * to write the record (a ZooKeeper ACL, an etcd role) must not cost the
@@ -214,8 +216,19 @@ export class AckPublisher {
     if (!store) return;
     const name = ackRecordName(this.options.host, this.options.stateDir, discovery);
     const where = `${store.location}/${name}`;
+    const stamped = { ...record, writtenAt: new Date(this.now()).toISOString() };
+    let data = encodeAck(stamped);
+    const bytes = Buffer.byteLength(data);
+    if (bytes > MAX_RECORD_BYTES) {
+      // Sent as is, ZooKeeper refuses it, or drops the connection under every watch of the writer, on every retry.
+      data = encodeAck(oversizeAck(stamped, bytes));
+      if (!this.oversize.has(discovery)) this.options.logger.error({ discovery, record: where, code: 'LH_ACK_TOO_LARGE', bytes }, `LH_ACK_TOO_LARGE: ${where}: this writer's acknowledgement is ${bytes} bytes, over the ${MAX_RECORD_BYTES} a record may have: writing a stand-in that names its ${Object.keys(record.clusters).length} clusters; drain --wait will not count this writer as acknowledged`);
+      this.oversize.add(discovery);
+    } else if (this.oversize.delete(discovery)) {
+      this.options.logger.info({ discovery, record: where, bytes }, `${where}: this writer's acknowledgement fits again (${bytes} bytes)`);
+    }
     try {
-      await store.publish(name, encodeAck({ ...record, writtenAt: new Date(this.now()).toISOString() }));
+      await store.publish(name, data);
     } catch (error) {
       this.options.writes.inc({ discovery, result: 'failed' });
       if (!this.failing.has(discovery)) this.options.logger.warn({ err: error, discovery, record: where }, `${where}: cannot write this writer's acknowledgement (retrying): ${errorMessage(error)}`);

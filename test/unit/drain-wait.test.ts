@@ -84,3 +84,16 @@ test('two records naming the same writer (two machines sharing a host name and s
   assert.equal(outcome.writers.length, 2);
   assert.match(outcome.writers.find((writer) => !writer.acknowledged)!.reason!, /runs version 90/);
 });
+
+test('a too-large stand-in naming the cluster is not acknowledged; one naming other clusters only is not waited for', async () => {
+  const header = { format: ACK_FORMAT, writer: 'big', host: 'big', pid: 1, configDir: '/c', stateDir: '/s', discovery: 'zk', lighthouse: '0.1.0', writtenAt: '' };
+  const records = new Map([
+    ['w1', ack('w1', {})],
+    ['big_1', JSON.stringify({ ...header, oversize: { bytes: 2_000_000, limit: 1_000_000, clusters: ['api', 'web'] } })],
+    ['big_2', JSON.stringify({ ...header, writer: 'big2', oversize: { bytes: 2_000_000, limit: 1_000_000, clusters: ['api'] } })],
+  ]);
+  const outcome = await wait(backend(records));
+  assert.ok(!outcome.ok && outcome.stage === 'writers');
+  assert.deepEqual(outcome.writers.filter((writer) => !writer.acknowledged).map((writer) => writer.writer), ['/lh/writer-acks/big_1']);
+  assert.match(outcome.writers.find((writer) => !writer.acknowledged)!.reason!, /too large.*LH_ACK_TOO_LARGE/);
+});
