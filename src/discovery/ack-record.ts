@@ -127,10 +127,16 @@ export function memberDigest(members: readonly ClusterNode[]): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** `web-1_3f2a9c01`: the host name and a hash of the state folder and discovery name (two writers on one machine differ by state folder). */
-export function ackRecordName(host: string, stateDir: string, discovery: string): string {
+/**
+ * `web-1_3f2a9c01`: the host name and a hash of the state folder, the
+ * discovery name and the machine id (two writers on one machine differ by
+ * state folder; two machines that share a host name and a state folder
+ * differ by machine id, so each keeps a record of its own instead of
+ * replacing the other's: one HAProxy unaccounted for).
+ */
+export function ackRecordName(host: string, stateDir: string, discovery: string, machine = ''): string {
   const safeHost = host.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200) || 'host';
-  const hash = createHash('sha256').update(`${stateDir}\0${discovery}`).digest('hex').slice(0, 8);
+  const hash = createHash('sha256').update(`${stateDir}\0${discovery}${machine ? `\0${machine}` : ''}`).digest('hex').slice(0, 8);
   return `${safeHost}_${hash}`;
 }
 

@@ -14,6 +14,8 @@ export interface AckPublisherOptions {
   configDir: string;
   /** the writer's state folder: with the host name, what makes the writer unique */
   stateDir: string;
+  /** this machine's id ('' when it has none): keeps two machines sharing a host name and state folder on two records */
+  machine?: string;
   logger: Logger;
   /** the record store of the current instance of a discovery item */
   store(discovery: string): RecordStore | undefined;
@@ -214,7 +216,7 @@ export class AckPublisher {
     if (text === this.written.get(discovery)) return;
     const store = this.options.store(discovery);
     if (!store) return;
-    const name = ackRecordName(this.options.host, this.options.stateDir, discovery);
+    const name = ackRecordName(this.options.host, this.options.stateDir, discovery, this.options.machine);
     const where = `${store.location}/${name}`;
     const stamped = { ...record, writtenAt: new Date(this.now()).toISOString() };
     let data = encodeAck(stamped);
