@@ -29,6 +29,9 @@ export interface AckPublisherOptions {
   now?: () => number;
 }
 
+/** A record deleted by someone else is written again at once, but not more often than this. */
+const LOST_REWRITE_MS = 30_000;
+
 /** What one sync hands the balancers for a cluster: captured before the sync, acknowledged after it succeeded. */
 export interface AppliedCluster {
   cluster: string;
@@ -64,6 +67,9 @@ export class AckPublisher {
   private readonly failing = new Set<string>();
   /** per discovery whose record is over MAX_RECORD_BYTES: logged once until it fits again */
   private readonly oversize = new Set<string>();
+  /** stores told to report a deleted record (one per discovery instance) */
+  private readonly listening = new WeakSet<RecordStore>();
+  private readonly lostAt = new Map<string, number>();
   /**
    * Retries of failed writes back off to a minute: writers without the right
    * to write the record (a ZooKeeper ACL, an etcd role) must not cost the
@@ -127,6 +133,21 @@ export class AckPublisher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.schedule();
+  }
+
+  /** Our record was deleted by someone else: written again now, not at the next change. */
+  private lost(discovery: string): void {
+    if (this.closed) return;
+    // At most once per LOST_REWRITE_MS: a writer sharing our record's name would take it back every time.
+    const last = this.lostAt.get(discovery) ?? -Infinity;
+    if (this.now() - last < LOST_REWRITE_MS) {
+      this.options.logger.warn({ discovery }, `discovery "${discovery}": this writer's acknowledgement was deleted again; another writer with the same record name (same host name and state folder)? writing it at the next change`);
+      return;
+    }
+    this.lostAt.set(discovery, this.now());
+    this.written.delete(discovery);
+    this.options.logger.warn({ discovery }, `discovery "${discovery}": this writer's acknowledgement was deleted by someone else; writing it again`);
     this.schedule();
   }
 
@@ -216,6 +237,10 @@ export class AckPublisher {
     if (text === this.written.get(discovery)) return;
     const store = this.options.store(discovery);
     if (!store) return;
+    if (!this.listening.has(store)) {
+      this.listening.add(store);
+      store.onLost?.(() => this.lost(discovery));
+    }
     const name = ackRecordName(this.options.host, this.options.stateDir, discovery, this.options.machine);
     const where = `${store.location}/${name}`;
     const stamped = { ...record, writtenAt: new Date(this.now()).toISOString() };
