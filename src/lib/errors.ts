@@ -31,6 +31,7 @@ export const ErrorCodes = {
   LH_ACK_TIMEOUT: 'drain/undrain --wait: not every live writer consuming the cluster acknowledged the new member set in time (the writers are named)',
   LH_CHECK_FAILED: 'A health check failed (a warning, once per failure episode): the line names the service, port and check, and what came back',
   LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout (a warning, once per failure episode)',
+  LH_REGISTRATION_WRITE: 'A registration could not be written to or removed from discovery in time (the reporter retries with backoff)',
   LH_DEMO_START: '`lighthouse demo` could not start one of its local servers or daemons',
   LH_LISTEN_FAILED: 'A daemon cannot listen on its --metrics-port (another process listens there, or the address is not this host\'s): it exits 1',
 } as const;
