@@ -101,6 +101,22 @@ export class SyncPolicy {
     return problems;
   }
 
+  /**
+   * Brings the worker to the desired render again without a new one (inside
+   * the queue): a server deleted in the background to change its role
+   * (backup or not) is added back here with the role it must have.
+   */
+  async reconcile(): Promise<void> {
+    const { config, ops, supervisor } = this.options;
+    const target = this.onDisk;
+    if (this.closed || !target || config.update_strategy === 'reload' || supervisor.running.kind !== 'master') return;
+    const plan = computePlan(supervisor.live, target, supervisor.liveSkeleton);
+    // Anything structural waits for the reload already requested for it.
+    if (plan.reload || plan.ops.length === 0) return;
+    const fallback = await ops.apply(supervisor.live, plan.ops);
+    if (fallback.length > 0) await this.requestReload(fallback);
+  }
+
   /** Waits for the background write of what membership syncs applied (inside the queue). */
   async ensureWritten(): Promise<void> {
     await this.options.file.ensure(this.onDisk);

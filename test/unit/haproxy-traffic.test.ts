@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { liveFromRendered } from '../../src/balancer/haproxy/live-state.js';
+import { computePlan } from '../../src/balancer/haproxy/plan.js';
+import { renderConfig } from '../../src/balancer/haproxy/render.js';
+import { haproxyClusterSchema } from '../../src/balancer/haproxy/schema.js';
+import { clusterTraffic } from '../../src/balancer/haproxy/traffic.js';
+import type { ClusterNode, Metadata } from '../../src/discovery/node.js';
+import { balancer, cluster } from './haproxy-fixtures.js';
+
+const at = (host: string, ip: string, metadata: Metadata): ClusterNode => ({ host, ip, port: 80, metadata, peer: null });
+const a1 = at('a1', '10.0.0.1', { zone: 'a' });
+const a2 = at('a2', '10.0.0.2', { zone: 'a' });
+const b1 = at('b1', '10.0.1.1', { zone: 'b' });
+const b2 = at('b2', '10.0.1.2', { zone: 'b' });
+const bare = at('x1', '10.0.2.1', {});
+const zoned = balancer({ zone: 'a' });
+const section = { port: 8000, zone_aware: { min_members: 2 } };
+const roles = (members: ClusterNode[], config = haproxyClusterSchema.parse(section), zone: string | undefined = 'a') =>
+  Object.fromEntries([...clusterTraffic(zone, config, members).members].map(([name, member]) => [name, member.backup ? 'backup' : 'active']));
+
+test('zone-aware: same-zone members are active, other zones and members without a zone stand by', () => {
+  assert.deepEqual(roles([a1, a2, b1, bare]), { 'a1:80': 'active', 'a2:80': 'active', 'b1:80': 'backup', 'x1:80': 'backup' });
+});
+
+test('zone-aware: below min_members every member is active (spillover), and it comes back', () => {
+  assert.deepEqual(roles([a1, b1, b2]), { 'a1:80': 'active', 'b1:80': 'active', 'b2:80': 'active' });
+  assert.equal(clusterTraffic('a', haproxyClusterSchema.parse(section), [a1, b1]).zone?.spilled, true);
+  assert.equal(clusterTraffic('a', haproxyClusterSchema.parse(section), [a1, a2, b1]).zone?.spilled, false);
+});
+
+test('zone-aware: min_fraction spills when the zone holds too small a share of the members', () => {
+  const config = haproxyClusterSchema.parse({ zone_aware: { min_members: 1, min_fraction: 0.4 } });
+  assert.equal(clusterTraffic('a', config, [a1, a2, b1, b2]).zone?.spilled, false);
+  assert.equal(clusterTraffic('a', config, [a1, b1, b2]).zone?.spilled, true);
+});
+
+test('zone-aware without a writer zone, or not opted in: nobody is a backup', () => {
+  assert.deepEqual(roles([a1, b1], undefined, undefined), { 'a1:80': 'active', 'b1:80': 'active' });
+  assert.deepEqual(roles([a1, b1], haproxyClusterSchema.parse({})), { 'a1:80': 'active', 'b1:80': 'active' });
+});
+
+test('weights: metadata first, then the first matching rule, then the default; a bad value is reported', () => {
+  const config = haproxyClusterSchema.parse({ weights: { rules: [{ match: { size: 'large' }, weight: 5 }], default: 2 } });
+  const members = [at('w3', '10.0.0.3', { weight: 3 }), at('ws', '10.0.0.4', { weight: '7' }), at('big', '10.0.0.5', { size: 'large' }), at('bad', '10.0.0.6', { weight: 999 }), at('none', '10.0.0.7', {})];
+  const traffic = clusterTraffic(undefined, config, members);
+  assert.deepEqual(Object.fromEntries([...traffic.members].map(([name, member]) => [name, member.weight])), { 'w3:80': 3, 'ws:80': 7, 'big:80': 5, 'bad:80': 2, 'none:80': 2 });
+  assert.equal(traffic.problems.length, 1);
+  assert.match(traffic.problems[0]!, /bad:80.*999/);
+});
+
+test('server_options that clash with weights, zone_aware or slow_start are refused', () => {
+  assert.equal(haproxyClusterSchema.safeParse({ weights: {}, server_options: 'check weight 10' }).success, false);
+  assert.equal(haproxyClusterSchema.safeParse({ zone_aware: {}, server_options: 'backup' }).success, false);
+  assert.equal(haproxyClusterSchema.safeParse({ slow_start: '10s', server_options: 'slowstart 5s' }).success, false);
+  assert.equal(haproxyClusterSchema.safeParse({ slow_start: 'soon' }).success, false);
+});
+
+test('render: weights and backup roles on server lines, allbackups and slowstart in the structure', () => {
+  const text = renderConfig(zoned, [cluster('web', { ...section, weights: {}, slow_start: '20s' }, [at('a1', '10.0.0.1', { zone: 'a', weight: 3 }), a2, b1])]).text;
+  assert.match(text, /option allbackups/);
+  assert.match(text, /server a1:80 10\.0\.0\.1:80 slowstart 20s weight 3\n/);
+  assert.match(text, /server b1:80 10\.0\.1\.1:80 slowstart 20s weight 1 backup\n/);
+});
+
+test('plan: a weight change is a set-weight, never a reload', () => {
+  const web = (weight: number) => cluster('web', { port: 8000, weights: {} }, [at('a1', '10.0.0.1', { weight }), a2]);
+  const live = liveFromRendered(renderConfig(zoned, [web(1)]));
+  const plan = computePlan(live, renderConfig(zoned, [web(3)]));
+  assert.equal(plan.reload, false);
+  assert.deepEqual(plan.ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : `${op.server.name} ${op.server.weight}`}`), ['set-weight a1:80 3']);
+});
+
+test('plan: spillover re-adds other zones\' members as active servers (remove, then add back), without a reload', () => {
+  const live = liveFromRendered(renderConfig(zoned, [cluster('web', section, [a1, a2, b1, b2])]));
+  const plan = computePlan(live, renderConfig(zoned, [cluster('web', section, [a1, b1, b2])]));
+  assert.equal(plan.reload, false);
+  assert.deepEqual(plan.ops.map((op) => `${op.kind} ${op.kind === 'remove' ? `${op.server}${op.readd ? ' readd' : ''}` : op.server.name}`), ['remove b1:80 readd', 'remove b2:80 readd', 'remove a2:80']);
+  // While deleted to change role, nothing more is asked; once deleted, it is added with the new role.
+  const servers = live.backends.get('web')!.servers;
+  servers.draining('b1:80');
+  servers.draining('b2:80');
+  servers.draining('a2:80');
+  const desired = renderConfig(zoned, [cluster('web', section, [a1, b1, b2])]);
+  assert.deepEqual(computePlan(live, desired).ops, []);
+  servers.deleted('b1:80');
+  const add = computePlan(live, desired).ops;
+  assert.deepEqual(add.map((op) => op.kind), ['add']);
+  assert.equal(add[0]!.kind === 'add' && add[0].server.backup, false);
+});
+
+test('plan: with no active server left, only half the backups change role at once', () => {
+  const one = { port: 8000, zone_aware: {} };
+  const b3 = at('b3', '10.0.1.3', { zone: 'b' });
+  const live = liveFromRendered(renderConfig(zoned, [cluster('web', one, [a1, b1, b2, b3])]));
+  const desired = renderConfig(zoned, [cluster('web', one, [b1, b2, b3])]);
+  assert.deepEqual(computePlan(live, desired).ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : ''}`), ['remove b1:80', 'remove a1:80']);
+  const servers = live.backends.get('web')!.servers;
+  servers.draining('b1:80');
+  servers.draining('a1:80');
+  servers.deleted('b1:80');
+  servers.deleted('a1:80');
+  // b1 comes back active: now the others can change.
+  assert.deepEqual(computePlan(live, desired).ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : op.server.name}`), ['add b1:80', 'remove b2:80', 'remove b3:80']);
+});
