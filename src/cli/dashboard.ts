@@ -5,6 +5,7 @@ import { nodeKey } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Writer } from '../writer/writer.js';
 import type { Route } from './http-endpoint.js';
+import { memberZone } from './member-zone.js';
 
 /** One member as the dashboard shows it: discovery's view plus HAProxy's. */
 export interface DashboardMember {
@@ -17,6 +18,12 @@ export interface DashboardMember {
   totalSessions: number | null;
   /** no longer listed by discovery, kept routed by the removal guard */
   held: boolean;
+  /** the member's zone from its metadata (zone_aware.metadata_key, default `zone`) */
+  zone: string | null;
+  /** the balancer's effective weight (ramps up during slow start), null when it does not list the member or has no weights */
+  weight: number | null;
+  /** `backup`: stands by until no active server is usable; null when the balancer does not list the member */
+  role: 'active' | 'backup' | null;
 }
 
 export interface DashboardCluster {
@@ -158,7 +165,19 @@ export class Dashboard {
             const key = nodeKey(node);
             const stat = stats.get(`${item.name}/${key}`);
             const held = state.held.includes(node);
-            return { node: key, ip: node.ip, port: node.port, status: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, totalSessions: stat?.totalSessions ?? null, held };
+            const role: DashboardMember['role'] = stat?.backup === undefined ? null : stat.backup ? 'backup' : 'active';
+            return {
+              node: key,
+              ip: node.ip,
+              port: node.port,
+              status: stat?.status ?? null,
+              currentSessions: stat?.currentSessions ?? null,
+              totalSessions: stat?.totalSessions ?? null,
+              held,
+              zone: memberZone(item, node),
+              weight: stat?.weight ?? null,
+              role,
+            };
           })
           .sort((a, b) => a.node.localeCompare(b.node)),
       }))

@@ -13,6 +13,7 @@ import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../
 import { readReporterState, reporterStatePath, type ConflictingPort, type ReporterStateView, type StalledHandover } from '../reporter/state-file.js';
 import { readHolds, type HeldCluster } from '../writer/holds-file.js';
 import { assertConfigDir, daemonLockPath, loadRegistries, stateDirOf } from './common.js';
+import { memberZone } from './member-zone.js';
 import { CliExit, writeOut } from './output.js';
 
 export interface StatusOptions {
@@ -35,6 +36,12 @@ export interface MemberStatus {
   currentSessions: number | null;
   /** not listed, but kept routed by this config dir's writer (removal guard) */
   held: boolean;
+  /** the member's zone from its metadata (the cluster's zone_aware.metadata_key, default `zone`) */
+  zone: string | null;
+  /** HAProxy's effective weight (ramps up during slow start); null when HAProxy does not have it */
+  weight: number | null;
+  /** HAProxy's role: `backup` stands by until no active server is usable; null when HAProxy does not have it */
+  role: 'active' | 'backup' | null;
 }
 
 export interface ClusterStatus {
@@ -149,12 +156,12 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       for (const node of set?.members ?? []) {
         const key = nodeKey(node);
         const stat = stats.get(`${item.name}/${key}`);
-        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, held: false });
+        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, held: false, zone: memberZone(item, node), ...traffic(stat) });
       }
       // Servers HAProxy still has that discovery no longer lists (draining out, or a writer that is behind).
       for (const stat of stats.values()) {
         if (stat.proxy !== item.name || stat.server === 'FRONTEND' || stat.server === 'BACKEND' || rows.has(stat.server)) continue;
-        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false });
+        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false, zone: null, ...traffic(stat) });
       }
       const hold = holds[item.name] ?? null;
       for (const key of hold?.held ?? []) {
@@ -217,6 +224,12 @@ function table(rows: string[][]): string {
   return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
+/** HAProxy's weight and role of a server, null when it does not have it. */
+function traffic(stat: ServerStat | undefined): Pick<MemberStatus, 'weight' | 'role'> {
+  if (!stat) return { weight: null, role: null };
+  return { weight: stat.weight ?? null, role: stat.backup ? 'backup' : 'active' };
+}
+
 /** `stateDir`: the writer's --state-dir given to status, repeated in the release command it suggests. */
 export function formatStatus(report: StatusReport, options: { stateDir?: string } = {}): string {
   const out: string[] = [];
@@ -232,8 +245,17 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
     else
       out.push(
         table([
-          ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS'],
-          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
+          ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS', 'ZONE', 'WEIGHT', 'ROLE'],
+          ...cluster.members.map((member) => [
+            member.node,
+            member.address ?? '-',
+            member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed',
+            member.haproxy ?? 'absent',
+            member.currentSessions === null ? '-' : String(member.currentSessions),
+            member.zone ?? '-',
+            member.weight === null ? '-' : String(member.weight),
+            member.role ?? '-',
+          ]),
         ]),
       );
     for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);

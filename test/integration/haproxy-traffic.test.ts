@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
+import { collectStatus, formatStatus } from '../../src/cli/status-command.js';
+import { coreRegistries } from '../support/core-registries.js';
 import { haproxyYaml } from '../support/daemon-config.js';
 import { httpGet, startHttpBackends, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
@@ -90,6 +92,14 @@ test('zone-aware: 100% to the writer\'s zone, spillover below min_members, and b
   await register('zoned', b2, { zone: 'zone-b' });
   await waitFor(async () => (await roles('zoned')) === 't1=active t2=active t3=backup t4=backup', 'zone-b members to stand by as backups', 20_000);
   const local = await split(zonePort, 100);
+  // `status` shows each member's zone, weight and role.
+  const report = await collectStatus(stack.dir.path, coreRegistries(), 5_000);
+  const zoned = report.clusters.find((cluster) => cluster.name === 'zoned')!;
+  assert.deepEqual(
+    zoned.members.map((row) => `${row.node.split('.')[0]} ${row.zone} ${row.weight} ${row.role}`),
+    ['t1 zone-a 1 active', 't2 zone-a 1 active', 't3 zone-b 1 backup', 't4 zone-b 1 backup'],
+  );
+  assert.match(formatStatus(report), /ZONE +WEIGHT +ROLE/);
   assert.deepEqual([...local.keys()].sort(), ['t1', 't2'], `only zone-a answers: ${JSON.stringify([...local])}`);
 
   // One zone-a member left, fewer than min_members 2: every member serves.
