@@ -1,0 +1,78 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
+import type { ClusterNode } from '../../src/discovery/node.js';
+import { httpGet, startHttpBackends, type HttpBackend } from '../support/http-backends.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait-for.js';
+import { clusterOf, harness, member, type Harness } from './haproxy-harness.js';
+
+/**
+ * Roles and weights survive what replaces the runtime state: a reload (the
+ * file must carry `backup` and `weight`), and a restarted writer adopting the
+ * running HAProxy (it must read them back, or it would re-add every backup).
+ */
+let h: Harness;
+let backends: HttpBackend[] = [];
+let port: number;
+let otherPort: number;
+
+const zoned = (node: ClusterNode, zone: string, weight: number): ClusterNode => ({ ...node, metadata: { zone, weight } });
+const section = (): Record<string, unknown> => ({ port, zone_aware: {}, weights: {} });
+
+async function roles(balancer: HaproxyBalancer): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 1_100)); // stat snapshots are cached for 1 s
+  const rows = await balancer.control.serverStats();
+  return rows
+    .filter((row) => row.proxy === 'web' && row.server !== 'BACKEND' && row.server !== 'FRONTEND' && !row.status.startsWith('MAINT'))
+    .map((row) => `${row.server.split('.')[0]}=${row.backup ? 'backup' : 'active'}/${row.raw.weight}`)
+    .sort()
+    .join(' ');
+}
+
+async function answers(count: number): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let index = 0; index < count; index += 1) seen.add((await httpGet(port)).body.split(' ')[0]!);
+  return seen;
+}
+
+before(async () => {
+  [port, otherPort] = (await freePorts(2)) as [number, number];
+  backends = await startHttpBackends('r', 3);
+  h = await harness({ zone: 'zone-a' });
+});
+
+after(async () => {
+  await h.stop();
+  await Promise.all(backends.map((backend) => backend.close()));
+});
+
+test('roles and weights come back from the file after a reload, and a restarted writer adopts them without changing anything', async () => {
+  const [r1, r2, r3] = backends as [HttpBackend, HttpBackend, HttpBackend];
+  const members = [zoned(member(r1), 'zone-a', 2), zoned(member(r2), 'zone-a', 1), zoned(member(r3), 'zone-b', 1)];
+  const first = h.create();
+  await first.sync([clusterOf('web', section(), members.slice(0, 1))]);
+  // Added at run time: r2 active, r3 a backup.
+  await first.sync([clusterOf('web', section(), members)]);
+  await waitFor(async () => (await roles(first)) === 'r1=active/2 r2=active/1 r3=backup/1', 'roles and weights at run time', 20_000);
+  assert.equal(first.control.counters.reloads, 0);
+
+  // A structural change reloads: the new worker loads roles and weights from the file.
+  await first.sync([clusterOf('web', section(), members), clusterOf('other', { port: otherPort }, [member(r1)])]);
+  assert.equal(first.control.counters.reloads, 1);
+  assert.match(await readFile(h.config.config_file, 'utf8'), new RegExp(`server r3\\.test:${r3.port} 127\\.0\\.0\\.1:${r3.port} cookie r3\\.test:${r3.port} weight 1 backup\\n`));
+  await waitFor(async () => (await roles(first)) === 'r1=active/2 r2=active/1 r3=backup/1', 'the same roles after the reload', 20_000);
+  assert.deepEqual([...(await answers(30))].sort(), ['r1', 'r2']);
+  await first.close();
+
+  // A new writer adopts the running HAProxy: nothing to change, no runtime command beyond the reads.
+  const second = h.create();
+  await second.sync([clusterOf('web', section(), members), clusterOf('other', { port: otherPort }, [member(r1)])]);
+  assert.equal(second.control.counters.reloads, 0);
+  assert.equal(second.control.counters.runtimeChanges, 0, 'the adopted roles and weights are known');
+  // ...and it can still change them at run time.
+  await second.sync([clusterOf('web', section(), [members[0]!, zoned(member(r2), 'zone-a', 4), members[2]!]), clusterOf('other', { port: otherPort }, [member(r1)])]);
+  await waitFor(async () => (await roles(second)) === 'r1=active/2 r2=active/4 r3=backup/1', 'the new weight', 20_000);
+  assert.equal(second.control.counters.reloads, 0);
+});
