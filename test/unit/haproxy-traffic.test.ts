@@ -103,3 +103,9 @@ test('plan: with no active server left, only half the backups change role at onc
   // b1 comes back active: now the others can change.
   assert.deepEqual(computePlan(live, desired).ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : op.server.name}`), ['add b1:80', 'remove b2:80', 'remove b3:80']);
 });
+
+test('zone_aware on a writer without a zone: every member active, and the render says why', () => {
+  const rendered = renderConfig(balancer(), [cluster('web', section, [a1, b1])]);
+  assert.doesNotMatch(rendered.text, /backup|allbackups/);
+  assert.ok(rendered.skipped.some((message) => /zone_aware has no effect: the balancer file sets no zone/.test(message)), rendered.skipped.join('\n'));
+});

@@ -107,6 +107,9 @@ function renderBackend(config: HaproxyConfig, cluster: Cluster): BackendBlock {
     skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
     return false;
   });
+  if (cluster.config.zone_aware && config.zone === undefined) {
+    skipped.push(`cluster "${cluster.name}": haproxy.zone_aware has no effect: the balancer file sets no zone for this writer, so every member is active`);
+  }
   const traffic = clusterTraffic(config.zone, cluster.config, valid);
   skipped.push(...traffic.problems.map((problem) => `cluster "${cluster.name}": ${problem}`));
   const options = [...cluster.config.server_options, ...(cluster.config.slow_start === undefined ? [] : ['slowstart', cluster.config.slow_start])];

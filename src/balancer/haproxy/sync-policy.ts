@@ -57,6 +57,7 @@ export class SyncPolicy {
   /** the last desired structure `haproxy -c` refused, with its error (a re-check only when it changes) */
   private refused: { skeleton: string; error: ConfigRejectedError; at: number } | undefined;
   private reported = new Set<string>();
+  private skippedLogged = new Set<string>();
 
   private lastReloadAt = 0;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -128,7 +129,10 @@ export class SyncPolicy {
     const { accepted, problems } = crossCheck(config, clusters, this.lastHeld);
     this.report(problems);
     const desired = renderConfig(config, accepted);
-    for (const message of desired.skipped) logger.warn(message);
+    // Once each while they last: they repeat on every sync until the node or the file changes.
+    const skipped = new Set(desired.skipped);
+    for (const message of skipped) if (!this.skippedLogged.has(message)) logger.warn(message);
+    this.skippedLogged = skipped;
     await supervisor.adopt();
 
     // A structure `haproxy -c` refused is checked again when it changes (its
