@@ -14,6 +14,7 @@ export const ErrorCodes = {
   LH_REMOVAL_HELD: 'Discovery listed too few members of a cluster at once; the writer keeps the removed ones routed',
   LH_ZK_TIMEOUT: 'A ZooKeeper operation did not complete before its deadline',
   LH_ZK_OPERATION: 'A ZooKeeper operation failed',
+  LH_ZK_LIBRARY: 'The installed ZooKeeper client library is not the version whose private parts the engine patches: no ZooKeeper discovery starts',
   LH_ETCD_TIMEOUT: 'An etcd operation did not complete before its deadline',
   LH_ETCD_OPERATION: 'An etcd operation failed',
   LH_ETCD_HISTORY_LOST: 'etcd no longer has the history a watch continues from (compacted, or etcd restarted without its data): the cluster is read again',

@@ -25,13 +25,13 @@ class CheckTimeoutError extends Error {
 /**
  * One check on one port, run on its own timer, aborted at its timeout, so a
  * hung port or check never delays another; a run never overlaps the previous
- * run of the same check. The runner keeps what the results mean (rise/fall
+ * run of the same check. Port health (port-health.ts) keeps what the results mean (rise/fall
  * state, `last`) on the loop and decides what a port is.
  */
 export class CheckLoop {
   state: RiseFallState;
   last: CheckResult | null;
-  /** the failure episode the runner has logged (see ServiceRunner.logResult); null while passing */
+  /** the failure episode the runner has logged (see PortHealth.logResult); null while passing */
   failureLog: { detail: string; loggedAt: number; suppressed: number } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private controller: AbortController | undefined;

@@ -12,6 +12,7 @@ import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
+import { countRunnerEvents } from './runner-metrics.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -365,31 +366,7 @@ export class Reporter {
       logger: this.logger.child({ module: `service:${item.name}` }),
       timing: this.options.timing,
     });
-    // Label children bound once per check kind and result: looking the label set up on every
-    // one of ~1,000 results a second showed in the reporter's profile.
-    const counted = new Map<string, { count(): void; observe(seconds: number): void }>();
-    runner.onCheckResult((event) => {
-      const result = event.passed ? 'pass' : 'fail';
-      const key = `${event.check}\0${result}`;
-      let metric = counted.get(key);
-      if (!metric) {
-        const counter = this.metrics.checks.labels({ service: event.service, check: event.check, result });
-        const histogram = this.metrics.checkDuration.labels({ service: event.service, check: event.check });
-        metric = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
-        counted.set(key, metric);
-      }
-      metric.count();
-      metric.observe(event.durationMs / 1000);
-    });
-    runner.onTransition((event) => this.metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
-    runner.onConflict((event) => {
-      if (event.conflict) this.metrics.conflicts.inc({ service: item.name });
-      this.metrics.conflicting.set({ service: item.name }, runner.status().ports.filter((port) => port.conflict !== null).length);
-      this.syncStateFile();
-    });
-    // Registration events fire inside the write, before the runner marks the port registered (or not);
-    // counting on the next turn sees the state the event announced instead of the one before it.
-    runner.onRegistration(() => this.metrics.registered.set({ service: item.name }, runner.status().ports.filter((port) => port.registered).length));
+    countRunnerEvents(runner, item.name, this.metrics, () => this.syncStateFile());
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;

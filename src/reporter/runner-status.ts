@@ -36,7 +36,7 @@ export interface PortStatus {
   node: string;
   /** last failed publish/unpublish, cleared by the next success */
   lastError: string | null;
-  /** another session keeps taking this registration: this runner stopped taking it back (see ServiceRunner.onLost) */
+  /** another session keeps taking this registration: this runner stopped taking it back (see registration-conflict.ts) */
   conflict: PortConflict | null;
   checks: CheckStatus[];
 }

@@ -1,4 +1,5 @@
 import { encodeNodeCached } from '../discovery/codec.js';
+import { membersByKey } from '../discovery/member-dedupe.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { MemberSet, RejectedNode } from '../discovery/types.js';
 import { DEFAULT_REMOVAL_GUARD, RemovalGuard, type Hold, type RemovalGuardSettings } from './removal-guard.js';
@@ -164,21 +165,21 @@ export class ClusterStateStore {
 }
 
 /**
- * Same host:port reported twice (e.g. two znodes for one instance): keep one,
- * in a stable order (by host:port). Discovery usually reports the set sorted
- * and without duplicates already (znode names are host:port): then one pass
- * checks it and no sort is needed.
+ * Same host:port reported twice (e.g. two znodes for one instance): keep the
+ * one discovery's rule keeps (member-dedupe.ts), in a stable order (by
+ * host:port). Discovery usually reports the set sorted and without duplicates
+ * already (znode names are host:port): then one pass checks it and no sort is
+ * needed.
  */
 function dedupe(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
-  const byKey = new Map<string, ClusterNode>();
   let ordered = true;
   let last: string | undefined;
-  for (const node of nodes) {
+  const byKey = membersByKey(nodes, (node) => {
     const key = nodeKey(node);
     if (ordered && last !== undefined && !(last < key)) ordered = false;
     last = key;
-    byKey.set(key, node);
-  }
+    return key;
+  });
   if (ordered) return byKey;
   return new Map([...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

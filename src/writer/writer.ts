@@ -17,7 +17,7 @@ import { ClusterStateStore, type ClusterState, type MemberChange } from './clust
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
-import { Quiescence } from './quiescence.js';
+import { Quiescence } from '../lib/quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
 export interface WriterOptions {

@@ -33,17 +33,17 @@ describe('zookeeper discovery: liveness in a 3-server ensemble', () => {
     d.connect({ onStateChange: (state) => states.push(state) });
     const discovery = d;
     const serverOf = (): number | undefined => {
-      const port = discovery.state === 'connected' ? discovery.session.current().socket()?.remotePort : undefined;
-      return port === undefined ? undefined : zk.serverByPort(port)?.id;
+      const server = discovery.state === 'connected' ? discovery.session.current().connection()?.server : undefined;
+      return server === undefined ? undefined : zk.serverByPort(Number(server.slice(server.lastIndexOf(':') + 1)))?.id;
     };
     await waitFor(() => serverOf(), 'the first session');
 
     // Freeze a follower: freezing the leader also costs the ensemble an election, which is not what this tests.
     const leader = await zk.leader();
     while (serverOf() === leader) {
-      const socket = discovery.session.current().socket();
+      const connection = discovery.session.current().connection()?.id;
       discovery.session.current().dropConnection();
-      await waitFor(() => discovery.session.current().socket() !== socket && serverOf() !== undefined, 'a reconnect');
+      await waitFor(() => discovery.session.current().connection()?.id !== connection && serverOf() !== undefined, 'a reconnect');
     }
     const frozen = serverOf()!;
     const sessionId = discovery.session.current().sessionId();

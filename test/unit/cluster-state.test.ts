@@ -33,3 +33,17 @@ test('members are kept until discovery reports a new set; forget drops a cluster
   assert.equal(store.get('web').revision, 0);
   assert.deepEqual(store.get('web').members, []);
 });
+
+test('one host:port listed twice with different data: the first is the member, as discovery decides (member-dedupe.ts)', () => {
+  const store = new ClusterStateStore();
+  store.update({ cluster: 'web', members: [node('a', 1, { copy: 'first' }), node('b', 1), node('a', 1, { copy: 'second' })], rejected: [] });
+  assert.deepEqual(
+    store.get('web').members.map((n) => [n.host, n.metadata]),
+    [
+      ['a', { copy: 'first' }],
+      ['b', {}],
+    ],
+  );
+  store.seed('api', [node('c', 1, { copy: 'first' }), node('c', 1, { copy: 'second' })]);
+  assert.deepEqual(store.get('api').members.map((n) => n.metadata), [{ copy: 'first' }]);
+});

@@ -1,6 +1,6 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { Quiescence } from '../../src/writer/quiescence.js';
+import { Quiescence } from '../../src/lib/quiescence.js';
 
 test('a burst of triggers fires once after the quiet period', () => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'] });
@@ -46,4 +46,17 @@ test('cancel prevents the pending fire', () => {
   } finally {
     mock.timers.reset();
   }
+});
+
+test('flush fires a pending run at once, and only once; without one pending it does nothing', () => {
+  let fired = 0;
+  const q = new Quiescence(() => (fired += 1), 10_000, 60_000);
+  q.flush();
+  assert.equal(fired, 0);
+  q.trigger();
+  q.flush();
+  assert.equal(fired, 1);
+  assert.equal(q.pending, false);
+  q.flush();
+  assert.equal(fired, 1);
 });

@@ -1,22 +1,21 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { LivenessMonitor, type LivenessTarget } from '../../src/discovery/zookeeper/liveness.js';
-import { ConnectionState } from '../../src/discovery/zookeeper/zk-client.js';
+import { ConnectionState, type ConnectionInfo } from '../../src/discovery/zookeeper/zk-client.js';
 import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
 import { silentLogger } from '../../src/lib/logger.js';
 
 /** A client whose probes are answered only when the test says so. */
 class FakeClient implements LivenessTarget {
-  state: number = ConnectionState.CONNECTED;
-  current = { destroyed: false } as Socket;
+  state: ConnectionState = ConnectionState.CONNECTED;
+  current: ConnectionInfo = { id: 1, server: '127.0.0.1:2181', open: true };
   drops = 0;
   probes: { resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  connectionState(): number {
+  connectionState(): ConnectionState {
     return this.state;
   }
-  socket(): Socket | undefined {
+  connection(): ConnectionInfo | undefined {
     return this.current;
   }
   negotiatedTimeoutMs(): number {
@@ -27,7 +26,7 @@ class FakeClient implements LivenessTarget {
   }
   dropConnection(): boolean {
     this.drops += 1;
-    this.current = { destroyed: false } as Socket;
+    this.current = { id: this.current.id + 1, server: '127.0.0.1:2182', open: true };
     return true;
   }
 }
@@ -91,7 +90,7 @@ test('a connection attempt without a session is dropped after the connect timeou
   // The library's next attempt (a new socket) starts its own clock.
   await advance(1000);
   assert.equal(client.drops, 1);
-  client.current = { destroyed: false } as Socket;
+  client.current = { id: client.current.id + 1, server: '127.0.0.1:2183', open: true };
   await advance(1000);
   assert.equal(client.drops, 1, 'a fresh socket is not dropped early');
   client.state = ConnectionState.CONNECTED;

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import zookeeper from 'node-zookeeper-client';
-import { WatcherRegistry } from '../../src/discovery/zookeeper/zk-client.js';
+import type { Watcher } from '../../src/discovery/zookeeper/engine.js';
+import { WatchEventType, WatcherRegistry } from '../../src/discovery/zookeeper/engine-node-zookeeper-client-watchers.js';
 
-const { NODE_CREATED, NODE_DELETED, NODE_DATA_CHANGED, NODE_CHILDREN_CHANGED } = zookeeper.Event;
+const { NODE_CREATED, NODE_DELETED, NODE_DATA_CHANGED, NODE_CHILDREN_CHANGED } = WatchEventType;
 
-function recorder(): { calls: string[]; watcher: (name: string) => (event: zookeeper.Event) => void } {
+function recorder(): { calls: string[]; watcher: (name: string) => Watcher } {
   const calls: string[] = [];
-  return { calls, watcher: (name) => (event) => calls.push(`${name}:${event.getName()}@${event.getPath()}`) };
+  return { calls, watcher: (name) => (event) => calls.push(`${name}:${event.type}@${event.path}`) };
 }
 
 test('a watcher fires once, and passing it again for the same path does not stack it', () => {
@@ -18,7 +18,7 @@ test('a watcher fires once, and passing it again for the same path does not stac
   registry.registerDataWatcher('/x', a);
   registry.emit({ type: NODE_DATA_CHANGED, path: '/x' });
   registry.emit({ type: NODE_DATA_CHANGED, path: '/x' });
-  assert.deepEqual(calls, ['a:NODE_DATA_CHANGED@/x']);
+  assert.deepEqual(calls, ['a:dataChanged@/x']);
   assert.equal(registry.isEmpty(), true);
 });
 
@@ -32,10 +32,10 @@ test('several watchers of one path fire in registration order; data before exist
   registry.registerDataWatcher('/x', a);
   registry.registerChildWatcher('/x', c);
   registry.emit({ type: NODE_CREATED, path: '/x' });
-  assert.deepEqual(calls, ['a:NODE_CREATED@/x', 'b:NODE_CREATED@/x', 'e:NODE_CREATED@/x']);
+  assert.deepEqual(calls, ['a:created@/x', 'b:created@/x', 'e:created@/x']);
   calls.length = 0;
   registry.emit({ type: NODE_CHILDREN_CHANGED, path: '/x' });
-  assert.deepEqual(calls, ['c:NODE_CHILDREN_CHANGED@/x']);
+  assert.deepEqual(calls, ['c:childrenChanged@/x']);
 });
 
 test('a deletion fires data and child watchers, not existence watchers', () => {
@@ -45,7 +45,7 @@ test('a deletion fires data and child watchers, not existence watchers', () => {
   registry.registerChildWatcher('/x', watcher('c'));
   registry.registerExistenceWatcher('/x', watcher('e'));
   registry.emit({ type: NODE_DELETED, path: '/x' });
-  assert.deepEqual(calls, ['d:NODE_DELETED@/x', 'c:NODE_DELETED@/x']);
+  assert.deepEqual(calls, ['d:deleted@/x', 'c:deleted@/x']);
   assert.deepEqual(registry.getExistenceWatcherPaths(), ['/x']);
   assert.equal(registry.isEmpty(), false);
 });

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { fileWriteError } from '../../lib/atomic-write.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { Quiescence } from '../../lib/quiescence.js';
 import type { HaproxyCounters } from './runtime-channel.js';
 import type { HaproxyPaths } from './paths.js';
 import type { CheckResult, HaproxyProcess } from './process.js';
@@ -53,15 +54,24 @@ export class ConfigFile {
   private pendingAccepted = false;
   /** the background writer, while it runs */
   private writing: Promise<void> | undefined;
-  /** when the newest / the oldest unwritten membership change was deferred */
-  private lastDeferAt = 0;
-  private firstDeferAt: number | undefined;
-  /** ends the background writer's wait early (a reload, a structural sync or close needs the file now) */
-  private wakeWriter: (() => void) | undefined;
-  /** someone waits for the background writer: no more coalescing delay */
-  private flushRequested = false;
+  /**
+   * The writer runs. Not `writing !== undefined`: a writer that finds nothing
+   * to write ends before its promise is stored, and a stored settled promise
+   * would stop every later write.
+   */
+  private writerRunning = false;
+  /** the coalescing delay came due while the writer was busy: it writes once more */
+  private dueAgain = false;
+  /**
+   * Folds in what follows (bursts, churn): the write is due once changes
+   * paused for quietMs, or maxDelayMs after the first unwritten one.
+   * settle() cuts it short.
+   */
+  private readonly writeDue: Quiescence;
 
-  constructor(private readonly options: ConfigFileOptions) {}
+  constructor(private readonly options: ConfigFileOptions) {
+    this.writeDue = new Quiescence(() => this.startWriter(), options.quietMs, options.maxDelayMs);
+  }
 
   /** Reads what config_file holds now (a writer adopting a running HAProxy). */
   async load(): Promise<void> {
@@ -81,17 +91,13 @@ export class ConfigFile {
   defer(rendered: RenderedConfig, accepted: boolean): void {
     this.pending = rendered;
     this.pendingAccepted = accepted;
-    this.lastDeferAt = Date.now();
-    this.firstDeferAt ??= this.lastDeferAt;
-    if (this.writing) return;
-    this.writing = this.writeInBackground();
+    this.writeDue.trigger();
   }
 
   /** Waits for the background writer (it uses the candidate file too), without its coalescing delay. */
   async settle(): Promise<void> {
-    while (this.writing) {
-      this.flushRequested = true;
-      this.wakeWriter?.();
+    while (this.writerRunning || this.writeDue.pending) {
+      this.writeDue.flush();
       await this.writing;
     }
   }
@@ -123,14 +129,19 @@ export class ConfigFile {
     this.validatedSkeleton = rendered.skeleton;
   }
 
+  private startWriter(): void {
+    if (this.writerRunning) this.dueAgain = true;
+    else this.writing = this.writeInBackground();
+  }
+
   private async writeInBackground(): Promise<void> {
+    this.writerRunning = true;
     try {
-      while (this.pending) {
-        await this.writeDelay();
+      do {
+        this.dueAgain = false;
         const next = this.pending;
         const accepted = this.pendingAccepted;
         this.pending = undefined;
-        this.firstDeferAt = undefined;
         if (!next || this.holds(next.text)) continue;
         try {
           if (accepted && next.skeleton === this.validatedSkeleton) await this.writeMembership(next);
@@ -148,33 +159,11 @@ export class ConfigFile {
           else this.options.logger.error({ err: error, file: this.options.paths.config }, message);
           this.backgroundFailing = true;
         }
-      }
+      } while (this.dueAgain);
     } finally {
-      // No await between the loop's last check and here: a defer() racing
+      // No await between the loop's last check and here: a write coming due
       // with the end of the loop either was seen by the loop or starts a new writer.
-      this.writing = undefined;
-      this.flushRequested = false;
-    }
-  }
-
-  /**
-   * Folds in what follows (bursts, churn): resolves once changes paused for
-   * quietMs, or maxDelayMs after the first unwritten one. settle() cuts it
-   * short.
-   */
-  private async writeDelay(): Promise<void> {
-    for (;;) {
-      const due = Math.min(this.lastDeferAt + this.options.quietMs, (this.firstDeferAt ?? 0) + this.options.maxDelayMs);
-      const wait = due - Date.now();
-      if (this.flushRequested || wait <= 0) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.wakeWriter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeWriter = undefined;
+      this.writerRunning = false;
     }
   }
 

@@ -4,7 +4,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode } from '../codec.js';
-import { MemberSetReporter } from '../member-set-reporter.js';
+import { MemberSetBuilder } from '../member-set-builder.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import type { EtcdConnection } from './client.js';
@@ -50,7 +50,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   private entries = new Map<string, Entry>();
   private watch: RangeWatch | undefined;
   private closed = false;
-  private readonly members: MemberSetReporter;
+  private readonly members: MemberSetBuilder;
   private readonly backoff = new Backoff(100, 5_000);
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
@@ -60,7 +60,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   reads = 0;
 
   constructor(private readonly options: EtcdClusterWatcherOptions) {
-    this.members = new MemberSetReporter(options.cluster, options.logger, options.onMembers);
+    this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
     this.key = Buffer.from(options.folder, 'utf8');
     this.rangeEnd = prefixEnd(this.key);
     void this.read();

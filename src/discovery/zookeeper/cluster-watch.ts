@@ -3,7 +3,7 @@ import { Backoff } from '../../lib/backoff.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode, encodeNodeCached } from '../codec.js';
-import { MemberSetReporter, type DecodedChild } from '../member-set-reporter.js';
+import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode } from './zk-errors.js';
@@ -66,7 +66,7 @@ export class ClusterWatcher implements ClusterWatch {
   private closed = false;
   private dirty = false;
   private syncing = false;
-  private readonly members: MemberSetReporter;
+  private readonly members: MemberSetBuilder;
   private readonly backoff = new Backoff(200, 10_000);
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
@@ -74,7 +74,7 @@ export class ClusterWatcher implements ClusterWatch {
 
   constructor(private readonly options: ClusterWatcherOptions) {
     this.folder = znodePath(options.basePath, options.cluster);
-    this.members = new MemberSetReporter(options.cluster, options.logger, options.onMembers);
+    this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
     // restored the watches, and the server replays what they missed); a new

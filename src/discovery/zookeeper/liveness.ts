@@ -1,10 +1,9 @@
-import type { Socket } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import { LighthouseError } from '../../lib/errors.js';
 import { ConnectionState, type ZkClient } from './zk-client.js';
 
 /** The parts of a client the monitor uses (a fake in unit tests). */
-export type LivenessTarget = Pick<ZkClient, 'connectionState' | 'socket' | 'exists' | 'dropConnection' | 'negotiatedTimeoutMs'>;
+export type LivenessTarget = Pick<ZkClient, 'connectionState' | 'connection' | 'exists' | 'dropConnection' | 'negotiatedTimeoutMs'>;
 
 export interface LivenessOptions {
   /** how long one connection attempt may sit without a session before the next server is tried */
@@ -19,13 +18,14 @@ export interface LivenessStats {
 }
 
 /**
- * Keeps one client honest about its connection. node-zookeeper-client sends
+ * Keeps one client honest about its connection. node-zookeeper-client (the
+ * engine) sends
  * pings but never checks that they are answered, and waits for a handshake
  * answer forever; a hung server (GC pause, SIGSTOP, silent partition) keeps
  * it "connected" while the ensemble expires the session. So:
  *
  * - while connected, a probe (`exists /`) every session timeout / 6; if it is
- *   unanswered after session timeout / 3 the socket is dropped, and the
+ *   unanswered after session timeout / 3 the connection is dropped, and the
  *   library resumes the same session on the next server well before the
  *   session expires;
  * - while connecting, an attempt that has not produced a session within the
@@ -38,9 +38,10 @@ export interface LivenessStats {
 export class LivenessMonitor {
   readonly stats: LivenessStats = { probes: 0, drops: 0 };
   private timer: NodeJS.Timeout | undefined;
-  private probe: { socket: Socket | undefined; startedAt: number } | undefined;
+  /** `connection`: the id of the connection the probe went out on */
+  private probe: { connection: number | undefined; startedAt: number } | undefined;
   private lastProbeAt = 0;
-  private attempt: { socket: Socket | undefined; since: number } | undefined;
+  private attempt: { connection: number | undefined; since: number } | undefined;
 
   constructor(
     private readonly client: LivenessTarget,
@@ -85,9 +86,9 @@ export class LivenessMonitor {
   }
 
   private checkProbe(now: number): void {
-    const socket = this.client.socket();
+    const connection = this.client.connection()?.id;
     if (this.probe) {
-      if (this.probe.socket !== socket) {
+      if (this.probe.connection !== connection) {
         this.probe = undefined; // the connection changed under the probe: its answer no longer tells anything
       } else if (now - this.probe.startedAt > this.probeTimeoutMs()) {
         this.probe = undefined;
@@ -98,7 +99,7 @@ export class LivenessMonitor {
       }
     }
     if (now - this.lastProbeAt < this.probeIntervalMs()) return;
-    const probe = { socket, startedAt: now };
+    const probe = { connection, startedAt: now };
     this.probe = probe;
     this.lastProbeAt = now;
     this.stats.probes += 1;
@@ -116,20 +117,19 @@ export class LivenessMonitor {
   }
 
   private checkAttempt(now: number): void {
-    const socket = this.client.socket();
-    if (!this.attempt || this.attempt.socket !== socket) {
-      this.attempt = { socket, since: now };
+    const connection = this.client.connection();
+    if (!this.attempt || this.attempt.connection !== connection?.id) {
+      this.attempt = { connection: connection?.id, since: now };
       return;
     }
-    if (socket && !socket.destroyed && now - this.attempt.since > this.options.connectTimeoutMs) {
+    if (connection?.open && now - this.attempt.since > this.options.connectTimeoutMs) {
       this.attempt = undefined;
       this.drop(`no session within ${this.options.connectTimeoutMs} ms of connecting`);
     }
   }
 
   private drop(reason: string): void {
-    const remote = this.client.socket();
-    const server = remote ? `${remote.remoteAddress ?? '?'}:${remote.remotePort ?? '?'}` : 'unknown server';
+    const server = this.client.connection()?.server ?? 'unknown server';
     if (this.client.dropConnection()) {
       this.stats.drops += 1;
       this.logger.warn({ server, reason }, `dropping ZooKeeper connection to ${server}: ${reason}; trying the next server`);

@@ -4,7 +4,7 @@ import { Backoff } from '../../lib/backoff.js';
 import type { SessionState } from '../types.js';
 import type { DigestCredentials } from './acl.js';
 import { LivenessMonitor, type LivenessStats } from './liveness.js';
-import { ConnectionState, ZkClient } from './zk-client.js';
+import { checkDefaultEngine, ConnectionState, ZkClient } from './zk-client.js';
 
 export interface SessionOptions {
   hosts: readonly string[];
@@ -38,7 +38,7 @@ export interface SessionStats extends LivenessStats {
 
 /**
  * Owns the ZooKeeper client of one ensemble. Connects in the background and
- * never gives up; an expired session leaves node-zookeeper-client dead for
+ * never gives up; an expired session leaves the client dead for
  * good (every request fails, watchers never fire), so a new client is built
  * with the same credentials and listeners are told a fresh session exists.
  */
@@ -55,7 +55,10 @@ export class ZkSession {
   private readonly stateListeners = new Set<(state: SessionState) => void>();
   private readonly counters = { sessions: 0, expiries: 0, probes: 0, drops: 0 };
 
-  constructor(private readonly options: SessionOptions) {}
+  constructor(private readonly options: SessionOptions) {
+    // Here rather than at connect: a changed client library is reported when the discovery is created, naming its file.
+    checkDefaultEngine();
+  }
 
   get state(): SessionState {
     return this.currentState;
@@ -150,7 +153,7 @@ export class ZkSession {
     return client;
   }
 
-  private onConnectionState(client: ZkClient, state: number): void {
+  private onConnectionState(client: ZkClient, state: ConnectionState): void {
     if (client !== this.client || this.closed) return;
     const { logger } = this.options;
     switch (state) {
@@ -161,9 +164,8 @@ export class ZkSession {
         this.lastSessionId = sessionId;
         if (fresh) this.counters.sessions += 1;
         this.authBackoff.reset();
-        const server = client.socket();
         logger.info(
-          { sessionId, fresh, server: server ? `${server.remoteAddress ?? '?'}:${server.remotePort ?? '?'}` : undefined, timeoutMs: client.negotiatedTimeoutMs() },
+          { sessionId, fresh, server: client.connection()?.server, timeoutMs: client.negotiatedTimeoutMs() },
           fresh ? `ZooKeeper session 0x${sessionId} established` : `ZooKeeper session 0x${sessionId} resumed`,
         );
         this.setState('connected');

@@ -5,6 +5,8 @@
  * fires on the next turn of the event loop (setImmediate: after the I/O
  * already queued, so a burst still coalesces, and without setTimeout's 1 ms
  * minimum, which is on the path of every membership change).
+ * One type for every "wait until changes pause" in the daemons: the writer's
+ * syncs and the background writes of HAProxy's config file.
  */
 export class Quiescence {
   private timer: NodeJS.Timeout | undefined;
@@ -38,6 +40,11 @@ export class Quiescence {
     return this.timer !== undefined || this.immediate !== undefined;
   }
 
+  /** Fires now if a run is pending (someone needs its result without the coalescing delay). */
+  flush(): void {
+    if (this.pending) this.run();
+  }
+
   cancel(): void {
     clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
@@ -47,6 +54,8 @@ export class Quiescence {
   }
 
   private run(): void {
+    clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
     this.firstAt = undefined;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { MemberSetReporter, type DecodedChild } from '../../src/discovery/member-set-reporter.js';
+import { MemberSetBuilder, type DecodedChild } from '../../src/discovery/member-set-builder.js';
 import type { MemberSet } from '../../src/discovery/types.js';
 import type { ClusterNode } from '../../src/discovery/node.js';
 
@@ -17,11 +17,11 @@ function setup() {
   const sets: MemberSet[] = [];
   const warnings: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
-  return { reporter: new MemberSetReporter('web', logger, (set) => sets.push(set)), sets, warnings };
+  return { builder: new MemberSetBuilder('web', logger, (set) => sets.push(set)), sets, warnings };
 }
 
 test('two children naming one host:port: the one whose name matches is the member', () => {
-  const { reporter, sets } = setup();
+  const { builder: reporter, sets } = setup();
   reporter.report([child('zz-copy', 1, node('a', 80)), child('a:80', 1, node('a', 80))]);
   assert.deepEqual(sets[0]?.members.map((member) => member.host), ['a']);
   assert.equal(sets[0]?.rejected.length, 1);
@@ -30,7 +30,7 @@ test('two children naming one host:port: the one whose name matches is the membe
 });
 
 test('a malformed child is rejected and logged once per version; the rest still reported', () => {
-  const { reporter, sets, warnings } = setup();
+  const { builder: reporter, sets, warnings } = setup();
   reporter.report([child('a:80', 1, node('a', 80)), child('bad', 1, 'not JSON')]);
   reporter.report([child('a:80', 1, node('a', 80)), child('bad', 1, 'not JSON'), child('b:80', 1, node('b', 80))]);
   assert.equal(warnings.length, 1, 'same version: logged once');
@@ -40,7 +40,7 @@ test('a malformed child is rejected and logged once per version; the rest still 
 });
 
 test('an unchanged set is not reported again', () => {
-  const { reporter, sets } = setup();
+  const { builder: reporter, sets } = setup();
   reporter.report([child('a:80', 1, node('a', 80))]);
   reporter.report([child('a:80', 2, node('a', 80))]);
   assert.equal(sets.length, 1);
@@ -49,7 +49,7 @@ test('an unchanged set is not reported again', () => {
 });
 
 test('a child rejected, then fine, then rejected again with the same version is logged again', () => {
-  const { reporter, warnings } = setup();
+  const { builder: reporter, warnings } = setup();
   reporter.report([child('bad', 1, 'not JSON')]);
   reporter.report([child('bad', 2, node('bad', 1))]);
   reporter.report([child('bad', 1, 'not JSON')]);
@@ -57,7 +57,7 @@ test('a child rejected, then fine, then rejected again with the same version is 
 });
 
 test('a change in the rejections alone is reported, and members come out in name order whatever the input order', () => {
-  const { reporter, sets } = setup();
+  const { builder: reporter, sets } = setup();
   reporter.report([child('b:80', 1, node('b', 80)), child('a:80', 1, node('a', 80))]);
   reporter.report([child('b:80', 1, node('b', 80)), child('bad', 1, 'not JSON'), child('a:80', 1, node('a', 80))]);
   assert.equal(sets.length, 2);

@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { Result } from '../lib/result.js';
 import { encodeNodeCached } from './codec.js';
+import { membersByKey } from './member-dedupe.js';
 import { nodeKey, type ClusterNode } from './node.js';
 import type { MemberSet, RejectedNode } from './types.js';
 
@@ -19,12 +20,12 @@ export interface DecodedChild {
 
 /**
  * Turns a backend's decoded children into member sets, the same way for every
- * backend: HAProxy server names are host:port, so two children whose data
- * name the same host:port cannot both be members (the one whose name matches
- * wins); malformed children are rejected and logged once per version; a set
- * equal to the last one is not reported again.
+ * backend: two children whose data name the same host:port cannot both be
+ * members (member-dedupe.ts says which one is); malformed children and
+ * duplicates are rejected and logged once per version; a set equal to the
+ * last one is not reported again.
  */
-export class MemberSetReporter {
+export class MemberSetBuilder {
   private lastEncoded: readonly string[] | undefined;
   private lastRejected: readonly RejectedNode[] = [];
   private readonly loggedRejections = new Map<string, bigint>();
@@ -44,13 +45,7 @@ export class MemberSetReporter {
   report(children: readonly DecodedChild[]): void {
     const sorted = isSortedByName(children) ? children : [...children].sort(byName);
     const keys = sorted.map((child) => (child.node.ok ? nodeKey(child.node.value) : ''));
-    const owner = new Map<string, DecodedChild>();
-    sorted.forEach((child, index) => {
-      if (!child.node.ok) return;
-      const key = keys[index]!;
-      const holder = owner.get(key);
-      if (holder === undefined || (child.name === key && holder.name !== key)) owner.set(key, child);
-    });
+    const owner = membersByKey(sorted, (child, index) => (child.node.ok ? keys[index] : undefined), (child) => child.name);
     const members: ClusterNode[] = [];
     const encoded: string[] = [];
     const rejected: RejectedNode[] = [];
