@@ -37,9 +37,11 @@ async function answers(count: number): Promise<Set<string>> {
   return seen;
 }
 
+let flowPort: number;
+
 before(async () => {
-  [port, otherPort] = (await freePorts(2)) as [number, number];
-  backends = await startHttpBackends('r', 3);
+  [port, otherPort, flowPort] = (await freePorts(3)) as [number, number, number];
+  backends = await startHttpBackends('r', 7);
   h = await harness({ zone: 'zone-a' });
 });
 
@@ -75,4 +77,52 @@ test('roles and weights come back from the file after a reload, and a restarted 
   await second.sync([clusterOf('web', section(), [members[0]!, zoned(member(r2), 'zone-a', 4), members[2]!]), clusterOf('other', { port: otherPort }, [member(r1)])]);
   await waitFor(async () => (await roles(second)) === 'r1=active/2 r2=active/4 r3=backup/1', 'the new weight', 20_000);
   assert.equal(second.control.counters.reloads, 0);
+});
+
+test('requests keep being answered while a whole zone goes and comes back (backups promoted half at a time, then demoted)', async () => {
+  const [, , , f1, f2, f3, f4] = backends as HttpBackend[] as [HttpBackend, HttpBackend, HttpBackend, HttpBackend, HttpBackend, HttpBackend, HttpBackend];
+  const balancer = h.create();
+  const flow = (members: ClusterNode[]) => [clusterOf('flow', { port: flowPort, zone_aware: {} }, members)];
+  const zoneA = [zoned(member(f1), 'zone-a', 1), zoned(member(f2), 'zone-a', 1)];
+  const zoneB = [zoned(member(f3), 'zone-b', 1), zoned(member(f4), 'zone-b', 1)];
+  await balancer.sync(flow([...zoneA, ...zoneB]));
+  const reloads = balancer.control.counters.reloads;
+  const outcomes = new Map<string, number>();
+  let stop = false;
+  const traffic = (async () => {
+    while (!stop) {
+      const answer = await httpGet(flowPort).catch((error: unknown) => ({ status: -1, body: String(error) }));
+      const key = answer.status === 200 ? answer.body.split(' ')[0]! : `error ${answer.status}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    }
+  })();
+  const promoted = async (): Promise<boolean> => {
+    const rows = await balancer.control.serverStates();
+    const names = rows.filter((row) => row.be_name === 'flow').map((row) => row.srv_name);
+    return names.length === 2 && !names.some((name) => name?.startsWith('r4.') || name?.startsWith('r5.'));
+  };
+  // The whole zone goes: zone-b serves (first as backups, then promoted).
+  await balancer.sync(flow(zoneB));
+  await waitFor(promoted, 'zone-a members deleted', 20_000);
+  await waitFor(async () => {
+    const text = await balancer.control.command('show stat -1 4 -1');
+    return text.split('\n').filter((line) => line.startsWith('flow,r6') || line.startsWith('flow,r7')).every((line) => line.split(',')[19] === '1' && line.split(',')[20] === '0');
+  }, 'zone-b members active', 20_000);
+  const zoneBAnswers = (): number => (outcomes.get('r6') ?? 0) + (outcomes.get('r7') ?? 0);
+  await waitFor(() => zoneBAnswers() >= 20, 'zone-b to answer while zone-a is gone', 20_000);
+  const during = zoneBAnswers();
+  // ...and comes back: zone-b stands by again.
+  await balancer.sync(flow([...zoneA, ...zoneB]));
+  await waitFor(async () => {
+    const text = await balancer.control.command('show stat -1 4 -1');
+    return text.split('\n').filter((line) => line.startsWith('flow,r6') || line.startsWith('flow,r7')).every((line) => line.split(',')[20] === '1');
+  }, 'zone-b members back to backup', 20_000);
+  const before = (outcomes.get('r4') ?? 0) + (outcomes.get('r5') ?? 0);
+  await waitFor(() => (outcomes.get('r4') ?? 0) + (outcomes.get('r5') ?? 0) >= before + 20, 'zone-a to take requests again', 20_000);
+  stop = true;
+  await traffic;
+  console.log(`requests across the zone loss and return: ${JSON.stringify([...outcomes])}`);
+  assert.ok(during > 0, 'zone-b answered while zone-a was gone');
+  assert.deepEqual([...outcomes.keys()].filter((key) => key.startsWith('error')), [], `no failed request: ${JSON.stringify([...outcomes])}`);
+  assert.equal(balancer.control.counters.reloads, reloads, 'no reload');
 });

@@ -109,3 +109,11 @@ test('zone_aware on a writer without a zone: every member active, and the render
   assert.doesNotMatch(rendered.text, /backup|allbackups/);
   assert.ok(rendered.skipped.some((message) => /zone_aware has no effect: the balancer file sets no zone/.test(message)), rendered.skipped.join('\n'));
 });
+
+test('plan: a lone backup with no active server left keeps its role until an active one is there', () => {
+  const one = { port: 8000, zone_aware: {} };
+  const live = liveFromRendered(renderConfig(zoned, [cluster('web', one, [a1, b1])]));
+  const plan = computePlan(live, renderConfig(zoned, [cluster('web', one, [b1])]));
+  assert.deepEqual(plan.ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : ''}`), ['remove a1:80']);
+  assert.equal(plan.reload, false);
+});

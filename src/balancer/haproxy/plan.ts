@@ -105,9 +105,11 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
     }
     if (needAdd.length > 0) reasons.push(`backend "${name}" gets ${needAdd.join(', ')} through a reload: ${refused}`);
     // A role change takes its server out for a moment. With no active server
-    // left, the backups carry every request: half of them change first and the
-    // rest after those are back, so the backend never has nothing to send to.
-    const changeNow = activeAfter === 0 && roleChanges.length > 1 ? roleChanges.slice(0, Math.floor(roleChanges.length / 2)) : roleChanges;
+    // left, the backups carry every request (`option allbackups`): half of
+    // them change first and the rest after those are back, so the backend
+    // never has nothing to send to; a lone backup stays as it is until an
+    // active server is there (it already takes every request meanwhile).
+    const changeNow = activeAfter === 0 ? roleChanges.slice(0, Math.floor(roleChanges.length / 2)) : roleChanges;
     if (changeNow.length < roleChanges.length) waiting = true;
     for (const server of changeNow) removals.push({ kind: 'remove', backend: name, server: server.name, readd: true });
     // Every running server is wanted (the common case: most backends did not change): nothing to remove.
