@@ -199,6 +199,9 @@ const COUNTER_HELP: Partial<Record<string, string>> = {
   rejectedConfigs: 'generated configs rejected by haproxy -c',
   backgroundWrites: 'config writes done in the background after a runtime-only change',
   membershipWrites: 'background config writes without haproxy -c: the skeleton was validated and the worker accepted every server line',
+  weightChanges: 'server weights changed at run time (set server weight), without a reload',
+  roleChanges: 'servers removed and added back at run time to change their backup role (zone-aware spillover and return)',
+  zoneSpillovers: 'times a zone-aware cluster started spilling over to other zones',
 };
 
 const COUNTER_NAME: Record<string, string> = {
@@ -213,6 +216,9 @@ const COUNTER_NAME: Record<string, string> = {
   rejectedConfigs: 'lighthouse_haproxy_rejected_configs_total',
   backgroundWrites: 'lighthouse_haproxy_background_writes_total',
   membershipWrites: 'lighthouse_haproxy_membership_writes_total',
+  weightChanges: 'lighthouse_haproxy_weight_changes_total',
+  roleChanges: 'lighthouse_haproxy_role_changes_total',
+  zoneSpillovers: 'lighthouse_haproxy_zone_spillovers_total',
 };
 
 /**

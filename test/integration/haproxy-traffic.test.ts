@@ -112,6 +112,9 @@ test('zone-aware: 100% to the writer\'s zone, spillover below min_members, and b
   await register('zoned', a2, { zone: 'zone-a' });
   await waitFor(async () => (await roles('zoned')) === 't1=active t2=active t3=backup t4=backup', 'zone-b members to stand by again', 20_000);
   const back = await split(zonePort, 100);
+  const counters = stack.haproxy().control.counters;
+  assert.equal(counters.zoneSpillovers, 1, 'one spillover counted');
+  assert.equal(counters.roleChanges, 4, 'two servers changed role twice, each at run time');
   console.log(`zone split: local ${JSON.stringify([...local])}, spilled ${JSON.stringify([...spilled])}, back ${JSON.stringify([...back])}`);
   assert.deepEqual([...back.keys()].sort(), ['t1', 't2'], `only zone-a answers again: ${JSON.stringify([...back])}`);
   assert.equal(stack.haproxy().control.counters.reloads, reloadsAtStart, 'no reload');
@@ -129,6 +132,7 @@ test('weights: metadata weight 3 vs 1 splits about 3:1, and a weight change in d
   const ratio = (counts.get('t5') ?? 0) / Math.max(1, counts.get('t6') ?? 0);
   console.log(`weight split: ${JSON.stringify([...counts])}`);
   assert.ok(ratio >= 2 && ratio <= 4, `about 3:1, got ${JSON.stringify([...counts])}`);
+  assert.ok(stack.haproxy().control.counters.weightChanges >= 1, 'the weight changed at run time');
   assert.equal(stack.haproxy().control.counters.reloads, reloadsAtStart, 'no reload');
 });
 

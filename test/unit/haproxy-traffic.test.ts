@@ -117,3 +117,22 @@ test('plan: a lone backup with no active server left keeps its role until an act
   assert.deepEqual(plan.ops.map((op) => `${op.kind} ${op.kind === 'remove' ? op.server : ''}`), ['remove a1:80']);
   assert.equal(plan.reload, false);
 });
+
+test('zone transitions: logged once per change, spillovers counted', async () => {
+  const { pino } = await import('pino');
+  const { ZoneTransitions } = await import('../../src/balancer/haproxy/zone-transitions.js');
+  const lines: string[] = [];
+  const counters = { zoneSpillovers: 0 };
+  const zones = new ZoneTransitions(pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }), counters as never);
+  const settings = () => haproxyClusterSchema.parse(section).zone_aware;
+  const at2 = renderConfig(zoned, [cluster('web', section, [a1, a2, b1])]);
+  const at1 = renderConfig(zoned, [cluster('web', section, [a1, b1])]);
+  for (const rendered of [at2, at2, at1, at1, at2]) zones.note(rendered, settings);
+  assert.equal(counters.zoneSpillovers, 1);
+  const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  assert.deepEqual(messages, [
+    'cluster "web": 2 of 3 members in zone "a": other zones\' members stand by as backup servers',
+    'cluster "web": 1 of 2 members in zone "a" (min_members 2, min_fraction 0): every member serves, other zones included',
+    'cluster "web": 2 of 3 members in zone "a": other zones\' members stand by as backup servers',
+  ]);
+});

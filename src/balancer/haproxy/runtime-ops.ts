@@ -57,7 +57,10 @@ export class RuntimeOps {
             await this.removeServer(backend, op.backend, op.server);
             break;
         }
-        this.options.control.counters.runtimeChanges += 1;
+        const counters = this.options.control.counters;
+        counters.runtimeChanges += 1;
+        if (op.kind === 'set-weight') counters.weightChanges += 1;
+        if (op.kind === 'remove' && op.readd) counters.roleChanges += 1;
         const detail = op.kind === 'set-weight' ? { weight: op.server.weight } : op.kind === 'add' ? { backup: op.server.backup, weight: op.server.weight } : op.kind === 'remove' && op.readd ? { readd: true } : {};
         const what = op.kind === 'remove' && op.readd ? 'role change (remove, then add back)' : op.kind;
         this.options.logger.info({ op: op.kind, server: target, ...detail, ms: Number((performance.now() - started).toFixed(2)) }, `runtime ${what} ${target}`);

@@ -17,6 +17,7 @@ import type { HaproxyControl } from './runtime-channel.js';
 import type { RuntimeOps } from './runtime-ops.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
 import type { HaproxySupervisor } from './supervisor.js';
+import { ZoneTransitions } from './zone-transitions.js';
 
 type Cluster = BalancedCluster<HaproxyClusterConfig>;
 
@@ -58,6 +59,7 @@ export class SyncPolicy {
   private refused: { skeleton: string; error: ConfigRejectedError; at: number } | undefined;
   private reported = new Set<string>();
   private skippedLogged = new Set<string>();
+  private readonly zones: ZoneTransitions;
 
   private lastReloadAt = 0;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -65,7 +67,9 @@ export class SyncPolicy {
   private readonly reloadBackoff = new Backoff(500, 30_000);
   private closed = false;
 
-  constructor(private readonly options: SyncPolicyOptions) {}
+  constructor(private readonly options: SyncPolicyOptions) {
+    this.zones = new ZoneTransitions(options.logger, options.control.counters);
+  }
 
   /** The render HAProxy must end up with (what a start or a restart loads). */
   get desired(): RenderedConfig | undefined {
@@ -133,6 +137,8 @@ export class SyncPolicy {
     const skipped = new Set(desired.skipped);
     for (const message of skipped) if (!this.skippedLogged.has(message)) logger.warn(message);
     this.skippedLogged = skipped;
+    const zoneSettings = new Map(accepted.map((cluster) => [cluster.name, cluster.config.zone_aware]));
+    this.zones.note(desired, (name) => zoneSettings.get(name));
     await supervisor.adopt();
 
     // A structure `haproxy -c` refused is checked again when it changes (its
