@@ -90,7 +90,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
       deleteRetryMs: options.deleteRetryMs ?? 5,
       // A server deleted to change role (backup or not) is added back at once, not at the next change.
-      onDeleted: () => void this.serial(() => this.policy.reconcile()).catch((error: unknown) => logger.warn({ err: error }, 'could not add back a server that changed role')),
+      onRoleChangeDeleted: () => void this.serial(() => this.policy.reconcile()).catch((error: unknown) => logger.warn({ err: error }, 'could not add back a server that changed role')),
     });
     const serial = <T>(work: () => Promise<T>): Promise<T> => this.serial(work);
     this.supervisor = new HaproxySupervisor({

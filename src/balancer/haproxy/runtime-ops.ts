@@ -14,8 +14,8 @@ export interface RuntimeOpsOptions {
   drainTimeoutMs: number;
   /** pause between `del server` attempts while a removed server drains */
   deleteRetryMs: number;
-  /** a server was deleted in the background: one changing role is added back by the next plan */
-  onDeleted?(): void;
+  /** a server removed to change its role was deleted in the background: the next plan adds it back */
+  onRoleChangeDeleted?(): void;
 }
 
 /**
@@ -54,7 +54,7 @@ export class RuntimeOps {
             await this.setWeight(backend, target, name, op.server.weight);
             break;
           case 'remove':
-            await this.removeServer(backend, op.backend, op.server);
+            await this.removeServer(backend, op.backend, op.server, op.readd === true);
             break;
         }
         const counters = this.options.control.counters;
@@ -153,21 +153,22 @@ export class RuntimeOps {
    * are its sessions cut. Runs in the background so a slow drain never holds
    * up other clusters.
    */
-  private async removeServer(backend: LiveBackend, backendName: string, serverName: string): Promise<void> {
+  private async removeServer(backend: LiveBackend, backendName: string, serverName: string, readd: boolean): Promise<void> {
     const target = `${backendName}/${serverName}`;
     const output = await this.command(`disable server ${target}`);
     if (/no such server/i.test(output)) {
       backend.servers.forget(serverName);
+      if (readd) this.options.onRoleChangeDeleted?.();
       return;
     }
     if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"disable server ${target}" answered: ${output.trim()}`);
     backend.servers.draining(serverName);
     const task = { cancelled: false };
     this.removals.set(target, task);
-    void this.deleteWhenDrained(backend.servers, serverName, target, task);
+    void this.deleteWhenDrained(backend.servers, serverName, target, task, readd);
   }
 
-  private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }): Promise<void> {
+  private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }, readd: boolean): Promise<void> {
     const { control, logger, drainTimeoutMs, deleteRetryMs } = this.options;
     const started = Date.now();
     const deadline = started + drainTimeoutMs;
@@ -181,7 +182,7 @@ export class RuntimeOps {
         servers.deleted(serverName);
         logger.debug({ server: target, attempts, ms: Date.now() - started, forced }, 'server deleted');
         if (this.removals.get(target) === task) this.removals.delete(target);
-        this.options.onDeleted?.();
+        if (readd) this.options.onRoleChangeDeleted?.();
         return;
       }
       if (!forced && Date.now() >= deadline) {
