@@ -136,3 +136,14 @@ test('zone transitions: logged once per change, spillovers counted', async () =>
     'cluster "web": 2 of 3 members in zone "a": other zones\' members stand by as backup servers',
   ]);
 });
+
+test('plan: a backend that refuses runtime-added servers changes roles by a reload, weights still at run time', () => {
+  const refusing = { ...section, backend: ['balance static-rr'], weights: {} };
+  const live = liveFromRendered(renderConfig(zoned, [cluster('web', refusing, [a1, a2, b1])]));
+  const roleChange = computePlan(live, renderConfig(zoned, [cluster('web', refusing, [a1, b1])]));
+  assert.equal(roleChange.reload, true);
+  assert.match(roleChange.reasons.join(' '), /b1:80 \(as an active server\) through a reload/);
+  const weight = computePlan(live, renderConfig(zoned, [cluster('web', refusing, [{ ...a1, metadata: { zone: 'a', weight: 5 } }, a2, b1])]));
+  assert.equal(weight.reload, false);
+  assert.deepEqual(weight.ops.map((op) => op.kind), ['set-weight']);
+});
