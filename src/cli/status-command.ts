@@ -1,4 +1,5 @@
-import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
+import type { HaproxyClusterConfig, HaproxyConfig } from '../balancer/haproxy/schema.js';
+import { clusterTraffic, type ZoneRouting } from '../balancer/haproxy/traffic.js';
 import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
@@ -54,6 +55,8 @@ export interface ClusterStatus {
   rejected: string[];
   /** the writer of this config dir holds removed members of this cluster */
   hold: HeldCluster | null;
+  /** zone-aware routing as the writer decides it from these members (its `zone`, the cluster's zone_aware); null when not zone-aware */
+  zone: ZoneRouting | null;
 }
 
 export interface ServicePortStatus {
@@ -148,6 +151,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
   }
 
   const holds = await readHolds(stateDir);
+  const writerZone = [...snapshot.balancers.values()].map((balancer) => (balancer.plugin === 'haproxy' ? (balancer.config as HaproxyConfig).zone : undefined)).find((zone) => zone !== undefined);
   const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((item) => {
@@ -168,7 +172,9 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
         const row = rows.get(key);
         if (row && row.registered !== true) row.held = true;
       }
-      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold };
+      const section = item.balancer.haproxy as HaproxyClusterConfig | undefined;
+      const zone = set && section?.zone_aware ? (clusterTraffic(writerZone, section, set.members).zone ?? null) : null;
+      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold, zone };
     });
 
   let drains: DrainState = emptyDrains();
@@ -240,6 +246,10 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
       out.push(
         `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name}${options.stateDir === undefined ? '' : ` --state-dir ${options.stateDir}`})`,
       );
+    }
+    if (cluster.zone) {
+      const { zone, sameZone, members, spilled } = cluster.zone;
+      out.push(`  zone ${zone}: ${sameZone} of ${members} members; ${spilled ? 'SPILLED OVER: too few here, every member serves' : 'other zones stand by as backups'}`);
     }
     if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
     else

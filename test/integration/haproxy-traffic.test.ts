@@ -100,12 +100,16 @@ test('zone-aware: 100% to the writer\'s zone, spillover below min_members, and b
     ['t1 zone-a 1 active', 't2 zone-a 1 active', 't3 zone-b 1 backup', 't4 zone-b 1 backup'],
   );
   assert.match(formatStatus(report), /ZONE +WEIGHT +ROLE/);
+  assert.deepEqual(zoned.zone, { zone: 'zone-a', sameZone: 2, members: 4, spilled: false });
+  assert.match(formatStatus(report), /zone zone-a: 2 of 4 members; other zones stand by as backups/);
   assert.deepEqual([...local.keys()].sort(), ['t1', 't2'], `only zone-a answers: ${JSON.stringify([...local])}`);
 
   // One zone-a member left, fewer than min_members 2: every member serves.
   await registrations.remove(a2Path, -1);
   await waitFor(async () => (await roles('zoned')) === 't1=active t3=active t4=active', 'zone-b members to become active (spillover)', 20_000);
   const spilled = await split(zonePort, 150);
+  const spilledStatus = (await collectStatus(stack.dir.path, coreRegistries(), 5_000)).clusters.find((cluster) => cluster.name === 'zoned');
+  assert.deepEqual(spilledStatus?.zone, { zone: 'zone-a', sameZone: 1, members: 3, spilled: true });
   assert.equal([...spilled.keys()].filter((id) => id.startsWith('error')).length, 0, `no errors: ${JSON.stringify([...spilled])}`);
   assert.ok((spilled.get('t3') ?? 0) + (spilled.get('t4') ?? 0) >= 50, `zone-b takes its share: ${JSON.stringify([...spilled])}`);
 
