@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type { HaproxyBalancer } from '../../src/balancer/haproxy/balancer.js';
 import type { ClusterNode } from '../../src/discovery/node.js';
-import { httpGet, startHttpBackends, type HttpBackend } from '../support/http-backends.js';
+import { httpGet, startHttpBackend, startHttpBackends, type HttpBackend } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
 import { clusterOf, harness, member, type Harness } from './haproxy-harness.js';
@@ -38,9 +38,10 @@ async function answers(count: number): Promise<Set<string>> {
 }
 
 let flowPort: number;
+let midPort: number;
 
 before(async () => {
-  [port, otherPort, flowPort] = (await freePorts(3)) as [number, number, number];
+  [port, otherPort, flowPort, midPort] = (await freePorts(4)) as [number, number, number, number];
   backends = await startHttpBackends('r', 7);
   h = await harness({ zone: 'zone-a' });
 });
@@ -125,4 +126,33 @@ test('requests keep being answered while a whole zone goes and comes back (backu
   assert.ok(during > 0, 'zone-b answered while zone-a was gone');
   assert.deepEqual([...outcomes.keys()].filter((key) => key.startsWith('error')), [], `no failed request: ${JSON.stringify([...outcomes])}`);
   assert.equal(balancer.control.counters.reloads, reloads, 'no reload');
+  await balancer.close();
+});
+
+test('a role change a stopped writer left half done (server in maintenance, not deleted) is finished by the next writer', async () => {
+  const m1 = await startHttpBackend('m1');
+  const m3 = await startHttpBackend('m3');
+  // Answers after 15 s: a request in flight on it keeps `del server` from going through.
+  const slow = await startHttpBackend('m2', { delayMs: 15_000 });
+  backends.push(m1, m3, slow);
+  const mid = (members: ClusterNode[]) => [clusterOf('mid', { port: midPort, zone_aware: { min_members: 2 } }, members)];
+  const first = h.create({ drainTimeoutMs: 600_000 });
+  // One zone-a member, fewer than min_members: spilled, so m2 (zone-b) is active.
+  await first.sync(mid([zoned(member(m1), 'zone-a', 1), zoned(member(slow), 'zone-b', 1)]));
+  const pending = Array.from({ length: 4 }, () => httpGet(midPort, '/', {}, 120_000).catch(() => undefined));
+  await waitFor(async () => (await first.control.serverStats()).some((row) => row.proxy === 'mid' && row.server.startsWith('m2.') && row.currentSessions > 0), 'a request in flight on m2', 20_000);
+  // A second zone-a member: m2 must become a backup, but cannot be deleted while its request runs.
+  const desired = mid([zoned(member(m1), 'zone-a', 1), zoned(member(slow), 'zone-b', 1), zoned(member(m3), 'zone-a', 1)]);
+  await first.sync(desired);
+  await waitFor(async () => (await first.control.serverStates()).some((row) => row.be_name === 'mid' && row.srv_name?.startsWith('m2.') && (Number(row.srv_admin_state) & 1) === 1), 'm2 in maintenance', 20_000);
+  await first.close();
+
+  const second = h.create({ drainTimeoutMs: 200 });
+  await second.sync(desired);
+  await waitFor(async () => {
+    const rows = await second.control.serverStats();
+    return rows.some((row) => row.proxy === 'mid' && row.server.startsWith('m2.') && row.backup && !row.status.startsWith('MAINT'));
+  }, 'm2 back as a backup server', 30_000);
+  assert.equal(second.control.counters.reloads, 0);
+  await Promise.all(pending);
 });

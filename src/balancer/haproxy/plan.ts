@@ -86,9 +86,13 @@ export function computePlan(live: LiveState | undefined, desired: RenderedConfig
       present += 1;
       const otherRole = running.backup !== undefined && running.backup !== server.backup;
       if (running.removing) {
-        // Being deleted to change role: the sync after its deletion adds it back.
-        if (otherRole) waiting = true;
-        else {
+        // Being deleted to change role: the sync after its deletion adds it
+        // back. Asked again, so a deletion a previous writer left half done
+        // (an adopted server in maintenance) is finished; one under way goes on.
+        if (otherRole) {
+          waiting = true;
+          removals.push({ kind: 'remove', backend: name, server: server.name, readd: true });
+        } else {
           upserts.push({ kind: 'restore', backend: name, server });
           if (!server.backup) activeAfter += 1;
         }

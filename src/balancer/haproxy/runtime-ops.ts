@@ -54,7 +54,7 @@ export class RuntimeOps {
             await this.setWeight(backend, target, name, op.server.weight);
             break;
           case 'remove':
-            await this.removeServer(backend, op.backend, op.server, op.readd === true);
+            if (!(await this.removeServer(backend, op.backend, op.server, op.readd === true))) continue;
             break;
         }
         const counters = this.options.control.counters;
@@ -153,19 +153,22 @@ export class RuntimeOps {
    * are its sessions cut. Runs in the background so a slow drain never holds
    * up other clusters.
    */
-  private async removeServer(backend: LiveBackend, backendName: string, serverName: string, readd: boolean): Promise<void> {
+  private async removeServer(backend: LiveBackend, backendName: string, serverName: string, readd: boolean): Promise<boolean> {
     const target = `${backendName}/${serverName}`;
+    // Already being deleted: nothing to add (a role change is asked again on every sync until its server is back).
+    if (this.removals.has(target)) return false;
     const output = await this.command(`disable server ${target}`);
     if (/no such server/i.test(output)) {
       backend.servers.forget(serverName);
       if (readd) this.options.onRoleChangeDeleted?.();
-      return;
+      return true;
     }
     if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"disable server ${target}" answered: ${output.trim()}`);
     backend.servers.draining(serverName);
     const task = { cancelled: false };
     this.removals.set(target, task);
     void this.deleteWhenDrained(backend.servers, serverName, target, task, readd);
+    return true;
   }
 
   private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }, readd: boolean): Promise<void> {
