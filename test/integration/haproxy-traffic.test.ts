@@ -91,6 +91,9 @@ test('zone-aware: 100% to the writer\'s zone, spillover below min_members, and b
   await register('zoned', b1, { zone: 'zone-b' });
   await register('zoned', b2, { zone: 'zone-b' });
   await waitFor(async () => (await roles('zoned')) === 't1=active t2=active t3=backup t4=backup', 'zone-b members to stand by as backups', 20_000);
+  // Registrations arrive one by one: depending on how they were batched, zone-b may have been active for a moment.
+  const roleChangesBefore = stack.haproxy().control.counters.roleChanges;
+  const spilloversBefore = stack.haproxy().control.counters.zoneSpillovers;
   const local = await split(zonePort, 100);
   // `status` shows each member's zone, weight and role.
   const report = await collectStatus(stack.dir.path, coreRegistries(), 5_000);
@@ -117,8 +120,8 @@ test('zone-aware: 100% to the writer\'s zone, spillover below min_members, and b
   await waitFor(async () => (await roles('zoned')) === 't1=active t2=active t3=backup t4=backup', 'zone-b members to stand by again', 20_000);
   const back = await split(zonePort, 100);
   const counters = stack.haproxy().control.counters;
-  assert.equal(counters.zoneSpillovers, 1, 'one spillover counted');
-  assert.equal(counters.roleChanges, 4, 'two servers changed role twice, each at run time');
+  assert.equal(counters.zoneSpillovers - spilloversBefore, 1, 'one spillover counted');
+  assert.equal(counters.roleChanges - roleChangesBefore, 4, 'two servers changed role twice, each at run time');
   console.log(`zone split: local ${JSON.stringify([...local])}, spilled ${JSON.stringify([...spilled])}, back ${JSON.stringify([...back])}`);
   assert.deepEqual([...back.keys()].sort(), ['t1', 't2'], `only zone-a answers again: ${JSON.stringify([...back])}`);
   assert.equal(stack.haproxy().control.counters.reloads, reloadsAtStart, 'no reload');

@@ -155,8 +155,9 @@ export class RuntimeOps {
    */
   private async removeServer(backend: LiveBackend, backendName: string, serverName: string, readd: boolean): Promise<boolean> {
     const target = `${backendName}/${serverName}`;
-    // Already being deleted: nothing to add (a role change is asked again on every sync until its server is back).
-    if (this.removals.has(target)) return false;
+    // Already being deleted, or deleted since the plan was made: nothing to add (a role change is asked again
+    // on every plan until its server is back, and its deletion's follow-up plan adds it).
+    if (this.removals.has(target) || !backend.servers.get(serverName)) return false;
     const output = await this.command(`disable server ${target}`);
     if (/no such server/i.test(output)) {
       backend.servers.forget(serverName);
