@@ -10,6 +10,12 @@ export interface BalancedCluster<ClusterConfig = unknown> {
   members: readonly ClusterNode[];
 }
 
+export interface RenderedBalancerConfig {
+  /** the file the balancer reads (e.g. HAProxy's config_file) */
+  file: string;
+  text: string;
+}
+
 export interface BalancerProblem {
   /** what the problem is about: a cluster, a setting, or the balancer itself */
   subject: string;
@@ -57,6 +63,8 @@ export interface Balancer<ClusterConfig = unknown> {
   sync(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<void>;
   /** Checks the desired state without applying it (for `check-config`). */
   validate(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<BalancerProblem[]>;
+  /** The balancer's own config for the desired state, as it would be written, and where (for `config-dump`); optional for plugins. */
+  render?(clusters: readonly BalancedCluster<ClusterConfig>[]): RenderedBalancerConfig;
   /**
    * Counters, up/down and per-server stats for the dashboard and metrics; null
    * (or no method: plugins written before it) when the balancer has none.
@@ -64,4 +72,19 @@ export interface Balancer<ClusterConfig = unknown> {
   stats?(): BalancerStats | null;
   /** Stops managing the balancer; the balancer itself keeps serving. */
   close(): Promise<void>;
+  /**
+   * Servers out of routing that still have sessions, read fresh (not from a
+   * cache older than the last sync): what writer acknowledgements report as
+   * draining. Optional: a balancer without it reports nothing draining.
+   */
+  drainingSessions?(): Promise<DrainingServer[]>;
+}
+
+/** A server taken out of routing (removed, or in maintenance) that still has sessions. */
+export interface DrainingServer {
+  /** the cluster (HAProxy backend) */
+  cluster: string;
+  /** host:port */
+  server: string;
+  sessions: number;
 }

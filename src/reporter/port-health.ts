@@ -1,7 +1,8 @@
 import type { Logger } from '../lib/logger.js';
 import type { CheckSpec, ServiceItem } from '../config/model.js';
 import { hashOf } from '../config/parse.js';
-import type { CheckPlugin, PluginHelper } from '../plugins/types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
+import type { PluginHelper } from '../lib/plugin-helper.js';
 import type { Check } from '../checks/types.js';
 import { feedRiseFall, initialRiseFall, type RiseFallState } from '../checks/rise-fall.js';
 import { errorMessage } from '../lib/errors.js';
@@ -21,6 +22,8 @@ export interface PortHealthOptions {
   now: () => number;
   /** the service as configured now (it changes with `ServiceRunner.update`) */
   item: () => ServiceItem;
+  /** the address the checks connect to now: `host:`, else the registered address (see check-address.ts) */
+  checkHost: () => string;
   /** results count only while the runner runs */
   running: () => boolean;
   /** a port went up or down: its registration follows */
@@ -147,7 +150,7 @@ export class PortHealth {
   }
 
   private checkIdentity(spec: CheckSpec): string {
-    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: this.item.host });
+    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: this.options.checkHost() });
   }
 
   private addLoop(port: PortChecks, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
@@ -181,7 +184,7 @@ export class PortHealth {
       now: this.options.now,
     };
     try {
-      return plugin.create(spec.config, { host: item.host, port }, helper);
+      return plugin.create(spec.config, { host: this.options.checkHost(), port }, helper);
     } catch (error) {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
       return failingCheck(`check plugin "${spec.kind}" could not be created: ${errorMessage(error)}`);
@@ -212,7 +215,7 @@ export class PortHealth {
    */
   private logResult(port: PortChecks, loop: CheckLoop, result: CheckResult): void {
     const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    const fields = { port: port.port, check: loop.spec.kind };
+    const fields = { port: port.port, check: loop.spec.kind, code: result.timedOut === true ? 'LH_CHECK_TIMEOUT' : 'LH_CHECK_FAILED' };
     const episode = loop.failureLog;
     if (!result.passed) {
       if (episode === null) {

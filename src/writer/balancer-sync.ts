@@ -6,6 +6,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import type { AppliedCluster } from './ack-publisher.js';
 import type { ClusterStateStore } from './cluster-state.js';
 
 interface ActiveBalancer {
@@ -24,6 +25,12 @@ export interface BalancerSyncOptions {
   retry: () => void;
   /** a sync applied member changes that arrived since the last one */
   applied: () => void;
+  /** every sync's outcome (with at least one balancer): null when it worked, else what failed */
+  outcome?: (error: string | null) => void;
+  /** before each sync: what it hands the balancers, acknowledged once every one took it (writer acknowledgements) */
+  capture?: () => AppliedCluster[];
+  /** after a sync every balancer took (and there is at least one): what `capture` returned before it */
+  synced?: (clusters: AppliedCluster[]) => void;
 }
 
 /**
@@ -50,6 +57,11 @@ export class BalancerSync {
   /** True once every balancer has been synced at least once. */
   get ready(): boolean {
     return this.firstSyncDone;
+  }
+
+  /** A sync runs, waits, or is to be retried: what the balancers run may be older than the cluster state. */
+  get busy(): boolean {
+    return this.syncing !== undefined || this.pendingSince !== undefined || this.retryTimer !== undefined;
   }
 
   get size(): number {
@@ -133,7 +145,10 @@ export class BalancerSync {
     const { metrics, logger } = this.options;
     const since = this.pendingSince;
     this.pendingSince = undefined;
+    // Captured before the balancers see it: what is acknowledged after they took it.
+    const applying = this.options.capture?.() ?? [];
     let failed = false;
+    let lastError = '';
     for (const [name, active] of this.balancers) {
       const clusters = this.balancedClusters(active.item);
       const stopTimer = metrics.syncDuration.startTimer({ balancer: name });
@@ -142,6 +157,7 @@ export class BalancerSync {
         metrics.syncs.inc({ balancer: name, result: 'ok' });
       } catch (error) {
         failed = true;
+        lastError = `balancer "${name}": ${errorMessage(error)}`;
         metrics.syncs.inc({ balancer: name, result: 'failed' });
         logger.error({ err: error, balancer: name }, `balancer "${name}" could not be updated, the running one keeps serving: ${errorMessage(error)}`);
       } finally {
@@ -149,12 +165,18 @@ export class BalancerSync {
       }
     }
     if (failed) {
+      this.options.outcome?.(lastError);
       this.scheduleRetry();
       return;
     }
     this.retryBackoff.reset();
+    metrics.lastSync.set(Date.now() / 1000);
+    if (this.balancers.size > 0) this.options.outcome?.(null);
     if (since !== undefined) metrics.convergence.observe((performance.now() - since) / 1000);
-    if (this.balancers.size > 0) this.firstSyncDone = true;
+    if (this.balancers.size > 0) {
+      this.firstSyncDone = true;
+      this.options.synced?.(applying);
+    }
     if (since !== undefined) this.options.applied();
     for (const listener of this.syncListeners) listener();
   }

@@ -1,10 +1,12 @@
-import type { Balancer } from '../balancer/types.js';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Balancer, DrainingServer } from '../balancer/types.js';
 import type { ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
-import { applyDaemonSettings } from '../config/daemon-settings.js';
-import { DiscoveryPool } from '../discovery/pool.js';
+import { applyDaemonSettings } from '../daemon/settings.js';
+import { DiscoveryPool } from '../daemon/discovery-pool.js';
 import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
@@ -12,8 +14,10 @@ import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
 import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
@@ -79,6 +83,8 @@ export class Writer {
   /** the last write of the member cache failed: warned once per change between failing and recovered */
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
+  private readonly syncRecord: SyncRecorder;
+  private readonly acks: AckPublisher;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -88,10 +94,18 @@ export class Writer {
       onStateChange: (state) => {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
-        if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
-        else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+        // `closed` is the writer's own doing (a stop, a removed discovery file), not a fault.
+        if (state === 'closed') this.logger.info({ discovery: name }, `discovery "${name}" closed`);
+        else if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
+        else {
+          this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+          this.acks.reconnected(name);
+        }
       },
-      onSession: () => this.metrics.sessions.inc({ discovery: name }),
+      onSession: () => {
+        this.metrics.sessions.inc({ discovery: name });
+        this.acks.renewed(name);
+      },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'balancer', 'discovery', 'cluster']), {
       logger: this.logger.child({ module: 'config' }),
@@ -101,6 +115,7 @@ export class Writer {
       },
       onProblems: (scan) => this.metrics.configProblems.set(scan.problems.length),
     });
+    this.syncRecord = new SyncRecorder(syncFilePath(options.stateDir ?? defaultStateDir(options.configDir)), this.logger);
     this.holds = new HoldKeeper({
       configDir: options.configDir,
       stateDir: options.stateDir ?? defaultStateDir(options.configDir),
@@ -122,6 +137,18 @@ export class Writer {
       snapshot: () => this.snapshot,
       retry: () => this.requestSync(),
       applied: () => this.scheduleCacheWrite(),
+      outcome: (error) => (error === null ? this.syncRecord.synced() : this.syncRecord.failed(error)),
+      capture: () => [...this.snapshot.clusters.values()].map((item) => this.acks.capture(item.name, item.discovery, this.state.get(item.name))),
+      synced: (clusters) => this.acks.applied(clusters),
+    });
+    this.acks = new AckPublisher({
+      host: hostname(),
+      configDir: resolve(options.configDir),
+      stateDir: resolve(options.stateDir ?? defaultStateDir(options.configDir)),
+      logger: this.logger,
+      store: (discovery) => this.pool.get(discovery)?.instance.acks,
+      draining: () => this.drainingSessions(),
+      writes: this.metrics.ackWrites,
     });
     this.quiescence = new Quiescence(() => void this.balancers.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
@@ -184,6 +211,7 @@ export class Writer {
       active.watch.close();
       this.watches.delete(name);
       this.state.forget(name);
+      this.acks.forget(name);
       this.missingDiscovery.delete(name);
       this.metrics.members.remove({ cluster: name });
       this.metrics.rejectedNodes.remove({ cluster: name });
@@ -195,7 +223,7 @@ export class Writer {
       if (!pooled) {
         if (!this.missingDiscovery.has(item.name)) {
           this.missingDiscovery.add(item.name);
-          this.logger.warn({ cluster: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); keeping the last known members`);
+          this.logger.warn({ cluster: item.name, file: item.file, code: 'LH_CONFIG_REFERENCE' }, `${item.file}: discovery: "${item.discovery}" is not in force (discovery/${item.discovery}.yaml is missing, or invalid: its own line says why); keeping the last known members`);
         }
         active?.watch.close();
         this.watches.delete(item.name);
@@ -243,24 +271,46 @@ export class Writer {
   private onMembers(set: MemberSet): void {
     if (this.stopped || !this.snapshot.clusters.has(set.cluster)) return;
     const change = this.state.update(set);
+    this.acks.listed(set.cluster, set.version);
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
     if (change) this.applyChange(change);
+    else this.acknowledgeUnchanged(set.cluster);
+  }
+
+  /**
+   * The same members at a new version (or a hold's numbers changed): what
+   * the balancers run is that version already, unless a sync is due or
+   * failed; then the next sync acknowledges it.
+   */
+  private acknowledgeUnchanged(cluster: string): void {
+    const item = this.snapshot.clusters.get(cluster);
+    if (!item || !this.balancers.ready) return;
+    if (this.balancers.busy) {
+      this.requestSync();
+      return;
+    }
+    this.acks.applied([this.acks.capture(cluster, item.discovery, this.state.get(cluster))]);
+  }
+
+  /** Servers out of routing that still have sessions, over every balancer that can tell. */
+  private async drainingSessions(): Promise<DrainingServer[]> {
+    const lists = await Promise.all(this.balancers.names().map((name) => this.balancers.get(name)?.drainingSessions?.() ?? Promise.resolve([])));
+    return lists.flat();
   }
 
   private applyChange(change: MemberChange): void {
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
-    this.logger.info(
-      {
-        cluster: change.cluster,
-        revision: change.revision,
-        added: change.added.map(nodeKey),
-        removed: change.removed.map(nodeKey),
-        changed: change.changed.map(nodeKey),
-      },
-      `cluster "${change.cluster}" now has ${this.state.get(change.cluster).members.length} members`,
-    );
+    const routed = this.state.get(change.cluster).members.length;
+    const fields = { cluster: change.cluster, revision: change.revision, added: change.added.map(nodeKey), removed: change.removed.map(nodeKey), changed: change.changed.map(nodeKey) };
+    // Held members count as routed: a hold is logged by the hold keeper (a warning), and only an empty backend is an outage.
+    if (routed === 0 && change.removed.length > 0) {
+      this.logger.error(
+        { ...fields, code: 'LH_CLUSTER_EMPTY' },
+        `cluster "${change.cluster}" now has 0 members: its frontend has no server to send requests to (discovery lists none, and the removal guard holds none)`,
+      );
+    } else this.logger.info(fields, `cluster "${change.cluster}" now has ${routed} members`);
     this.balancers.pending();
     this.requestSync();
   }
@@ -305,6 +355,7 @@ export class Writer {
     this.quiescence.cancel();
     this.balancers.stop();
     clearTimeout(this.startupTimer);
+    this.acks.close();
     await this.holds.close();
     await this.watcher.close();
     await this.balancers.settled();
@@ -317,6 +368,7 @@ export class Writer {
     this.watches.clear();
     await this.balancers.close();
     await this.pool.close();
+    await this.syncRecord.close();
     this.logger.info('writer stopped; the load balancer keeps serving');
   }
 }

@@ -4,9 +4,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
-import { loadPluginRegistries } from '../../src/plugins/loader.js';
-import { builtinPlugin, registerBuiltins } from '../../src/plugins/builtins.js';
-import { installPlugin, pluginLoadTimeoutMs } from '../../src/plugins/install.js';
+import { loadPluginRegistries } from '../../src/daemon/plugin-loader.js';
+import { builtinPlugin, registerBuiltins } from '../../src/daemon/builtins.js';
+import { installPlugin, pluginLoadTimeoutMs } from '../../src/daemon/plugin-install.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 import { PLUGIN_API_VERSION, type LighthousePlugin, type PluginApi } from '../../src/plugins/types.js';
 import { LighthouseError } from '../../src/lib/errors.js';
@@ -83,18 +83,18 @@ describe('plugin loader', () => {
     registerBuiltins(registries);
     assert.deepEqual(registries.discovery.kinds(), ['etcd', 'zookeeper']);
     assert.deepEqual(registries.balancers.kinds(), ['haproxy']);
-    assert.deepEqual(registries.checks.kinds(), ['http', 'redis', 'tcp']);
+    assert.deepEqual(registries.checks.kinds(), ['grpc', 'http', 'redis', 'tcp']);
     assert.equal(builtinPlugin.apiVersion, PLUGIN_API_VERSION);
     // The built-in plugin object goes through the loader's path too.
     const fresh = createRegistries();
     return installPlugin(fresh, builtinPlugin, 'built-ins', silentLogger()).then((registered) => {
-      assert.deepEqual(registered, ['discovery:zookeeper', 'discovery:etcd', 'balancer:haproxy', 'check:http', 'check:tcp', 'check:redis']);
+      assert.deepEqual(registered, ['discovery:zookeeper', 'discovery:etcd', 'balancer:haproxy', 'check:http', 'check:tcp', 'check:redis', 'check:grpc']);
     });
   });
 
   test('packages from plugins.yaml are resolved from the config dir: exports (import condition), main, scoped with a named export, CommonJS', async () => {
     const { registries, loaded } = await load(['lh-check-exports', 'lh-check-main', '@acme/lh-named', 'lh-cjs']);
-    assert.deepEqual(registries.checks.kinds(), ['cjs', 'exported', 'http', 'mainfield', 'named', 'redis', 'tcp']);
+    assert.deepEqual(registries.checks.kinds(), ['cjs', 'exported', 'grpc', 'http', 'mainfield', 'named', 'redis', 'tcp']);
     assert.deepEqual(loaded.map((plugin) => [plugin.name, plugin.version, plugin.registered]), [
       ['lh-check-exports', '1.2.3', ['check:exported']],
       ['lh-check-main', '1.2.3', ['check:mainfield']],

@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, DrainingServer, RenderedBalancerConfig } from '../types.js';
 import { ConfigFile } from './config-file.js';
+import { DrainingSessions } from './draining.js';
 import { HaproxyHealth } from './health.js';
 import { haproxyPaths } from './paths.js';
 import { HaproxyProcess } from './process.js';
@@ -60,6 +61,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly ops: RuntimeOps;
   private readonly supervisor: HaproxySupervisor;
   private readonly policy: SyncPolicy;
+  private readonly draining: DrainingSessions;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(config: HaproxyConfig, options: HaproxyBalancerOptions) {
@@ -75,6 +77,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     });
     this.control = new HaproxyControl(paths, adminSocket(paths.adminSocket), process);
     this.health = new HaproxyHealth(paths.down, logger);
+    this.draining = new DrainingSessions(paths.adminSocket);
     this.file = new ConfigFile({
       paths,
       process,
@@ -129,6 +132,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     return this.policy.validate(clusters);
   }
 
+  render(clusters: readonly Cluster[]): RenderedBalancerConfig {
+    return this.policy.render(clusters);
+  }
+
   stats(): BalancerStats {
     const { control, health } = this;
     return {
@@ -136,6 +143,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       up: health.up,
       servers: () => control.serverStats(),
     };
+  }
+
+  drainingSessions(): Promise<DrainingServer[]> {
+    return this.draining.read();
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
-import type { PluginRegistries } from './registry.js';
-import { PLUGIN_API_VERSION, type LighthousePlugin } from './types.js';
-import { installPluginSync } from './install.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { PLUGIN_API_VERSION, type LighthousePlugin } from '../plugins/types.js';
+import { installPluginSync } from './plugin-install.js';
 import { silentLogger } from '../lib/logger.js';
 import { zookeeperDiscovery } from '../discovery/zookeeper/plugin.js';
 import { etcdDiscovery } from '../discovery/etcd/plugin.js';
@@ -8,6 +8,7 @@ import { haproxyBalancer } from '../balancer/haproxy/plugin.js';
 import { httpCheck } from '../checks/http.js';
 import { tcpCheck } from '../checks/tcp.js';
 import { redisCheck } from '../checks/redis.js';
+import { grpcCheck } from '../checks/grpc.js';
 
 /** The built-in plugins, as one plugin package would declare them. */
 export const builtinPlugin: LighthousePlugin = {
@@ -20,6 +21,7 @@ export const builtinPlugin: LighthousePlugin = {
     api.registerCheck(httpCheck);
     api.registerCheck(tcpCheck);
     api.registerCheck(redisCheck);
+    api.registerCheck(grpcCheck);
   },
 };
 
