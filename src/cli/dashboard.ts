@@ -5,7 +5,8 @@ import { nodeKey } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { Writer } from '../writer/writer.js';
 import type { Route } from './http-endpoint.js';
-import type { DashboardChange, DashboardCluster, DashboardState } from '../writer/dashboard-state.js';
+import { memberZone } from './member-zone.js';
+import type { DashboardChange, DashboardCluster, DashboardMember, DashboardState } from '../writer/dashboard-state.js';
 
 const MAX_CHANGES = 50;
 /**
@@ -118,7 +119,19 @@ export class Dashboard {
             const key = nodeKey(node);
             const stat = stats.get(`${item.name}/${key}`);
             const held = state.held.includes(node);
-            return { node: key, ip: node.ip, port: node.port, status: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, totalSessions: stat?.totalSessions ?? null, held };
+            const role: DashboardMember['role'] = stat?.backup === undefined ? null : stat.backup ? 'backup' : 'active';
+            return {
+              node: key,
+              ip: node.ip,
+              port: node.port,
+              status: stat?.status ?? null,
+              currentSessions: stat?.currentSessions ?? null,
+              totalSessions: stat?.totalSessions ?? null,
+              held,
+              zone: memberZone(item, node),
+              weight: stat?.weight ?? null,
+              role,
+            };
           })
           .sort((a, b) => a.node.localeCompare(b.node)),
       }))
@@ -140,6 +153,9 @@ const COUNTER_HELP: Partial<Record<string, string>> = {
   rejectedConfigs: 'generated configs rejected by haproxy -c',
   backgroundWrites: 'config writes done in the background after a runtime-only change',
   membershipWrites: 'background config writes without haproxy -c: the skeleton was validated and the worker accepted every server line',
+  weightChanges: 'server weights changed at run time (set server weight), without a reload',
+  roleChanges: 'servers removed and added back at run time to change their backup role (zone-aware spillover and return)',
+  zoneSpillovers: 'times a zone-aware cluster started spilling over to other zones',
 };
 
 const COUNTER_NAME: Record<string, string> = {
@@ -154,6 +170,9 @@ const COUNTER_NAME: Record<string, string> = {
   rejectedConfigs: 'lighthouse_haproxy_rejected_configs_total',
   backgroundWrites: 'lighthouse_haproxy_background_writes_total',
   membershipWrites: 'lighthouse_haproxy_membership_writes_total',
+  weightChanges: 'lighthouse_haproxy_weight_changes_total',
+  roleChanges: 'lighthouse_haproxy_role_changes_total',
+  zoneSpillovers: 'lighthouse_haproxy_zone_spillovers_total',
 };
 
 /**

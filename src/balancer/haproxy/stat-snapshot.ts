@@ -8,6 +8,10 @@ export interface ServerStat {
   status: string;
   currentSessions: number;
   totalSessions: number;
+  /** effective weight (ramps up during slow start); undefined for frontends and backends' empty columns */
+  weight: number | undefined;
+  /** a `backup` server */
+  backup: boolean;
   raw: Row;
 }
 
@@ -67,6 +71,8 @@ export class StatSnapshot {
         status: row.status ?? '',
         currentSessions: Number(row.scur ?? 0),
         totalSessions: Number(row.stot ?? 0),
+        weight: row.weight === undefined || row.weight === '' ? undefined : Number(row.weight),
+        backup: row.bck === '1',
         raw: row,
       }));
       // Stamped when the answer arrived: a slow read is not served stale for longer.
