@@ -166,7 +166,7 @@ export class Writer {
     await this.holds.start();
     this.startup.begin();
     await this.watcher.start();
-    this.startup.watching();
+    if (!this.stopped) this.startup.watching();
   }
 
   /** True once every balancer has been synced at least once. */
