@@ -7,7 +7,7 @@ import { isAlive, ManagedChild, signalPid } from './processes.js';
 import { freePorts } from '../lib/free-port.js';
 import { pollUntil } from '../lib/poll.js';
 import { httpGetText, partnerService, sprocketsInstance, webappInstance, widgetsInstance, type SampleInstance } from './sample-services.js';
-import type { DashboardState } from '../cli/dashboard.js';
+import type { DashboardState } from '../writer/dashboard-state.js';
 
 export interface DemoOptions {
   /** stop by itself after this many seconds (tests); default: until Ctrl-C */

@@ -13,7 +13,7 @@ import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { BalancerSync } from './balancer-sync.js';
-import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { ClusterStateStore, type ChangeCause, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
@@ -79,6 +79,7 @@ export class Writer {
   /** the last write of the member cache failed: warned once per change between failing and recovered */
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
+  private readonly changeListeners = new Set<(change: MemberChange, cause: ChangeCause) => void>();
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -107,8 +108,8 @@ export class Writer {
       logger: this.logger,
       heldMembers: this.metrics.heldMembers,
       holdsStarted: this.metrics.holdsStarted,
-      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster)),
-      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys)),
+      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster), 'operator-release'),
+      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys), 'probe-failed'),
       probeHeld: (cluster) => {
         const item = this.snapshot.clusters.get(cluster);
         return item ? this.guardSettingsOf(item).probeHeld : false;
@@ -153,6 +154,12 @@ export class Writer {
 
   onSynced(listener: () => void): () => void {
     return this.balancers.onSynced(listener);
+  }
+
+  /** Told of every change of a cluster's routed members and why, before it is synced (the dashboard's reasons). */
+  onMemberChange(listener: (change: MemberChange, cause: ChangeCause) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   balancer(name: string): Balancer | undefined {
@@ -225,7 +232,7 @@ export class Writer {
   /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
   private reconcileGuards(next: ConfigSnapshot): void {
     for (const name of this.holds.holds().keys()) if (!next.clusters.has(name)) this.holds.forget(name);
-    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)));
+    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)), 'guard-settings');
   }
 
   /** The cluster file's `removal_guard:` over its discovery file's, over the built-in defaults. */
@@ -234,10 +241,10 @@ export class Writer {
   }
 
   /** A hold released or narrowed by settings, an operator or a probe. */
-  private applyGuardChange(cluster: string, change: MemberChange | undefined): void {
+  private applyGuardChange(cluster: string, change: MemberChange | undefined, cause: ChangeCause): void {
     if (this.stopped) return;
     this.holds.observe(cluster, this.state.get(cluster));
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, cause);
   }
 
   private onMembers(set: MemberSet): void {
@@ -246,10 +253,11 @@ export class Writer {
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, 'discovery');
   }
 
-  private applyChange(change: MemberChange): void {
+  private applyChange(change: MemberChange, cause: ChangeCause): void {
+    for (const listener of this.changeListeners) listener(change, cause);
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
     this.logger.info(
       {

@@ -2,6 +2,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats } from '../types.js';
 import { ConfigFile } from './config-file.js';
 import { HaproxyHealth } from './health.js';
+import { haproxyFrontends, haproxyStatusPage } from './frontends.js';
 import { haproxyPaths } from './paths.js';
 import { HaproxyProcess } from './process.js';
 import { adminSocket } from './runtime-api.js';
@@ -61,8 +62,13 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly supervisor: HaproxySupervisor;
   private readonly policy: SyncPolicy;
   private queue: Promise<unknown> = Promise.resolve();
+  /** the clusters of the last sync, for the frontends the dashboard shows */
+  private lastClusters: readonly Cluster[] = [];
 
-  constructor(config: HaproxyConfig, options: HaproxyBalancerOptions) {
+  constructor(
+    private readonly config: HaproxyConfig,
+    options: HaproxyBalancerOptions,
+  ) {
     const logger = options.logger;
     const paths = haproxyPaths(config);
     const process = new HaproxyProcess({
@@ -115,6 +121,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   }
 
   sync(clusters: readonly Cluster[]): Promise<void> {
+    this.lastClusters = clusters;
     return this.serial(() => this.policy.sync(clusters));
   }
 
@@ -128,6 +135,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       counters: control.counters,
       up: health.up,
       servers: () => control.serverStats(),
+      frontends: () => haproxyFrontends(this.config, this.lastClusters),
+      statusPage: haproxyStatusPage(this.config),
     };
   }
 

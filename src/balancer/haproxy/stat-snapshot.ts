@@ -8,6 +8,8 @@ export interface ServerStat {
   status: string;
   currentSessions: number;
   totalSessions: number;
+  /** the last health check's status and text (`L4CON Connection refused`), undefined for servers without checks */
+  check: string | undefined;
   raw: Row;
 }
 
@@ -67,6 +69,7 @@ export class StatSnapshot {
         status: row.status ?? '',
         currentSessions: Number(row.scur ?? 0),
         totalSessions: Number(row.stot ?? 0),
+        check: checkText(row),
         raw: row,
       }));
       // Stamped when the answer arrived: a slow read is not served stale for longer.
@@ -76,4 +79,12 @@ export class StatSnapshot {
       socket.close();
     }
   }
+}
+
+/** `check_status` (a `* ` prefix while a check runs) and `last_chk`, HAProxy's own words for the last check. */
+function checkText(row: Row): string | undefined {
+  const status = (row.check_status ?? '').replace(/^\* /, '').trim();
+  if (status === '') return undefined;
+  const text = (row.last_chk ?? '').trim();
+  return text === '' ? status : `${status} ${text}`;
 }
