@@ -82,7 +82,9 @@ function chart(name) {
   const maxMembers = Math.max(1, ...points.map(function (p) { return p.members; }));
   const maxRequests = Math.max(1, ...points.map(function (p) { return p.requests; }));
   const y = function (members) { return height - 4 - (members / maxMembers) * (height - 10); };
-  const barWidth = Math.max(1, width / Math.max(points.length, 1) - 1);
+  // A bar covers its point's share of the time axis (downsampled points cover several samples).
+  const perPoint = points.length > 1 ? (Date.parse(points.at(-1).at) - Date.parse(points[0].at)) / (points.length - 1) : (lastHistory ? lastHistory.intervalSeconds * 1000 : 10000);
+  const barWidth = Math.max(1, (perPoint / span) * width - 0.5);
   for (const point of points) {
     const bar = document.createElementNS(SVG, "rect");
     const h = (point.requests / maxRequests) * (height - 6);
@@ -134,7 +136,7 @@ function render(state) {
       return el("tr", { "data-node": member.node, "data-health": member.health }, [
         el("td", {}, member.held ? [member.node + " ", el("span", { class: "tag warn", title: "discovery no longer lists it; the removal guard keeps it routed" }, ["held"])] : [member.node]),
         el("td", {}, [member.ip + ":" + member.port]),
-        el("td", {}, [el("span", { class: "badge " + member.health, title: title }, [member.health === "unknown" ? "unknown (" + label + ")" : label])]),
+        el("td", {}, [el("span", { class: "badge " + member.health, title: label + ": " + title }, [member.health === "unknown" ? "unknown" : label])]),
         el("td", { class: "num" }, [num(member.currentSessions)]),
         el("td", { class: "num" }, [num(member.totalSessions)]),
       ]);
