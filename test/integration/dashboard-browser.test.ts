@@ -123,7 +123,9 @@ test('dashboard: a node appears with its HAProxy state and disappears, in a real
   await row.waitFor({ state: 'visible', timeout: 15_000 });
   // HAProxy's own view arrives with the runtime API change: a real server state, not "pending".
   // web's servers have no HAProxy check: routed, but their health is unknown, not green.
-  await row.locator('.badge').filter({ hasText: /^unknown$/ }).waitFor({ timeout: 15_000 });
+  // (Before HAProxy lists it, it is unknown too: "not in HAProxy yet".)
+  await row.locator('.badge[title^="no check: "]').waitFor({ timeout: 15_000 });
+  assert.equal(await row.locator('.badge').textContent(), 'unknown');
   assert.equal(await row.getAttribute('data-health'), 'unknown');
   assert.match((await row.locator('.badge').getAttribute('title')) ?? '', /^no check: unknown: HAProxy routes to it without checking it/);
   const badgeColour = await row.locator('.badge').evaluate((badge) => getComputedStyle(badge).backgroundColor);
