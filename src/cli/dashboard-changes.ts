@@ -16,6 +16,16 @@ const REMOVED_BECAUSE: Record<Exclude<ChangeCause, 'discovery'>, string> = {
   'guard-settings': 'was held; the changed removal_guard settings no longer hold it',
 };
 
+/** Health changes of more members than this in one sample become one entry. */
+const MAX_HEALTH_ENTRIES = 5;
+
+/** One member whose health the balancer's own checks changed between two samples. */
+export interface HealthMove {
+  node: string;
+  from: { status: string; health: MemberHealth };
+  to: { status: string; health: MemberHealth; check: string | null };
+}
+
 /** A cluster as one sync applied it. */
 export interface AppliedCluster {
   name: string;
@@ -85,11 +95,29 @@ export class ChangeLog {
     this.synced = true;
   }
 
-  /** The balancer's health of a member moved (its own checks): `UP -> DOWN (L4CON Connection refused)`. */
-  recordHealth(at: number, cluster: string, node: string, from: { status: string; health: MemberHealth }, to: { status: string; health: MemberHealth; check: string | null }): void {
-    const said = to.health === 'down' && to.check ? ` (${to.check})` : '';
-    const why = to.health === 'down' ? 'its health check failed' : to.health === 'up' ? 'its health check passes' : to.health === 'maintenance' ? 'in maintenance' : to.health === 'draining' ? 'draining' : 'not checked';
-    this.push({ at, cluster, change: 'health', node, reason: `balancer: ${from.status} \u2192 ${to.status}: ${why}${said}` });
+  /**
+   * The balancer's health of members moved (its own checks): `UP -> DOWN:
+   * its health check failed (L4CON Connection refused)`. Many at once (a
+   * backend's dependency down) are one entry, so they do not push every
+   * membership change out of the list.
+   */
+  recordHealth(at: number, cluster: string, moves: readonly HealthMove[]): void {
+    if (moves.length === 0) return;
+    if (moves.length > MAX_HEALTH_ENTRIES) {
+      const counts = new Map<string, number>();
+      for (const move of moves) {
+        const words = `${move.from.status} \u2192 ${move.to.status}`;
+        counts.set(words, (counts.get(words) ?? 0) + 1);
+      }
+      const summary = [...counts].map(([words, count]) => `${count} ${words}`).join(', ');
+      this.push({ at, cluster, change: 'health', node: `${moves.length} members`, reason: `balancer: ${summary}` });
+      return;
+    }
+    for (const { node, from, to } of moves) {
+      const said = to.health === 'down' && to.check ? ` (${to.check})` : '';
+      const why = to.health === 'down' ? 'its health check failed' : to.health === 'up' ? 'its health check passes' : to.health === 'maintenance' ? 'in maintenance' : to.health === 'draining' ? 'draining' : 'not checked';
+      this.push({ at, cluster, change: 'health', node, reason: `balancer: ${from.status} \u2192 ${to.status}: ${why}${said}` });
+    }
   }
 
   /** Newest first. */

@@ -52,7 +52,7 @@ const HEALTH_TITLE = {
 let lastState = null;
 let lastHistory = null;
 const filterInput = document.getElementById("filter");
-filterInput.value = decodeURIComponent((location.hash.match(/filter=([^&]*)/) || [])[1] || "");
+try { filterInput.value = decodeURIComponent((location.hash.match(/filter=([^&]*)/) || [])[1] || ""); } catch (error) { /* a mangled address: no filter */ }
 filterInput.addEventListener("input", function () {
   history.replaceState(null, "", filterInput.value ? "#filter=" + encodeURIComponent(filterInput.value) : location.pathname);
   if (lastState) render(lastState);

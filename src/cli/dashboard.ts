@@ -5,7 +5,7 @@ import { nodeKey } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { DashboardBalancer, DashboardCluster, DashboardFrontend, DashboardHistory, DashboardMember, DashboardState, MemberHealth } from '../writer/dashboard-state.js';
 import type { Writer } from '../writer/writer.js';
-import { ChangeLog, memberHealth } from './dashboard-changes.js';
+import { ChangeLog, memberHealth, type HealthMove } from './dashboard-changes.js';
 import { ClusterHistories } from './dashboard-history.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Route } from './http-endpoint.js';
@@ -149,6 +149,7 @@ export class Dashboard {
         const totals = new Map<string, number>();
         const now = new Map<string, { status: string; health: MemberHealth }>();
         const before = this.lastHealth.get(item.name);
+        const moved: HealthMove[] = [];
         let up = 0;
         for (const node of state.members) {
           const key = nodeKey(node);
@@ -159,8 +160,9 @@ export class Dashboard {
           if (seen.health === 'up') up += 1;
           now.set(key, seen);
           const was = before?.get(key);
-          if (was && was.health !== seen.health) this.changes.recordHealth(at, item.name, key, was, { ...seen, check: stat.check ?? null });
+          if (was && was.health !== seen.health) moved.push({ node: key, from: was, to: { ...seen, check: stat.check ?? null } });
         }
+        this.changes.recordHealth(at, item.name, moved);
         health.set(item.name, now);
         this.histories.record(item.name, at, { members: state.members.length, held: state.held.length, up, totals });
       }

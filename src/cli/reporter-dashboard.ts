@@ -133,8 +133,15 @@ function pageCheck(check: CheckStatus): ReporterPageCheck {
     rise: check.rise,
     fall: check.fall,
     running: check.running,
-    last: check.last ? { passed: check.last.passed, detail: check.last.detail, durationMs: check.last.durationMs, at: new Date(check.last.at).toISOString() } : null,
+    last: check.last ? { passed: check.last.passed, detail: cut(check.last.detail), durationMs: check.last.durationMs, at: new Date(check.last.at).toISOString() } : null,
   };
+}
+
+/** A check plugin's output can be long (a whole HTTP body): the page shows its start. */
+const MAX_DETAIL = 1_000;
+
+function cut(detail: string): string {
+  return detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL)}… (${detail.length - MAX_DETAIL} more characters)` : detail;
 }
 
 /** The first reason that applies, in the order an operator asks "why is it (not) registered?". */

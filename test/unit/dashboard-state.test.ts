@@ -162,3 +162,20 @@ test('sampling: history points with sessions per interval, and the balancer\'s h
   assert.equal(health.reason, 'balancer: UP \u2192 DOWN: its health check failed (L7STS/500 Internal Server Error)');
   dashboard.close();
 });
+
+test('sampling: many members changing health at once are one entry, so membership changes stay in the list', async () => {
+  const writer = new FakeWriter();
+  writer.configure('web');
+  const hosts = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+  const dashboard = new Dashboard(writer);
+  writer.report('web', hosts.map((host) => node(host)));
+  const stats = (status: string) => hosts.map((host) => ({ proxy: 'web', server: `${host}:80`, status, currentSessions: 0, totalSessions: 0 }));
+  writer.servers = stats('UP');
+  await dashboard.sample();
+  writer.servers = stats('DOWN');
+  await dashboard.sample();
+  const changes = (await dashboard.state()).changes;
+  assert.equal(changes.length, hosts.length + 1, 'seven additions and one health entry');
+  assert.deepEqual([changes[0]!.change, changes[0]!.node, changes[0]!.reason], ['health', '7 members', 'balancer: 7 UP \u2192 DOWN']);
+  dashboard.close();
+});
