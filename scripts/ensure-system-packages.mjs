@@ -14,12 +14,14 @@ const PACKAGES = {
   chromium: () => existsSync('/usr/bin/chromium'),
   'default-jre-headless': () => onPath('java'),
   'etcd-server': () => onPath('etcd'),
+  // the init a container runs the writer under (test/integration/container-pid1.test.ts)
+  tini: () => onPath('tini'),
   // `ip` lives in /usr/sbin or /sbin, which a non-root PATH may lack
   iproute2: () => onPath('ip') || existsSync('/usr/sbin/ip') || existsSync('/sbin/ip'),
 };
 
 const PURPOSES = {
-  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium', 'etcd-server', 'iproute2'],
+  test: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'chromium', 'etcd-server', 'iproute2', 'tini'],
   demo: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server'],
   bench: ['default-jre-headless', 'zookeeper', 'haproxy', 'redis-server', 'wrk'],
   // hosts in network namespaces (test/fleet, npm run fleet)

@@ -10,6 +10,12 @@ export interface BalancedCluster<ClusterConfig = unknown> {
   members: readonly ClusterNode[];
 }
 
+export interface RenderedBalancerConfig {
+  /** the file the balancer reads (e.g. HAProxy's config_file) */
+  file: string;
+  text: string;
+}
+
 export interface BalancerProblem {
   /** what the problem is about: a cluster, a setting, or the balancer itself */
   subject: string;
@@ -78,6 +84,8 @@ export interface Balancer<ClusterConfig = unknown> {
   sync(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<void>;
   /** Checks the desired state without applying it (for `check-config`). */
   validate(clusters: readonly BalancedCluster<ClusterConfig>[]): Promise<BalancerProblem[]>;
+  /** The balancer's own config for the desired state, as it would be written, and where (for `config-dump`); optional for plugins. */
+  render?(clusters: readonly BalancedCluster<ClusterConfig>[]): RenderedBalancerConfig;
   /**
    * Counters, up/down and per-server stats for the dashboard and metrics; null
    * (or no method: plugins written before it) when the balancer has none.

@@ -3,6 +3,9 @@ import { connect as connectTls } from 'node:tls';
 import type { CheckTarget } from './types.js';
 import { abortError, describeError, quote, settleOnce } from './line-exchange.js';
 
+// Errors here stay plain: only their message is used, as the `detail` of a
+// failed run; the reporter's line that shows it names the service, port and check.
+
 /** Enough of a failing response body to tell an operator why, short enough for a log line. */
 export const BODY_SNIPPET_BYTES = 200;
 /** A health endpoint whose status line and headers exceed this is not answering the question. */

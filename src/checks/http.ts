@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { CheckPlugin } from '../plugins/types.js';
+import type { CheckPlugin } from './plugin-types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
 import { describeError, quote } from './line-exchange.js';
 import { httpExchange } from './http-exchange.js';

@@ -1,6 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import type { CheckTarget } from './types.js';
 
+// Errors here stay plain: only their message is used, as the `detail` of a
+// failed run; the reporter's line that shows it names the service, port and check.
+
 /** A health endpoint that answers with more than this without a line end is not answering the question. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 

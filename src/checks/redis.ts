@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CheckPlugin } from '../plugins/types.js';
+import type { CheckPlugin } from './plugin-types.js';
 import type { CheckOutcome, CheckTarget } from './types.js';
 import { describeError, lineExchange, quote } from './line-exchange.js';
 

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import type { BalancedCluster } from '../balancer/types.js';
+import { basename, dirname, join } from 'node:path';
 import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, formatWarning, KIND_FOLDERS, type ConfigProblem } from '../config/model.js';
 import { snapshotWarnings, type ConfigSnapshot } from '../config/snapshot.js';
@@ -7,6 +6,7 @@ import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import { oneLine } from '../lib/one-line.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { balancedClusters } from './balanced-clusters.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
@@ -25,10 +25,13 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   const { snapshot } = scan;
   const problems = [...scan.problems];
 
+  // A discovery file that exists but is invalid has its own problem line already: the clusters and services using it are not also "not configured".
+  const discoveryDir = join(configDir, KIND_FOLDERS.discovery);
+  const brokenDiscovery = new Set(scan.problems.filter((problem) => dirname(problem.file) === discoveryDir).map((problem) => basename(problem.file).replace(/\.ya?ml$/, '')));
   for (const item of [...snapshot.clusters.values(), ...snapshot.services.values()]) {
-    if (!snapshot.discovery.has(item.discovery)) {
+    if (!snapshot.discovery.has(item.discovery) && !brokenDiscovery.has(item.discovery)) {
       const known = [...snapshot.discovery.keys()];
-      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})` });
+      problems.push({ file: item.file, setting: 'discovery', message: `"${item.discovery}" is not configured (no ${join(configDir, KIND_FOLDERS.discovery, `${item.discovery}.yaml`)}; defined: ${known.join(', ') || 'none'})`, code: 'LH_CONFIG_REFERENCE' });
     }
   }
   const nothing = snapshot.balancers.size + snapshot.discovery.size + snapshot.clusters.size + snapshot.services.size === 0;
@@ -44,14 +47,7 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
   for (const balancerItem of snapshot.balancers.values()) {
     const plugin = registries.balancers.get(balancerItem.plugin);
     if (!plugin) continue; // already reported by the scan as an unknown plugin
-    const clusters: BalancedCluster[] = [...snapshot.clusters.values()].map((item) => {
-      let config = item.balancer[balancerItem.plugin];
-      if (config === undefined) {
-        const defaults = plugin.clusterSchema.safeParse({});
-        config = defaults.success ? defaults.data : {};
-      }
-      return { name: item.name, metaCluster: item.metaCluster, config, members: [] };
-    });
+    const clusters = balancedClusters(snapshot, balancerItem, plugin);
     let balancer;
     try {
       balancer = plugin.create(balancerItem.config, { logger: silentLogger(), name: balancerItem.name, file: balancerItem.file, now: Date.now });
@@ -81,6 +77,9 @@ export async function checkConfigDir(configDir: string, registries: PluginRegist
 /** The cluster-file setting a balancer's message is about, so the line points at what to edit. */
 function settingNamed(message: string, pluginKind: string): string {
   if (message.includes('meta_cluster')) return 'meta_cluster';
+  // `haproxy -c` refusing a line the cluster's own `frontend:` or `backend:` list produced (the render names its owner so).
+  const section = /\(from cluster "[^"]+" (frontend|backend)\)/.exec(message)?.[1];
+  if (section) return `${pluginKind}.${section}`;
   const setting = new RegExp(`\\b${pluginKind}\\.([a-z_]+)`).exec(message)?.[0];
   return setting ?? pluginKind;
 }
@@ -99,8 +98,9 @@ export async function runCheckConfig(configDir: string, options: CheckConfigOpti
   const warnings = snapshotWarnings(snapshot);
   if (options.json) {
     // JSON.stringify escapes every control character, so a file name with a line break stays one valid document.
-    const entries = (list: readonly ConfigProblem[]) => list.map(({ file, setting, line, message }) => ({ file, setting, line, message }));
-    await writeOut(`${JSON.stringify({ configDir, valid: problems.length === 0, problems: entries(problems), warnings: entries(warnings), counts })}\n`);
+    const entries = (list: readonly ConfigProblem[], code: (problem: ConfigProblem) => string) => list.map((problem) => ({ file: problem.file, setting: problem.setting, line: problem.line, message: problem.message, code: code(problem) }));
+    const json = { configDir, valid: problems.length === 0, problems: entries(problems, (problem) => problem.code ?? 'LH_CONFIG_INVALID'), warnings: entries(warnings, () => 'LH_CONFIG_IGNORED'), counts };
+    await writeOut(`${JSON.stringify(json)}\n`);
     if (problems.length > 0) throw new CliExit(1);
     return;
   }

@@ -4,7 +4,7 @@ import { acquireDirLock, type DirLock } from '../lib/dir-lock.js';
 import type { Logger } from '../lib/logger.js';
 import { LighthouseError } from '../lib/errors.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { loadPluginRegistries } from '../plugins/loader.js';
+import { loadPluginRegistries } from '../daemon/plugin-loader.js';
 import { buildInfo } from '../lib/version.js';
 import { CliExit, fail } from './output.js';
 
@@ -25,7 +25,7 @@ export async function assertConfigDir(path: string): Promise<void> {
 
 /**
  * Built-in plugins plus the third-party packages of `plugins.yaml` and
- * `--plugin` (see src/plugins/loader.ts). A plugin that cannot be loaded
+ * `--plugin` (see src/daemon/plugin-loader.ts). A plugin that cannot be loaded
  * stops the daemon at start with one line naming the package (exit 1):
  * running without it would leave every file that uses it rejected.
  */

@@ -1,4 +1,5 @@
 import { Demo } from '../demo/demo.js';
+import { errorMessage, LighthouseError } from '../lib/errors.js';
 import { exitWhenFlushed } from './output.js';
 
 export interface DemoCommandOptions {
@@ -28,7 +29,9 @@ export async function runDemo(options: DemoCommandOptions): Promise<void> {
   try {
     await demo.start();
   } catch (error) {
-    process.stderr.write(`lighthouse demo: could not start: ${(error as Error).message}\n`);
+    // The demo's own errors are plain: this is the one place they reach the user, and it names the code.
+    const failure = error instanceof LighthouseError ? error : new LighthouseError('LH_DEMO_START', errorMessage(error), {}, { cause: error });
+    process.stderr.write(`lighthouse demo: could not start: ${failure.code}: ${failure.message}\n`);
     await demo.stop('start failed');
     await exitWhenFlushed(1);
   }

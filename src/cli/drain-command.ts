@@ -2,7 +2,7 @@ import { ConfigDirectory } from '../config/directory.js';
 import { formatProblem, type ServiceItem } from '../config/model.js';
 import { LighthouseError, errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
-import { drainFilePath, updateDrains, withDrain, withoutDrain } from '../reporter/drains.js';
+import { drainFilePath, updateDrains, withDrain, withoutDrain, type Maintenance } from '../reporter/drains.js';
 import { assertConfigDir, loadRegistries } from './common.js';
 import { fail, writeOut } from './output.js';
 
@@ -57,17 +57,21 @@ export async function runUndrain(configDir: string, service: string, options: Dr
   const ports = portsOf(item, options.port);
   const path = drainFilePath(configDir);
   let drained = true;
+  let maintenance: Maintenance | undefined;
   try {
     await updateDrains(path, (state) => {
       drained = state.services[service] !== undefined;
+      maintenance = state.maintenance;
       return drained ? withoutDrain(state, service, ports, item.ports) : undefined;
     });
   } catch (error) {
     fail(coded(error));
   }
+  // Node-wide maintenance outranks a service's own drain: saying "back in rotation" would be wrong while it lasts.
+  const held = maintenance ? ` The machine is in maintenance since ${maintenance.since} (${maintenance.reason}): every service stays drained until \`lighthouse maintenance ${configDir} off\`.` : '';
   if (!drained) {
-    await writeOut(`${service}: not drained; nothing to do.\n`);
+    await writeOut(`${service}: not drained; nothing to do.${held}\n`);
     return;
   }
-  await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} back in rotation once the checks pass.\n`);
+  await writeOut(`${service}: ${ports === 'all' ? 'all ports' : `port ${ports.join(', ')}`} ${maintenance ? 'no longer drained on its own.' : 'back in rotation once the checks pass.'}${held}\n`);
 }

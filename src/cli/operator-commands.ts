@@ -4,8 +4,10 @@ import type { CheckConfigOptions } from './check-config-command.js';
 import type { StatusOptions } from './status-command.js';
 import type { DrainCommandOptions } from './drain-command.js';
 import type { ReleaseHoldOptions } from './release-hold-command.js';
+import type { MaintenanceOptions } from './maintenance-command.js';
+import type { ConfigDumpOptions } from './config-dump-command.js';
 
-/** The operator's commands next to the two daemons: demo, check-config, status, drain, undrain. */
+/** The operator's commands next to the two daemons: demo, check-config, config-dump, status, drain, undrain, maintenance, release-hold. */
 export function registerOperatorCommands(program: Command): void {
   program
     .command('demo')
@@ -51,6 +53,24 @@ export function registerOperatorCommands(program: Command): void {
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runUndrain(configDir, service, options));
+
+  program
+    .command('maintenance')
+    .description('node-wide maintenance: drain every service of this machine at once (on), end it (off), or show it; the services\' own drains stay in force')
+    .argument('<config_dir>', 'the reporter\'s config directory')
+    .argument('[on|off]', 'on or off; nothing: show whether maintenance is on')
+    .option('--reason <text>', 'why, shown by `lighthouse status` and in the reporter\'s log')
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action(async (configDir: string, action: string | undefined, options: MaintenanceOptions) => (await import('./maintenance-command.js')).runMaintenance(configDir, action, options));
+
+  program
+    .command('config-dump')
+    .description('the effective configuration: the merged, validated model of CONFIG_DIR (defaults filled in) and the HAProxy config it renders')
+    .argument('<config_dir>', 'config directory')
+    .option('--json', 'one JSON object: {configDir, valid, problems, model, members, balancers: [{name, file, rendered: {file, text}}]}')
+    .option('--state-dir <dir>', 'the writer\'s --state-dir, whose last known members become the server lines (default: CONFIG_DIR/.state)')
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action(async (configDir: string, options: ConfigDumpOptions) => (await import('./config-dump-command.js')).runConfigDump(configDir, options));
 
   program
     .command('release-hold')

@@ -52,8 +52,14 @@ export interface ReporterPageState {
   at: string;
   ready: boolean;
   services: ReporterPageService[];
-  /** the drain file (`lighthouse drain`): what is drained, why, and since when */
-  drains: { file: string; readable: boolean; services: { service: string; ports: number[] | 'all'; reason: string; since: string | null }[] };
+  /** the drain file (`lighthouse drain`, `lighthouse maintenance`): what is drained, why, and since when */
+  drains: {
+    file: string;
+    readable: boolean;
+    /** node-wide maintenance (`lighthouse maintenance on`): every service drained */
+    maintenance: { reason: string; since: string } | null;
+    services: { service: string; ports: number[] | 'all'; reason: string; since: string | null }[];
+  };
 }
 
 export interface ReporterDashboardSource {
@@ -91,6 +97,7 @@ export class ReporterDashboard {
       drains: {
         file: drains.path,
         readable: current !== undefined,
+        maintenance: current?.maintenance ? { reason: current.maintenance.reason, since: current.maintenance.since } : null,
         services: Object.entries(current?.services ?? {})
           .map(([service, entry]) => ({ service, ports: entry.ports, reason: entry.reason, since: entry.since === '' ? null : entry.since }))
           .sort((a, b) => a.service.localeCompare(b.service)),

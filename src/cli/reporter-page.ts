@@ -18,6 +18,7 @@ export const REPORTER_HTML = `<!doctype html>
   .badge.pending { background:#fff; color:var(--muted); border:1px dashed var(--none); }
   .check { display:block; }
   .check .kind { font-weight:600; } .check.pass .kind { color:var(--up); } .check.fail .kind { color:var(--down); }
+  .maintenance { background:#fbe7c6; color:#7a4a00; border-radius:6px; padding:6px 10px; margin-bottom:8px; font-weight:600; }
   .detail { color:var(--muted); font-size:12px; white-space:pre-wrap; word-break:break-word; }
 </style>
 </head>
@@ -58,9 +59,10 @@ function render(state) {
   document.getElementById("drains").replaceChildren(
     el("h2", {}, ["Drains"]),
     el("div", { class: "meta" }, [drains.file + (drains.readable ? "" : ": cannot be read, so every service counts as drained")]),
+    ...(drains.maintenance ? [el("div", { id: "maintenance", class: "maintenance" }, ["MAINTENANCE since ", timeEl(drains.maintenance.since), ": " + drains.maintenance.reason + " (every service of this machine is drained)"])] : []),
     drainRows.length
       ? el("table", {}, [el("thead", {}, [el("tr", {}, [el("th", {}, ["service"]), el("th", {}, ["ports"]), el("th", {}, ["reason"]), el("th", {}, ["since"])])]), el("tbody", {}, drainRows)])
-      : el("div", { class: "empty" }, ["nothing drained"]),
+      : el("div", { class: "empty" }, [drains.maintenance ? "no service drained on its own" : "nothing drained"]),
   );
   const services = state.services.map(function (service) {
     const rows = service.ports.map(function (port) {

@@ -8,7 +8,7 @@ import type { Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { drainFilePath, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
+import { drainFilePath, effectiveDrain, emptyDrains, readDrains, type DrainState, type Maintenance } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
 import { readReporterState, reporterStatePath, type ConflictingPort, type ReporterStateView, type StalledHandover } from '../reporter/state-file.js';
 import { readHolds, type HeldCluster } from '../writer/holds-file.js';
@@ -70,6 +70,8 @@ export interface ServiceStatusReport {
 export interface StatusReport {
   clusters: ClusterStatus[];
   services: ServiceStatusReport[];
+  /** node-wide maintenance (`lighthouse maintenance on`): every service drained; null when off */
+  maintenance: Maintenance | null;
   /** the reporter's state file (stalled handovers, registration conflicts); null when there is none (nothing is wrong, or no reporter) */
   reporter: ReporterStateView | null;
   /** what could not be asked (discovery unreachable, HAProxy not answering, invalid files) */
@@ -106,7 +108,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       const item: DiscoveryItem | undefined = snapshot.discovery.get(discoveryName);
       const plugin = item ? registries.discovery.get(item.plugin) : undefined;
       if (!item || !plugin) {
-        problems.push(`discovery "${discoveryName}" is not configured (used by ${[...names].join(', ')})`);
+        problems.push(`discovery "${discoveryName}" is not in force: discovery/${discoveryName}.yaml is missing or invalid (used by ${[...names].join(', ')})`);
         return;
       }
       const discovery = plugin.create(item.config, { logger: silentLogger(), name: item.name, file: item.file, now: Date.now });
@@ -186,7 +188,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       const address = advertisedAddress(local, snapshot.discovery.get(item.discovery)?.advertise, item.advertise);
       const set = members.get(item.discovery)?.get(item.name);
       const registeredKeys = set ? new Set(set.members.map(nodeKey)) : undefined;
-      const drain = drains.services[item.name];
+      const drain = effectiveDrain(drains, item.name);
       services.push({
         name: item.name,
         discovery: item.discovery,
@@ -200,7 +202,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       });
     }
   }
-  return { clusters, services, reporter, problems };
+  return { clusters, services, maintenance: drains.maintenance ?? null, reporter, problems };
 }
 
 function stallLine(stall: StalledHandover): string {
@@ -239,6 +241,7 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
     for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);
     out.push('');
   }
+  if (report.maintenance) out.push(`MAINTENANCE since ${report.maintenance.since}: ${report.maintenance.reason}; every service of this machine is drained (end: lighthouse maintenance CONFIG_DIR off)`, '');
   for (const service of report.services) {
     out.push(`service ${service.name} (discovery ${service.discovery})`);
     out.push(

@@ -1,6 +1,7 @@
 import type { Metadata } from '../discovery/node.js';
 import type { LogSettings } from '../lib/logger.js';
 import { oneLine } from '../lib/one-line.js';
+import type { ErrorCode } from '../lib/errors.js';
 
 /** The kinds of item a config directory holds, each in its own folder (logging at the root). */
 export type ItemKind = 'logging' | 'balancer' | 'discovery' | 'cluster' | 'service' | 'plugins';
@@ -102,8 +103,24 @@ export interface ConfigProblem {
   setting?: string;
   line?: number;
   message: string;
+  /** the LH_ code the daemons log it under (docs/errors.md); absent: LH_CONFIG_INVALID */
+  code?: ConfigProblemCode;
   /** what the daemon does about it, when not "the last good version stays in force" */
   outcome?: string;
+}
+
+/** The codes a config problem is logged under; anything else is LH_CONFIG_INVALID. */
+export type ConfigProblemCode = Extract<ErrorCode, 'LH_CONFIG_PARSE' | 'LH_CONFIG_INVALID' | 'LH_CONFIG_DIRECTIVE' | 'LH_CONFIG_REFERENCE' | 'LH_PLUGIN_UNKNOWN'>;
+
+const CONFIG_PROBLEM_CODES: readonly string[] = ['LH_CONFIG_PARSE', 'LH_CONFIG_INVALID', 'LH_CONFIG_DIRECTIVE', 'LH_CONFIG_REFERENCE', 'LH_PLUGIN_UNKNOWN'] satisfies ConfigProblemCode[];
+
+/**
+ * A plugin schema may name the code of an issue it raises: zod's custom
+ * issue `params: { code: 'LH_CONFIG_DIRECTIVE' }`. Only the config codes
+ * count; anything else is LH_CONFIG_INVALID.
+ */
+export function isConfigProblemCode(value: unknown): value is ConfigProblemCode {
+  return typeof value === 'string' && CONFIG_PROBLEM_CODES.includes(value);
 }
 
 /** A warning in the problem's one-line form, marked so it is not mistaken for an error. */

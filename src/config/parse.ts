@@ -6,20 +6,23 @@ import { fail, ok, type Result } from '../lib/result.js';
 import { defaultLogSettings } from '../lib/logger.js';
 import type { Metadata } from '../discovery/node.js';
 import { metadataProblem } from '../discovery/codec.js';
+import { didYouMean } from '../lib/did-you-mean.js';
 import { readPythonMetadata } from './python-yaml.js';
+import { settingNamesAt } from './setting-names.js';
+import { yamlErrorMessage } from './yaml-error.js';
 import { fromDictConfig, isDictConfig } from './python-logging.js';
-import type { CheckSpec, ConfigItem, ConfigProblem, ItemKind } from './model.js';
+import { isConfigProblemCode, type CheckSpec, type ConfigItem, type ConfigProblem, type ConfigProblemCode, type ItemKind } from './model.js';
 import {
   advertiseSchema,
   checkCoreSchema,
   clusterCoreSchema,
-  isItemName,
-  ITEM_NAME_RULE,
   loggingSchema,
+  pluginFileKeys,
   pluginsFileSchema,
   removalGuardSchema,
   serviceSchema,
 } from './schemas.js';
+import { isItemName, ITEM_NAME_RULE } from '../lib/schemas.js';
 
 type Path = readonly (string | number)[];
 type Parsed = Result<ConfigItem, ConfigProblem[]>;
@@ -40,14 +43,14 @@ export function parseConfigFile(kind: ItemKind, file: string, text: string, defa
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${error.message.split('\n')[0]}` })));
+    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${yamlErrorMessage(error, text)}`, code: 'LH_CONFIG_PARSE' })));
   }
   const source: Source = { file, doc, lines };
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (error) {
-    return fail([{ file, message: `invalid YAML: ${(error as Error).message}` }]);
+    return fail([{ file, message: `invalid YAML: ${(error as Error).message}`, code: 'LH_CONFIG_PARSE' }]);
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) return fail([{ file, message: 'the top level must be a mapping of settings' }]);
@@ -101,7 +104,7 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   if (typeof pluginKind !== 'string' || registry.get(pluginKind) === undefined) {
     const known = registry.kinds().join(', ') || 'none';
     const setting = pluginField === undefined ? [] : ['plugin'];
-    return fail([problem(source, setting, `unknown ${kind} plugin ${JSON.stringify(pluginKind)} (registered: ${known})`)]);
+    return fail([problem(source, setting, `unknown ${kind} plugin ${JSON.stringify(pluginKind)} (registered: ${known})`, 'LH_PLUGIN_UNKNOWN')]);
   }
   const plugin = registry.get(pluginKind)!;
   if (kind === 'balancer' && advertiseField !== undefined) return fail([problem(source, ['advertise'], 'unknown setting')]);
@@ -111,7 +114,7 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
   const advertise = validate(source, advertiseSchema, advertiseField ?? {}, ['advertise']);
   if (!advertise.ok) return advertise;
   const stripped = plugin.ignoreSettings?.(rest) ?? { body: rest, ignored: [] };
-  const config = validate(source, plugin.schema, stripped.body, []);
+  const config = validate(source, plugin.schema, stripped.body, [], pluginFileKeys);
   if (!config.ok) return config;
   const hash = hashOf({ pluginKind, config: config.value, advertise: advertise.value, ...(guardField === undefined ? {} : { removalGuard: guard.value }) });
   const warnings = stripped.ignored.map((setting) => problem(source, setting.path, setting.reason));
@@ -121,19 +124,21 @@ function parsePluginFile(source: Source, kind: 'discovery' | 'balancer', name: s
 
 function parseCluster(source: Source, name: string, body: Record<string, unknown>, registries: PluginRegistries): Parsed {
   const { discovery, meta_cluster, name: _name, removal_guard, ...sections } = body;
+  const coreKeys = ['discovery', 'meta_cluster', 'name', 'removal_guard'];
+  // A mistyped key (`discovry:`) is named with its fix, also when it leaves a required setting missing.
+  const unknown = Object.keys(sections)
+    .filter((key) => registries.balancers.get(key) === undefined)
+    .map((key) => problem(source, [key], `unknown setting${didYouMean(key, [...coreKeys, ...registries.balancers.kinds()])} (expected ${coreKeys.join(', ')} or a balancer section: ${registries.balancers.kinds().join(', ')})`));
   const core = validate(source, clusterCoreSchema, { discovery, meta_cluster }, []);
-  if (!core.ok) return core;
+  if (!core.ok) return fail([...unknown, ...core.error]);
   const guard = validate(source, removalGuardSchema, removal_guard ?? {}, ['removal_guard']);
-  if (!guard.ok) return guard;
+  if (!guard.ok) return fail([...unknown, ...guard.error]);
   const balancer: Record<string, unknown> = {};
-  const problems: ConfigProblem[] = [];
+  const problems: ConfigProblem[] = [...unknown];
   const warnings: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(sections)) {
     const plugin = registries.balancers.get(key);
-    if (!plugin) {
-      problems.push(problem(source, [key], `unknown setting (expected discovery, meta_cluster, name, removal_guard or a balancer section: ${registries.balancers.kinds().join(', ')})`));
-      continue;
-    }
+    if (!plugin) continue;
     const raw = value ?? {};
     const stripped = plugin.ignoreClusterSettings && typeof raw === 'object' && !Array.isArray(raw) ? plugin.ignoreClusterSettings(raw as Record<string, unknown>) : { body: raw, ignored: [] };
     warnings.push(...stripped.ignored.map((setting) => problem(source, [key, ...setting.path], setting.reason)));
@@ -161,7 +166,7 @@ function parseService(source: Source, name: string, body: Record<string, unknown
     const path = ['checks', kind];
     const plugin = registries.checks.get(kind);
     if (!plugin) {
-      problems.push(problem(source, path, `unknown check plugin ${JSON.stringify(kind)} (registered: ${registries.checks.kinds().join(', ')})`));
+      problems.push(problem(source, path, `unknown check plugin ${JSON.stringify(kind)}${didYouMean(kind, [...registries.checks.kinds(), 'interval'])} (registered: ${registries.checks.kinds().join(', ')})`, 'LH_PLUGIN_UNKNOWN'));
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -195,23 +200,28 @@ function parseService(source: Source, name: string, body: Record<string, unknown
   return ok({ kind: 'service', name, file: source.file, hash: hashOf(item), ...item });
 }
 
-function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefix: Path): Result<T, ConfigProblem[]> {
+/** `topLevelKeys`: settings the file allows at its top level besides the schema's (a plugin file's name, plugin, ...), for "did you mean". */
+function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefix: Path, topLevelKeys: readonly string[] = []): Result<T, ConfigProblem[]> {
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return ok(result.data);
   return fail(
-    result.error.issues.map((issue) => {
-      const path = [...prefix, ...issue.path.filter((part): part is string | number => typeof part !== 'symbol')];
+    result.error.issues.flatMap((issue) => {
+      const inner = issue.path.filter((part): part is string | number => typeof part !== 'symbol');
+      const path = [...prefix, ...inner];
       if (issue.code === 'unrecognized_keys') {
-        return problem(source, [...path, issue.keys[0]!], `unknown setting${issue.keys.length > 1 ? `s ${issue.keys.join(', ')}` : ''}`);
+        // One problem per key, each on its own line and with its likely fix.
+        const known = [...settingNamesAt(schema, inner), ...(inner.length === 0 ? topLevelKeys : [])];
+        return issue.keys.map((key) => problem(source, [...path, key], `unknown setting${didYouMean(key, known)}`));
       }
       if (issue.code === 'invalid_type' && issue.input === undefined) return problem(source, path, 'is required');
-      return problem(source, path, issue.message.replace(/^Invalid input: /, ''));
+      const code = issue.code === 'custom' && isConfigProblemCode(issue.params?.code) ? issue.params.code : undefined;
+      return problem(source, path, issue.message.replace(/^Invalid input: /, ''), code);
     }),
   );
 }
 
-function problem(source: Source, path: Path, message: string): ConfigProblem {
-  return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message };
+function problem(source: Source, path: Path, message: string, code?: ConfigProblemCode): ConfigProblem {
+  return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message, ...(code === undefined ? {} : { code }) };
 }
 
 /** Line of the setting's key (or of its deepest existing parent); none for the document root. */

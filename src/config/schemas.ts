@@ -1,20 +1,7 @@
 import { z } from 'zod';
+import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../lib/schemas.js';
 
 /** Shapes owned by the core; plugin-owned sections are validated by their plugins. */
-
-/**
- * An item name becomes a znode or etcd key segment, an HAProxy section name
- * and a metric label: `.` and `..` would be path steps, not names.
- */
-export const CLUSTER_NAME = /^(?!\.{1,2}$)[A-Za-z0-9_.-]+$/;
-
-export function isItemName(name: unknown): name is string {
-  return typeof name === 'string' && CLUSTER_NAME.test(name);
-}
-
-export const ITEM_NAME_RULE = 'letters, digits, "_", "." and "-", and not "." or ".."';
-
-export const portSchema = z.number().int().min(1).max(65535);
 
 const metadataValue: z.ZodType<unknown> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(metadataValue), z.record(z.string(), metadataValue)]),

@@ -105,7 +105,7 @@ export class ConfigWatcher {
 
   private async deliver(result: ScanResult): Promise<void> {
     for (const problem of result.newProblems) {
-      this.options.logger.error({ file: problem.file, setting: problem.setting, code: 'LH_CONFIG_INVALID' }, `${formatProblem(problem)} (${problem.outcome ?? 'the last good version stays in force'})`);
+      this.options.logger.error({ file: problem.file, setting: problem.setting, code: problem.code ?? 'LH_CONFIG_INVALID' }, `${formatProblem(problem)} (${problem.outcome ?? 'the last good version stays in force'})`);
     }
     if (result.newProblems.length > 0) this.options.onProblems?.(result);
     if (result.snapshot === this.lastSnapshot) return;

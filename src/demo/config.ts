@@ -2,6 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 
+// Errors here stay plain: they reach the user only through the demo command,
+// which prints them under LH_DEMO_START (src/cli/demo-command.ts).
+
 /** Every port the demo's two setups use; all listeners are on 127.0.0.1. */
 export interface DemoPorts {
   zookeeper: number;

@@ -9,6 +9,9 @@ import { pollUntil } from '../lib/poll.js';
 import { httpGetText, partnerService, sprocketsInstance, webappInstance, widgetsInstance, type SampleInstance } from './sample-services.js';
 import type { DashboardState } from '../writer/dashboard-state.js';
 
+// Errors here stay plain: they reach the user only through the demo command,
+// which prints them under LH_DEMO_START (src/cli/demo-command.ts).
+
 export interface DemoOptions {
   /** stop by itself after this many seconds (tests); default: until Ctrl-C */
   durationSeconds?: number;

@@ -5,6 +5,9 @@ import { ManagedChild } from './processes.js';
 import { pollUntil } from '../lib/poll.js';
 import { fourLetterWord } from '../discovery/zookeeper/four-letter-word.js';
 
+// Errors here stay plain: they reach the user only through the demo command,
+// which prints them under LH_DEMO_START (src/cli/demo-command.ts).
+
 /** Debian's ZooKeeper package: the server class path the demo (and the tests) run. */
 const ZOOKEEPER_CLASSPATH = '/etc/zookeeper/conf:/usr/share/java/zookeeper.jar';
 /** A small heap and a quick-starting JIT: the demo's ZooKeeper holds a few dozen znodes. */

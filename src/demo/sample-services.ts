@@ -1,6 +1,9 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { redisCommand } from './local-servers.js';
 
+// Errors here stay plain: they reach the user only through the demo command,
+// which prints them under LH_DEMO_START (src/cli/demo-command.ts).
+
 type Handler = (request: IncomingMessage) => Promise<{ status: number; body: Record<string, unknown> }>;
 
 /**

@@ -1,4 +1,9 @@
-import type { MetadataValue } from './node.js';
+/**
+ * What pythonJsonDumps writes: JSON values plus PythonNumber. Node metadata
+ * (MetadataValue in node.ts) has this shape; it is spelled out here so this
+ * module does not import node.ts, which imports PythonNumber from here.
+ */
+export type PythonJsonValue = string | number | boolean | null | PythonNumber | PythonJsonValue[] | { [key: string]: PythonJsonValue };
 
 /**
  * A number whose Python JSON text JavaScript cannot derive from its value:
@@ -89,14 +94,14 @@ function pythonNumberText(value: number): string {
  * fleet), so this avoids per-call garbage: strings are built by appending,
  * and keys are compared without splitting them into arrays of characters.
  */
-export function pythonJsonDumps(value: MetadataValue): string {
+export function pythonJsonDumps(value: PythonJsonValue): string {
   if (value === null) return 'null';
   if (value instanceof PythonNumber) return value.json;
   if (Array.isArray(value)) {
     let out = '[';
     for (let index = 0; index < value.length; index += 1) {
       if (index > 0) out += ', ';
-      out += pythonJsonDumps(value[index] as MetadataValue);
+      out += pythonJsonDumps(value[index] as PythonJsonValue);
     }
     return `${out}]`;
   }
@@ -114,7 +119,7 @@ export function pythonJsonDumps(value: MetadataValue): string {
       for (let index = 0; index < keys.length; index += 1) {
         const key = keys[index]!;
         if (index > 0) out += ', ';
-        out += `${quote(key)}: ${pythonJsonDumps(value[key] as MetadataValue)}`;
+        out += `${quote(key)}: ${pythonJsonDumps(value[key] as PythonJsonValue)}`;
       }
       return `${out}}`;
     }

@@ -22,11 +22,12 @@ export const ErrorCodes = {
   LH_HAPROXY_START: 'HAProxy could not be started or reloaded',
   LH_HAPROXY_RUNTIME: 'An HAProxy runtime API command failed',
   LH_FILE_WRITE: 'A file the daemon keeps (HAProxy config, state, markers) could not be written: disk full, read-only, permissions',
-  LH_CHECK_FAILED: 'A health check failed',
-  LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout',
   LH_DIR_LOCKED: 'Another running process holds the lock (a second writer or reporter on one directory), or the lock file cannot be written',
   LH_HANDOVER_STALLED: 'A service moving to a new discovery session has not registered there yet; the old session keeps its registrations',
   LH_REGISTRATION_CONFLICT: 'Another discovery session keeps taking the same registration; this reporter stopped taking it back',
+  LH_CHECK_FAILED: 'A health check failed (a warning, once per failure episode): the line names the service, port and check, and what came back',
+  LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout (a warning, once per failure episode)',
+  LH_DEMO_START: '`lighthouse demo` could not start one of its local servers or daemons',
   LH_LISTEN_FAILED: 'A daemon cannot listen on its --metrics-port (another process listens there, or the address is not this host\'s): it exits 1',
 } as const;
 

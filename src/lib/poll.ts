@@ -11,5 +11,6 @@ export async function pollUntil<T>(probe: () => T | Promise<T>, what: string, ti
     }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+  // Plain: every caller that shows it wraps or replaces it in its own terms (release-hold's message, the demo's LH_DEMO_START).
   throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
 }

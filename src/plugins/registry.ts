@@ -1,5 +1,7 @@
 import { LighthouseError } from '../lib/errors.js';
-import type { BalancerPlugin, CheckPlugin, DiscoveryPlugin } from './types.js';
+import type { DiscoveryPlugin } from '../discovery/plugin-types.js';
+import type { BalancerPlugin } from '../balancer/plugin-types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
 
 /** A typed registry of one plugin family; plugins are registered explicitly, never looked up by file name. */
 export class Registry<P extends { kind: string }> {

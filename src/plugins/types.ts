@@ -1,8 +1,14 @@
 import type { z } from 'zod';
 import type { Logger } from '../lib/logger.js';
-import type { Discovery } from '../discovery/types.js';
-import type { Balancer } from '../balancer/types.js';
-import type { Check, CheckTarget } from '../checks/types.js';
+import type { DiscoveryPlugin } from '../discovery/plugin-types.js';
+import type { BalancerPlugin } from '../balancer/plugin-types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
+
+/*
+ * The host side of the plugin API: the version and the `setup(api)` entry
+ * point. Each family's plugin interface lives beside its contract
+ * (src/<family>/plugin-types.ts); src/plugins/api.ts re-exports them all.
+ */
 
 /**
  * Bumped when a plugin interface changes incompatibly; plugins declare the
@@ -10,61 +16,6 @@ import type { Check, CheckTarget } from '../checks/types.js';
  * mismatch is one clear error at start instead of a crash mid-run.
  */
 export const PLUGIN_API_VERSION = 1;
-
-/**
- * The narrow view of the daemon a plugin gets: never the daemon itself,
- * so plugins cannot reach into state they do not own.
- */
-export interface PluginHelper {
-  logger: Logger;
-  /** config item name (file name without extension, or its `name:`) */
-  name: string;
-  /** config file path, for error messages */
-  file: string;
-  now(): number;
-}
-
-/** A setting a plugin accepts for compatibility and ignores: the core reports it as a warning naming file and setting. */
-export interface IgnoredSetting {
-  /** path of the setting inside the plugin's part of the file, e.g. `['global', 0]` */
-  path: (string | number)[];
-  /** why it is ignored */
-  reason: string;
-}
-
-/**
- * Optional on discovery and balancer plugins: removes settings the original
- * Lighthouse needed that mean nothing here (HAProxy's `daemon`) from the file
- * body before `schema` sees it, so such a file works unchanged.
- */
-export type IgnoreSettings = (body: Record<string, unknown>) => { body: Record<string, unknown>; ignored: IgnoredSetting[] };
-
-export interface DiscoveryPlugin<Config = unknown> {
-  kind: string;
-  /** validates the body of `discovery/<name>.yaml` */
-  schema: z.ZodType<Config>;
-  ignoreSettings?: IgnoreSettings;
-  create(config: Config, helper: PluginHelper): Discovery;
-}
-
-export interface BalancerPlugin<Config = unknown, ClusterConfig = unknown> {
-  kind: string;
-  /** validates the body of `balancers/<name>.yaml` */
-  schema: z.ZodType<Config>;
-  ignoreSettings?: IgnoreSettings;
-  /** validates the `<kind>:` section of each cluster file (e.g. `haproxy:`) */
-  clusterSchema: z.ZodType<ClusterConfig>;
-  /** like ignoreSettings, for that section of a cluster file */
-  ignoreClusterSettings?: IgnoreSettings;
-  create(config: Config, helper: PluginHelper): Balancer<ClusterConfig>;
-}
-
-export interface CheckPlugin<Config = unknown> {
-  kind: string;
-  /** validates the plugin's own settings of `checks.<kind>` (rise/fall/timeout are the core's) */
-  schema: z.ZodType<Config>;
-  create(config: Config, target: CheckTarget, helper: PluginHelper): Check;
-}
 
 /**
  * What `setup` receives: the only way into the daemon. Built-ins get exactly

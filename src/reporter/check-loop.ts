@@ -124,6 +124,7 @@ export class CheckLoop {
     this.lastStart = started;
     // Details say what happened, not where: the log lines and `status` that show them name the service, port and check.
     let outcome: CheckOutcome;
+    let timedOut = false;
     if (this.inFlight) {
       // The previous run ignored its abort: starting another would pile up
       // sockets on a service that is already in trouble, so this run fails.
@@ -149,11 +150,14 @@ export class CheckLoop {
         (reason) => ({ passed: false, detail: reason }),
       );
       clearTimeout(timer);
+      timedOut = controller.signal.reason instanceof CheckTimeoutError;
       if (this.controller === controller) this.controller = undefined;
     }
     if (this.retired || !this.hooks.active()) return;
     const durationMs = performance.now() - started;
-    this.hooks.onResult({ passed: outcome.passed, detail: outcome.detail ?? '', durationMs: Math.round(durationMs * 10) / 10, at: this.hooks.now() });
+    const result: CheckResult = { passed: outcome.passed, detail: outcome.detail ?? '', durationMs: Math.round(durationMs * 10) / 10, at: this.hooks.now() };
+    if (!outcome.passed && timedOut) result.timedOut = true;
+    this.hooks.onResult(result);
   }
 }
 

@@ -27,13 +27,42 @@ const entrySchema = z.strictObject({
   since: z.string(),
 });
 
+const maintenanceSchema = z.strictObject({
+  reason: z.string(),
+  /** ISO time maintenance began */
+  since: z.string(),
+});
+
 const fileSchema = z.strictObject({
   version: z.literal(1),
   services: z.record(z.string(), entrySchema),
+  /** node-wide maintenance (`lighthouse maintenance on`): every service of the machine drained, also services added meanwhile */
+  maintenance: maintenanceSchema.optional(),
 });
 
 export type DrainEntry = z.output<typeof entrySchema>;
 export type DrainState = z.output<typeof fileSchema>;
+export type Maintenance = z.output<typeof maintenanceSchema>;
+
+/**
+ * The drain in force for a service: node-wide maintenance drains every port
+ * and wins over the service's own drain, which is kept underneath (it is in
+ * force again when maintenance ends).
+ */
+export function effectiveDrain(state: DrainState, service: string): DrainEntry | undefined {
+  if (state.maintenance) return { ports: 'all', reason: `maintenance: ${state.maintenance.reason}`, since: state.maintenance.since };
+  return state.services[service];
+}
+
+/** Starts node-wide maintenance; a second `on` replaces the reason and keeps the original start. */
+export function withMaintenance(state: DrainState, reason: string, now: Date): DrainState {
+  return { ...state, maintenance: { reason, since: state.maintenance?.since ?? now.toISOString() } };
+}
+
+export function withoutMaintenance(state: DrainState): DrainState {
+  const { maintenance: _ended, ...rest } = state;
+  return rest;
+}
 
 export const emptyDrains = (): DrainState => ({ version: 1, services: {} });
 
@@ -159,7 +188,7 @@ export class DrainWatcher implements DrainSource {
 
   drainsFor(service: string): { ports: number[] | 'all'; reason: string } | undefined {
     if (this.state === 'unreadable') return { ports: 'all', reason: this.unreadableReason() };
-    const entry = this.state.services[service];
+    const entry = effectiveDrain(this.state, service);
     return entry ? { ports: entry.ports, reason: entry.reason } : undefined;
   }
 

@@ -1,7 +1,8 @@
 import type { Logger } from '../lib/logger.js';
 import type { CheckSpec, ServiceItem } from '../config/model.js';
 import { hashOf } from '../config/parse.js';
-import type { CheckPlugin, PluginHelper } from '../plugins/types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
+import type { PluginHelper } from '../lib/plugin-helper.js';
 import type { Check } from '../checks/types.js';
 import { feedRiseFall, initialRiseFall, type RiseFallState } from '../checks/rise-fall.js';
 import { errorMessage } from '../lib/errors.js';
@@ -212,7 +213,7 @@ export class PortHealth {
    */
   private logResult(port: PortChecks, loop: CheckLoop, result: CheckResult): void {
     const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
-    const fields = { port: port.port, check: loop.spec.kind };
+    const fields = { port: port.port, check: loop.spec.kind, code: result.timedOut === true ? 'LH_CHECK_TIMEOUT' : 'LH_CHECK_FAILED' };
     const episode = loop.failureLog;
     if (!result.passed) {
       if (episode === null) {

@@ -2,8 +2,8 @@ import type { ServiceItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
-import { applyDaemonSettings } from '../config/daemon-settings.js';
-import { DiscoveryPool, type PooledDiscovery } from '../discovery/pool.js';
+import { applyDaemonSettings } from '../daemon/settings.js';
+import { DiscoveryPool, type PooledDiscovery } from '../daemon/discovery-pool.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
@@ -254,7 +254,7 @@ export class Reporter {
           // A removed discovery file is more often a mistake than a decommission (which is removing
           // the service file, or stopping the reporter): the runner keeps its session and registrations.
           if (active) this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is no longer configured (no discovery/${item.discovery}.yaml); the service keeps checking and keeps its registrations on the last session until the file is back or the service is removed`);
-          else this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); the service waits for it`);
+          else this.logger.warn({ service: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not in force (discovery/${item.discovery}.yaml is missing, or invalid: its own line says why); the service waits for it`);
         }
         continue;
       }

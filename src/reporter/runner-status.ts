@@ -8,6 +8,8 @@ export interface CheckResult {
   durationMs: number;
   /** wall-clock time the run finished (ms since epoch) */
   at: number;
+  /** the run was aborted at the check's timeout */
+  timedOut?: boolean;
 }
 
 export interface CheckStatus {

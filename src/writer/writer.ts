@@ -3,8 +3,8 @@ import type { ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
-import { applyDaemonSettings } from '../config/daemon-settings.js';
-import { DiscoveryPool } from '../discovery/pool.js';
+import { applyDaemonSettings } from '../daemon/settings.js';
+import { DiscoveryPool } from '../daemon/discovery-pool.js';
 import { nodeKey } from '../discovery/node.js';
 import type { ClusterWatch, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
@@ -202,7 +202,7 @@ export class Writer {
       if (!pooled) {
         if (!this.missingDiscovery.has(item.name)) {
           this.missingDiscovery.add(item.name);
-          this.logger.warn({ cluster: item.name, file: item.file }, `${item.file}: discovery: "${item.discovery}" is not configured (no discovery/${item.discovery}.yaml); keeping the last known members`);
+          this.logger.warn({ cluster: item.name, file: item.file, code: 'LH_CONFIG_REFERENCE' }, `${item.file}: discovery: "${item.discovery}" is not in force (discovery/${item.discovery}.yaml is missing, or invalid: its own line says why); keeping the last known members`);
         }
         active?.watch.close();
         this.watches.delete(item.name);

@@ -145,9 +145,11 @@ test('check-config: a file name with a line break stays on one line (text) and i
   assert.ok(lines[0]!.startsWith(`${join(dir, 'clusters')}/bad\\nforged.yaml: all good\\u001b[2K.yaml: line 2: invalid YAML`), lines[0]);
   const json = await runCli('check-config', dir, '--json');
   assert.equal(json.code, 1, json.stdout + json.stderr);
-  const report = JSON.parse(json.stdout) as { valid: boolean; problems: { file: string; line?: number; message: string }[] };
+  const report = JSON.parse(json.stdout) as { valid: boolean; problems: { file: string; line?: number; message: string; code: string }[] };
   assert.equal(report.valid, false);
   assert.deepEqual(report.problems.map((problem) => problem.file), [join(dir, 'clusters', `${name}.yaml`)]);
+  // The code the daemons log it under (docs/errors.md).
+  assert.deepEqual(report.problems.map((problem) => problem.code), ['LH_CONFIG_PARSE']);
   const valid = await runCli('check-config', join(EXAMPLES, 'web-cluster-with-redis/writer'), '--json');
   assert.equal(valid.code, 0, valid.stdout + valid.stderr);
   assert.deepEqual(JSON.parse(valid.stdout), { configDir: join(EXAMPLES, 'web-cluster-with-redis/writer'), valid: true, problems: [], warnings: [], counts: { balancers: 1, discovery: 1, clusters: 2, services: 0 } });

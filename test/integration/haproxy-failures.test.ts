@@ -154,7 +154,8 @@ test('cluster problems do not block other clusters: the bad one is left out and 
 });
 
 test('reloads closer than reload_min_interval_ms are coalesced into one deferred reload', async () => {
-  const spaced = await harness({ reload_min_interval_ms: 400 });
+  // Wide enough that the three syncs land inside it on a loaded machine (400 ms was not, under load).
+  const spaced = await harness({ reload_min_interval_ms: 3000 });
   try {
     const [aPort, bPort, cPort] = (await freePorts(3)) as [number, number, number];
     const deferred = spaced.create();

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { redisCheck, redisCheckSchema } from '../../src/checks/redis.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import type { PluginHelper } from '../../src/plugins/types.js';
+import type { PluginHelper } from '../../src/lib/plugin-helper.js';
 import { redisUnavailable, startRedis, type RedisServer } from '../support/redis.js';
 
 const helper: PluginHelper = { logger: silentLogger(), name: 'cache', file: '/etc/lighthouse/services/cache.yaml', now: Date.now };

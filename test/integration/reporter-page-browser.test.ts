@@ -19,7 +19,7 @@ import { BUILT_CLI, runCli } from '../support/cli.js';
  * service with one answering port (registered) and one refusing port (not
  * registered, with the check's own output saying why), then an operator's
  * drain of the first port, shown with its reason on the port and in the
- * drains table.
+ * drains table, then node-wide maintenance.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -113,6 +113,14 @@ test('reporter page: ports, registration and why not, last check output, drains,
       [refusing, 'down'],
     ].sort((a, b) => (a[0] as number) - (b[0] as number)),
   );
+
+  // Node-wide maintenance drains every port, and the page says so with its reason.
+  const on = await runCli('maintenance', configDir(), 'on', '--reason', 'rack move');
+  assert.equal(on.code, 0, on.stderr);
+  await page.locator('#maintenance', { hasText: 'rack move' }).waitFor({ timeout: 20_000 });
+  assert.match((await page.locator('#maintenance time').textContent()) ?? '', LOCAL_ISO);
+  await bad.filter({ has: page.locator('.badge.drained') }).waitFor({ timeout: 20_000 });
+  assert.match((await bad.textContent()) ?? '', /drained: maintenance: rack move/);
 
   const screenshot = join(dir.path, 'reporter.png');
   await page.screenshot({ path: screenshot, fullPage: true });

@@ -7,7 +7,7 @@ import { Writer } from '../../src/writer/writer.js';
 import { createDaemonLogger } from '../../src/lib/logger.js';
 import { LighthouseError } from '../../src/lib/errors.js';
 import { zookeeperDiscovery } from '../../src/discovery/zookeeper/plugin.js';
-import type { DiscoveryPlugin } from '../../src/plugins/types.js';
+import type { DiscoveryPlugin } from '../../src/discovery/plugin-types.js';
 import { coreRegistries } from '../support/core-registries.js';
 import { ZookeeperCluster, connectClient, writeOriginalNode, mkdirs } from '../support/zookeeper.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';

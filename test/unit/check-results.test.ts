@@ -2,7 +2,7 @@ import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ServiceRunner } from '../../src/reporter/service-runner.js';
-import type { CheckPlugin } from '../../src/plugins/types.js';
+import type { CheckPlugin } from '../../src/checks/plugin-types.js';
 import type { Logger } from '../../src/lib/logger.js';
 import { FakeDiscovery } from '../support/fake-discovery.js';
 import { waitFor } from '../support/wait-for.js';

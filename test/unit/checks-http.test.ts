@@ -9,7 +9,7 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { httpCheck, httpCheckSchema, type HttpCheckConfig } from '../../src/checks/http.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import type { PluginHelper } from '../../src/plugins/types.js';
+import type { PluginHelper } from '../../src/lib/plugin-helper.js';
 import { freePort } from '../support/ports.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';

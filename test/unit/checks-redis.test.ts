@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PING, redisCheck, redisCheckSchema, respCommand, type RedisCheckConfig } from '../../src/checks/redis.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import type { PluginHelper } from '../../src/plugins/types.js';
+import type { PluginHelper } from '../../src/lib/plugin-helper.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
 

@@ -5,7 +5,7 @@ import { tcpCheck, tcpCheckSchema, wireQuery, type TcpCheckConfig } from '../../
 import { silentLogger } from '../../src/lib/logger.js';
 import { parseConfigFile } from '../../src/config/parse.js';
 import { createRegistries } from '../../src/plugins/registry.js';
-import type { PluginHelper } from '../../src/plugins/types.js';
+import type { PluginHelper } from '../../src/lib/plugin-helper.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
 

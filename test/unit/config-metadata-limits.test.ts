@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfigFile } from '../../src/config/parse.js';
 import { formatProblem, type ServiceItem } from '../../src/config/model.js';
 import { decodeNode, encodeNode } from '../../src/discovery/codec.js';
-import { registerBuiltins } from '../../src/plugins/builtins.js';
+import { registerBuiltins } from '../../src/daemon/builtins.js';
 import { createRegistries } from '../../src/plugins/registry.js';
 
 /** A service whose metadata every writer would reject is refused at config time, naming file and setting. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { applyDaemonSettings } from '../../src/config/daemon-settings.js';
+import { applyDaemonSettings } from '../../src/daemon/settings.js';
 import { emptySnapshot, type ConfigSnapshot } from '../../src/config/snapshot.js';
 import type { DaemonLogger, LogSettings } from '../../src/lib/logger.js';
 

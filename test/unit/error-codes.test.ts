@@ -32,3 +32,13 @@ test('the source uses no LH_ code that is not defined', () => {
   assert.ok(used.size > 0, 'no code found in src: the pattern no longer matches how codes are written');
   assert.deepEqual([...used].filter((code) => !defined.includes(code)), []);
 });
+
+test('every defined code is used in src/ outside src/lib/errors.ts', () => {
+  const used = new Set<string>();
+  for (const file of sourceFiles(join(root, 'src'))) {
+    if (file.endsWith(join('lib', 'errors.ts'))) continue;
+    for (const match of readFileSync(file, 'utf8').matchAll(/'(LH_[A-Z_]+)'/g)) used.add(match[1]);
+  }
+  // A code nothing raises or logs is documentation of a behaviour that does not exist.
+  assert.deepEqual(defined.filter((code) => !used.has(code)), []);
+});

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ServiceRunner } from '../../src/reporter/service-runner.js';
-import type { CheckPlugin } from '../../src/plugins/types.js';
+import type { CheckPlugin } from '../../src/checks/plugin-types.js';
 import { LighthouseError } from '../../src/lib/errors.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { FakeDiscovery } from '../support/fake-discovery.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, isIPv4, type Socket } from 'node:net';
 import { z } from 'zod';
 import { ServiceRunner, canUpdateInPlace, type RunnerTiming, type TransitionEvent } from '../../src/reporter/service-runner.js';
-import type { CheckPlugin } from '../../src/plugins/types.js';
+import type { CheckPlugin } from '../../src/checks/plugin-types.js';
 import type { CheckOutcome } from '../../src/checks/types.js';
 import type { Advertise, CheckSpec, ServiceItem } from '../../src/config/model.js';
 import { tcpCheck } from '../../src/checks/tcp.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, RenderedBalancerConfig } from '../types.js';
 import { ConfigFile } from './config-file.js';
 import { HaproxyHealth } from './health.js';
 import { haproxyFrontends, haproxyStatusPage } from './frontends.js';
@@ -127,6 +127,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
 
   validate(clusters: readonly Cluster[]): Promise<BalancerProblem[]> {
     return this.policy.validate(clusters);
+  }
+
+  render(clusters: readonly Cluster[]): RenderedBalancerConfig {
+    return this.policy.render(clusters);
   }
 
   stats(): BalancerStats {

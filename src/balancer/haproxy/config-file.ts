@@ -8,6 +8,7 @@ import type { HaproxyCounters } from './runtime-channel.js';
 import type { HaproxyPaths } from './paths.js';
 import type { CheckResult, HaproxyProcess } from './process.js';
 import type { RenderedConfig } from './render.js';
+import { quoteRejectionLines } from './rejection-lines.js';
 
 export interface ConfigFileOptions {
   paths: HaproxyPaths;
@@ -234,5 +235,6 @@ export function explainRejection(result: CheckResult, rendered: RenderedConfig):
   if (result.ok) return 'valid';
   const culprits = blame(result.lines, rendered);
   const where = culprits.length > 0 ? ` (from ${culprits.join(', ')})` : '';
-  return `HAProxy rejects the generated configuration${where}: ${result.message}`;
+  const quoted = result.lines.length > 0 ? quoteRejectionLines(result.lines, rendered).join('; ') : result.message;
+  return `HAProxy rejects the generated configuration${where}: ${quoted}`;
 }

@@ -1,4 +1,4 @@
-import type { IgnoredSetting, IgnoreSettings } from '../../plugins/types.js';
+import type { IgnoredSetting, IgnoreSettings } from '../../lib/plugin-helper.js';
 import { MANAGED_GLOBAL, misplacedDirective, type Section } from './directives.js';
 
 /**

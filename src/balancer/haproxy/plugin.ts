@@ -1,4 +1,4 @@
-import type { BalancerPlugin } from '../../plugins/types.js';
+import type { BalancerPlugin } from '../plugin-types.js';
 import { HaproxyBalancer } from './balancer.js';
 import { ignoreHaproxyClusterSettings, ignoreHaproxySettings } from './ignored-settings.js';
 import { haproxyClusterSchema, haproxyConfigSchema, type HaproxyClusterConfig, type HaproxyConfig } from './schema.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../config/schemas.js';
+import { CLUSTER_NAME, ITEM_NAME_RULE, portSchema } from '../../lib/schemas.js';
 import { checkDirective, type Section } from './directives.js';
 import { isServerKeyword } from './server-keywords.js';
 import { balancerListeners, clashMessage, overlaps } from './listen-addresses.js';
@@ -19,7 +19,7 @@ function directiveLines(section: Section) {
   return z.array(z.string()).superRefine((lines, ctx) => {
     lines.forEach((line, index) => {
       const problem = checkDirective(section, line);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [index] });
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [index], params: { code: 'LH_CONFIG_DIRECTIVE' } });
     });
   });
 }

@@ -5,7 +5,7 @@ import { atomicWrite } from '../../lib/atomic-write.js';
 import { Backoff } from '../../lib/backoff.js';
 import { LighthouseError, errorMessage } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { BalancedCluster, BalancerProblem } from '../types.js';
+import type { BalancedCluster, BalancerProblem, RenderedBalancerConfig } from '../types.js';
 import { blame, ConfigRejectedError, explainRejection, type ConfigFile } from './config-file.js';
 import { crossCheck, heldListeners } from './cross-check.js';
 import { bindTargets, busyTargets } from './listeners.js';
@@ -99,6 +99,11 @@ export class SyncPolicy {
       await rm(dir, { recursive: true, force: true });
     }
     return problems;
+  }
+
+  /** What a sync would install for these clusters (those with problems left out, as a sync leaves them out), and where: for `config-dump`. */
+  render(clusters: readonly Cluster[]): RenderedBalancerConfig {
+    return { file: this.options.paths.config, text: renderConfig(this.options.config, crossCheck(this.options.config, clusters).accepted).text };
   }
 
   /** Waits for the background write of what membership syncs applied (inside the queue). */

@@ -1,4 +1,4 @@
-import type { DiscoveryPlugin } from '../../plugins/types.js';
+import type { DiscoveryPlugin } from '../plugin-types.js';
 import { EtcdDiscovery } from './discovery.js';
 import { etcdConfigSchema, type EtcdConfig } from './schema.js';
 

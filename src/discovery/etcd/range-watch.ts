@@ -1,5 +1,6 @@
 import type { IDuplexStream, IEvent, IResponseHeader, IWatchRequest, IWatchResponse } from 'etcd3';
 import { Backoff } from '../../lib/backoff.js';
+import { LighthouseError } from '../../lib/errors.js';
 import { isAuthTokenExpired, type EtcdConnection } from './client.js';
 
 export interface RangeWatchOptions {
@@ -133,7 +134,8 @@ export class RangeWatch {
         this.stream = stream;
         stream.on('data', (response) => this.onData(stream, response));
         stream.on('error', (error) => this.broken(stream, error));
-        stream.on('end', () => this.broken(stream, new Error('watch stream ended')));
+        // Coded, no subject: the owner's log line names the cluster and its key (onBroken).
+        stream.on('end', () => this.broken(stream, new LighthouseError('LH_ETCD_OPERATION', 'watch stream ended')));
         stream.write({
           create_request: {
             key: this.options.key,
@@ -159,7 +161,7 @@ export class RangeWatch {
       return;
     }
     if (response.canceled) {
-      this.broken(stream, new Error(`watch canceled by the server: ${response.cancel_reason || 'no reason given'}`));
+      this.broken(stream, new LighthouseError('LH_ETCD_OPERATION', `watch canceled by the server: ${response.cancel_reason || 'no reason given'}`));
       return;
     }
     if (this.historyChanged(response.header)) return;

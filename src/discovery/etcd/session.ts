@@ -1,6 +1,6 @@
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { Backoff } from '../../lib/backoff.js';
-import { errorMessage } from '../../lib/errors.js';
+import { errorMessage, LighthouseError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { SessionState } from '../types.js';
 import { isAuthTokenExpired, type EtcdConnection } from './client.js';
@@ -193,7 +193,8 @@ export class LeaseSession {
           finish('broken', error);
           return;
         }
-        answerTimer ??= setTimeout(() => finish('broken', new Error(`no keepalive answer within ${answerWithin} ms`), true), answerWithin);
+        // Coded, no subject: failed() logs them with the lease.
+        answerTimer ??= setTimeout(() => finish('broken', new LighthouseError('LH_ETCD_TIMEOUT', `no keepalive answer within ${answerWithin} ms`), true), answerWithin);
       };
       this.options.connection.lease.leaseKeepAlive().then(
         (opened) => {
@@ -214,7 +215,7 @@ export class LeaseSession {
             this.recovered();
           });
           opened.on('error', (error) => finish('broken', error));
-          opened.on('end', () => finish('broken', new Error('keepalive stream ended')));
+          opened.on('end', () => finish('broken', new LighthouseError('LH_ETCD_OPERATION', 'keepalive stream ended')));
           this.poke = send;
           send();
           interval = setInterval(send, Math.max(100, this.ttlMs / 3));

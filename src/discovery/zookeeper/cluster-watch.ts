@@ -52,7 +52,10 @@ export interface ClusterWatcherOptions {
 /**
  * Watches the members of one cluster, `<path>/<cluster>/<host>:<port>`.
  *
- * Cost per change is what a fleet can afford (DESIGN "Fleet scale"): a
+ * Cost per change is what a fleet can afford: every writer of a fleet
+ * watches the same ensemble, so each read a change triggers is multiplied by
+ * the number of hosts (target: at most 3 ZooKeeper requests per change,
+ * server-wide, measured by the convergence bench, docs/benchmarks.md). A
  * children event costs one getChildren (which re-arms the watch) plus one
  * getData per child that is new; the data of known children is cached and
  * kept fresh by a data watch on each, so a data change costs one getData and

@@ -1,4 +1,4 @@
-import type { DiscoveryPlugin } from '../../plugins/types.js';
+import type { DiscoveryPlugin } from '../plugin-types.js';
 import { resolveCredentials } from './acl.js';
 import { ZookeeperDiscovery } from './discovery.js';
 import { zookeeperConfigSchema, type ZookeeperConfig } from './schema.js';

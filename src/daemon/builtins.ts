@@ -1,6 +1,6 @@
-import type { PluginRegistries } from './registry.js';
-import { PLUGIN_API_VERSION, type LighthousePlugin } from './types.js';
-import { installPluginSync } from './install.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { PLUGIN_API_VERSION, type LighthousePlugin } from '../plugins/types.js';
+import { installPluginSync } from './plugin-install.js';
 import { silentLogger } from '../lib/logger.js';
 import { zookeeperDiscovery } from '../discovery/zookeeper/plugin.js';
 import { etcdDiscovery } from '../discovery/etcd/plugin.js';

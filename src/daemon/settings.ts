@@ -1,5 +1,5 @@
 import type { DaemonLogger } from '../lib/logger.js';
-import type { ConfigSnapshot } from './snapshot.js';
+import type { ConfigSnapshot } from '../config/snapshot.js';
 
 /**
  * Applies the root files both daemons share: logging.yaml takes effect at

@@ -2,7 +2,7 @@ import type { DiscoveryItem } from '../config/model.js';
 import type { Logger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { diffItems } from '../config/snapshot.js';
-import type { Discovery, DiscoveryEvents } from './types.js';
+import type { Discovery, DiscoveryEvents } from '../discovery/types.js';
 
 export interface PooledDiscovery {
   item: DiscoveryItem;

@@ -8,10 +8,10 @@ import { LighthouseError, errorMessage, type ErrorSubject } from '../lib/errors.
 import type { Logger } from '../lib/logger.js';
 import { parseConfigFile } from '../config/parse.js';
 import { formatProblem } from '../config/model.js';
-import { createRegistries, type PluginRegistries } from './registry.js';
+import { createRegistries, type PluginRegistries } from '../plugins/registry.js';
 import { registerBuiltins } from './builtins.js';
-import { installPlugin, pluginLoadTimeoutMs } from './install.js';
-import { PLUGIN_API_VERSION, type LighthousePlugin } from './types.js';
+import { installPlugin, pluginLoadTimeoutMs } from './plugin-install.js';
+import { PLUGIN_API_VERSION, type LighthousePlugin } from '../plugins/types.js';
 
 /** API versions this host can load. A list, so a future host can keep accepting older plugins. */
 export const SUPPORTED_PLUGIN_API_VERSIONS: readonly number[] = [PLUGIN_API_VERSION];
@@ -98,7 +98,7 @@ export async function readPluginsFile(configDir: string): Promise<PluginRequest[
     }
     // Parsed by the config layer, so problems read exactly like every other file's.
     const parsed = parseConfigFile('plugins', file, text, 'plugins', createRegistries());
-    if (!parsed.ok) throw new LighthouseError('LH_CONFIG_INVALID', parsed.error.map(formatProblem).join('; '));
+    if (!parsed.ok) throw new LighthouseError(parsed.error[0]?.code ?? 'LH_CONFIG_INVALID', parsed.error.map(formatProblem).join('; '));
     if (parsed.value.kind !== 'plugins') continue;
     parsed.value.packages.forEach((spec, index) => requests.push({ spec, baseDir: configDir, subject: { file, setting: `plugins.${index}` } }));
   }

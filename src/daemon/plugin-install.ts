@@ -2,8 +2,11 @@ import { z } from 'zod';
 import { withDeadline } from '../lib/deadline.js';
 import { LighthouseError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import type { PluginRegistries } from './registry.js';
-import { PLUGIN_API_VERSION, type BalancerPlugin, type CheckPlugin, type DiscoveryPlugin, type LighthousePlugin, type PluginApi } from './types.js';
+import type { PluginRegistries } from '../plugins/registry.js';
+import { PLUGIN_API_VERSION, type LighthousePlugin, type PluginApi } from '../plugins/types.js';
+import type { DiscoveryPlugin } from '../discovery/plugin-types.js';
+import type { BalancerPlugin } from '../balancer/plugin-types.js';
+import type { CheckPlugin } from '../checks/plugin-types.js';
 
 /**
  * Kinds become YAML keys (`checks.<kind>`, a cluster file's `<kind>:`
