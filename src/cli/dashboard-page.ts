@@ -68,7 +68,7 @@ function frontendText(frontend) {
   return "frontend " + (frontend.address === null ? "*" : frontend.address) + ":" + frontend.port + (frontend.via ? " via " + frontend.via : "");
 }
 function chart(name) {
-  const points = (lastHistory && lastHistory.clusters[name]) || [];
+  const points = (lastHistory && own(lastHistory.clusters, name)) || [];
   const width = 400, height = 56;
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("class", "history");
@@ -122,17 +122,17 @@ function render(state) {
   const ready = document.getElementById("ready");
   ready.textContent = state.ready ? "in sync" : "initial sync pending";
   ready.className = state.ready ? "pill ok" : "pill";
-  const pages = {};
-  for (const balancer of state.balancers) if (balancer.statusPage) pages[balancer.name] = balancer.statusPage;
-  document.getElementById("statslinks").replaceChildren(...Object.entries(pages).map(function ([name, page]) {
-    return el("a", { href: statsUrl(page), target: "_blank", rel: "noopener", class: "stats-link", title: page.authenticated ? "asks for the stats password" : "" }, ["HAProxy stats" + (Object.keys(pages).length > 1 ? " (" + name + ")" : "")]);
+  const pages = new Map();
+  for (const balancer of state.balancers) if (balancer.statusPage) pages.set(balancer.name, balancer.statusPage);
+  document.getElementById("statslinks").replaceChildren(...[...pages].map(function ([name, page]) {
+    return el("a", { href: statsUrl(page), target: "_blank", rel: "noopener", class: "stats-link", title: page.authenticated ? "asks for the stats password" : "" }, ["HAProxy stats" + (pages.size > 1 ? " (" + name + ")" : "")]);
   }));
   const shown = state.clusters.filter(function (cluster) { return matches(cluster.name); });
   document.getElementById("shown").textContent = shown.length === state.clusters.length ? state.clusters.length + " clusters" : shown.length + " of " + state.clusters.length + " clusters";
   const clusters = shown.map(function (cluster) {
     const rows = cluster.members.map(function (member) {
       const label = member.status === null ? "not in HAProxy yet" : member.status;
-      const title = HEALTH_TITLE[member.health] + (member.check ? " — last check: " + member.check : "");
+      const title = own(HEALTH_TITLE, member.health) + (member.check ? " — last check: " + member.check : "");
       return el("tr", { "data-node": member.node, "data-health": member.health }, [
         el("td", {}, member.held ? [member.node + " ", el("span", { class: "tag warn", title: "discovery no longer lists it; the removal guard keeps it routed" }, ["held"])] : [member.node]),
         el("td", {}, [member.ip + ":" + member.port]),
@@ -144,7 +144,7 @@ function render(state) {
     const title = el("h2", {}, [cluster.name]);
     if (cluster.metaCluster) title.append(el("span", { class: "tag" }, ["meta: " + cluster.metaCluster]));
     if (cluster.hold) title.append(el("span", { class: "tag warn" }, ["held"]));
-    const page = cluster.frontend && pages[cluster.frontend.balancer];
+    const page = cluster.frontend && pages.get(cluster.frontend.balancer);
     if (page) title.append(el("span", { class: "links" }, [el("a", { href: statsUrl(page) + "#" + encodeURIComponent(cluster.name), target: "_blank", rel: "noopener", class: "stats-link" }, ["HAProxy stats"])]));
     const meta = el("div", { class: "meta" }, [
       el("span", { class: "frontend" }, [frontendText(cluster.frontend)]),
@@ -163,7 +163,7 @@ function render(state) {
   const changes = state.changes.filter(function (change) { return matches(change.cluster); }).slice(0, 20).map(function (change) {
     return el("li", { "data-change": change.change }, [
       timeEl(change.at),
-      el("span", {}, [el("span", { class: change.change }, [SIGN[change.change] || change.change]), " " + change.node + " ", el("span", { class: "tag" }, [change.cluster])]),
+      el("span", {}, [el("span", { class: change.change }, [own(SIGN, change.change) || change.change]), " " + change.node + " ", el("span", { class: "tag" }, [change.cluster])]),
       el("span", { class: "reason" }, [change.reason]),
     ]);
   });

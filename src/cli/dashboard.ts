@@ -132,8 +132,13 @@ export class Dashboard {
 
   history(now = Date.now()): DashboardHistory {
     const since = now - HISTORY_SPAN_MS;
-    const clusters: DashboardHistory['clusters'] = {};
-    for (const cluster of this.histories.clusters().sort()) clusters[cluster] = this.histories.points(cluster, since, HISTORY_POINTS);
+    // fromEntries defines own keys: a cluster may be called "__proto__" (an assignment would set the prototype instead).
+    const clusters: DashboardHistory['clusters'] = Object.fromEntries(
+      this.histories
+        .clusters()
+        .sort()
+        .map((cluster) => [cluster, this.histories.points(cluster, since, HISTORY_POINTS)]),
+    );
     return { at: new Date(now).toISOString(), intervalSeconds: this.intervalMs / 1000, spanSeconds: Math.min(HISTORY_SPAN_MS, this.histories.capacity * this.intervalMs) / 1000, clusters };
   }
 

@@ -50,5 +50,7 @@ function isoLocal(value) {
     (offset >= 0 ? "+" : "-") + pad(offset / 60) + ":" + pad(offset % 60);
 }
 function timeEl(value) { return value ? el("time", { datetime: value, title: value }, [isoLocal(value)]) : el("span", {}, ["-"]); }
+/** obj[key] when obj has it as its own: names like "constructor" or "__proto__" are valid cluster names */
+function own(obj, key) { return obj && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined; }
 function num(value) { return value === null || value === undefined ? "-" : String(value); }
 `;

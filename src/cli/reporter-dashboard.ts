@@ -67,9 +67,20 @@ export interface ReporterDashboardSource {
   drains: { readonly path: string; current(): DrainState | undefined };
 }
 
+const STATE_MAX_AGE_MS = 500;
+
 /** The reporter's page on its `--metrics-port`: `/` (HTML, polls `/api/state` every second) and `/api/state`. */
 export class ReporterDashboard {
+  private body: { at: number; json: Buffer } | undefined;
+
   constructor(private readonly source: ReporterDashboardSource) {}
+
+  /** Shared by every reader for STATE_MAX_AGE_MS: readers cost the reporter's checks nothing, whatever their number. */
+  private stateJson(): Buffer {
+    if (this.body && Date.now() - this.body.at < STATE_MAX_AGE_MS) return this.body.json;
+    this.body = { at: Date.now(), json: Buffer.from(JSON.stringify(this.state())) };
+    return this.body.json;
+  }
 
   routes(): Record<string, Route> {
     return {
@@ -79,7 +90,7 @@ export class ReporterDashboard {
       },
       '/api/state': (_request: IncomingMessage, response: ServerResponse) => {
         response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        response.end(JSON.stringify(this.state()));
+        response.end(this.stateJson());
       },
     };
   }

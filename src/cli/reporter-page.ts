@@ -73,7 +73,7 @@ function render(state) {
       return el("tr", { "data-port": String(port.port), "data-registration": port.registration }, [
         el("td", {}, [String(port.port)]),
         el("td", {}, [port.node]),
-        el("td", {}, [el("span", { class: "badge " + port.registration, title: REGISTRATION_TITLE[port.registration] }, [port.registration]), ...notes]),
+        el("td", {}, [el("span", { class: "badge " + port.registration, title: own(REGISTRATION_TITLE, port.registration) || "" }, [port.registration]), ...notes]),
         el("td", { class: "wrap" }, port.checks.length ? port.checks.map(checkLine) : ["no checks"]),
       ]);
     });

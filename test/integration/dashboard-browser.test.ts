@@ -62,6 +62,8 @@ before(async () => {
     'balancers/haproxy.yaml': { ...haproxySettings(dir.path), stats: { port: statsPort } },
     'clusters/web.yaml': { discovery: 'zookeeper', haproxy: { port: webPort } },
     'clusters/api.yaml': { discovery: 'zookeeper', haproxy: { port: apiPort, server_options: 'check inter 300 fall 1 rise 1' } },
+    // A valid cluster name that is also a property of every JS object; no port: a backend only.
+    'clusters/constructor.yaml': { discovery: 'zookeeper' },
   };
   for (const [path, content] of Object.entries(files)) {
     await mkdir(join(config, path, '..'), { recursive: true });
@@ -114,6 +116,8 @@ test('dashboard: a node appears with its HAProxy state and disappears, in a real
   await page.goto(`http://127.0.0.1:${dashboardPort}/`);
   assert.equal(await page.title(), 'Lighthouse writer');
   await page.locator('#ready').filter({ hasText: 'in sync' }).waitFor({ timeout: 15_000 });
+
+  assert.equal(await page.locator('article[data-cluster="constructor"] .frontend').textContent(), 'no frontend (backend only)');
 
   const node = `web-2.test:${backends[2]!.port}`;
   const row = page.locator(`article[data-cluster="web"] tr[data-node="${node}"]`);
@@ -188,7 +192,7 @@ test('dashboard: HAProxy stats link, health from HAProxy checks with their reaso
   await page.locator('article[data-cluster="web"]').waitFor({ state: 'detached', timeout: 5_000 });
   assert.equal(await page.locator('article[data-cluster="api"]').count(), 1);
   assert.equal(await page.locator('#changes li .tag', { hasText: 'web' }).count(), 0, 'changes of other clusters are filtered out');
-  assert.match((await page.locator('#shown').textContent()) ?? '', /^1 of 2 clusters$/);
+  assert.match((await page.locator('#shown').textContent()) ?? '', /^1 of 3 clusters$/);
   assert.match(page.url(), /#filter=AP$/);
   await page.reload();
   assert.equal(await page.locator('#filter').inputValue(), 'AP', 'the filter survives a reload (it is in the address)');

@@ -179,3 +179,16 @@ test('sampling: many members changing health at once are one entry, so membershi
   assert.deepEqual([changes[0]!.change, changes[0]!.node, changes[0]!.reason], ['health', '7 members', 'balancer: 7 UP \u2192 DOWN']);
   dashboard.close();
 });
+
+test('history: clusters named like Object\'s own properties ("__proto__", "constructor") keep their points', async () => {
+  const writer = new FakeWriter();
+  writer.configure('__proto__', 'constructor');
+  writer.report('__proto__', [node('a')]);
+  writer.report('constructor', [node('b')]);
+  const dashboard = new Dashboard(writer);
+  await dashboard.sample();
+  const json = JSON.parse(JSON.stringify(dashboard.history())) as { clusters: Record<string, unknown[]> };
+  assert.deepEqual(Object.keys(json.clusters).sort(), ['__proto__', 'constructor']);
+  assert.equal(Object.getOwnPropertyDescriptor(json.clusters, '__proto__')?.value?.length, 1);
+  dashboard.close();
+});
