@@ -22,6 +22,8 @@ import { convergence, type ConvergenceResult } from './scenarios/convergence.js'
 import { backendDeath, churn, type BackendDeathResult, type ChurnResult } from './scenarios/churn.js';
 import { scale, type ScaleResult } from './scenarios/scale.js';
 import { reporterCost, type ReporterResult } from './scenarios/reporter.js';
+import { fleet, type FleetResult } from './scenarios/fleet.js';
+import { watchFloor, type WatchFloorResult } from './scenarios/watch-floor.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -32,9 +34,21 @@ const wanted = (name: string): boolean => !only || only.includes(name);
 const log = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 /** Sizes: quick finishes in a few minutes on 2 cores; the full run is what docs/benchmarks.md reports. */
+// classicScale is on in quick runs too: the cold-start ratio (sync_10k_ms / classic_sync_10k_ms) needs both in one run.
+// Fleet: K simulated writers per step; a failed step ends the fleet series (see docs/benchmarks.md). The classic
+// strategy stops at K=300: it reads the whole 100-node cluster on every change (100 x K reads), which at K=1,000
+// keeps two cores saturated for ~25 s per change.
 const plan = quick
-  ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: false, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6 }
-  : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10 };
+  ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: true, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6, fleetK: [50], fleetChanges: 20, fleetClassicK: [50], fleetClassicChanges: 10 }
+  : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10, fleetK: [100, 300, 1000], fleetChanges: 200, fleetClassicK: [100, 300], fleetClassicChanges: 20 };
+
+// --fleet-k=100,300 / --fleet-classic-k=100 (empty: none) run only those fleet sizes, e.g. to rerun one step.
+const listArg = (name: string): number[] | undefined => {
+  const value = process.argv.slice(2).find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return value === undefined ? undefined : value.split(',').filter(Boolean).map(Number).filter((k) => Number.isInteger(k) && k > 0);
+};
+plan.fleetK = listArg('fleet-k') ?? plan.fleetK;
+plan.fleetClassicK = listArg('fleet-classic-k') ?? plan.fleetClassicK;
 
 interface Results {
   convergence: ConvergenceResult[];
@@ -45,6 +59,9 @@ interface Results {
   backendDeath?: BackendDeathResult;
   reporter?: ReporterResult;
   dashboardLoad?: DashboardLoadResult;
+  /** the bare ZooKeeper watch time, the floor of convergence */
+  floor?: WatchFloorResult;
+  fleet: FleetResult[];
   failures: string[];
 }
 
@@ -86,7 +103,7 @@ async function main(): Promise<void> {
   benchRoot = root;
   let zk: ZookeeperCluster | undefined;
   let client: ZkClient | undefined;
-  const results: Results = { convergence: [], guard: [], churn: [], scale: [], failures: [] };
+  const results: Results = { convergence: [], guard: [], churn: [], scale: [], fleet: [], failures: [] };
   let info: Record<string, unknown> = {};
   try {
     log(`${quick ? 'quick' : 'full'} run; temp dir ${root}`);
@@ -113,6 +130,7 @@ async function main(): Promise<void> {
       await step('convergence lighthouse (1,000 nodes in the cluster)', () => convergence(context, 'lighthouse', plan.convChanges, 'same-cluster'), (r) => results.convergence.push(r));
       await step('convergence lighthouse (1,000 nodes in another cluster)', () => convergence(context, 'lighthouse', plan.convChanges, 'other-cluster'), (r) => results.convergence.push(r));
       await step('convergence classic (1,000 nodes in another cluster)', () => convergence(context, 'classic', plan.classicConvChanges, 'other-cluster'), (r) => results.convergence.push(r));
+      await step('convergence floor (bare ZooKeeper watch, 1,000 children)', () => watchFloor(context, plan.convChanges), (r) => (results.floor = r));
     }
     // Opt-in: two more 1,000-node runs; full runs stay comparable with earlier ones.
     if (only?.includes('convergence-dashboard')) {
@@ -146,6 +164,18 @@ async function main(): Promise<void> {
       if (plan.classicScale) await step('scale classic', () => scale(context, 'classic', plan.idleSeconds), (r) => results.scale.push(r));
     }
     if (wanted('reporter')) await step('reporter', () => reporterCost(context, plan.reporterServices, plan.reporterSeconds), (r) => (results.reporter = r));
+    if (wanted('fleet')) {
+      // Shipped and classic strategies alternate per K, so both see the same machine at each size.
+      for (const k of [...new Set([...plan.fleetK, ...plan.fleetClassicK])].sort((a, b) => a - b)) {
+        const before = results.failures.length;
+        if (plan.fleetK.includes(k)) await step(`fleet lighthouse K=${k}`, () => fleet(context, 'lighthouse', k, plan.fleetChanges, true), (r) => results.fleet.push(r));
+        if (plan.fleetClassicK.includes(k)) await step(`fleet classic K=${k}`, () => fleet(context, 'classic', k, plan.fleetClassicChanges, true), (r) => results.fleet.push(r));
+        if (results.failures.length > before) {
+          log(`fleet: stopping at K=${k} (it failed; a larger K would not get further on this machine)`);
+          break;
+        }
+      }
+    }
   } finally {
     await client?.close().catch(() => undefined);
     await cleanupAll();
@@ -214,8 +244,63 @@ function summarize(results: Results): Record<string, number | null> {
     guard_off_convergence_p99_ms: num(results.guard.find((r) => !r.removalGuard)?.all.p99),
     guard_on_convergence_p50_ms: num(results.guard.find((r) => r.removalGuard)?.all.p50),
     guard_on_convergence_p99_ms: num(results.guard.find((r) => r.removalGuard)?.all.p99),
+    convergence_floor_p50_ms: num(results.floor?.watch.p50),
+    convergence_floor_p99_ms: num(results.floor?.watch.p99),
+    convergence_floor_list_p99_ms: num(results.floor?.watchAndList.p99),
+    ...ratios(results),
+    ...fleetKeys(results.fleet),
     failures: results.failures.length,
   };
+}
+
+/** Part 5 of issue 15: the single-writer targets, as ratios of figures taken in the same run. */
+function ratios(results: Results): Record<string, number | null> {
+  const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || !Number.isFinite(a) || !(b > 0) ? null : round(a / b, 2));
+  const same = results.convergence.find((r) => r.mode === 'lighthouse' && r.layout === 'same-cluster');
+  const sc = (mode: string) => results.scale.find((r) => r.mode === mode);
+  return {
+    // target <= 1: cold start not slower than classic
+    sync_10k_vs_classic_ratio: ratio(sc('lighthouse')?.syncMs, sc('classic')?.syncMs),
+    // target <= 2: convergence p99 within 2x the bare watch's p99
+    convergence_vs_floor_p99_ratio: ratio(same?.all.p99, results.floor?.watch.p99),
+    // target <= 1.3: reporter CPU within 1.3x the same sockets doing nothing else
+    reporter_vs_floor_cpu_ratio: ratio(results.reporter?.cpuPercentOfOneCore, results.reporter?.floorCpuPercentOfOneCore),
+  };
+}
+
+/** Headline fleet keys at the largest K the shipped strategy reached, per-K keys, and the classic strategy's. */
+function fleetKeys(fleetResults: readonly FleetResult[]): Record<string, number | null> {
+  const keys: Record<string, number | null> = {};
+  const put = (prefix: string, r: FleetResult | undefined): void => {
+    keys[`${prefix}writers`] = num(r?.writers);
+    keys[`${prefix}convergence_p50_ms`] = num(r?.convergence.p50);
+    keys[`${prefix}convergence_p99_ms`] = num(r?.convergence.p99);
+    keys[`${prefix}convergence_max_ms`] = num(r?.convergence.max);
+    keys[`${prefix}zk_requests_per_change_per_writer`] = num(r?.zkRequestsPerChangePerWriter);
+    keys[`${prefix}recovery_ms`] = num(r?.restart?.recoveryMs ?? undefined);
+    keys[`${prefix}restart_downtime_ms`] = num(r?.restart?.downtimeMs ?? undefined);
+    keys[`${prefix}peak_requests_per_s`] = num(r?.restart?.peakRequestsPerSecond);
+    keys[`${prefix}zk_latency_p99_ms`] = num(r?.restart?.zkReadLatencyP99Ms);
+    keys[`${prefix}expiry_recovery_ms`] = num(r?.expiry?.recoveryMs ?? undefined);
+    keys[`${prefix}expiry_peak_requests_per_s`] = num(r?.expiry?.peakRequestsPerSecond);
+    keys[`${prefix}expiry_zk_latency_p99_ms`] = num(r?.expiry?.zkReadLatencyP99Ms);
+    keys[`${prefix}expiry_reads_done_ms`] = num(r?.expiry?.settledMs ?? undefined);
+    keys[`${prefix}expiry_reads_per_writer`] = num(r?.expiry?.readsPerWriter);
+    keys[`${prefix}ensemble_cpu_pct`] = num(r?.ensembleCpuPercent);
+    keys[`${prefix}rss_kb_per_writer`] = num(r?.rssKbPerWriter);
+  };
+  const largest = (strategy: string): FleetResult | undefined => fleetResults.filter((r) => r.strategy === strategy).sort((a, b) => b.writers - a.writers)[0];
+  put('fleet_', largest('lighthouse'));
+  put('classic_fleet_', largest('classic'));
+  for (const r of fleetResults) {
+    const prefix = `${r.strategy === 'classic' ? 'classic_' : ''}fleet_k${r.writers}_`;
+    keys[`${prefix}convergence_p99_ms`] = num(r.convergence.p99);
+    keys[`${prefix}zk_requests_per_change_per_writer`] = num(r.zkRequestsPerChangePerWriter);
+    keys[`${prefix}recovery_ms`] = num(r.restart?.recoveryMs ?? undefined);
+    keys[`${prefix}expiry_recovery_ms`] = num(r.expiry?.recoveryMs ?? undefined);
+    keys[`${prefix}peak_requests_per_s`] = num(r.restart?.peakRequestsPerSecond);
+  }
+  return keys;
 }
 
 function table(results: Results, info: Record<string, unknown>): string {
@@ -232,6 +317,7 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('  add p50 / p99 (ms)', (m) => `${fmt(conv(m)?.add.p50)} / ${fmt(conv(m)?.add.p99)}`);
   both('  remove p50 / p99 (ms)', (m) => `${fmt(conv(m)?.remove.p50)} / ${fmt(conv(m)?.remove.p99)}`);
   both('  ZooKeeper requests per change', (m) => fmt(num(conv(m)?.zkRequestsPerChange)));
+  both('  acknowledgement writes per change (changes < 1 s apart coalesce)', (m) => fmt(num(conv(m)?.ackWritesPerChange ?? undefined)));
   for (const run of results.guard) {
     rows.push([`removal guard ${run.removalGuard ? 'on' : 'off'}: convergence p50 / p99, remove p99 (ms)`, `${fmt(num(run.all.p50))} / ${fmt(num(run.all.p99))}, ${fmt(num(run.remove.p99))} (n=${fmt(run.all.n)})`, '']);
   }
@@ -252,6 +338,16 @@ function table(results: Results, info: Record<string, unknown>): string {
     `${fmt(results.reporter?.floorCpuPercentOfOneCore)} (${fmt(results.reporter?.floorKernelPercentOfOneCore)})`,
     '',
   ]);
+  if (results.floor) rows.push(['bare ZooKeeper watch (floor): p50 / p99 (ms); with re-list p99', `${fmt(results.floor.watch.p50)} / ${fmt(results.floor.watch.p99)}; ${fmt(results.floor.watchAndList.p99)}`, '']);
+  for (const k of [...new Set(results.fleet.map((r) => r.writers))]) {
+    const f = (strategy: string) => results.fleet.find((r) => r.writers === k && r.strategy === strategy);
+    both(`fleet K=${k}: convergence p50 / p99 / max (ms)`, (m) => `${fmt(f(m)?.convergence.p50)} / ${fmt(f(m)?.convergence.p99)} / ${fmt(f(m)?.convergence.max)}`);
+    both('  requests per change per writer (client) / packets (server)', (m) => `${fmt(f(m)?.zkRequestsPerChangePerWriter)} / ${fmt(f(m)?.zkPacketsPerChangePerWriter)}`);
+    both('  ensemble CPU % / read p99 / max latency (ms)', (m) => `${fmt(f(m)?.ensembleCpuPercent)} / ${fmt(f(m)?.zkReadLatencyP99Ms)} / ${fmt(f(m)?.zkMaxLatencyMs)}`);
+    both('  RSS / heap per writer (KB); simulator CPU per change (ms, all writers)', (m) => `${fmt(f(m)?.rssKbPerWriter)} / ${fmt(f(m)?.heapKbPerWriter)}; ${fmt(f(m)?.simulatorCpuMsPerChange)}`);
+    both('  ensemble restart: recovered / down (ms), peak req/s, read p99 (ms)', (m) => `${fmt(f(m)?.restart?.recoveryMs)} / ${fmt(f(m)?.restart?.downtimeMs)}, ${fmt(f(m)?.restart?.peakRequestsPerSecond)}, ${fmt(f(m)?.restart?.zkReadLatencyP99Ms)}`);
+    both('  all sessions expired: recovered / reads done (ms), peak req/s, read p99 (ms), reads/writer', (m) => `${fmt(f(m)?.expiry?.recoveryMs)} / ${fmt(f(m)?.expiry?.settledMs)}, ${fmt(f(m)?.expiry?.peakRequestsPerSecond)}, ${fmt(f(m)?.expiry?.zkReadLatencyP99Ms)}, ${fmt(f(m)?.expiry?.readsPerWriter)}`);
+  }
   const dash = results.dashboardLoad;
   if (dash) {
     rows.push([

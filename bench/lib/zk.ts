@@ -9,8 +9,8 @@ export interface BenchNode {
 }
 
 /** Node data exactly as a reporter writes it (the wire format of SPEC §3). */
-export function nodeData(node: BenchNode): Buffer {
-  return Buffer.from(encodeNode({ host: node.host, ip: '127.0.0.1', port: node.port, metadata: {}, peer: { name: node.host, ip: '127.0.0.1', port: 1024 } }), 'utf8');
+export function nodeData(node: BenchNode, metadata: Record<string, number> = {}): Buffer {
+  return Buffer.from(encodeNode({ host: node.host, ip: '127.0.0.1', port: node.port, metadata, peer: { name: node.host, ip: '127.0.0.1', port: 1024 } }), 'utf8');
 }
 
 export function nodePath(base: string, cluster: string, node: BenchNode): string {

@@ -25,8 +25,14 @@ export interface ConvergenceResult {
   all: ReturnType<typeof summary>;
   failedRequests: number;
   timeouts: number;
-  /** ZooKeeper requests per change, server-wide, minus the benchmark's own create/delete */
+  /** ZooKeeper requests per change, server-wide, minus the benchmark's own create/delete (the writer's acknowledgement writes included) */
   zkRequestsPerChange: number;
+  /**
+   * writes of the writer's acknowledgement record per change (changes here
+   * come faster than one a second, so they coalesce: below 1; one change at a
+   * time costs 1, see test/integration/writer-acks-cost.test.ts); null: no metric
+   */
+  ackWritesPerChange: number | null;
   /**
    * Where the time goes, from the writer's own log (1 ms resolution): znode
    * change -> member set logged (ZooKeeper watch + re-read), and member set
@@ -100,6 +106,12 @@ async function writerCounter(port: number, name: string): Promise<number | null>
   return line === undefined ? null : Number(line.split(' ').at(-1));
 }
 
+/** Acknowledgement records written (every discovery, successful writes only); null when the writer has no such metric. */
+async function ackWrites(port: number): Promise<number | null> {
+  const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n').filter((entry) => entry.startsWith('lighthouse_ack_writes_total{') && entry.includes('result="ok"'));
+  return lines.length === 0 ? null : lines.reduce((sum, entry) => sum + Number(entry.split(' ').at(-1)), 0);
+}
+
 /**
  * Convergence: time from a znode create/delete to the first request routed
  * accordingly through HAProxy. A probe node is created and deleted over and
@@ -167,11 +179,13 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     // writer that runs for days does on a change.
     const warmup = mode === 'classic' ? 0 : WARMUP_CHANGES;
     let packetsBefore = 0;
+    let ackWritesBefore: number | null = null;
     for (let index = -warmup; index < changes; index += 1) {
       if (index === 0) {
         // Let the writer's background work (file write) settle before timing.
         await sleep(500);
         packetsBefore = await zkPackets(context);
+        ackWritesBefore = await ackWrites(writer.metricsPort);
       }
       const measured = index >= 0;
       const node: BenchNode = { host: measured ? `p${Math.floor(index / 2)}.conv.bench` : `w${Math.floor((index + warmup) / 2)}.conv.bench`, port: probePort };
@@ -219,10 +233,12 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     const statReadsAfter = await writerCounter(writer.metricsPort, 'lighthouse_haproxy_stat_reads_total');
     const statReads = statReadsBefore === null || statReadsAfter === null ? null : statReadsAfter - statReadsBefore;
     const packetsAfter = await zkPackets(context);
+    const ackWritesAfter = await ackWrites(writer.metricsPort);
+    const ackWritesPerChange = ackWritesBefore === null || ackWritesAfter === null ? null : (ackWritesAfter - ackWritesBefore) / changes;
     // Each change: the bench's own create or delete (1 request) is not the writer's.
     const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
+    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, ackWritesPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
   } catch (error) {
     throw await writer.explain(error);
   } finally {

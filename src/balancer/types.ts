@@ -93,4 +93,19 @@ export interface Balancer<ClusterConfig = unknown> {
   stats?(): BalancerStats | null;
   /** Stops managing the balancer; the balancer itself keeps serving. */
   close(): Promise<void>;
+  /**
+   * Servers out of routing that still have sessions, read fresh (not from a
+   * cache older than the last sync): what writer acknowledgements report as
+   * draining. Optional: a balancer without it reports nothing draining.
+   */
+  drainingSessions?(): Promise<DrainingServer[]>;
+}
+
+/** A server taken out of routing (removed, or in maintenance) that still has sessions. */
+export interface DrainingServer {
+  /** the cluster (HAProxy backend) */
+  cluster: string;
+  /** host:port */
+  server: string;
+  sessions: number;
 }

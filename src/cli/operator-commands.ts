@@ -4,10 +4,11 @@ import type { CheckConfigOptions } from './check-config-command.js';
 import type { StatusOptions } from './status-command.js';
 import type { DrainCommandOptions } from './drain-command.js';
 import type { ReleaseHoldOptions } from './release-hold-command.js';
+import type { FleetOptions } from './fleet-command.js';
 import type { MaintenanceOptions } from './maintenance-command.js';
 import type { ConfigDumpOptions } from './config-dump-command.js';
 
-/** The operator's commands next to the two daemons: demo, check-config, config-dump, status, drain, undrain, maintenance, release-hold. */
+/** The operator's commands next to the two daemons: demo, check-config, config-dump, status, drain, undrain, fleet, maintenance, release-hold. */
 export function registerOperatorCommands(program: Command): void {
   program
     .command('demo')
@@ -42,6 +43,8 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<service>', 'service name (services/<service>.yaml)')
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
     .option('--reason <text>', 'why, shown by `lighthouse status`')
+    .option('--wait', 'then wait until every live writer consuming the cluster runs a member set without the node and has no sessions on it (exit 1 naming those that do not in time)')
+    .option('--timeout <seconds>', 'how long --wait waits (default 60, at most 2147483)', boundedInteger(MAX_TIMER_MS / 1000))
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runDrain(configDir, service, options));
 
@@ -51,8 +54,21 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<config_dir>', 'the reporter\'s config directory')
     .argument('<service>', 'service name')
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
+    .option('--wait', 'then wait until every live writer consuming the cluster runs a member set with the node (exit 1 naming those that do not in time)')
+    .option('--timeout <seconds>', 'how long --wait waits (default 60, at most 2147483)', boundedInteger(MAX_TIMER_MS / 1000))
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, service: string, options: DrainCommandOptions) => (await import('./drain-command.js')).runUndrain(configDir, service, options));
+
+  program
+    .command('fleet')
+    .description('the live writers and, per cluster, the version of the member set each one runs, how far behind the newest, holds and sessions still draining (from the writers\' acknowledgement records)')
+    .argument('<config_dir>', 'a config directory whose discovery/*.yaml reach the fleet\'s backends')
+    .option('--cluster <name>', 'only this cluster')
+    .option('--json', 'machine-readable output (schema in docs/running.md)')
+    .option('--within <seconds>', 'exit 1 when a writer has run an older version than the newest for longer than this', nonNegativeNumber)
+    .option('--timeout <ms>', 'how long to wait for each discovery backend (at most 600000)', boundedInteger(600_000), 5000)
+    .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
+    .action(async (configDir: string, options: FleetOptions) => (await import('./fleet-command.js')).runFleet(configDir, options));
 
   program
     .command('maintenance')
@@ -95,6 +111,12 @@ function collectPort(value: string, previous: number[]): number[] {
 function positiveInteger(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('must be a positive whole number');
+  return number;
+}
+
+function nonNegativeNumber(value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < 0) throw new InvalidArgumentError('must be a number of seconds, 0 or more');
   return number;
 }
 

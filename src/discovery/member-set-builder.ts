@@ -28,6 +28,7 @@ export interface DecodedChild {
 export class MemberSetBuilder {
   private lastEncoded: readonly string[] | undefined;
   private lastRejected: readonly RejectedNode[] = [];
+  private lastVersion: string | undefined;
   private readonly loggedRejections = new Map<string, bigint>();
 
   constructor(
@@ -42,7 +43,7 @@ export class MemberSetBuilder {
    * sets through a JSON fingerprint and computed every key twice, so the work
    * here is one sort and one pass.
    */
-  report(children: readonly DecodedChild[]): void {
+  report(children: readonly DecodedChild[], version?: bigint): void {
     const sorted = isSortedByName(children) ? children : [...children].sort(byName);
     const keys = sorted.map((child) => (child.node.ok ? nodeKey(child.node.value) : ''));
     const owner = membersByKey(sorted, (child, index) => (child.node.ok ? keys[index] : undefined), (child) => child.name);
@@ -73,11 +74,14 @@ export class MemberSetBuilder {
       const stillRejected = new Set(rejected.map((entry) => entry.znode));
       for (const path of this.loggedRejections.keys()) if (!stillRejected.has(path)) this.loggedRejections.delete(path);
     }
-    if (this.lastEncoded !== undefined && sameStrings(encoded, this.lastEncoded) && sameRejections(rejected, this.lastRejected)) return;
+    const versionText = version?.toString();
+    // A new version alone is reported too (a reporter's node re-created with the same data): writers acknowledge it.
+    if (this.lastEncoded !== undefined && sameStrings(encoded, this.lastEncoded) && sameRejections(rejected, this.lastRejected) && versionText === this.lastVersion) return;
     this.lastEncoded = encoded;
     this.lastRejected = rejected;
+    this.lastVersion = versionText;
     try {
-      this.onMembers({ cluster: this.cluster, members, rejected });
+      this.onMembers({ cluster: this.cluster, members, rejected, ...(versionText === undefined ? {} : { version: versionText }) });
     } catch (error) {
       this.logger.error({ err: error, cluster: this.cluster }, 'member set listener failed');
     }

@@ -13,6 +13,13 @@ export interface MemberSet {
   cluster: string;
   members: readonly ClusterNode[];
   rejected: readonly RejectedNode[];
+  /**
+   * Where the backend's history stood when this set was read, comparable
+   * across processes watching the same cluster (ZooKeeper: the newest zxid
+   * that touched the folder's children, etcd: a revision); decimal. Writers
+   * acknowledge it (docs/fleet-safety.md). Absent from plugins that have none.
+   */
+  version?: string;
 }
 
 export interface RejectedNode {
@@ -50,6 +57,20 @@ export interface RegistrationHolder {
 }
 
 /**
+ * Small records one process keeps in the backend while its session lives
+ * (ZooKeeper: ephemeral znodes, etcd: keys on the session's lease), all in
+ * one folder of the backend: the writers' acknowledgements.
+ */
+export interface RecordStore {
+  /** where the records are, for messages */
+  readonly location: string;
+  /** Creates or replaces this session's record `name`; one write when it is ours already. */
+  publish(name: string, data: string): Promise<void>;
+  /** Every record in the folder, by name (the folder missing: none). Rejects when the backend does not answer. */
+  read(): Promise<Map<string, string>>;
+}
+
+/**
  * A discovery backend instance (one per `discovery/*.yaml` file per daemon).
  * The writer uses `watch`; the reporter uses `publish`/`unpublish`/`isPublished`.
  */
@@ -82,4 +103,7 @@ export interface Discovery {
 
   /** Closes the session; ephemeral registrations disappear with it. */
   close(): Promise<void>;
+
+  /** The writers' acknowledgement records; absent when the plugin keeps none. */
+  readonly acks?: RecordStore;
 }

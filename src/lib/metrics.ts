@@ -34,6 +34,7 @@ export function createWriterMetrics() {
     membershipChanges: new Counter({ name: 'lighthouse_membership_changes_total', help: 'member set changes received from discovery', labelNames: ['cluster'], registers: [registry] }),
     syncs: new Counter({ name: 'lighthouse_balancer_syncs_total', help: 'balancer syncs, by result', labelNames: ['balancer', 'result'], registers: [registry] }),
     syncDuration: new Histogram({ name: 'lighthouse_balancer_sync_duration_seconds', help: 'time to bring the balancer in line with the desired state', labelNames: ['balancer'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    ackWrites: new Counter({ name: 'lighthouse_ack_writes_total', help: 'writes of this writer\'s acknowledgement record (what its balancers run) to discovery, by result', labelNames: ['discovery', 'result'], registers: [registry] }),
     convergence: new Histogram({ name: 'lighthouse_convergence_seconds', help: 'time from a member set arriving from discovery to the balancer applying it', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
   };
 }

@@ -6,6 +6,7 @@ import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import type { AppliedCluster } from './ack-publisher.js';
 import type { ClusterStateStore } from './cluster-state.js';
 
 interface ActiveBalancer {
@@ -24,6 +25,10 @@ export interface BalancerSyncOptions {
   retry: () => void;
   /** a sync applied member changes that arrived since the last one */
   applied: () => void;
+  /** before each sync: what it hands the balancers, acknowledged once every one took it (writer acknowledgements) */
+  capture?: () => AppliedCluster[];
+  /** after a sync every balancer took (and there is at least one): what `capture` returned before it */
+  synced?: (clusters: AppliedCluster[]) => void;
 }
 
 /**
@@ -50,6 +55,11 @@ export class BalancerSync {
   /** True once every balancer has been synced at least once. */
   get ready(): boolean {
     return this.firstSyncDone;
+  }
+
+  /** A sync runs, waits, or is to be retried: what the balancers run may be older than the cluster state. */
+  get busy(): boolean {
+    return this.syncing !== undefined || this.pendingSince !== undefined || this.retryTimer !== undefined;
   }
 
   get size(): number {
@@ -133,6 +143,8 @@ export class BalancerSync {
     const { metrics, logger } = this.options;
     const since = this.pendingSince;
     this.pendingSince = undefined;
+    // Captured before the balancers see it: what is acknowledged after they took it.
+    const applying = this.options.capture?.() ?? [];
     let failed = false;
     for (const [name, active] of this.balancers) {
       const clusters = this.balancedClusters(active.item);
@@ -154,7 +166,10 @@ export class BalancerSync {
     }
     this.retryBackoff.reset();
     if (since !== undefined) metrics.convergence.observe((performance.now() - since) / 1000);
-    if (this.balancers.size > 0) this.firstSyncDone = true;
+    if (this.balancers.size > 0) {
+      this.firstSyncDone = true;
+      this.options.synced?.(applying);
+    }
     if (since !== undefined) this.options.applied();
     for (const listener of this.syncListeners) listener();
   }

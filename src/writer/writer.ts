@@ -1,4 +1,6 @@
-import type { Balancer } from '../balancer/types.js';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Balancer, DrainingServer } from '../balancer/types.js';
 import type { ClusterItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
@@ -12,6 +14,7 @@ import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
+import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
 import { ClusterStateStore, type ChangeCause, type ClusterState, type MemberChange } from './cluster-state.js';
 import { HoldKeeper } from './hold-keeper.js';
@@ -80,6 +83,7 @@ export class Writer {
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
   private readonly changeListeners = new Set<(change: MemberChange, cause: ChangeCause) => void>();
+  private readonly acks: AckPublisher;
 
   constructor(private readonly options: WriterOptions) {
     this.logger = options.log.logger;
@@ -90,9 +94,15 @@ export class Writer {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
         if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
-        else this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+        else {
+          this.logger.info({ discovery: name }, `discovery "${name}" connected`);
+          this.acks.reconnected(name);
+        }
       },
-      onSession: () => this.metrics.sessions.inc({ discovery: name }),
+      onSession: () => {
+        this.metrics.sessions.inc({ discovery: name });
+        this.acks.renewed(name);
+      },
     }));
     this.watcher = new ConfigWatcher(new ConfigDirectory(options.configDir, options.registries, ['logging', 'plugins', 'balancer', 'discovery', 'cluster']), {
       logger: this.logger.child({ module: 'config' }),
@@ -123,6 +133,17 @@ export class Writer {
       snapshot: () => this.snapshot,
       retry: () => this.requestSync(),
       applied: () => this.scheduleCacheWrite(),
+      capture: () => [...this.snapshot.clusters.values()].map((item) => this.acks.capture(item.name, item.discovery, this.state.get(item.name))),
+      synced: (clusters) => this.acks.applied(clusters),
+    });
+    this.acks = new AckPublisher({
+      host: hostname(),
+      configDir: resolve(options.configDir),
+      stateDir: resolve(options.stateDir ?? defaultStateDir(options.configDir)),
+      logger: this.logger,
+      store: (discovery) => this.pool.get(discovery)?.instance.acks,
+      draining: () => this.drainingSessions(),
+      writes: this.metrics.ackWrites,
     });
     this.quiescence = new Quiescence(() => void this.balancers.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
@@ -191,6 +212,7 @@ export class Writer {
       active.watch.close();
       this.watches.delete(name);
       this.state.forget(name);
+      this.acks.forget(name);
       this.missingDiscovery.delete(name);
       this.metrics.members.remove({ cluster: name });
       this.metrics.rejectedNodes.remove({ cluster: name });
@@ -250,10 +272,33 @@ export class Writer {
   private onMembers(set: MemberSet): void {
     if (this.stopped || !this.snapshot.clusters.has(set.cluster)) return;
     const change = this.state.update(set);
+    this.acks.listed(set.cluster, set.version);
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
     if (change) this.applyChange(change, 'discovery');
+    else this.acknowledgeUnchanged(set.cluster);
+  }
+
+  /**
+   * The same members at a new version (or a hold's numbers changed): what
+   * the balancers run is that version already, unless a sync is due or
+   * failed; then the next sync acknowledges it.
+   */
+  private acknowledgeUnchanged(cluster: string): void {
+    const item = this.snapshot.clusters.get(cluster);
+    if (!item || !this.balancers.ready) return;
+    if (this.balancers.busy) {
+      this.requestSync();
+      return;
+    }
+    this.acks.applied([this.acks.capture(cluster, item.discovery, this.state.get(cluster))]);
+  }
+
+  /** Servers out of routing that still have sessions, over every balancer that can tell. */
+  private async drainingSessions(): Promise<DrainingServer[]> {
+    const lists = await Promise.all(this.balancers.names().map((name) => this.balancers.get(name)?.drainingSessions?.() ?? Promise.resolve([])));
+    return lists.flat();
   }
 
   private applyChange(change: MemberChange, cause: ChangeCause): void {
@@ -313,6 +358,7 @@ export class Writer {
     this.quiescence.cancel();
     this.balancers.stop();
     clearTimeout(this.startupTimer);
+    this.acks.close();
     await this.holds.close();
     await this.watcher.close();
     await this.balancers.settled();

@@ -67,3 +67,12 @@ test('a change in the rejections alone is reported, and members come out in name
   assert.equal(sets.length, 3, 'the rejection went away');
   assert.deepEqual(sets[2]?.rejected, []);
 });
+
+test('a new version of the same members is reported (writers acknowledge it); the same version again is not', () => {
+  const { builder: reporter, sets } = setup();
+  reporter.report([child('a:80', 1, node('a', 80))], 10n);
+  reporter.report([child('a:80', 1, node('a', 80))], 10n);
+  reporter.report([child('a:80', 2, node('a', 80))], 12n);
+  assert.deepEqual(sets.map((set) => set.version), ['10', '12']);
+  assert.deepEqual(sets[1]!.members.map((member) => member.host), ['a']);
+});

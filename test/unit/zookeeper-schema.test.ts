@@ -45,3 +45,15 @@ test('digest identity matches ZooKeeper\'s DigestAuthenticationProvider', () => 
   // java ... org.apache.zookeeper.server.auth.DigestAuthenticationProvider super:secret
   assert.equal(digestId({ user: 'super', password: 'secret' }), 'super:lK75jTNcA+U9vtVEw5vB51mj/w4=');
 });
+
+test('acks_path: writer-acks next to path by default, or as set; the same rules as path', async () => {
+  const { acksPathOf } = await import('../../src/discovery/zookeeper/schema.js');
+  const { acksPrefixOf, etcdConfigSchema } = await import('../../src/discovery/etcd/schema.js');
+  assert.equal(acksPathOf(zookeeperConfigSchema.parse({ hosts: ['zk:1'], path: '/lighthouse/services' })), '/lighthouse/writer-acks');
+  assert.equal(acksPathOf(zookeeperConfigSchema.parse({ hosts: ['zk:1'], path: '/services' })), '/writer-acks');
+  assert.equal(acksPathOf(zookeeperConfigSchema.parse({ hosts: ['zk:1'], path: '/a', acks_path: '/ops/acks' })), '/ops/acks');
+  assert.ok(!zookeeperConfigSchema.safeParse({ hosts: ['zk:1'], path: '/a', acks_path: 'acks' }).success);
+  assert.ok(!zookeeperConfigSchema.safeParse({ hosts: ['zk:1'], path: '/a', acks_path: '/zookeeper/acks' }).success);
+  assert.equal(acksPrefixOf(etcdConfigSchema.parse({ endpoints: ['http://127.0.0.1:2379'], prefix: '/lighthouse/services' })), '/lighthouse/writer-acks');
+  assert.ok(!etcdConfigSchema.safeParse({ endpoints: ['http://127.0.0.1:2379'], prefix: '/a', acks_prefix: '/a/../b' }).success);
+});

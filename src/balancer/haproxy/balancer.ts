@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/logger.js';
-import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, RenderedBalancerConfig } from '../types.js';
+import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, DrainingServer, RenderedBalancerConfig } from '../types.js';
 import { ConfigFile } from './config-file.js';
+import { DrainingSessions } from './draining.js';
 import { HaproxyHealth } from './health.js';
 import { haproxyFrontends, haproxyStatusPage } from './frontends.js';
 import { haproxyPaths } from './paths.js';
@@ -61,6 +62,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly ops: RuntimeOps;
   private readonly supervisor: HaproxySupervisor;
   private readonly policy: SyncPolicy;
+  private readonly draining: DrainingSessions;
   private queue: Promise<unknown> = Promise.resolve();
   /** the clusters of the last sync, for the frontends the dashboard shows */
   private lastClusters: readonly Cluster[] = [];
@@ -81,6 +83,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
     });
     this.control = new HaproxyControl(paths, adminSocket(paths.adminSocket), process);
     this.health = new HaproxyHealth(paths.down, logger);
+    this.draining = new DrainingSessions(paths.adminSocket);
     this.file = new ConfigFile({
       paths,
       process,
@@ -142,6 +145,10 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       frontends: () => haproxyFrontends(this.config, this.lastClusters),
       statusPage: haproxyStatusPage(this.config),
     };
+  }
+
+  drainingSessions(): Promise<DrainingServer[]> {
+    return this.draining.read();
   }
 
   async close(): Promise<void> {

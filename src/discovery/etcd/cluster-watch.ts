@@ -48,6 +48,8 @@ export interface EtcdClusterWatcherOptions {
  */
 export class EtcdClusterWatcher implements ClusterWatch {
   private entries = new Map<string, Entry>();
+  /** the revision the set is valid at: the read's, then each applied event's */
+  private version = 0n;
   private watch: RangeWatch | undefined;
   private closed = false;
   private readonly members: MemberSetBuilder;
@@ -102,6 +104,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
     const entries = new Map<string, Entry>();
     for (const kv of kvs) entries.set(kv.key.toString('utf8'), this.decode(kv));
     this.entries = entries;
+    this.version = revision;
     this.emit();
     this.watch = new RangeWatch({
       connection: this.options.connection,
@@ -158,6 +161,9 @@ export class EtcdClusterWatcher implements ClusterWatch {
       const key = event.kv.key.toString('utf8');
       if (event.type === 'Delete') this.entries.delete(key);
       else this.entries.set(key, this.decode(event.kv));
+      // A delete event's mod_revision is the revision of the delete.
+      const revision = BigInt(event.kv.mod_revision);
+      if (revision > this.version) this.version = revision;
     }
     this.lastFailure = undefined;
     this.emit();
@@ -171,7 +177,7 @@ export class EtcdClusterWatcher implements ClusterWatch {
   }
 
   private emit(): void {
-    this.members.report([...this.entries].map(([key, entry]) => ({ name: this.nameOf(key), path: key, version: entry.modRevision, node: entry.node })));
+    this.members.report([...this.entries].map(([key, entry]) => ({ name: this.nameOf(key), path: key, version: entry.modRevision, node: entry.node })), this.version);
   }
 
   private nameOf(key: string): string {

@@ -1,12 +1,13 @@
 import type { Logger } from '../../lib/logger.js';
 import type { ClusterNode } from '../node.js';
-import type { ClusterWatch, Discovery, DiscoveryEvents, MemberSet, SessionState } from '../types.js';
+import type { ClusterWatch, Discovery, DiscoveryEvents, MemberSet, RecordStore, SessionState } from '../types.js';
 import { EtcdConnection } from './client.js';
 import { EtcdClusterWatcher } from './cluster-watch.js';
 import { HistoryNotice } from './history-notice.js';
 import { clusterPrefix } from './keys.js';
+import { EtcdRecords } from './records.js';
 import { EtcdRegistrar } from './registrar.js';
-import type { EtcdConfig } from './schema.js';
+import { acksPrefixOf, type EtcdConfig } from './schema.js';
 import { LeaseSession } from './session.js';
 
 /**
@@ -19,6 +20,7 @@ import { LeaseSession } from './session.js';
 export class EtcdDiscovery implements Discovery {
   readonly connection: EtcdConnection;
   readonly session: LeaseSession;
+  readonly acks: RecordStore;
   private readonly registrar: EtcdRegistrar;
   private readonly watches = new Set<EtcdClusterWatcher>();
   private readonly historyNotice: HistoryNotice;
@@ -42,6 +44,7 @@ export class EtcdDiscovery implements Discovery {
       logger,
       onLost: (service, key, holder) => this.events.onLost?.(service, key, holder),
     });
+    this.acks = new EtcdRecords(this.connection, this.session, acksPrefixOf(config));
     this.session.onState((state) => this.events.onStateChange?.(state));
     this.session.onLease((leaseId) => this.events.onSession?.(leaseId));
   }

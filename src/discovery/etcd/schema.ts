@@ -46,6 +46,12 @@ export const etcdConfigSchema = z
     operation_timeout_ms: z.number().int().min(50).max(600_000).default(5_000),
     auth: authSchema.optional(),
     tls: tlsSchema.optional(),
+    /** where writers keep their acknowledgement records (docs/fleet-safety.md); default: `writer-acks` next to `prefix` */
+    acks_prefix: z
+      .string()
+      .regex(KEY_PREFIX, 'must be an absolute key prefix like /lighthouse/writer-acks (no trailing "/")')
+      .refine((value) => value.split('/').every((segment) => segment !== '.' && segment !== '..'), 'must not contain "." or ".." segments')
+      .optional(),
   })
   .superRefine((value, context) => {
     const schemes = new Set(value.endpoints.map((url) => url.slice(0, url.indexOf(':'))));
@@ -54,3 +60,9 @@ export const etcdConfigSchema = z
   });
 
 export type EtcdConfig = z.output<typeof etcdConfigSchema>;
+
+/** `/lighthouse/services` -> `/lighthouse/writer-acks`: next to the clusters, never among them. */
+export function acksPrefixOf(config: Pick<EtcdConfig, 'prefix' | 'acks_prefix'>): string {
+  if (config.acks_prefix) return config.acks_prefix;
+  return `${config.prefix.slice(0, config.prefix.lastIndexOf('/'))}/writer-acks`;
+}

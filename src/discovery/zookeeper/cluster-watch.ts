@@ -9,6 +9,7 @@ import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
+import { rewatchQueueOf } from './rewatch-queue.js';
 import type { Stat, WatchEvent } from './zk-client.js';
 
 /**
@@ -32,8 +33,10 @@ class Child implements DecodedChild {
      * node again
      */
     readonly encoded: string,
-    /** its data watch is gone (new session, or a re-read that failed): read it again on the next sync */
+    /** its data is in doubt (deleted event, or a re-read that failed): read it again before the next report */
     public stale = false,
+    /** its data is believed current but its data watch went with the old session: re-armed through the RewatchQueue */
+    public unwatched = false,
   ) {}
 
   get path(): string {
@@ -66,6 +69,8 @@ export interface ClusterWatcherOptions {
 export class ClusterWatcher implements ClusterWatch {
   private readonly folder: string;
   private children = new Map<string, Child>();
+  /** the folder's pzxid at the last children read (0: no folder): covers creates and deletes, the children's mzxids cover data changes */
+  private pzxid = 0n;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -80,10 +85,13 @@ export class ClusterWatcher implements ClusterWatch {
     this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
-    // restored the watches, and the server replays what they missed); a new
-    // session has no watches at all, so everything is read again.
+    // restored the watches, and the server replays what they missed). A new
+    // session has no watches at all: the children re-read gives the
+    // membership at once, and the members' data watches are re-armed (and
+    // their data re-read) through the session's RewatchQueue, jittered and
+    // bounded, so a fleet's new sessions do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
-      if (fresh) for (const child of this.children.values()) child.stale = true;
+      if (fresh) for (const child of this.children.values()) child.unwatched = true;
       this.request();
     });
     if (options.session.isConnected()) this.request();
@@ -139,8 +147,11 @@ export class ClusterWatcher implements ClusterWatch {
   private async sync(): Promise<void> {
     const client = this.options.session.current();
     let names: string[];
+    let pzxid: bigint;
     try {
-      names = (await client.getChildren(this.folder, this.onFolderEvent)).children;
+      const listing = await client.getChildren(this.folder, this.onFolderEvent);
+      names = listing.children;
+      pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch tells us when it appears.
@@ -151,10 +162,12 @@ export class ClusterWatcher implements ClusterWatch {
         return;
       }
       this.children = new Map();
+      this.pzxid = 0n;
       this.emit();
       return;
     }
     if (this.closed) return;
+    this.pzxid = pzxid;
 
     const toRead = names.filter((name) => {
       const known = this.children.get(name);
@@ -187,7 +200,20 @@ export class ClusterWatcher implements ClusterWatch {
     }
     this.children = next;
     this.emit();
+    this.rewatchLater();
     if (failure) throw failure;
+  }
+
+  /** Members kept from an old session get their data watch back, paced by the session's queue. */
+  private rewatchLater(): void {
+    const queue = rewatchQueueOf(this.options.session);
+    for (const child of this.children.values()) {
+      if (!child.unwatched) continue;
+      queue.add(child.path, async () => {
+        if (this.closed || this.children.get(child.name) !== child || !child.unwatched) return;
+        await this.reread(child.name);
+      });
+    }
   }
 
   /** A known child's data changed: one getData, which also re-arms its watch. */
@@ -196,7 +222,9 @@ export class ClusterWatcher implements ClusterWatch {
       const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onChildEvent);
       const current = this.children.get(name);
       if (this.closed || !current) return;
-      this.children.set(name, newer(current, this.decode(name, data, stat)));
+      const next = newer(current, this.decode(name, data, stat));
+      next.unwatched = false; // the read armed its data watch, whichever copy is kept
+      this.children.set(name, next);
       this.emit();
     } catch (error) {
       if (this.closed || isNoNode(error)) return;
@@ -223,8 +251,15 @@ export class ClusterWatcher implements ClusterWatch {
     return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '');
   }
 
+  /**
+   * The version is the newest zxid the set reflects: the same ZooKeeper state
+   * gives every writer the same number, whenever it read it.
+   */
   private emit(): void {
-    this.members.report([...this.children.values()]);
+    const children = [...this.children.values()];
+    let version = this.pzxid;
+    for (const child of children) if (child.version > version) version = child.version;
+    this.members.report(children, version);
   }
 
   private reportFailure(error: unknown): void {

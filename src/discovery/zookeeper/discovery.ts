@@ -1,10 +1,11 @@
 import type { Logger } from '../../lib/logger.js';
 import type { ClusterNode } from '../node.js';
-import type { ClusterWatch, Discovery, DiscoveryEvents, MemberSet, SessionState } from '../types.js';
+import type { ClusterWatch, Discovery, DiscoveryEvents, MemberSet, RecordStore, SessionState } from '../types.js';
 import type { DigestCredentials } from './acl.js';
 import { ClusterWatcher } from './cluster-watch.js';
 import { Registrar } from './registrar.js';
-import type { ZookeeperConfig } from './schema.js';
+import { ZkRecords } from './records.js';
+import { acksPathOf, type ZookeeperConfig } from './schema.js';
 import { ZkSession, type SessionStats } from './session.js';
 
 /**
@@ -13,6 +14,7 @@ import { ZkSession, type SessionStats } from './session.js';
  */
 export class ZookeeperDiscovery implements Discovery {
   readonly session: ZkSession;
+  readonly acks: RecordStore;
   private readonly registrar: Registrar;
   private readonly watches = new Set<ClusterWatcher>();
   private events: DiscoveryEvents = {};
@@ -41,6 +43,7 @@ export class ZookeeperDiscovery implements Discovery {
       logger,
       onLost: (service, key, holder) => this.events.onLost?.(service, key, holder),
     });
+    this.acks = new ZkRecords(this.session, acksPathOf(config), credentials);
     this.session.onState((state) => this.events.onStateChange?.(state));
     this.session.onReady(({ sessionId, fresh }) => {
       if (fresh) this.events.onSession?.(sessionId);

@@ -37,7 +37,16 @@ export const zookeeperConfigSchema = z.strictObject({
   /** deadline of every ZooKeeper request */
   operation_timeout_ms: z.number().int().min(50).max(600_000).default(5_000),
   auth: authSchema.optional(),
+  /** where writers keep their acknowledgement records (docs/fleet-safety.md); default: `writer-acks` next to `path` */
+  acks_path: znodePath.optional(),
 });
+
+/** `/lighthouse/services` -> `/lighthouse/writer-acks`: next to the clusters, never among them (a record is no cluster). */
+export function acksPathOf(config: Pick<ZookeeperConfig, 'path' | 'acks_path'>): string {
+  if (config.acks_path) return config.acks_path;
+  const parent = config.path.slice(0, config.path.lastIndexOf('/'));
+  return `${parent}/writer-acks`;
+}
 
 export type ZookeeperConfig = z.output<typeof zookeeperConfigSchema>;
 export type ZookeeperAuthConfig = z.output<typeof authSchema>;
