@@ -30,6 +30,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   ul.changes .reason { color:var(--muted); font-size:12px; }
   ul.changes .added, ul.changes .listed { color:var(--up); font-weight:600; } ul.changes .removed { color:var(--down); font-weight:600; } ul.changes .held { color:var(--drain); font-weight:600; } ul.changes .health { color:var(--maint); font-weight:600; }
   .counters { margin-top:16px; color:var(--muted); font-size:12px; }
+  .fleet { grid-column: 1 / -1; }
+  .fleet td.current { color:var(--up); } .fleet td.behind { color:var(--down); font-weight:600; } .fleet td.none { color:var(--muted); }
+  .fleet td small { display:block; color:var(--muted); font-weight:400; font-size:11px; }
 </style>
 </head>
 <body>
@@ -38,6 +41,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div class="toolbar"><label for="filter">Filter clusters</label><input id="filter" type="search" placeholder="name contains..." autocomplete="off"><span id="shown"></span></div>
   <section id="clusters" class="clusters" aria-label="clusters"></section>
   <aside class="card"><h2>Last changes</h2><ul id="changes" class="changes"></ul><div id="counters" class="counters"></div></aside>
+  <section id="fleet" class="card fleet" aria-label="fleet"><h2>Fleet</h2><div class="empty">reading the writers' acknowledgements...</div></section>
 </main>
 <script>${PAGE_SCRIPT}
 const SVG = "http://www.w3.org/2000/svg";
@@ -56,6 +60,7 @@ try { filterInput.value = decodeURIComponent((location.hash.match(/filter=([^&]*
 filterInput.addEventListener("input", function () {
   history.replaceState(null, "", filterInput.value ? "#filter=" + encodeURIComponent(filterInput.value) : location.pathname);
   if (lastState) render(lastState);
+  if (lastFleet) renderFleet(lastFleet);
 });
 function matches(name) { const wanted = filterInput.value.trim().toLowerCase(); return wanted === "" || name.toLowerCase().includes(wanted); }
 function statsUrl(page) {
@@ -185,6 +190,47 @@ async function poll() {
   }
   setTimeout(poll, 1000);
 }
+let lastFleet = null;
+/** Writers x clusters from the writers' acknowledgement records: the version each applied, how far behind, holds and draining sessions. */
+function renderFleet(report) {
+  lastFleet = report;
+  const MAX_WRITERS = 50, MAX_CLUSTERS = 12;
+  const clusters = report.clusters.filter(function (cluster) { return matches(cluster.name); });
+  const shownClusters = clusters.slice(0, MAX_CLUSTERS);
+  const writers = report.writers.slice(0, MAX_WRITERS);
+  const head = el("tr", {}, [el("th", {}, ["writer"]), ...shownClusters.map(function (cluster) { return el("th", { title: "newest version " + (cluster.newest === null ? "none" : cluster.newest) }, [cluster.name]); })]);
+  const rows = writers.map(function (writer) {
+    const cells = shownClusters.map(function (cluster) {
+      const entry = cluster.writers.find(function (candidate) { return candidate.writer === writer.writer; });
+      if (!entry) return el("td", { class: "none", "data-cluster": cluster.name, "data-state": "none" }, ["-"]);
+      const state = entry.current ? "current" : "behind";
+      const notes = [];
+      if (entry.held.length) notes.push(entry.held.length + " held");
+      const draining = Object.values(entry.draining).reduce(function (sum, n) { return sum + n; }, 0);
+      if (draining) notes.push(draining + " sessions draining");
+      const text = (entry.version === null ? "no version" : "v" + entry.version) + (entry.current ? " ✓" : " · behind " + (entry.versionGap === null ? "?" : entry.versionGap) + " (" + entry.lagSeconds + " s)");
+      return el("td", { class: state, "data-cluster": cluster.name, "data-state": state, title: entry.members + " members" + (entry.appliedAt ? ", applied " + isoLocal(entry.appliedAt) : "") + (entry.held.length ? "; held: " + entry.held.join(", ") : "") }, [text, ...(notes.length ? [el("small", {}, [notes.join(" · ")])] : [])]);
+    });
+    return el("tr", { "data-writer": writer.writer }, [el("td", { title: "pid " + writer.pid + ", " + writer.lighthouse + ", config " + writer.configDir + ", record written " + isoLocal(writer.writtenAt) }, [writer.writer]), ...cells]);
+  });
+  const notes = [];
+  if (report.writers.length > MAX_WRITERS) notes.push((report.writers.length - MAX_WRITERS) + " more writers: lighthouse fleet CONFIG_DIR --json lists them all");
+  if (clusters.length > MAX_CLUSTERS) notes.push((clusters.length - MAX_CLUSTERS) + " more clusters: narrow the filter");
+  document.getElementById("fleet").replaceChildren(
+    el("h2", {}, ["Fleet"]),
+    el("div", { class: "meta" }, [report.writers.length + " live writer" + (report.writers.length === 1 ? "" : "s") + " (their acknowledgement records), read ", timeEl(report.at)]),
+    rows.length && shownClusters.length ? el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]) : el("div", { class: "empty" }, [report.writers.length ? "no cluster matches the filter" : "no writer acknowledgements found"]),
+    ...notes.map(function (note) { return el("div", { class: "meta" }, [note]); }),
+    ...report.problems.map(function (problem) { return el("div", { class: "error" }, [problem]); }),
+  );
+}
+async function pollFleet() {
+  try {
+    const response = await fetch("/api/fleet", { cache: "no-store" });
+    if (response.ok) renderFleet(await response.json());
+  } catch (error) { /* the state poll says the writer is unreachable */ }
+  setTimeout(pollFleet, 5000);
+}
 async function pollHistory() {
   let next = 10;
   try {
@@ -199,6 +245,7 @@ async function pollHistory() {
 }
 poll();
 pollHistory();
+pollFleet();
 </script>
 </body>
 </html>

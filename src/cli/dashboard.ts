@@ -7,6 +7,7 @@ import type { DashboardBalancer, DashboardCluster, DashboardFrontend, DashboardH
 import type { Writer } from '../writer/writer.js';
 import { ChangeLog, memberHealth, type HealthMove } from './dashboard-changes.js';
 import { ClusterHistories } from './dashboard-history.js';
+import { FleetPanel } from './dashboard-fleet.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Route } from './http-endpoint.js';
 
@@ -25,7 +26,7 @@ const MAX_SAMPLES = 720;
 const HISTORY_POINTS = 120;
 
 /** What the dashboard reads of the writer. */
-export type DashboardWriter = Pick<Writer, 'ready' | 'clusters' | 'onSynced' | 'onMemberChange' | 'balancer' | 'balancerNames'>;
+export type DashboardWriter = Pick<Writer, 'ready' | 'clusters' | 'onSynced' | 'onMemberChange' | 'balancer' | 'balancerNames' | 'discoveries'>;
 
 export interface DashboardOptions {
   /** how often each cluster's members and sessions are sampled for its history (`--history-interval`) */
@@ -39,13 +40,15 @@ interface ServerView {
 }
 
 /**
- * The writer's live page: `/` (HTML, polls `/api/state` and
- * `/api/history`), `/api/state` and `/api/history`. Changes are recorded
+ * The writer's live page: `/` (HTML, polls `/api/state`, `/api/history`
+ * and `/api/fleet`), and those three. The fleet panel is the writers'
+ * acknowledgement records (dashboard-fleet.ts). Changes are recorded
  * from what each sync applied (dashboard-changes.ts); the history is sampled
  * every `historyIntervalMs` while the page is served (dashboard-history.ts).
  */
 export class Dashboard {
   private readonly changes = new ChangeLog();
+  private readonly fleet: FleetPanel;
   private readonly histories: ClusterHistories;
   private readonly intervalMs: number;
   /** each member's health at the last sample, to record what the balancer's own checks changed */
@@ -63,6 +66,7 @@ export class Dashboard {
     options: DashboardOptions = {},
   ) {
     this.intervalMs = options.historyIntervalMs ?? 10_000;
+    this.fleet = new FleetPanel({ discoveries: () => writer.discoveries() });
     this.histories = new ClusterHistories(Math.max(1, Math.min(MAX_SAMPLES, Math.ceil(HISTORY_SPAN_MS / this.intervalMs))));
     this.unsubscribe = [
       writer.onMemberChange((change, cause) => this.changes.noteCause(change, cause)),
@@ -92,6 +96,11 @@ export class Dashboard {
         const json = await this.stateJson();
         response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         response.end(json);
+      },
+      '/api/fleet': async (_request: IncomingMessage, response: ServerResponse) => {
+        const report = await this.fleet.report();
+        response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        response.end(JSON.stringify(report));
       },
       '/api/history': (_request: IncomingMessage, response: ServerResponse) => {
         response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });

@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Balancer, DrainingServer } from '../balancer/types.js';
-import type { ClusterItem } from '../config/model.js';
+import type { ClusterItem, DiscoveryItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
 import { applyDaemonSettings } from '../daemon/settings.js';
 import { DiscoveryPool } from '../daemon/discovery-pool.js';
 import { nodeKey } from '../discovery/node.js';
-import type { ClusterWatch, MemberSet } from '../discovery/types.js';
+import type { ClusterWatch, Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
 import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
@@ -185,6 +185,11 @@ export class Writer {
 
   balancer(name: string): Balancer | undefined {
     return this.balancers.get(name);
+  }
+
+  /** The discovery instances open now, with their files (the dashboard's fleet panel reads the acknowledgements through them). */
+  discoveries(): { item: DiscoveryItem; instance: Discovery }[] {
+    return this.pool.all();
   }
 
   /** Names of the balancers currently managed (for the dashboard and metrics). */

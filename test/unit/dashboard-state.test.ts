@@ -43,6 +43,9 @@ class FakeWriter implements DashboardWriter {
   balancerNames() {
     return ['haproxy'];
   }
+  discoveries() {
+    return [];
+  }
 
   configure(...names: string[]): void {
     this.items.clear();
