@@ -32,7 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .counters { margin-top:16px; color:var(--muted); font-size:12px; }
   .fleet { grid-column: 1 / -1; }
   .fleet td.current { color:var(--up); } .fleet td.behind { color:var(--down); font-weight:600; } .fleet td.none { color:var(--muted); }
-  .fleet td small { display:block; color:var(--muted); font-weight:400; font-size:11px; }
+  .fleet td small, .fleet th small { display:block; color:var(--muted); font-weight:400; font-size:11px; }
 </style>
 </head>
 <body>
@@ -194,11 +194,12 @@ let lastFleet = null;
 /** Writers x clusters from the writers' acknowledgement records: the version each applied, how far behind, holds and draining sessions. */
 function renderFleet(report) {
   lastFleet = report;
-  const MAX_WRITERS = 50, MAX_CLUSTERS = 12;
+  const MAX_CLUSTERS = 12;
   const clusters = report.clusters.filter(function (cluster) { return matches(cluster.name); });
   const shownClusters = clusters.slice(0, MAX_CLUSTERS);
-  const writers = report.writers.slice(0, MAX_WRITERS);
-  const head = el("tr", {}, [el("th", {}, ["writer"]), ...shownClusters.map(function (cluster) { return el("th", { title: "newest version " + (cluster.newest === null ? "none" : cluster.newest) }, [cluster.name]); })]);
+  const writers = report.writers;
+  const head = el("tr", {}, [el("th", {}, ["writer"]), ...shownClusters.map(function (cluster) { const behind = own(report.behind, cluster.name) || 0;
+    return el("th", { title: "newest version " + (cluster.newest === null ? "none" : cluster.newest) }, [cluster.name, ...(behind ? [el("small", {}, [behind + " behind"])] : [])]); })]);
   const rows = writers.map(function (writer) {
     const cells = shownClusters.map(function (cluster) {
       const entry = cluster.writers.find(function (candidate) { return candidate.writer === writer.writer; });
@@ -214,12 +215,12 @@ function renderFleet(report) {
     return el("tr", { "data-writer": writer.writer }, [el("td", { title: "pid " + writer.pid + ", " + writer.lighthouse + ", config " + writer.configDir + ", record written " + isoLocal(writer.writtenAt) }, [writer.writer]), ...cells]);
   });
   const notes = [];
-  if (report.writers.length > MAX_WRITERS) notes.push((report.writers.length - MAX_WRITERS) + " more writers: lighthouse fleet CONFIG_DIR --json lists them all");
+  if (report.writerCount > writers.length) notes.push((report.writerCount - writers.length) + " more writers (counted in each cluster's behind): lighthouse fleet CONFIG_DIR lists them all");
   if (clusters.length > MAX_CLUSTERS) notes.push((clusters.length - MAX_CLUSTERS) + " more clusters: narrow the filter");
   document.getElementById("fleet").replaceChildren(
     el("h2", {}, ["Fleet"]),
-    el("div", { class: "meta" }, [report.writers.length + " live writer" + (report.writers.length === 1 ? "" : "s") + " (their acknowledgement records), read ", timeEl(report.at)]),
-    rows.length && shownClusters.length ? el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]) : el("div", { class: "empty" }, [report.writers.length ? "no cluster matches the filter" : "no writer acknowledgements found"]),
+    el("div", { class: "meta" }, [report.writerCount + " live writer" + (report.writerCount === 1 ? "" : "s") + " (their acknowledgement records), read ", timeEl(report.at)]),
+    rows.length && shownClusters.length ? el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]) : el("div", { class: "empty" }, [report.writerCount ? "no cluster matches the filter" : "no writer acknowledgements found"]),
     ...notes.map(function (note) { return el("div", { class: "meta" }, [note]); }),
     ...report.problems.map(function (problem) { return el("div", { class: "error" }, [problem]); }),
   );

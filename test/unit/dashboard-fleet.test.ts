@@ -80,3 +80,35 @@ test('fleet panel: a backend that does not answer in time is a problem, not a hu
   const report = await panel.report();
   assert.match(report.problems[0] ?? '', /cannot read the writers' acknowledgements in \/lighthouse\/acks: \/lighthouse\/acks did not answer within 50 ms/);
 });
+
+test('fleet panel: at most 50 writers served, with counts over all; a slow read spaces the next one out', async () => {
+  const records = new Map<string, string>();
+  for (let index = 0; index < 60; index += 1) {
+    const id = `w${String(index).padStart(2, '0')}:/var/lib/lighthouse`;
+    records.set(id, encodeAck(ack(id, index < 55 ? '12' : '11', '2026-11-29T11:00:00.000Z')));
+  }
+  let reads = 0;
+  const store: RecordStore = {
+    location: '/lighthouse/acks',
+    publish: async () => undefined,
+    read: async () => {
+      reads += 1;
+      // at least 30 ms: the next read waits at least 20 times as long
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return records;
+    },
+  };
+  let now = Date.parse('2026-11-29T11:00:05.000Z');
+  const panel = new FleetPanel({ discoveries: () => [{ item: { name: 'zookeeper', file: 'discovery/zookeeper.yaml' }, instance: { state: 'connected', acks: store } }], now: () => now, maxAgeMs: 1 });
+  const report = await panel.report();
+  assert.equal(report.writerCount, 60);
+  assert.equal(report.writers.length, 50);
+  assert.equal(report.clusters[0]!.writers.length, 50, 'entries of the writers served only');
+  assert.deepEqual(report.behind, { web: 5 }, 'counted over every writer, also those not served');
+  now += 100;
+  await panel.report();
+  assert.equal(reads, 1, 'within 20 x the last read time, the last report is served');
+  now += 60_000;
+  await panel.report();
+  assert.equal(reads, 2);
+});
