@@ -68,8 +68,8 @@ function statsUrl(page) {
   const host = wildcard ? location.hostname : page.address;
   return location.protocol + "//" + (host.includes(":") ? "[" + host + "]" : host) + ":" + page.port + page.path;
 }
-function frontendText(frontend) {
-  if (!frontend) return "no frontend (backend only)";
+function frontendText(frontend, known) {
+  if (!frontend) return known ? "no frontend (backend only)" : "frontend not reported by its balancer";
   return "frontend " + (frontend.address === null ? "*" : frontend.address) + ":" + frontend.port + (frontend.via ? " via " + frontend.via : "");
 }
 function chart(name) {
@@ -152,7 +152,7 @@ function render(state) {
     const page = cluster.frontend && pages.get(cluster.frontend.balancer);
     if (page) title.append(el("span", { class: "links" }, [el("a", { href: statsUrl(page) + "#" + encodeURIComponent(cluster.name), target: "_blank", rel: "noopener", class: "stats-link" }, ["HAProxy stats"])]));
     const meta = el("div", { class: "meta" }, [
-      el("span", { class: "frontend" }, [frontendText(cluster.frontend)]),
+      el("span", { class: "frontend" }, [frontendText(cluster.frontend, state.balancers.some(function (balancer) { return balancer.reportsFrontends; }))]),
       " · " + cluster.members.length + " member" + (cluster.members.length === 1 ? "" : "s") + " · revision " + cluster.revision,
     ]);
     if (cluster.updatedAt) meta.append(" · changed ", timeEl(cluster.updatedAt));

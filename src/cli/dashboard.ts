@@ -201,7 +201,7 @@ export class Dashboard {
       }
       for (const [cluster, frontend] of balancer.frontends?.() ?? []) if (!view.frontends.has(cluster)) view.frontends.set(cluster, { balancer: name, ...frontend });
       // Copied after the read, so the page counts the read it caused.
-      view.balancers.push({ name, counters: { ...balancer.counters }, error, statusPage: balancer.statusPage ? { ...balancer.statusPage } : null });
+      view.balancers.push({ name, counters: { ...balancer.counters }, error, reportsFrontends: balancer.frontends !== undefined, statusPage: balancer.statusPage ? { ...balancer.statusPage } : null });
     }
     return view;
   }

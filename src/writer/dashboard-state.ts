@@ -73,6 +73,8 @@ export interface DashboardBalancer {
   counters: Record<string, number>;
   /** why the balancer could not be asked for its servers, null when it answered */
   error: string | null;
+  /** it says where it serves each cluster (a plugin may not: then a cluster's frontend is unknown, not absent) */
+  reportsFrontends: boolean;
   /** its own status page, null when none is configured */
   statusPage: { address: string | null; port: number; path: string; authenticated: boolean } | null;
 }

@@ -96,6 +96,7 @@ test('state: each member\'s health and check, the cluster\'s frontend, the stats
   );
   assert.deepEqual(web.frontend, { balancer: 'haproxy', address: null, port: 8080, via: null });
   assert.deepEqual(state.balancers[0]!.statusPage, { address: '127.0.0.1', port: 9000, path: '/stats', authenticated: true });
+  assert.equal(state.balancers[0]!.reportsFrontends, true);
   assert.match(state.at, ISO);
   assert.match(web.updatedAt ?? '', ISO);
   assert.match(state.changes[0]!.at, ISO);
