@@ -108,6 +108,7 @@ export async function stopDaemon(child: ChildProcess): Promise<void> {
   await stopChild(child, 5_000);
 }
 
+/** A writer log line, its ISO time and level name turned into numbers to compare (ms since epoch; pino's 10..60). */
 export interface LogLine {
   time: number;
   msg: string;
@@ -115,13 +116,18 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
+const LEVEL_NUMBERS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
 export async function readLog(file: string): Promise<LogLine[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
   const lines: LogLine[] = [];
   for (const raw of text.split('\n')) {
     if (!raw.startsWith('{')) continue;
     try {
-      lines.push(JSON.parse(raw) as LogLine);
+      const line = JSON.parse(raw) as Record<string, unknown> & { msg: string };
+      const time = typeof line.time === 'string' ? Date.parse(line.time) : Number(line.time);
+      const level = typeof line.level === 'string' ? (LEVEL_NUMBERS[line.level] ?? 0) : Number(line.level);
+      lines.push({ ...line, time, level });
     } catch {
       // a partial last line
     }

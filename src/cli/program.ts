@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { buildInfo } from '../lib/version.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 import { registerOperatorCommands } from './operator-commands.js';
@@ -29,6 +29,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'where the last known members, removal-guard holds and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
     .option('--history-interval <seconds>', 'how often the dashboard samples each cluster\'s members and requests for its last-hour chart (1 to 3600; below 5 the chart covers less than the hour)', secondsOption(3600), 10)
+    .addOption(logLevelOption())
     // so that `lighthouse-writer --version` (= `lighthouse writer --version`) answers too
     .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./writer-command.js')).runWriter(configDir, options));
@@ -41,6 +42,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock and its state file for `lighthouse status`, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
+    .addOption(logLevelOption())
     .version(version, '-V, --version', 'print the version and exit')
     .action(async (configDir: string, options: DaemonCommandOptions) => (await import('./reporter-command.js')).runReporter(configDir, options));
 
@@ -55,6 +57,13 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
 function programName(): string {
   const invoked = basename(process.argv[1] ?? '');
   return invoked === 'lighthouse' ? invoked : 'lighthouse-sd';
+}
+
+/** The flag wins over the variable, both over logging.yaml (`level` and `modules:`), also after it is reloaded. */
+function logLevelOption(): Option {
+  return new Option('--log-level <level>', 'log at this level whatever logging.yaml says')
+    .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+    .env('LIGHTHOUSE_LOG_LEVEL');
 }
 
 /** Accumulates a repeatable option. */

@@ -1,4 +1,4 @@
-import { createDaemonLogger } from '../lib/logger.js';
+import { createDaemonLogger, defaultLogSettings } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Reporter } from '../reporter/reporter.js';
 import { reporterStatePath } from '../reporter/state-file.js';
@@ -9,7 +9,7 @@ import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } f
 import type { DaemonCommandOptions } from './writer-command.js';
 
 export async function runReporter(configDir: string, options: DaemonCommandOptions): Promise<void> {
-  const log = createDaemonLogger('reporter');
+  const log = createDaemonLogger('reporter', defaultLogSettings(), { level: options.logLevel });
   logStartup(log.logger, 'reporter', configDir);
   await assertConfigDir(configDir);
   const stateDir = stateDirOf(configDir, options.stateDir);

@@ -2,7 +2,7 @@ import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
 import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
-import type { DiscoveryItem } from '../config/model.js';
+import type { BalancerItem, ClusterItem, DiscoveryItem } from '../config/model.js';
 import { nodeKey } from '../discovery/node.js';
 import type { Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
@@ -12,6 +12,10 @@ import { drainFilePath, effectiveDrain, emptyDrains, readDrains, type DrainState
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
 import { readReporterState, reporterStatePath, type ConflictingPort, type ReporterStateView, type StalledHandover } from '../reporter/state-file.js';
 import { readHolds, type HeldCluster } from '../writer/holds-file.js';
+import { readSyncRecord, syncFilePath, type SyncRecord } from '../writer/sync-file.js';
+import { liveLockOwner } from '../lib/dir-lock.js';
+import { checkAddressMismatch, checkHost } from '../reporter/check-address.js';
+import type { CheckReport } from '../reporter/port-report.js';
 import { assertConfigDir, daemonLockPath, loadRegistries, stateDirOf } from './common.js';
 import { CliExit, writeOut } from './output.js';
 
@@ -47,6 +51,10 @@ export interface ClusterStatus {
   rejected: string[];
   /** the writer of this config dir holds removed members of this cluster */
   hold: HeldCluster | null;
+  /** where its frontend listens (`127.0.0.1:8080`, `*:8080`; a meta-cluster member: the meta-cluster's); null: no haproxy section */
+  listen: string | null;
+  /** HAProxy routes exactly what discovery lists (held members aside); null: one of the two did not answer */
+  inSync: boolean | null;
 }
 
 export interface ServicePortStatus {
@@ -57,6 +65,12 @@ export interface ServicePortStatus {
   drained: { reason: string; since: string } | null;
   /** the running reporter yields this node to another session that keeps taking it (LH_REGISTRATION_CONFLICT) */
   conflict: ConflictingPort | null;
+  /** the running reporter's view: all checks up; null when no running reporter said */
+  up: boolean | null;
+  /** the running reporter's last result of each check (why the port is or is not registered); null when no running reporter said */
+  checks: CheckReport[] | null;
+  /** the last failed registration or deregistration of the running reporter, until one succeeds */
+  lastError: string | null;
 }
 
 export interface ServiceStatusReport {
@@ -65,9 +79,28 @@ export interface ServiceStatusReport {
   ports: ServicePortStatus[];
   /** the running reporter cannot move this service to a new discovery session (LH_HANDOVER_STALLED) */
   handoverStalled: StalledHandover | null;
+  /** the address the checks connect to (`host:`, else the registered address) */
+  checkHost: string;
+  /** the address registered for it */
+  registeredIp: string;
+  /** LH_CHECK_ADDRESS: checks connect to loopback while another address is registered */
+  checkAddressWarning: string | null;
+}
+
+export interface WriterStatus {
+  /** a writer holds this config dir's writer lock */
+  running: boolean;
+  pid: number | null;
+  /** ISO time of its last successful sync (written at most every 5 s); null: none on record */
+  lastSync: string | null;
+  /** ISO time syncs started failing, with the error; null while they succeed */
+  failingSince: string | null;
+  error: string | null;
 }
 
 export interface StatusReport {
+  /** null: this config dir has no clusters (a provider-only machine) */
+  writer: WriterStatus | null;
   clusters: ClusterStatus[];
   services: ServiceStatusReport[];
   /** node-wide maintenance (`lighthouse maintenance on`): every service drained; null when off */
@@ -125,6 +158,8 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
 
   // HAProxy's view, from each haproxy balancer's admin socket.
   const stats = new Map<string, ServerStat>();
+  // In sync is only said when a HAProxy answered: with none (no balancer file, a socket that does not answer) nobody knows.
+  let haproxyAnswered = false;
   for (const balancer of snapshot.balancers.values()) {
     if (balancer.plugin !== 'haproxy') continue;
     const control = createHaproxyControl(balancer.config as HaproxyConfig);
@@ -132,6 +167,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
     try {
       for (const stat of await control.serverStats()) stats.set(`${stat.proxy}/${stat.server}`, stat);
       answered = true;
+      haproxyAnswered = true;
     } catch (error) {
       problems.push(`${balancer.file}: HAProxy does not answer on its admin socket: ${errorMessage(error)}`);
     } finally {
@@ -163,8 +199,12 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
         const row = rows.get(key);
         if (row && row.registered !== true) row.held = true;
       }
-      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: [...rows.values()].sort((a, b) => a.node.localeCompare(b.node)), rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold };
+      const sorted = [...rows.values()].sort((a, b) => a.node.localeCompare(b.node));
+      // In sync: every listed member is in HAProxy, and HAProxy has nothing else but held members.
+      const inSync = set === undefined || !haproxyAnswered ? null : sorted.every((member) => (member.registered ? member.haproxy !== null : member.held));
+      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: sorted, rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold, listen: listenAddress(item, snapshot.balancers.values()), inSync };
     });
+  const writer = snapshot.clusters.size === 0 ? null : await writerStatus(stateDir, problems);
 
   let drains: DrainState = emptyDrains();
   try {
@@ -196,13 +236,67 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
           const node = nodeKey({ host: address.host, port });
           const drained = drain && (drain.ports === 'all' || drain.ports.includes(port)) ? { reason: drain.reason, since: drain.since } : null;
           const conflict = current?.conflicts.find((entry) => entry.service === item.name && entry.port === port) ?? null;
-          return { port, node, registered: registeredKeys ? registeredKeys.has(node) : null, drained, conflict };
+          const seen = current?.ports?.find((entry) => entry.service === item.name && entry.port === port);
+          return { port, node, registered: registeredKeys ? registeredKeys.has(node) : null, drained, conflict, up: seen?.up ?? null, checks: seen?.checks ?? null, lastError: seen?.lastError ?? null };
         }),
         handoverStalled: current?.stalled.find((entry) => entry.service === item.name) ?? null,
+        checkHost: checkHost(item, address),
+        registeredIp: address.ip,
+        checkAddressWarning: checkAddressMismatch(item, address) ?? null,
       });
     }
   }
-  return { clusters, services, maintenance: drains.maintenance ?? null, reporter, problems };
+  return { writer, clusters, services, maintenance: drains.maintenance ?? null, reporter, problems };
+}
+
+/** Where a cluster's frontend listens, from its haproxy section (or its meta-cluster's) and the balancer's bind_address. */
+function listenAddress(item: ClusterItem, balancers: Iterable<BalancerItem>): string | null {
+  const section = item.balancer.haproxy as { port?: number } | undefined;
+  if (!section) return null;
+  for (const balancer of balancers) {
+    if (balancer.plugin !== 'haproxy') continue;
+    const config = balancer.config as HaproxyConfig;
+    const port = section.port ?? (item.metaCluster ? config.meta_clusters[item.metaCluster]?.port : undefined);
+    if (port !== undefined) return `${config.bind_address ?? '*'}:${port}${section.port === undefined ? ` (meta-cluster ${item.metaCluster})` : ''}`;
+  }
+  return section.port === undefined ? null : `*:${section.port}`;
+}
+
+/** Whether this config dir's writer runs (its lock) and when it last synced (its sync record, also after it stopped); a record not ours is a problem. */
+async function writerStatus(stateDir: string, problems: string[]): Promise<WriterStatus> {
+  const owner = await liveLockOwner(daemonLockPath(stateDir, 'writer'));
+  let record: SyncRecord | undefined;
+  try {
+    record = await readSyncRecord(syncFilePath(stateDir));
+  } catch (error) {
+    problems.push(errorMessage(error));
+  }
+  const status: WriterStatus = { running: owner !== undefined, pid: owner?.pid ?? null, lastSync: record?.lastSync ?? null, failingSince: record?.failingSince ?? null, error: record?.error ?? null };
+  return status;
+}
+
+function writerLine(writer: WriterStatus): string {
+  const last = writer.lastSync ? `last sync ${writer.lastSync} (${ago(writer.lastSync)})` : 'no sync on record';
+  // Not a `problem` (those are what status could not ask): the line says it, first.
+  if (!writer.running) return `writer: NOT RUNNING (no writer holds its lock): HAProxy keeps the members of its last sync; ${last}`;
+  if (writer.failingSince) return `writer: running (PID ${writer.pid}), NOT IN SYNC: syncs failing since ${writer.failingSince}: ${writer.error ?? ''}; ${last}`;
+  return `writer: running (PID ${writer.pid}), ${last}`;
+}
+
+function ago(iso: string): string {
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return seconds < 120 ? `${seconds} s ago` : seconds < 7200 ? `${Math.round(seconds / 60)} min ago` : `${Math.round(seconds / 3600)} h ago`;
+}
+
+/** Why a port is where it is, from the running reporter: each check that is not passing, and a failed registration. */
+function portReasons(port: ServicePortStatus): string[] {
+  const lines: string[] = [];
+  for (const check of port.checks ?? []) {
+    if (check.passed === null) lines.push(`port ${port.port}: check ${check.kind}: no result yet`);
+    else if (!check.passed || !check.up) lines.push(`port ${port.port}: check ${check.kind} ${check.passed ? 'passes again, not up yet' : 'FAILS'}${check.since ? ` since ${check.since}` : ''}: ${check.detail ?? ''}`);
+  }
+  if (port.lastError) lines.push(`port ${port.port}: last registration attempt failed: ${port.lastError}`);
+  return lines;
 }
 
 function stallLine(stall: StalledHandover): string {
@@ -222,9 +316,14 @@ function table(rows: string[][]): string {
 /** `stateDir`: the writer's --state-dir given to status, repeated in the release command it suggests. */
 export function formatStatus(report: StatusReport, options: { stateDir?: string } = {}): string {
   const out: string[] = [];
+  // What could not be asked comes first: the tables below are partial without it.
+  for (const problem of report.problems) out.push(`problem: ${problem}`);
+  if (report.problems.length > 0) out.push('');
+  if (report.writer) out.push(writerLine(report.writer), '');
   for (const cluster of report.clusters) {
     const registered = cluster.answered ? `${cluster.members.filter((member) => member.registered).length} registered` : 'registered: unknown (discovery did not answer)';
-    out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}): ${registered}`);
+    const sync = cluster.inSync === null ? '' : cluster.inSync ? ', HAProxy in line' : ', HAProxy DIFFERS from discovery';
+    out.push(`cluster ${cluster.name} (discovery ${cluster.discovery}${cluster.listen ? `, listens on ${cluster.listen}` : ''}): ${registered}${sync}`);
     if (cluster.hold) {
       out.push(
         `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name}${options.stateDir === undefined ? '' : ` --state-dir ${options.stateDir}`})`,
@@ -251,6 +350,9 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
         ...service.ports.map((port) => [String(port.port), port.node, port.conflict ? 'conflict' : port.registered === null ? 'unknown' : port.registered ? 'yes' : 'no', port.drained ? `yes: ${port.drained.reason} (since ${port.drained.since})` : 'no']),
       ]),
     );
+    if (service.checkAddressWarning) out.push(`  warning (LH_CHECK_ADDRESS): ${service.checkAddressWarning}`);
+    for (const port of service.ports) for (const line of portReasons(port)) out.push(`  ${line}`);
+    if (report.reporter === null || report.reporter.stale) out.push(`  (no running reporter on this config dir: check results unknown)`);
     if (service.handoverStalled) out.push(`  ${stallLine(service.handoverStalled)}`);
     for (const port of service.ports) if (port.conflict) out.push(`  ${conflictLine(port.conflict)}`);
     out.push('');
@@ -264,7 +366,6 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
     }
   }
   if (report.clusters.length === 0 && report.services.length === 0) out.push('no clusters or services configured');
-  for (const problem of report.problems) out.push(`problem: ${problem}`);
   return `${out.join('\n').trimEnd()}\n`;
 }
 

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { createDaemonLogger } from '../lib/logger.js';
+import { createDaemonLogger, defaultLogSettings, type LogLevel } from '../lib/logger.js';
 import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
+import { registerServerMetrics } from './server-metrics.js';
 import { ConfigDirectory } from '../config/directory.js';
 import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
 import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, logStartup, stateDirOf } from './common.js';
@@ -16,10 +17,12 @@ export interface DaemonCommandOptions {
   stateDir?: string;
   /** writer: seconds between two samples of the dashboard's per-cluster history */
   historyInterval?: number;
+  /** `--log-level` or LIGHTHOUSE_LOG_LEVEL */
+  logLevel?: LogLevel;
 }
 
 export async function runWriter(configDir: string, options: DaemonCommandOptions): Promise<void> {
-  const log = createDaemonLogger('writer');
+  const log = createDaemonLogger('writer', defaultLogSettings(), { level: options.logLevel });
   logStartup(log.logger, 'writer', configDir);
   await assertConfigDir(configDir);
   await lockDaemon('writer', configDir, stateDirOf(configDir, options.stateDir), log.logger);
@@ -29,6 +32,7 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
   const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);
+  registerServerMetrics(writer.metrics.registry, writer);
   const dashboard = new Dashboard(writer, { historyIntervalMs: options.historyInterval === undefined ? undefined : options.historyInterval * 1000 });
   await runUntilSignalled(
     {

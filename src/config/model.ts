@@ -77,7 +77,8 @@ export interface CheckSpec {
 export interface ServiceItem extends ItemBase {
   kind: 'service';
   discovery: string;
-  host: string;
+  /** what the checks connect to, when set in the file; else the registered address (see checkHost) */
+  host?: string;
   ports: number[];
   metadata: Metadata;
   intervalMs: number;

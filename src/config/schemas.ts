@@ -65,7 +65,8 @@ export const serviceSchema = z
     discovery: z.string().min(1),
     port: portSchema.optional(),
     ports: z.array(portSchema).min(1).optional(),
-    host: z.string().min(1).default('127.0.0.1'),
+    // No default: unset, the checks connect to the address the reporter registers (src/reporter/check-address.ts).
+    host: z.string().min(1).optional(),
     metadata: z.record(z.string(), metadataValue).default({}),
     advertise: advertiseSchema.default({}),
     checks: z.looseObject({ interval: seconds(CHECK_INTERVAL_SECONDS) }),

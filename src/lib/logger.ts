@@ -31,15 +31,21 @@ export function defaultLogSettings(stream: NodeJS.WriteStream = process.stdout):
 class SwitchableDestination implements DestinationStream {
   private target: { write(line: string): unknown } = process.stdout;
   private owned: WriteStream | undefined;
+  private ownedPath: string | undefined;
 
   write(line: string): void {
     this.target.write(line);
   }
 
   configure(settings: LogSettings, daemon: Daemon): void {
-    const previous = this.owned;
-    const { stream: raw, owned } = openDestination(settings.destination);
+    // A reload that keeps the file keeps its stream: two streams on one file
+    // raced, the new one's open could finish first and put later lines before
+    // earlier ones.
+    const keep = this.owned !== undefined && this.ownedPath === settings.destination;
+    const previous = keep ? undefined : this.owned;
+    const { stream: raw, owned } = keep ? { stream: this.owned!, owned: this.owned } : openDestination(settings.destination);
     this.owned = owned;
+    this.ownedPath = owned ? settings.destination : undefined;
     this.target =
       settings.format === 'pretty'
         ? pinoPretty({
@@ -77,8 +83,24 @@ function moduleFamily(module: unknown): LogModule | undefined {
   return undefined;
 }
 
-/** Every line carries `daemon` so mixed logs (journald, demo) say who wrote it. */
-export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defaultLogSettings()): DaemonLogger {
+/** What the command line says about logging; it wins over logging.yaml, also after a reload. */
+export interface LogOverrides {
+  /** `--log-level` / LIGHTHOUSE_LOG_LEVEL: every line at this level, logging.yaml's `level` and `modules:` aside */
+  level?: LogLevel;
+}
+
+function withOverrides(settings: LogSettings, overrides: LogOverrides): LogSettings {
+  return overrides.level === undefined ? settings : { ...settings, level: overrides.level, modules: undefined };
+}
+
+/**
+ * Every line carries `daemon` so mixed logs (journald, demo) say who wrote it.
+ * Levels are names and times ISO 8601 (UTC), as log pipelines expect; pino's
+ * numbers and epoch milliseconds needed a lookup table and a conversion in
+ * every one of them.
+ */
+export function createDaemonLogger(daemon: Daemon, requested: LogSettings = defaultLogSettings(), overrides: LogOverrides = {}): DaemonLogger {
+  const settings = withOverrides(requested, overrides);
   const destination = new SwitchableDestination();
   destination.configure(settings, daemon);
   let current = settings;
@@ -89,6 +111,9 @@ export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defau
     {
       level: settings.level,
       base: { daemon },
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: { logMethod: dropBoundKeys },
       onChild: (child) => {
         const family = moduleFamily(child.bindings().module);
         if (!family) return;
@@ -100,9 +125,11 @@ export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defau
     },
     destination,
   );
+  dedupeChildren(logger);
   return {
     logger,
-    reconfigure(next: LogSettings): void {
+    reconfigure(requestedNext: LogSettings): void {
+      const next = withOverrides(requestedNext, overrides);
       destination.configure(next, daemon);
       current = next;
       logger.level = next.level;
@@ -114,6 +141,38 @@ export function createDaemonLogger(daemon: Daemon, settings: LogSettings = defau
       }
     },
   };
+}
+
+/**
+ * pino writes a child's bindings after its parent's without merging them, so
+ * a key bound twice appeared twice on every line (`"module":"service:web",
+ * "module":"service-runner"`), which strict JSON parsers refuse. Children of
+ * a daemon logger (and theirs: pino makes a child with Object.create, so they
+ * inherit this `child`) bind only keys their parent does not carry yet: the
+ * parent's value, the wider context, stays. Plugins' loggers included.
+ */
+function dedupeChildren(logger: Logger): void {
+  const pinoChild = logger.child;
+  const child = function (this: Logger, bindings: Record<string, unknown>, options?: unknown) {
+    const bound = this.bindings();
+    const fresh = Object.fromEntries(Object.entries(bindings).filter(([key]) => !(key in bound)));
+    return pinoChild.call(this, fresh, options as Parameters<Logger['child']>[1]);
+  };
+  logger.child = child as Logger['child'];
+}
+
+/**
+ * The same for the fields of one call (`logger.warn({service}, ...)` on a
+ * logger bound to that service): a field the logger is bound to is left out
+ * of the line's own fields, so each key appears once.
+ */
+function dropBoundKeys(this: Logger, args: Parameters<Logger['info']>, method: (...args: unknown[]) => void): void {
+  const [first, ...rest] = args as unknown[];
+  if (typeof first !== 'object' || first === null || first instanceof Error) return method.apply(this, args as unknown[]);
+  const bound = { daemon: true, ...this.bindings() };
+  const fields = first as Record<string, unknown>;
+  if (!Object.keys(fields).some((key) => key in bound)) return method.apply(this, args as unknown[]);
+  return method.apply(this, [Object.fromEntries(Object.entries(fields).filter(([key]) => !(key in bound))), ...rest]);
 }
 
 /** A logger that drops everything: for unit tests and library use. */

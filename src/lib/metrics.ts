@@ -6,8 +6,9 @@ import { buildInfo } from './version.js';
  * run several daemons in one process), prefixed `lighthouse_`.
  */
 export function createMetrics(daemon: 'writer' | 'reporter') {
+  // No `daemon` label on every series: a scrape target is one daemon, so it only
+  // repeated what the job says. lighthouse_build_info carries it, for joins.
   const registry = new Registry();
-  registry.setDefaultLabels({ daemon });
   // The event-loop lag monitor wakes the process every `precision` ms; at the
   // default 10 ms that was ~0.6 % of a core of an otherwise idle writer.
   // Sampling every 100 ms still measures lag of any size, only less often.
@@ -17,8 +18,8 @@ export function createMetrics(daemon: 'writer' | 'reporter') {
   const stateChanges = new Counter({ name: 'lighthouse_discovery_state_changes_total', help: 'discovery session state changes, by new state', labelNames: ['discovery', 'state'], registers: [registry] });
   const configProblems = new Gauge({ name: 'lighthouse_config_problems', help: 'config files currently rejected (their last good version stays in force)', registers: [registry] });
   // Always 1: the labels are the information (join on it to see which version runs where).
-  const build = new Gauge({ name: 'lighthouse_build_info', help: 'the package and version of this daemon and the Node.js running it (always 1)', labelNames: ['package', 'version', 'node'], registers: [registry] });
-  build.set({ package: buildInfo().name, version: buildInfo().version, node: process.version }, 1);
+  const build = new Gauge({ name: 'lighthouse_build_info', help: 'the package and version of this daemon and the Node.js running it (always 1)', labelNames: ['package', 'version', 'node', 'daemon'], registers: [registry] });
+  build.set({ package: buildInfo().name, version: buildInfo().version, node: process.version, daemon }, 1);
   return { registry, sessionState, sessions, stateChanges, configProblems };
 }
 
@@ -34,6 +35,7 @@ export function createWriterMetrics() {
     membershipChanges: new Counter({ name: 'lighthouse_membership_changes_total', help: 'member set changes received from discovery', labelNames: ['cluster'], registers: [registry] }),
     syncs: new Counter({ name: 'lighthouse_balancer_syncs_total', help: 'balancer syncs, by result', labelNames: ['balancer', 'result'], registers: [registry] }),
     syncDuration: new Histogram({ name: 'lighthouse_balancer_sync_duration_seconds', help: 'time to bring the balancer in line with the desired state', labelNames: ['balancer'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    lastSync: new Gauge({ name: 'lighthouse_last_sync_timestamp_seconds', help: 'when every balancer was last brought in line with the desired state (Unix time); absent until the first sync', registers: [registry] }),
     ackWrites: new Counter({ name: 'lighthouse_ack_writes_total', help: 'writes of this writer\'s acknowledgement record (what its balancers run) to discovery, by result', labelNames: ['discovery', 'result'], registers: [registry] }),
     convergence: new Histogram({ name: 'lighthouse_convergence_seconds', help: 'time from a member set arriving from discovery to the balancer applying it', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
   };
@@ -46,9 +48,10 @@ export function createReporterMetrics() {
   const { registry } = base;
   return {
     ...base,
-    checks: new Counter({ name: 'lighthouse_checks_total', help: 'health check runs, by result', labelNames: ['service', 'check', 'result'], registers: [registry] }),
+    checks: new Counter({ name: 'lighthouse_checks_total', help: 'health check runs, by result', labelNames: ['service', 'port', 'check', 'result'], registers: [registry] }),
+    checkUp: new Gauge({ name: 'lighthouse_check_up', help: '1 while a check of a service port is up by its rise/fall verdict, 0 while down', labelNames: ['service', 'port', 'check'], registers: [registry] }),
     checkDuration: new Histogram({ name: 'lighthouse_check_duration_seconds', help: 'health check duration', labelNames: ['service', 'check'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] }),
-    registered: new Gauge({ name: 'lighthouse_registrations', help: 'ports of a service currently registered', labelNames: ['service'], registers: [registry] }),
+    registered: new Gauge({ name: 'lighthouse_registrations', help: '1 while a service port is registered in discovery, 0 while it is not (sum by service: its registered ports)', labelNames: ['service', 'port'], registers: [registry] }),
     transitions: new Counter({ name: 'lighthouse_service_transitions_total', help: 'up/down transitions of service ports', labelNames: ['service', 'to'], registers: [registry] }),
     conflicting: new Gauge({ name: 'lighthouse_registration_conflicts', help: 'ports of a service whose registration another discovery session keeps taking: this reporter stopped taking them back', labelNames: ['service'], registers: [registry] }),
     conflicts: new Counter({ name: 'lighthouse_registration_conflicts_total', help: 'registration conflicts detected (another session took the same node again and again)', labelNames: ['service'], registers: [registry] }),

@@ -22,6 +22,8 @@ export interface PortHealthOptions {
   now: () => number;
   /** the service as configured now (it changes with `ServiceRunner.update`) */
   item: () => ServiceItem;
+  /** the address the checks connect to now: `host:`, else the registered address (see check-address.ts) */
+  checkHost: () => string;
   /** results count only while the runner runs */
   running: () => boolean;
   /** a port went up or down: its registration follows */
@@ -148,7 +150,7 @@ export class PortHealth {
   }
 
   private checkIdentity(spec: CheckSpec): string {
-    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: this.item.host });
+    return hashOf({ kind: spec.kind, timeoutMs: spec.timeoutMs, config: spec.config, host: this.options.checkHost() });
   }
 
   private addLoop(port: PortChecks, spec: CheckSpec, state: RiseFallState, last: CheckResult | null): void {
@@ -182,7 +184,7 @@ export class PortHealth {
       now: this.options.now,
     };
     try {
-      return plugin.create(spec.config, { host: item.host, port }, helper);
+      return plugin.create(spec.config, { host: this.options.checkHost(), port }, helper);
     } catch (error) {
       this.logger.error(`${where}: could not be created: ${errorMessage(error)}`);
       return failingCheck(`check plugin "${spec.kind}" could not be created: ${errorMessage(error)}`);

@@ -1,4 +1,4 @@
-import type { ServiceItem } from '../config/model.js';
+import type { Advertise, ServiceItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
@@ -8,10 +8,13 @@ import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createReporterMetrics, type ReporterMetrics } from '../lib/metrics.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { Handover, handoverDeadline } from './handover.js';
-import { resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
+import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from './local-identity.js';
+import { CheckAddressWarnings } from './check-address.js';
 import { canUpdateInPlace, ServiceRunner, type ServiceStatus, type RunnerTiming } from './service-runner.js';
 import type { HandoverStatus } from './runner-status.js';
 import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
+import { PortSeries } from './port-series.js';
+import { PortReports } from './port-report.js';
 import { countRunnerEvents } from './runner-metrics.js';
 
 export interface ReporterOptions {
@@ -51,11 +54,15 @@ interface ActiveRunner {
  */
 export class Reporter {
   readonly metrics: ReporterMetrics;
+  private readonly registeredSeries: PortSeries;
+  private readonly checkUpSeries: PortSeries;
   private readonly logger: Logger;
   private readonly pool: DiscoveryPool;
   private readonly watcher: ConfigWatcher;
   private readonly runners = new Map<string, ActiveRunner>();
   private identity: LocalIdentity | undefined;
+  private readonly checkAddressWarnings: CheckAddressWarnings;
+  private readonly portReports = new PortReports();
   private readonly initialSnapshot: ConfigSnapshot = emptySnapshot();
   private snapshot: ConfigSnapshot = this.initialSnapshot;
   private readonly waitingForDiscovery = new Set<string>();
@@ -72,6 +79,9 @@ export class Reporter {
   constructor(private readonly options: ReporterOptions) {
     this.logger = options.log.logger;
     this.metrics = options.metrics ?? createReporterMetrics();
+    this.checkAddressWarnings = new CheckAddressWarnings(this.logger);
+    this.registeredSeries = new PortSeries(this.metrics.registered);
+    this.checkUpSeries = new PortSeries(this.metrics.checkUp);
     this.identity = options.identity;
     this.stateFile = options.stateFile ? new ReporterStateWriter(options.stateFile, this.logger) : undefined;
     // Events go to the runners of the instance that sent them: during a handover two instances
@@ -90,6 +100,9 @@ export class Reporter {
         if (state === 'connected') {
           this.logger.info({ discovery: name }, `discovery "${name}" connected${which}`);
           for (const runner of this.runnersOn(instance)) runner.onReconnected();
+        } else if (state === 'closed') {
+          // Only this reporter closes a session (a stop, a retired discovery file): nothing to warn about.
+          this.logger.info({ discovery: name }, `discovery "${name}" closed${which}`);
         } else this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}${which}: checks go on, registrations are restored when a session exists`);
       },
       onSession: (sessionId) => {
@@ -161,7 +174,7 @@ export class Reporter {
 
   /** What `lighthouse status` cannot ask this process: stalled handovers and ports yielded to another session. */
   troubles(): ReporterTroubles {
-    const troubles: ReporterTroubles = { stalled: [], conflicts: [] };
+    const troubles: ReporterTroubles = { stalled: [], conflicts: [], ports: this.portReports.report([...this.runners.values()].map((active) => active.runner.status()).sort((a, b) => a.service.localeCompare(b.service))) };
     for (const active of [...this.runners.values()].sort((a, b) => a.item.name.localeCompare(b.item.name))) {
       const handover = active.handover;
       if (handover?.state.stalled) {
@@ -186,6 +199,11 @@ export class Reporter {
   /** Brings the state file in line (it is written only when the troubles change). */
   private syncStateFile(): void {
     if (this.stateFile && !this.stopped) this.stateFile.update(this.troubles());
+  }
+
+  /** For per-port events (check results, registrations): see ReporterStateWriter.updateSoon. */
+  private scheduleStateFile(): void {
+    if (!this.stopped) this.stateFile?.updateSoon(() => this.troubles());
   }
 
   /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
@@ -242,7 +260,9 @@ export class Reporter {
       this.retireRunner(active, true);
       // Mid-handover the old runner holds the registrations: it deregisters too.
       if (from) this.retireRunner(from, true);
-      this.metrics.registered.remove({ service: name });
+      this.registeredSeries.prune(name);
+      this.checkUpSeries.prune(name);
+      this.portReports.forget(name);
     }
 
     for (const item of next.services.values()) {
@@ -261,6 +281,7 @@ export class Reporter {
       this.waitingForDiscovery.delete(item.name);
       if (active && active.instance === pooled.instance && active.item.hash === item.hash) continue;
       if (active && active.instance === pooled.instance && canUpdateInPlace(active.item, item)) {
+        this.warnCheckAddress(item, pooled.item.advertise);
         active.runner.update(item, pooled.item.advertise);
         active.item = item;
         this.logger.info({ service: item.name }, `service "${item.name}" changed: updated in place`);
@@ -356,7 +377,12 @@ export class Reporter {
     );
   }
 
+  private warnCheckAddress(item: ServiceItem, discoveryAdvertise: Advertise | undefined): void {
+    this.checkAddressWarnings.note(item, advertisedAddress(this.identity!, discoveryAdvertise, item.advertise));
+  }
+
   private createRunner(item: ServiceItem, pooled: PooledDiscovery): ServiceRunner {
+    this.warnCheckAddress(item, pooled.item.advertise);
     const runner = new ServiceRunner({
       item,
       discovery: pooled.instance,
@@ -366,7 +392,13 @@ export class Reporter {
       logger: this.logger.child({ module: `service:${item.name}` }),
       timing: this.options.timing,
     });
-    countRunnerEvents(runner, item.name, this.metrics, () => this.syncStateFile());
+    countRunnerEvents(runner, item.name, this.metrics, { registered: this.registeredSeries, checkUp: this.checkUpSeries }, () => this.syncStateFile());
+    // The same result again changes nothing `status` shows: the state file is left alone.
+    runner.onCheckResult((event) => {
+      if (this.portReports.changed(event)) this.scheduleStateFile();
+    });
+    // Later, too, because the event fires inside the write, before the runner records its outcome.
+    runner.onRegistration(() => this.scheduleStateFile());
     const drain = this.options.drains?.drainsFor(item.name);
     if (drain) runner.setDrained(drain.ports, drain.reason);
     return runner;

@@ -3,6 +3,7 @@ import type { Discovery, RegistrationHolder } from '../discovery/types.js';
 import type { Advertise, ServiceItem } from '../config/model.js';
 import { advertisedAddress, type AdvertisedAddress, type LocalIdentity } from './local-identity.js';
 import { PortHealth, type CheckPluginLookup } from './port-health.js';
+import { checkHost } from './check-address.js';
 import { PortRegistrations } from './port-registration.js';
 import { resolveTiming, type RunnerTiming } from './runner-timing.js';
 import type { ServiceStatus, CheckResultEvent, TransitionEvent, RegistrationEvent, RunnerPhase, ConflictEvent } from './runner-status.js';
@@ -74,6 +75,7 @@ export class ServiceRunner {
       logger: this.logger,
       now,
       item: () => this.item,
+      checkHost: () => checkHost(this.item, this.address),
       running: () => this.phaseValue === 'running',
       onChange: (port) => this.registrations.sync(port),
     });

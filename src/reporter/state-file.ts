@@ -7,12 +7,15 @@ import { liveLockOwner, processStartTime, type LockOwner } from '../lib/dir-lock
 import { z } from 'zod';
 import { LighthouseError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import type { PortReport } from './port-report.js';
 
 /**
  * What only the running reporter knows and `lighthouse status` (another
- * process) must show: handovers stalled on a new discovery session and ports
- * yielded to another session. Kept in `reporter-state.json` in the state
- * folder, beside the reporter's lock; there only while something is wrong.
+ * process) must show: handovers stalled on a new discovery session, ports
+ * yielded to another session, and each port's checks (why it is or is not
+ * registered). Kept in `reporter-state.json` in the state folder, beside the
+ * reporter's lock; there while the reporter has something to say (any
+ * service port, or trouble), removed on a clean stop.
  */
 
 export interface StalledHandover {
@@ -42,6 +45,8 @@ export interface ConflictingPort {
 export interface ReporterTroubles {
   stalled: StalledHandover[];
   conflicts: ConflictingPort[];
+  /** every port of every service, with its last check results; absent in files of older reporters */
+  ports?: PortReport[];
 }
 
 interface StateFile extends ReporterTroubles {
@@ -72,6 +77,20 @@ const fileSchema = z.object({
       since: z.string(),
     }),
   ),
+  ports: z
+    .array(
+      z.object({
+        service: z.string(),
+        port: z.number().int(),
+        node: z.string(),
+        up: z.boolean(),
+        registered: z.boolean(),
+        drained: z.string().nullable(),
+        lastError: z.string().nullable(),
+        checks: z.array(z.object({ kind: z.string(), up: z.boolean(), passed: z.boolean().nullable(), detail: z.string().nullable(), since: z.string().nullable() })),
+      }),
+    )
+    .default([]),
 });
 
 export function reporterStatePath(stateDir: string): string {
@@ -91,6 +110,7 @@ export class ReporterStateWriter {
   /** writes in order: a late write must not bring back a removed file */
   private io: Promise<void> = Promise.resolve();
   private closed = false;
+  private soon: NodeJS.Timeout | undefined;
 
   constructor(
     readonly path: string,
@@ -105,12 +125,28 @@ export class ReporterStateWriter {
     this.io = this.io.then(() => (this.wanted === key ? this.write(troubles) : undefined));
   }
 
+  /**
+   * update() at most once per quarter second, with the troubles as they are
+   * then: for per-port events (check results, registrations), where building
+   * the troubles reads every runner's status, and a thousand flapping ports
+   * each asking on every result would cost a million port reads a second.
+   */
+  updateSoon(troubles: () => ReporterTroubles): void {
+    if (this.soon || this.closed) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.update(troubles());
+    }, 250);
+    this.soon.unref();
+  }
+
   /** Removes the file (clean shutdown); later updates are ignored. */
   async close(): Promise<void> {
     if (this.closed) return this.io;
     this.closed = true;
+    clearTimeout(this.soon);
     this.wanted = '';
-    this.io = this.io.then(() => this.write({ stalled: [], conflicts: [] }));
+    this.io = this.io.then(() => this.write({ stalled: [], conflicts: [], ports: [] }));
     return this.io;
   }
 
@@ -120,7 +156,7 @@ export class ReporterStateWriter {
   }
 
   private async write(troubles: ReporterTroubles): Promise<void> {
-    const empty = troubles.stalled.length === 0 && troubles.conflicts.length === 0;
+    const empty = troubles.stalled.length === 0 && troubles.conflicts.length === 0 && (troubles.ports ?? []).length === 0;
     try {
       if (empty) {
         await unlink(this.path).catch((error: NodeJS.ErrnoException) => {
@@ -171,7 +207,7 @@ export async function readReporterState(path: string, lockPath: string): Promise
     throw new LighthouseError('LH_CONFIG_INVALID', `not a reporter state file (written by the reporter, read by \`lighthouse status\`): ${errorMessage(error).split('\n')[0]}`, { file: path }, { cause: error });
   }
   const owner = await liveLockOwner(lockPath);
-  return { file: path, updated: parsed.updated, pid: parsed.pid, stale: staleness(parsed, owner, lockPath), stalled: parsed.stalled, conflicts: parsed.conflicts };
+  return { file: path, updated: parsed.updated, pid: parsed.pid, stale: staleness(parsed, owner, lockPath), stalled: parsed.stalled, conflicts: parsed.conflicts, ports: parsed.ports };
 }
 
 function staleness(file: StateFile, owner: LockOwner | undefined, lockPath: string): string | null {

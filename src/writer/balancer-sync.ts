@@ -25,6 +25,8 @@ export interface BalancerSyncOptions {
   retry: () => void;
   /** a sync applied member changes that arrived since the last one */
   applied: () => void;
+  /** every sync's outcome (with at least one balancer): null when it worked, else what failed */
+  outcome?: (error: string | null) => void;
   /** before each sync: what it hands the balancers, acknowledged once every one took it (writer acknowledgements) */
   capture?: () => AppliedCluster[];
   /** after a sync every balancer took (and there is at least one): what `capture` returned before it */
@@ -146,6 +148,7 @@ export class BalancerSync {
     // Captured before the balancers see it: what is acknowledged after they took it.
     const applying = this.options.capture?.() ?? [];
     let failed = false;
+    let lastError = '';
     for (const [name, active] of this.balancers) {
       const clusters = this.balancedClusters(active.item);
       const stopTimer = metrics.syncDuration.startTimer({ balancer: name });
@@ -154,6 +157,7 @@ export class BalancerSync {
         metrics.syncs.inc({ balancer: name, result: 'ok' });
       } catch (error) {
         failed = true;
+        lastError = `balancer "${name}": ${errorMessage(error)}`;
         metrics.syncs.inc({ balancer: name, result: 'failed' });
         logger.error({ err: error, balancer: name }, `balancer "${name}" could not be updated, the running one keeps serving: ${errorMessage(error)}`);
       } finally {
@@ -161,10 +165,13 @@ export class BalancerSync {
       }
     }
     if (failed) {
+      this.options.outcome?.(lastError);
       this.scheduleRetry();
       return;
     }
     this.retryBackoff.reset();
+    metrics.lastSync.set(Date.now() / 1000);
+    if (this.balancers.size > 0) this.options.outcome?.(null);
     if (since !== undefined) metrics.convergence.observe((performance.now() - since) / 1000);
     if (this.balancers.size > 0) {
       this.firstSyncDone = true;

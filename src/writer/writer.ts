@@ -17,6 +17,7 @@ import type { PluginRegistries } from '../plugins/registry.js';
 import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
 import { ClusterStateStore, type ChangeCause, type ClusterState, type MemberChange } from './cluster-state.js';
+import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
@@ -83,6 +84,7 @@ export class Writer {
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
   private readonly changeListeners = new Set<(change: MemberChange, cause: ChangeCause) => void>();
+  private readonly syncRecord: SyncRecorder;
   private readonly acks: AckPublisher;
 
   constructor(private readonly options: WriterOptions) {
@@ -93,7 +95,9 @@ export class Writer {
       onStateChange: (state) => {
         this.metrics.stateChanges.inc({ discovery: name, state });
         this.metrics.sessionState.set({ discovery: name }, state === 'connected' ? 1 : 0);
-        if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
+        // `closed` is the writer's own doing (a stop, a removed discovery file), not a fault.
+        if (state === 'closed') this.logger.info({ discovery: name }, `discovery "${name}" closed`);
+        else if (state !== 'connected') this.logger.warn({ discovery: name, state }, `discovery "${name}" is ${state}: keeping the last known members`);
         else {
           this.logger.info({ discovery: name }, `discovery "${name}" connected`);
           this.acks.reconnected(name);
@@ -112,6 +116,7 @@ export class Writer {
       },
       onProblems: (scan) => this.metrics.configProblems.set(scan.problems.length),
     });
+    this.syncRecord = new SyncRecorder(syncFilePath(options.stateDir ?? defaultStateDir(options.configDir)), this.logger);
     this.holds = new HoldKeeper({
       configDir: options.configDir,
       stateDir: options.stateDir ?? defaultStateDir(options.configDir),
@@ -133,6 +138,7 @@ export class Writer {
       snapshot: () => this.snapshot,
       retry: () => this.requestSync(),
       applied: () => this.scheduleCacheWrite(),
+      outcome: (error) => (error === null ? this.syncRecord.synced() : this.syncRecord.failed(error)),
       capture: () => [...this.snapshot.clusters.values()].map((item) => this.acks.capture(item.name, item.discovery, this.state.get(item.name))),
       synced: (clusters) => this.acks.applied(clusters),
     });
@@ -309,16 +315,15 @@ export class Writer {
   private applyChange(change: MemberChange, cause: ChangeCause): void {
     for (const listener of this.changeListeners) listener(change, cause);
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
-    this.logger.info(
-      {
-        cluster: change.cluster,
-        revision: change.revision,
-        added: change.added.map(nodeKey),
-        removed: change.removed.map(nodeKey),
-        changed: change.changed.map(nodeKey),
-      },
-      `cluster "${change.cluster}" now has ${this.state.get(change.cluster).members.length} members`,
-    );
+    const routed = this.state.get(change.cluster).members.length;
+    const fields = { cluster: change.cluster, revision: change.revision, added: change.added.map(nodeKey), removed: change.removed.map(nodeKey), changed: change.changed.map(nodeKey) };
+    // Held members count as routed: a hold is logged by the hold keeper (a warning), and only an empty backend is an outage.
+    if (routed === 0 && change.removed.length > 0) {
+      this.logger.error(
+        { ...fields, code: 'LH_CLUSTER_EMPTY' },
+        `cluster "${change.cluster}" now has 0 members: its frontend has no server to send requests to (discovery lists none, and the removal guard holds none)`,
+      );
+    } else this.logger.info(fields, `cluster "${change.cluster}" now has ${routed} members`);
     this.balancers.pending();
     this.requestSync();
   }
@@ -376,6 +381,7 @@ export class Writer {
     this.watches.clear();
     await this.balancers.close();
     await this.pool.close();
+    await this.syncRecord.close();
     this.logger.info('writer stopped; the load balancer keeps serving');
   }
 }

@@ -8,6 +8,7 @@ import { httpGet } from '../support/http-backends.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
 import { ChaosStack } from './chaos-stack.js';
+import { atLeast } from '../support/strict-json.js';
 
 /**
  * Chaos 6: configuration HAProxy refuses, written while the writer runs
@@ -30,7 +31,7 @@ after(async () => {
 });
 
 const errorsMatching = (pattern: RegExp): string[] =>
-  stack.writer.lines.filter((line) => Number(line.level) >= 50 && pattern.test(String(line.msg))).map((line) => String(line.msg));
+  stack.writer.lines.filter((line) => atLeast(line, 'error') && pattern.test(String(line.msg))).map((line) => String(line.msg));
 
 test('chaos 6a: a directive HAProxy rejects is not installed; the old config serves; the fixed file applies', async (t) => {
   const writerPid = stack.writer.pid;

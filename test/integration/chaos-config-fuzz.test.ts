@@ -12,6 +12,7 @@ import { LONG, LoadGenerator, recordResult, writeAtomic } from '../support/chaos
 import { waitFor } from '../support/wait-for.js';
 import { ChaosStack } from './chaos-stack.js';
 import { seededRandom } from '../support/random.js';
+import { atLeast } from '../support/strict-json.js';
 
 /**
  * Chaos 7: 1,000 random mutations (10,000 with CHAOS_LONG=1) of the valid
@@ -183,7 +184,7 @@ test(`chaos 7: ${COUNT} fuzzed config files: no crash, every rejection names its
     assert.ok(paths.has(String(line.file)), `a rejection names its file: ${JSON.stringify(line).slice(0, 300)}`);
     assert.ok(String(line.msg).startsWith(`${String(line.file)}: `), `the message starts with the file: ${String(line.msg).slice(0, 200)}`);
   }
-  const fatal = [stack.writer, reporter.process].flatMap((daemon) => daemon.lines.filter((line) => Number(line.level) >= 60 || /scan failed/.test(String(line.msg))));
+  const fatal = [stack.writer, reporter.process].flatMap((daemon) => daemon.lines.filter((line) => atLeast(line, 'fatal') || /scan failed/.test(String(line.msg))));
   assert.deepEqual(fatal.map((line) => line.msg), [], 'no uncaught exception, no failed scan');
 
   // The originals back: nothing to do, and a real change still applies.

@@ -37,6 +37,8 @@ export interface StackOptions {
   reporterAuth?: { user: string; password: string };
   /** consecutive failed checks before a port is reported down (default 2) */
   checkFall?: number;
+  /** extra lines for the cluster file (after `haproxy: port`) */
+  clusterExtra?: string[];
 }
 
 export interface ReporterHandle {
@@ -110,7 +112,7 @@ export class ChaosStack {
     await mkdir(join(this.writerDir, 'haproxy'), { recursive: true });
     await writeAtomic(join(this.writerDir, 'discovery', 'zk.yaml'), discoveryYaml(this.discoveryOptions(this.options.writerAuth)));
     await writeAtomic(join(this.writerDir, 'balancers', 'haproxy.yaml'), haproxyYaml(this.writerDir));
-    await writeAtomic(join(this.writerDir, 'clusters', 'web.yaml'), clusterYaml(this.webPort));
+    await writeAtomic(join(this.writerDir, 'clusters', 'web.yaml'), clusterYaml(this.webPort, this.options.clusterExtra));
     this.writer = DaemonProcess.start('writer', this.writerDir);
     await this.waitConverged();
   }

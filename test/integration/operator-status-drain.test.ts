@@ -140,13 +140,28 @@ test('status: members in ZooKeeper and in HAProxy, local ports registered (JSON 
     assert.match(member.haproxy ?? '', /^(UP|no check)/);
     assert.equal(typeof member.currentSessions, 'number');
   }
-  assert.deepEqual(report.services, [
-    { name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null, conflict: null })), handoverStalled: null },
-  ]);
+  assert.deepEqual(
+    report.services.map(({ name, discovery, ports, handoverStalled }) => ({ name, discovery, handoverStalled, ports: ports.map(({ port, node, registered, drained, conflict }) => ({ port, node, registered, drained, conflict })) })),
+    [{ name: 'web', discovery: 'zookeeper', ports: backends.map((backend) => ({ port: backend.port, node: nodeOf(backend), registered: true, drained: null, conflict: null })), handoverStalled: null }],
+  );
+  // The running reporter's view of each port: its checks, last result and output.
+  for (const port of report.services[0]!.ports) {
+    assert.equal(port.up, true);
+    assert.equal(port.checks?.length, 1);
+    assert.deepEqual([port.checks![0]!.kind, port.checks![0]!.passed], ['http', true]);
+    assert.match(port.checks![0]!.detail ?? '', new RegExp(`127\\.0\\.0\\.1:${port.port}/health: HTTP 200`));
+  }
+  assert.equal(report.services[0]!.checkAddressWarning, null);
+  // The writer: running, synced, and each cluster's listening address.
+  assert.equal(report.writer?.running, true);
+  assert.ok(report.writer?.lastSync && !Number.isNaN(Date.parse(report.writer.lastSync)), JSON.stringify(report.writer));
+  assert.equal(web.listen, `127.0.0.1:${ports.frontend}`);
+  assert.equal(web.inSync, true);
 
   const table = await runCli('status', join(dir.path, 'config'));
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^cluster web \(discovery zookeeper\): 2 registered$/m);
+  assert.match(table.stdout, /^writer: running \(PID \d+\), last sync \d{4}-\d\d-\d\dT\S+ \(\d+ (s|min) ago\)$/m);
+  assert.match(table.stdout, new RegExp(`^cluster web \\(discovery zookeeper, listens on 127\\.0\\.0\\.1:${ports.frontend}\\): 2 registered, HAProxy in line$`, 'm'));
   assert.match(table.stdout, /NODE\s+ADDRESS\s+DISCOVERY\s+HAPROXY\s+SESSIONS/);
   for (const backend of backends) {
     assert.match(table.stdout, new RegExp(`${nodeOf(backend).replace(/\./g, '\\.')}\\s+127\\.0\\.0\\.1:${backend.port}\\s+listed\\s+(UP|no check)`));
@@ -173,6 +188,30 @@ test('metrics: lighthouse_* names present on both daemons, and moving with chang
   await waitFor(async () => sample(await metrics(ports.reporterMetrics), 'lighthouse_checks_total', { service: 'web' }) > checksBefore, 'check counter to move');
   assert.equal((await httpGet(ports.writerMetrics, '/healthz')).status, 200);
   assert.equal((await httpGet(ports.reporterMetrics, '/healthz')).status, 200);
+});
+
+test('metrics: per-server state, last sync time, per-port checks and registrations; no `daemon` label but on build_info', { timeout: 60_000 }, async () => {
+  const writerText = await metrics(ports.writerMetrics);
+  const lastSync = sample(writerText, 'lighthouse_last_sync_timestamp_seconds');
+  assert.ok(lastSync > Date.now() / 1000 - 3600 && lastSync <= Date.now() / 1000 + 1, `lighthouse_last_sync_timestamp_seconds is a Unix time: ${lastSync}`);
+  for (const backend of backends) {
+    const server = nodeOf(backend);
+    // Both serve: HAProxy has them up (checked) or unchecked (routed without a check), never down.
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server }), 1, `one state at 1 for ${server}`);
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'down' }), 0);
+    assert.equal(sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'up' }) + sample(writerText, 'lighthouse_server_state', { cluster: 'web', server, state: 'unchecked' }), 1);
+  }
+  const reporterText = await metrics(ports.reporterMetrics);
+  for (const backend of backends) {
+    const port = String(backend.port);
+    assert.equal(sample(reporterText, 'lighthouse_registrations', { service: 'web', port }), 1, `port ${port} registered`);
+    assert.equal(sample(reporterText, 'lighthouse_check_up', { service: 'web', port }), 1, `port ${port} checks up`);
+    assert.ok(sample(reporterText, 'lighthouse_checks_total', { service: 'web', port, result: 'pass' }) > 0, `checks of port ${port} counted`);
+  }
+  for (const [daemon, text] of [['writer', writerText], ['reporter', reporterText]] as const) {
+    const labelled = text.split('\n').filter((line) => line.includes('daemon="'));
+    assert.deepEqual(labelled.map((line) => line.slice(0, line.indexOf('{'))), ['lighthouse_build_info'], `${daemon}: only build_info says the daemon`);
+  }
 });
 
 test('drain/undrain: the reporter deregisters and keeps the port out across a restart; undrain brings it back', { timeout: 60_000 }, async () => {

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
@@ -12,7 +12,10 @@ import { tempDir, type TempDir } from '../support/temp-dir.js';
  * docs/install.md "Install from the package": `npm pack` in the repository (its
  * prepare script builds dist/), `npm install -g --prefix PREFIX TARBALL`
  * (dependencies from the npm cache or the registry), then the installed
- * commands. Everything lands in a temp dir, removed afterwards.
+ * commands. Everything lands in a temp dir, removed afterwards. The packing
+ * happens in a copy of the repository's sources (node_modules linked): prepack
+ * empties dist/, and the other test files running meanwhile use the
+ * repository's own dist/.
  */
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
@@ -21,8 +24,8 @@ const TARBALL = `lighthouse-sd-${manifest.version}.tgz`;
 const SHIPPED = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist', 'docs', 'examples']);
 /** A step bound only against a hung npm; not a timing assertion. */
 const STEP_TIMEOUT_MS = 300_000;
-/** Left in dist/ as by a source file deleted since the last build: packing must not ship it. */
-const STALE = join(REPO, 'dist', 'lighthouse-package-test-stale.js');
+/** What packing reads from a clone: the manifest, the build inputs and the shipped files. */
+const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs', 'examples'];
 
 interface Run {
   code: number;
@@ -45,13 +48,18 @@ describe('the npm package, packed and installed into a temp prefix', () => {
   let tmp: TempDir;
   let prefix: string;
   let files: string[];
+  let clone: string;
 
   before(async () => {
     tmp = await tempDir('lighthouse-package-');
     prefix = join(tmp.path, 'prefix');
-    await mkdir(join(REPO, 'dist'), { recursive: true });
-    await writeFile(STALE, '// a build output without its source\n');
-    const packed = await run('npm', ['pack', '--pack-destination', tmp.path], REPO);
+    clone = join(tmp.path, 'clone');
+    for (const entry of SOURCES) await cp(join(REPO, entry), join(clone, entry), { recursive: true });
+    await symlink(join(REPO, 'node_modules'), join(clone, 'node_modules'));
+    // Left in dist/ as by a source file deleted since the last build: packing must not ship it.
+    await mkdir(join(clone, 'dist'), { recursive: true });
+    await writeFile(join(clone, 'dist', 'lighthouse-package-test-stale.js'), '// a build output without its source\n');
+    const packed = await run('npm', ['pack', '--pack-destination', tmp.path], clone);
     assert.equal(packed.code, 0, `npm pack failed:\n${packed.stderr}`);
     assert.equal(packed.stdout.trim().split('\n').at(-1), TARBALL);
     const listed = await run('tar', ['-tzf', join(tmp.path, TARBALL)], tmp.path);
@@ -62,7 +70,6 @@ describe('the npm package, packed and installed into a temp prefix', () => {
   });
 
   after(async () => {
-    await rm(STALE, { force: true });
     await tmp?.remove();
   });
 
@@ -78,9 +85,9 @@ describe('the npm package, packed and installed into a temp prefix', () => {
     assert.ok(!paths.includes('dist/lighthouse-package-test-stale.js'), 'a stale build output was packed');
   });
 
-  test('the commands in the repository\'s dist/ are executable after npm pack rebuilt it (npx lighthouse-sd in a clone runs them)', () => {
+  test('the commands in the clone\'s dist/ are executable after npm pack rebuilt it (npx lighthouse-sd in a clone runs them)', () => {
     for (const bin of ['dist/cli/main.js', 'dist/cli/writer-alias.js', 'dist/cli/reporter-alias.js']) {
-      assert.equal(statSync(join(REPO, bin)).mode & 0o111, 0o111, `${bin} is not executable`);
+      assert.equal(statSync(join(clone, bin)).mode & 0o111, 0o111, `${bin} is not executable`);
     }
   });
 

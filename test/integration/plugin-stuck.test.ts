@@ -86,8 +86,8 @@ describe('plugins that never finish loading', () => {
       assert.ok(line, `an LH_PLUGIN_LOAD line on stderr: ${run.stderr}`);
       assert.ok(line.includes(`"${plugin}"`), line);
       assert.match(line, doing);
-      const logged = run.stdout.split('\n').filter(Boolean).map((text) => JSON.parse(text) as { level: number; code?: string; msg: string });
-      assert.ok(logged.some((entry) => entry.level === 60 && entry.code === 'LH_PLUGIN_LOAD' && entry.msg.includes(plugin)), `a fatal log line: ${run.stdout}`);
+      const logged = run.stdout.split('\n').filter(Boolean).map((text) => JSON.parse(text) as { level: string; code?: string; msg: string });
+      assert.ok(logged.some((entry) => entry.level === 'fatal' && entry.code === 'LH_PLUGIN_LOAD' && entry.msg.includes(plugin)), `a fatal log line: ${run.stdout}`);
     });
   }
 
@@ -95,7 +95,7 @@ describe('plugins that never finish loading', () => {
     const run = await reporterWith('lighthouse-boom');
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /^lighthouse: LH_PLUGIN_LOAD: .*plugins\.yaml: plugins\.0: "lighthouse-boom" \(.*index\.js\) failed to load: boom at import\n$/m);
-    const fatal = run.stdout.split('\n').filter(Boolean).map((text) => JSON.parse(text) as { level: number; msg: string; err?: { message?: string; stack?: string } }).find((entry) => entry.level === 60);
+    const fatal = run.stdout.split('\n').filter(Boolean).map((text) => JSON.parse(text) as { level: string; msg: string; err?: { message?: string; stack?: string } }).find((entry) => entry.level === 'fatal');
     assert.ok(fatal, run.stdout);
     assert.ok(fatal.msg.endsWith('failed to load: boom at import'), fatal.msg);
     for (const text of [run.stdout, run.stderr]) assert.doesNotMatch(text, /boom at import: boom at import/);

@@ -51,7 +51,7 @@ describe('reporter: a discovery file edited to an unreachable ensemble', () => {
     (await log())
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg: string; code?: string; level: number });
+      .map((line) => JSON.parse(line) as { msg: string; code?: string; level: string });
 
   /** Samples both registrations every 50 ms; any sample without them is recorded. */
   function watchRegistrations(): { gaps: string[]; stop: () => Promise<void> } {

@@ -63,7 +63,7 @@ process.on('exit', () => {
   }
 });
 
-export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
 /** `lighthouse writer|reporter DIR` as a child process, its JSON log lines kept for assertions. */
 export class DaemonProcess {

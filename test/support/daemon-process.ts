@@ -20,9 +20,9 @@ export interface DaemonProcess {
 }
 
 /** Runs `lighthouse <command> <configDir>` as a real child process (through tsx, so no build is needed). */
-export function startDaemon(command: 'writer' | 'reporter', configDir: string, logFile: string, extraArgs: string[] = []): DaemonProcess {
+export function startDaemon(command: 'writer' | 'reporter', configDir: string, logFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): DaemonProcess {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, command, configDir, ...extraArgs], { stdio: ['ignore', log, log], env: { ...process.env, LIGHTHOUSE_TEST: '1' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, command, configDir, ...extraArgs], { stdio: ['ignore', log, log], env: { ...process.env, LIGHTHOUSE_TEST: '1', ...env } });
   closeSync(log);
   running.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {

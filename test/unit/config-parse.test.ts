@@ -1,3 +1,4 @@
+import { checkAddressMismatch, checkHost } from '../../src/reporter/check-address.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigFile } from '../../src/config/parse.js';
@@ -61,11 +62,11 @@ for (const [label, kind, text, expected] of invalid) {
   });
 }
 
-test('a service gets defaults: host, metadata, check timeout below the interval', () => {
+test('a service gets defaults: no host (checks go to the registered address), metadata, check timeout below the interval', () => {
   const { item } = parse('service', 'discovery: zookeeper\nports: [8001, 8002, 8001]\nchecks:\n  interval: 2\n  http: {uri: /health, rise: 2, fall: 1}\n');
   assert.equal(item?.kind, 'service');
   if (item?.kind !== 'service') return;
-  assert.equal(item.host, '127.0.0.1');
+  assert.equal(item.host, undefined);
   assert.deepEqual(item.ports, [8001, 8002]);
   assert.deepEqual(item.metadata, {});
   assert.equal(item.intervalMs, 2000);
@@ -86,4 +87,14 @@ test('the content hash ignores formatting and key order', () => {
   const c = parse('cluster', 'discovery: zookeeper\nhaproxy: {port: 2, acl: x}\n');
   assert.equal(a.item?.hash, b.item?.hash);
   assert.notEqual(a.item?.hash, c.item?.hash);
+});
+
+test('checks connect to host: when set, else to the registered address; a loopback host: with another address registered is named', () => {
+  const address = { ip: '10.1.2.3' };
+  assert.equal(checkHost({ host: undefined }, address), '10.1.2.3');
+  assert.equal(checkHost({ host: '127.0.0.1' }, address), '127.0.0.1');
+  assert.match(checkAddressMismatch({ host: '127.0.0.1', file: '/etc/lh/services/web.yaml' }, address) ?? '', /services\/web\.yaml: host: checks connect to 127\.0\.0\.1 but the reporter registers 10\.1\.2\.3/);
+  assert.equal(checkAddressMismatch({ host: undefined, file: 'x' }, address), undefined);
+  assert.equal(checkAddressMismatch({ host: 'localhost', file: 'x' }, { ip: '127.0.0.1' }), undefined, 'one machine: loopback registered too');
+  assert.equal(checkAddressMismatch({ host: 'db.internal', file: 'x' }, address), undefined, 'a name: cannot tell');
 });
