@@ -133,7 +133,8 @@ function render(state) {
     return el("a", { href: statsUrl(page), target: "_blank", rel: "noopener", class: "stats-link", title: page.authenticated ? "asks for the stats password" : "" }, ["HAProxy stats" + (pages.size > 1 ? " (" + name + ")" : "")]);
   }));
   const shown = state.clusters.filter(function (cluster) { return matches(cluster.name); });
-  document.getElementById("shown").textContent = shown.length === state.clusters.length ? state.clusters.length + " clusters" : shown.length + " of " + state.clusters.length + " clusters";
+  const total = state.clusters.length + " cluster" + (state.clusters.length === 1 ? "" : "s");
+  document.getElementById("shown").textContent = shown.length === state.clusters.length ? total : shown.length + " of " + total;
   const clusters = shown.map(function (cluster) {
     const rows = cluster.members.map(function (member) {
       const label = member.status === null ? "not in HAProxy yet" : member.status;

@@ -118,6 +118,8 @@ test('fleet panel: two writers with the version each applied; a frozen one shows
   assert.equal(await cell(idA).getAttribute('data-state'), 'current');
   assert.notEqual((await cell(idA).textContent()) ?? '', before, 'writer A acknowledged the new version');
 
+  if (process.env.LIGHTHOUSE_SCREENSHOT) await page.screenshot({ path: process.env.LIGHTHOUSE_SCREENSHOT.replace(/(\.png)?$/, '-fleet.png'), fullPage: true });
+
   writers[1]!.kill('SIGCONT');
   await page.locator(`#fleet tr[data-writer="${idB}"] td[data-cluster="web"][data-state="current"]`).waitFor({ timeout: 30_000 });
   await page.close();
