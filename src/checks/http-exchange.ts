@@ -1,5 +1,5 @@
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { CheckTarget } from './types.js';
 import { abortError, describeError, quote, settleOnce } from './line-exchange.js';
 
@@ -17,6 +17,11 @@ export const MAX_HEAD_BYTES = 16 * 1024;
  * never ends, an endless stream) was read until the timeout.
  */
 export const MAX_BODY_BYTES = 16 * 1024;
+/**
+ * Bytes of body kept for a body expectation (`expect_body`): a health page,
+ * not a download. Framing may take another MAX_BODY_BYTES on top.
+ */
+export const EXPECT_BODY_BYTES = 64 * 1024;
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-9]\d\d)(?: |\r?$)/;
 /** RFC 9112 chunk-size, optional whitespace and extensions. */
 const CHUNK_SIZE = /^0*([0-9A-Fa-f]{1,8})[ \t]*(?:;.*)?$/;
@@ -28,17 +33,26 @@ const READ_BUFFER = Buffer.allocUnsafeSlow(16 * 1024);
 
 export interface HttpAnswer {
   status: number;
-  /** the start of the body, for non-2xx answers only (a passing check has no use for it) */
+  /**
+   * For an accepted status with `readBody`: the body (up to
+   * EXPECT_BODY_BYTES). For any other status: the start of the body, for the
+   * failure message. For an accepted status without `readBody`: empty (the
+   * fast path has no use for it).
+   */
   body: string;
-  /** why the body was cut short (malformed, too long, timed out), for non-2xx answers */
+  /** why the body was cut short (malformed, too long, timed out) */
   note?: string;
 }
 
 export interface HttpExchangeOptions {
-  /** `{ servername }` or `{}` for TLS; undefined for plain HTTP */
-  tls: { servername?: string } | undefined;
+  /** connection options for HTTPS (verification, SNI, CA); undefined for plain HTTP */
+  tls: ConnectionOptions | undefined;
   /** a HEAD answer has no body, whatever its Content-Length says */
   head: boolean;
+  /** the statuses that pass: the answer ends at the status line for these unless `readBody` */
+  accepts(status: number): boolean;
+  /** read the body of an accepted answer (a body expectation is set) */
+  readBody: boolean;
 }
 
 /**
@@ -63,7 +77,7 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
       reject(abortError(signal));
       return;
     }
-    const parser = new AnswerParser(options.head);
+    const parser = new AnswerParser(options);
     // Once the status is known, a timeout (or a cut connection) still fails
     // the check with that status: "HTTP 500 (timed out reading the body)" says
     // more than "timed out".
@@ -72,13 +86,11 @@ export function httpExchange(target: CheckTarget, request: Buffer, signal: Abort
       if (answer) resolve(answer);
       else reject(error);
     };
-    // Certificates are not verified: the check asks a service on this machine
-    // whether it is healthy, it does not authenticate it, and local services
-    // commonly present self-signed certificates or ones for their public name.
-    // Plain connections read into one shared buffer (`onread`) instead of a
-    // fresh allocation per read; the parser copies what it keeps.
+    // TLS verification is decided by the caller (tls-options.ts). Plain
+    // connections read into one shared buffer (`onread`) instead of a fresh
+    // allocation per read; the parser copies what it keeps.
     const socket: Socket = options.tls
-      ? connectTls({ host: target.host, port: target.port, rejectUnauthorized: false, ...options.tls })
+      ? connectTls({ ...options.tls, host: target.host, port: target.port })
       : connectTcp({ host: target.host, port: target.port, onread: { buffer: READ_BUFFER, callback: (length: number) => feed(READ_BUFFER.subarray(0, length)) } });
     const { settle, settled } = settleOnce(socket, signal, fail);
 
@@ -121,8 +133,10 @@ class AnswerParser {
   private scanned = 0;
   private bodyStart = -1;
   private body: BodyReader | undefined;
+  /** the body is read for a body expectation, not for a failure's snippet */
+  private wholeBody = false;
 
-  constructor(private readonly head: boolean) {}
+  constructor(private readonly options: Pick<HttpExchangeOptions, 'head' | 'accepts' | 'readBody'>) {}
 
   push(chunk: Buffer): Outcome | undefined {
     let rest = chunk;
@@ -152,19 +166,20 @@ class AnswerParser {
   }
 
   private limit(): number {
-    return this.bodyStart === -1 ? MAX_HEAD_BYTES + 1 : this.bodyStart + MAX_BODY_BYTES;
+    if (this.bodyStart === -1) return MAX_HEAD_BYTES + 1;
+    return this.bodyStart + MAX_BODY_BYTES + (this.wholeBody ? EXPECT_BODY_BYTES : 0);
   }
 
   private overLimit(): Outcome {
     if (this.status === 0) return { error: new Error(`no HTTP status line in the first ${MAX_HEAD_BYTES} bytes`) };
-    const what = this.bodyStart === -1 ? `headers longer than ${MAX_HEAD_BYTES} bytes` : `body longer than ${MAX_BODY_BYTES} bytes`;
+    const what = this.bodyStart === -1 ? `headers longer than ${MAX_HEAD_BYTES} bytes` : `body longer than ${this.limit() - this.bodyStart} bytes`;
     return { answer: { status: this.status, body: this.body?.snippet() ?? '', note: `stopped reading: ${what}` } };
   }
 
   private append(bytes: Buffer): void {
     if (bytes.length === 0) return;
     if (this.length + bytes.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.length + bytes.length, Math.min(2 * this.buffer.length, MAX_HEAD_BYTES + MAX_BODY_BYTES), 512));
+      const grown = Buffer.allocUnsafe(Math.max(this.length + bytes.length, Math.min(2 * this.buffer.length, this.limit()), 512));
       this.buffer.copy(grown, 0, 0, this.length);
       this.buffer = grown;
     }
@@ -185,7 +200,8 @@ class AnswerParser {
         const match = STATUS_LINE.exec(line);
         if (!match) return { error: new Error(`not an HTTP answer: ${quote(line.replace(/\r$/, ''), 80)}`) };
         this.status = Number(match[1]);
-        if (this.status >= 200 && this.status < 300) return { answer: { status: this.status, body: '' } };
+        // The fast path: an accepted status without a body expectation is the whole answer.
+        if (this.status >= 200 && this.options.accepts(this.status) && !this.options.readBody) return { answer: { status: this.status, body: '' } };
         this.scanned = lineEnd;
       }
       if (this.bodyStart === -1) {
@@ -208,20 +224,26 @@ class AnswerParser {
           this.status = 0;
           continue;
         }
-        if (this.head || this.status === 204 || this.status === 304 || this.status === 101) return { answer: { status: this.status, body: '' } };
+        if (this.options.head || this.status === 204 || this.status === 304 || this.status === 101) return { answer: { status: this.status, body: '' } };
         this.bodyStart = headEnd + CRLF_CRLF.length;
-        this.body = bodyReader(this.buffer.toString('latin1', 0, headEnd));
+        this.wholeBody = this.options.readBody && this.options.accepts(this.status);
+        this.body = bodyReader(this.buffer.toString('latin1', 0, headEnd), this.wholeBody ? EXPECT_BODY_BYTES : BODY_SNIPPET_BYTES);
       }
       const body = this.body!;
       const problem = body.read(this.buffer.subarray(this.bodyStart, this.length));
       if (problem !== undefined) return { answer: { status: this.status, body: body.snippet(), note: problem } };
-      if (body.complete || ended || body.snippetFull()) return { answer: { status: this.status, body: body.snippet() } };
+      if (body.complete || ended) return { answer: { status: this.status, body: body.snippet() } };
+      if (body.snippetFull()) {
+        const answer: HttpAnswer = { status: this.status, body: body.snippet() };
+        if (this.wholeBody) answer.note = `read only the first ${EXPECT_BODY_BYTES} bytes of the body`;
+        return { answer };
+      }
       return undefined;
     }
   }
 }
 
-/** Collects the first BODY_SNIPPET_BYTES of a body from everything received after the head. */
+/** Collects the first `keepBytes` of a body from everything received after the head. */
 interface BodyReader {
   /** `bytes` is the whole body so far (it only grows); returns a reason the body cannot be read further */
   read(bytes: Buffer): string | undefined;
@@ -230,27 +252,31 @@ interface BodyReader {
   snippet(): string;
 }
 
-function bodyReader(head: string): BodyReader {
-  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return new ChunkedReader();
+function bodyReader(head: string, keepBytes: number): BodyReader {
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return new ChunkedReader(keepBytes);
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  return new PlainReader(length ? Number(length[1]) : undefined);
+  return new PlainReader(keepBytes, length ? Number(length[1]) : undefined);
 }
 
 abstract class SnippetReader {
   protected readonly parts: Buffer[] = [];
   protected kept = 0;
 
+  constructor(private readonly keepBytes: number) {}
+
   snippetFull(): boolean {
-    return this.kept >= BODY_SNIPPET_BYTES;
+    return this.kept >= this.keepBytes;
   }
 
   snippet(): string {
-    return Buffer.concat(this.parts).subarray(0, BODY_SNIPPET_BYTES).toString('utf8').trim();
+    const text = Buffer.concat(this.parts).subarray(0, this.keepBytes).toString('utf8');
+    // A failure's snippet is trimmed for the log line; a body to match is kept as sent.
+    return this.keepBytes === BODY_SNIPPET_BYTES ? text.trim() : text;
   }
 
   /** Copies: the bytes may live in a buffer that is reused. */
   protected keep(bytes: Buffer): void {
-    const wanted = Math.min(bytes.length, BODY_SNIPPET_BYTES - this.kept);
+    const wanted = Math.min(bytes.length, this.keepBytes - this.kept);
     if (wanted <= 0) return;
     this.parts.push(Buffer.from(bytes.subarray(0, wanted)));
     this.kept += wanted;
@@ -261,8 +287,8 @@ class PlainReader extends SnippetReader implements BodyReader {
   complete = false;
   private seen = 0;
 
-  constructor(private readonly expected: number | undefined) {
-    super();
+  constructor(keepBytes: number, private readonly expected: number | undefined) {
+    super(keepBytes);
   }
 
   read(bytes: Buffer): undefined {

@@ -2,18 +2,29 @@ import { z } from 'zod';
 import type { CheckPlugin } from './plugin-types.js';
 import type { CheckOutcome, CheckTarget } from './types.js';
 import { describeError, lineExchange, quote } from './line-exchange.js';
+import { expectExchange } from './expect-exchange.js';
+import { regexSource, textMatcher } from './expectations.js';
 
 export const tcpCheckSchema = z
   .strictObject({
     query: z.string().min(1).optional(),
+    /** the first answer line must equal this (the original's rule) */
     response: z.string().optional(),
+    /** the answer must contain this text (read up to 16 KiB) */
+    expect: z.string().min(1).optional(),
+    /** the answer must match this JavaScript regular expression */
+    expect_regex: regexSource.optional(),
   })
   .superRefine((value, context) => {
-    if (value.query !== undefined && value.response === undefined) {
-      context.addIssue({ code: 'custom', path: ['response'], message: 'is required when "query" is set (set both or neither)' });
+    const expects = value.expect !== undefined || value.expect_regex !== undefined;
+    if (value.query !== undefined && value.response === undefined && !expects) {
+      context.addIssue({ code: 'custom', path: ['response'], message: 'is required when "query" is set (set both or neither, or use "expect" / "expect_regex" instead)' });
     }
     if (value.response !== undefined && value.query === undefined) {
       context.addIssue({ code: 'custom', path: ['query'], message: 'is required when "response" is set (set both or neither)' });
+    }
+    if (value.response !== undefined && expects) {
+      context.addIssue({ code: 'custom', path: ['response'], message: 'compares the first line exactly; "expect" / "expect_regex" search the answer (keep one way)' });
     }
   });
 
@@ -37,7 +48,9 @@ function expectedLine(response: string): string {
 }
 
 /**
- * Without query/response: passes when a connection is accepted. With both:
+ * With `expect` / `expect_regex`: sends `query` (if set) and passes as soon as
+ * the answer read so far meets them (see expectExchange). Without
+ * query/response: passes when a connection is accepted. With both:
  * sends the query and passes when the first line of the answer (or the whole
  * answer, if the server closes without a line end, as ZooKeeper's `ruok` does)
  * equals `response`.
@@ -49,6 +62,24 @@ export const tcpCheck: CheckPlugin<TcpCheckConfig> = {
     const where = `tcp ${target.host}:${target.port}`;
     const query = config.query;
     const response = config.response;
+    const expected = textMatcher({ contains: config.expect, regex: config.expect_regex });
+    if (expected) {
+      const wire = query === undefined ? undefined : wireQuery(query);
+      const met = (text: string): boolean => expected.missing(text) === undefined;
+      const asked = query === undefined ? 'the answer' : `the answer to ${quote(query, 60)}`;
+      return {
+        async run(signal: AbortSignal): Promise<CheckOutcome> {
+          try {
+            const answer = await expectExchange(target, signal, wire, met);
+            if (answer.met) return { passed: true, detail: `${where}: answered ${expected.wanted}` };
+            const got = answer.text === '' ? 'nothing' : quote(answer.text);
+            return { passed: false, detail: `${where}: ${answer.stopped ?? 'stopped'} with ${got}, expected ${asked} ${expected.missing(answer.text) ?? expected.wanted}` };
+          } catch (error) {
+            return { passed: false, detail: `${where}: ${describeError(error)}` };
+          }
+        },
+      };
+    }
     return {
       async run(signal: AbortSignal): Promise<CheckOutcome> {
         try {

@@ -8,6 +8,7 @@ import { haproxyBalancer } from '../balancer/haproxy/plugin.js';
 import { httpCheck } from '../checks/http.js';
 import { tcpCheck } from '../checks/tcp.js';
 import { redisCheck } from '../checks/redis.js';
+import { grpcCheck } from '../checks/grpc.js';
 
 /** The built-in plugins, as one plugin package would declare them. */
 export const builtinPlugin: LighthousePlugin = {
@@ -20,6 +21,7 @@ export const builtinPlugin: LighthousePlugin = {
     api.registerCheck(httpCheck);
     api.registerCheck(tcpCheck);
     api.registerCheck(redisCheck);
+    api.registerCheck(grpcCheck);
   },
 };
 
