@@ -5,6 +5,7 @@ import { formatProblem, type ConfigProblem, type RemovalGuardOverrides } from '.
 import type { ConfigSnapshot } from '../config/snapshot.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
+import { redactText, redactSecrets } from '../lib/redact-secrets.js';
 import { silentLogger } from '../lib/logger.js';
 import { loadMemberCache } from '../writer/member-cache.js';
 import { guardSettings } from '../writer/removal-guard.js';
@@ -28,16 +29,6 @@ interface BalancerDump {
   error?: string;
 }
 
-/** Settings whose values are credentials: shown as redacted, so a dump can be pasted into a ticket. */
-const SECRET_KEY = /^(password|passwd|secret|token|.*_password|.*_token|.*_secret)$/i;
-const REDACTED = '<redacted>';
-
-function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, SECRET_KEY.test(key) && typeof inner === 'string' ? REDACTED : redact(inner)]));
-}
-
 /** The cluster's removal guard in force: its file's settings over its discovery file's over the built-in defaults, as the writer merges them. */
 function effectiveGuard(cluster: RemovalGuardOverrides, discovery: RemovalGuardOverrides | undefined): Record<string, unknown> {
   const settings = guardSettings(cluster, guardSettings(discovery ?? {}));
@@ -47,7 +38,8 @@ function effectiveGuard(cluster: RemovalGuardOverrides, discovery: RemovalGuardO
 /** The validated model, defaults filled in, in the files' own vocabulary; no hashes or internal fields. */
 function modelOf(snapshot: ConfigSnapshot): Record<string, unknown> {
   const byName = <T extends { name: string }>(items: Iterable<T>) => [...items].sort((a, b) => a.name.localeCompare(b.name));
-  return redact({
+  // Credentials redacted, so a dump can be pasted into a ticket.
+  return redactSecrets({
     balancers: byName(snapshot.balancers.values()).map(({ name, file, plugin, config }) => ({ name, file, plugin, config })),
     discovery: byName(snapshot.discovery.values()).map(({ name, file, plugin, config, advertise, removalGuard }) => ({ name, file, plugin, config, advertise, removal_guard: removalGuard })),
     clusters: byName(snapshot.clusters.values()).map(({ name, file, discovery, metaCluster, balancer, removalGuard }) => ({ name, file, discovery, meta_cluster: metaCluster ?? null, ...balancer, removal_guard: effectiveGuard(removalGuard, snapshot.discovery.get(discovery)?.removalGuard) })),
@@ -62,6 +54,11 @@ function modelOf(snapshot: ConfigSnapshot): Record<string, unknown> {
       checks: { interval: intervalMs / 1000, ...Object.fromEntries(checks.map((check) => [check.kind, { rise: check.rise, fall: check.fall, timeout: check.timeoutMs / 1000, ...(check.config as object) }])) },
     })),
   }) as Record<string, unknown>;
+}
+
+/** The rendered config as shown: directive lines that carry credentials (`stats auth`) redacted like the model. */
+function redactedRender(rendered: RenderedBalancerConfig | undefined): RenderedBalancerConfig | null {
+  return rendered ? { ...rendered, text: redactText(rendered.text) } : null;
 }
 
 /**
@@ -84,7 +81,7 @@ export async function runConfigDump(configDir: string, options: ConfigDumpOption
     try {
       const balancer = plugin.create(item.config, { logger: silentLogger(), name: item.name, file: item.file, now: Date.now });
       try {
-        balancers.push({ name: item.name, file: item.file, rendered: balancer.render?.(balancedClusters(snapshot, item, plugin, members)) ?? null });
+        balancers.push({ name: item.name, file: item.file, rendered: redactedRender(balancer.render?.(balancedClusters(snapshot, item, plugin, members))) });
       } finally {
         await balancer.close().catch(() => undefined);
       }

@@ -3,7 +3,7 @@ import { LighthouseError, errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import { drainFilePath, readDrains, updateDrains, withMaintenance, withoutMaintenance, type DrainState } from '../reporter/drains.js';
 import { assertConfigDir, loadRegistries } from './common.js';
-import { fail, writeOut } from './output.js';
+import { CliExit, fail, writeOut } from './output.js';
 
 export interface MaintenanceOptions {
   reason?: string;
@@ -26,12 +26,12 @@ export async function runMaintenance(configDir: string, action: string | undefin
     await writeOut(state.maintenance ? `maintenance on since ${state.maintenance.since}: ${state.maintenance.reason}\n` : 'maintenance off\n');
     return;
   }
-  const services = await serviceNames(configDir, options.plugin ?? []);
   if (action === 'on') {
     const reason = options.reason ?? `maintenance by ${process.env.USER ?? 'an operator'}`;
     const state = await change(path, (before) => withMaintenance(before, reason, new Date()));
+    const services = await serviceNames(configDir, options.plugin ?? []);
     await writeOut(
-      `maintenance on since ${state.maintenance!.since} (${reason}): the reporter deregisters every service of this machine (${services.join(', ') || 'none configured yet'}) and keeps checking them; services added meanwhile are drained too. Recorded in ${path}.\n`,
+      `maintenance on since ${state.maintenance!.since} (${reason}): the reporter deregisters every service of this machine (${typeof services === 'string' ? services : services.join(', ') || 'none configured yet'}) and keeps checking them; services added meanwhile are drained too. Recorded in ${path}.\n`,
     );
     return;
   }
@@ -64,11 +64,22 @@ async function readOrFail(path: string): Promise<DrainState> {
   }
 }
 
-/** The services the reporter of this dir runs, for the message (maintenance itself does not depend on them). */
-async function serviceNames(configDir: string, plugins: readonly string[]): Promise<string[]> {
-  const registries = await loadRegistries(configDir, plugins, silentLogger());
-  const scan = await new ConfigDirectory(configDir, registries, ['discovery', 'service']).scan();
-  return [...scan.snapshot.services.keys()].sort();
+/**
+ * The services the reporter of this dir runs, for the message only: a config
+ * the CLI cannot load (a plugin package removed mid-upgrade) must not keep an
+ * operator from taking the machine out of rotation, so it is reported
+ * (stderr) and the list is "unknown".
+ */
+async function serviceNames(configDir: string, plugins: readonly string[]): Promise<string[] | string> {
+  try {
+    const registries = await loadRegistries(configDir, plugins, silentLogger());
+    const scan = await new ConfigDirectory(configDir, registries, ['discovery', 'service']).scan();
+    return [...scan.snapshot.services.keys()].sort();
+  } catch (error) {
+    const why = error instanceof CliExit ? (error.stderrLine ?? '').trim().replace(/^lighthouse: /, '') : coded(error);
+    process.stderr.write(`lighthouse: maintenance recorded, but the services cannot be listed: ${why}\n`);
+    return 'services unknown: the config cannot be loaded, see above';
+  }
 }
 
 function coded(error: unknown): string {

@@ -42,7 +42,7 @@ export function registerOperatorCommands(program: Command): void {
     .argument('<config_dir>', 'the reporter\'s config directory')
     .argument('<service>', 'service name (services/<service>.yaml)')
     .option('--port <port>', 'only this port (repeatable); default: every port of the service', collectPort, [])
-    .option('--reason <text>', 'why, shown by `lighthouse status`')
+    .option('--reason <text>', `why, shown by \`lighthouse status\` (one line, at most ${MAX_REASON} characters)`, reasonText)
     .option('--wait', 'then wait until every live writer consuming the cluster runs a member set without the node and has no sessions on it (exit 1 naming those that do not in time)')
     .option('--timeout <seconds>', 'how long --wait waits (default 60, at most 2147483)', boundedInteger(MAX_TIMER_MS / 1000))
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
@@ -75,7 +75,7 @@ export function registerOperatorCommands(program: Command): void {
     .description('node-wide maintenance: drain every service of this machine at once (on), end it (off), or show it; the services\' own drains stay in force')
     .argument('<config_dir>', 'the reporter\'s config directory')
     .argument('[on|off]', 'on or off; nothing: show whether maintenance is on')
-    .option('--reason <text>', 'why, shown by `lighthouse status` and in the reporter\'s log')
+    .option('--reason <text>', `why, shown by \`lighthouse status\` and in the reporter's log (one line, at most ${MAX_REASON} characters)`, reasonText)
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .action(async (configDir: string, action: string | undefined, options: MaintenanceOptions) => (await import('./maintenance-command.js')).runMaintenance(configDir, action, options));
 
@@ -106,6 +106,21 @@ function collectPort(value: string, previous: number[]): number[] {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
   return [...previous, port];
+}
+
+/** A reason for a ticket number and a few words; it is logged on every service's drain. */
+const MAX_REASON = 200;
+
+/**
+ * A drain or maintenance reason: `status` prints it inside a line of its own
+ * and the reporter logs it on every service, so a line break (a forged
+ * status line), a control character (an escape sequence rewriting the
+ * terminal) or a pasted page is refused rather than recorded.
+ */
+function reasonText(value: string): string {
+  if (/\p{Cc}/u.test(value)) throw new InvalidArgumentError('must be one line of text, without line breaks, tabs or other control characters');
+  if ([...value].length > MAX_REASON) throw new InvalidArgumentError(`must be at most ${MAX_REASON} characters (it is ${[...value].length}); put a ticket number or link, not the whole text`);
+  return value;
 }
 
 function positiveInteger(value: string): number {

@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { KIND_FOLDERS, type ConfigItem, type ConfigProblem, type ItemKind } from './model.js';
@@ -188,10 +188,16 @@ async function readConfigText(path: string, previousStamp: string | undefined): 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EACCES') return { ok: false, error: 'cannot be read: permission denied' };
-    if (code === 'ENOENT') return { ok: false, error: 'disappeared while being read' };
+    if (code === 'ENOENT') return { ok: false, error: await missingTarget(path) };
     if (error instanceof TypeError) return { ok: false, error: 'is not valid UTF-8 text' };
     return { ok: false, error: `cannot be read: ${(error as Error).message}` };
   }
+}
+
+/** A file listed a moment ago and now missing: a link whose target is gone (a deployment that links config files in) says so. */
+async function missingTarget(path: string): Promise<string> {
+  const target = await readlink(path).catch(() => undefined);
+  return target === undefined ? 'disappeared while being read' : `is a symbolic link to ${target}, which does not exist`;
 }
 
 /** `Promise.all(items.map(fn))` with at most `limit` calls in flight, results in input order. */

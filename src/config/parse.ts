@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { fail, ok, type Result } from '../lib/result.js';
@@ -10,6 +10,7 @@ import { didYouMean } from '../lib/did-you-mean.js';
 import { readPythonMetadata } from './python-yaml.js';
 import { settingNamesAt } from './setting-names.js';
 import { yamlErrorMessage } from './yaml-error.js';
+import { duplicateKeyErrors } from './duplicate-keys.js';
 import { fromDictConfig, isDictConfig } from './python-logging.js';
 import { isConfigProblemCode, type CheckSpec, type ConfigItem, type ConfigProblem, type ConfigProblemCode, type ItemKind } from './model.js';
 import {
@@ -41,9 +42,10 @@ interface Source {
  */
 export function parseConfigFile(kind: ItemKind, file: string, text: string, defaultName: string, registries: PluginRegistries): Parsed {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return fail(doc.errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${yamlErrorMessage(error, text)}`, code: 'LH_CONFIG_PARSE' })));
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: false });
+  const errors = doc.errors.length > 0 ? doc.errors : duplicateKeyErrors(doc, lines);
+  if (errors.length > 0) {
+    return fail(errors.map((error) => ({ file, line: error.linePos?.[0]?.line, message: `invalid YAML: ${yamlErrorMessage(error, text)}`, code: 'LH_CONFIG_PARSE' })));
   }
   const source: Source = { file, doc, lines };
   let raw: unknown;
@@ -211,7 +213,9 @@ function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefi
       if (issue.code === 'unrecognized_keys') {
         // One problem per key, each on its own line and with its likely fix.
         const known = [...settingNamesAt(schema, inner), ...(inner.length === 0 ? topLevelKeys : [])];
-        return issue.keys.map((key) => problem(source, [...path, key], `unknown setting${didYouMean(key, known)}`));
+        const named = issue.keys.slice(0, MAX_UNKNOWN_KEYS).map((key) => problem(source, [...path, key], `unknown setting${didYouMean(key, known)}`));
+        const rest = issue.keys.length - named.length;
+        return rest > 0 ? [...named, problem(source, path, `${rest.toLocaleString('en-US')} more unknown settings (not listed one by one)`)] : named;
       }
       if (issue.code === 'invalid_type' && issue.input === undefined) return problem(source, path, 'is required');
       const code = issue.code === 'custom' && isConfigProblemCode(issue.params?.code) ? issue.params.code : undefined;
@@ -220,8 +224,28 @@ function validate<T>(source: Source, schema: z.ZodType<T>, value: unknown, prefi
   );
 }
 
+/**
+ * Unknown keys named one problem each, per map: a file pasted in by mistake
+ * (a generated map of thousands of keys) would otherwise flood the daemon's
+ * log with one line per key. The rest are counted in one more problem.
+ */
+const MAX_UNKNOWN_KEYS = 20;
+
 function problem(source: Source, path: Path, message: string, code?: ConfigProblemCode): ConfigProblem {
   return { file: source.file, setting: path.length > 0 ? path.join('.') : undefined, line: lineOf(source, path), message, ...(code === undefined ? {} : { code }) };
+}
+
+/** Each map's pairs by key, built once: a line per problem looked up by scanning made a map of many bad keys quadratic. */
+const keyIndexes = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function keyIndex(node: YAMLMap): Map<string, Pair> {
+  let index = keyIndexes.get(node);
+  if (!index) {
+    index = new Map();
+    for (const item of node.items) if (isScalar(item.key) && !index.has(String(item.key.value))) index.set(String(item.key.value), item);
+    keyIndexes.set(node, index);
+  }
+  return index;
 }
 
 /** Line of the setting's key (or of its deepest existing parent); none for the document root. */
@@ -230,7 +254,7 @@ function lineOf(source: Source, path: Path): number | undefined {
   let line: number | undefined;
   for (const segment of path) {
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      const pair = keyIndex(node).get(String(segment));
       if (!pair) break;
       const key = pair.key as { range?: [number, number, number] };
       if (key.range) line = source.lines.linePos(key.range[0]).line;

@@ -1,4 +1,5 @@
 import type { YAMLError } from 'yaml';
+import { redactLine } from '../lib/redact-secrets.js';
 
 /**
  * A YAML syntax error as one line that still shows where: the library's
@@ -8,7 +9,11 @@ import type { YAMLError } from 'yaml';
  * file, the last line is quoted: an unclosed `[`, `{` or quote ends there).
  */
 export function yamlErrorMessage(error: YAMLError, text: string): string {
-  const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const reason = error.message
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '')
+    // The library's advice is for programmers; the operator's fix is in the file.
+    .replace(/; please use YAML\.parseAllDocuments\(\)/, ' (a config file is one YAML document: remove this "---" and what follows, or move it to a file of its own)');
   const position = error.linePos?.[0];
   if (!position) return reason;
   const lines = text.split(/\r?\n/);
@@ -16,8 +21,12 @@ export function yamlErrorMessage(error: YAMLError, text: string): string {
   if (line === undefined || line.trim() === '') {
     const last = lastNonEmpty(lines, position.line - 1);
     if (last === undefined) return `${reason} (at the end of the file)`;
-    return `${reason} (at the end of the file; line ${last + 1} reads ${JSON.stringify(clip(lines[last]!, lines[last]!.length))})`;
+    const quoted = redactLine(lines[last]!);
+    return `${reason} (at the end of the file; line ${last + 1} reads ${JSON.stringify(clip(quoted, quoted.length))})`;
   }
+  // The message goes to logs and tickets: a line holding a credential is quoted without it, and then not in part from the column.
+  const shown = redactLine(line);
+  if (shown !== line) return `${reason} (the line reads ${JSON.stringify(clip(shown, position.col))}; column ${position.col})`;
   const from = line.slice(position.col - 1);
   const at = from.trim() !== '' && from !== line ? `; here, column ${position.col}: ${JSON.stringify(clip(from))}` : `; column ${position.col}`;
   return `${reason} (the line reads ${JSON.stringify(clip(line, position.col))}${at})`;

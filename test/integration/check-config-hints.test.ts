@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../support/temp-dir.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { writeConfig } from '../support/daemon-config.js';
 
 /** #18.6: check-config's lines point at the fix (the built CLI, real `haproxy -c`). */
 
@@ -60,4 +61,15 @@ test('check-config: what haproxy -c refuses is quoted from the rendered config, 
   assert.ok(lines[0]!.startsWith(`${join(dir, 'clusters/webapp.yaml')}: haproxy.backend: `), lines[0]);
   assert.match(lines[0]!, /HAProxy rejects the generated configuration \(from cluster "webapp" backend\): parsing rendered line \d+ "timeout server abc" : unexpected character 'a' in 'timeout server'$/);
   assert.doesNotMatch(result.stdout, /lighthouse-haproxy-check-|\.cfg:\d+/);
+});
+
+test('check-config: a config file that is a symbolic link to nothing says so, not that it "disappeared while being read"', { timeout: 30_000 }, async (t) => {
+  const dir = await tempDir('lighthouse-hints-');
+  t.after(() => dir.remove());
+  await writeConfig(dir.path, { 'discovery/zookeeper.yaml': 'hosts: [127.0.0.1:2181]\npath: /lighthouse/services\n' });
+  await mkdir(join(dir.path, 'services'), { recursive: true });
+  await symlink('/srv/shared/web.yaml', join(dir.path, 'services/web.yaml'));
+  const result = await runCli('check-config', dir.path);
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout, /services\/web\.yaml: is a symbolic link to \/srv\/shared\/web\.yaml, which does not exist/);
 });

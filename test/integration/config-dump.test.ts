@@ -85,3 +85,44 @@ test('config-dump (text): model as YAML and the rendered config; a file with a p
   assert.match(result.stdout, /^# --- balancer haproxy \(.*balancers\/haproxy\.yaml\)$/m);
   assert.match(result.stdout, /^frontend /m);
 });
+
+/** Appends YAML lines to a file copied from the examples. */
+async function append(file: string, text: string): Promise<void> {
+  await writeFile(file, `${await readFile(file, 'utf8')}${text}`);
+}
+
+test('config-dump: credentials under other names are redacted too (stats auth, directive lines, check headers, quoted problem lines), in the model and the rendered config', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir('lighthouse-config-dump-');
+  t.after(() => dir.remove());
+  await cp(join(EXAMPLES, 'web-cluster-with-redis/writer'), dir.path, { recursive: true });
+  await cp(join(EXAMPLES, 'web-cluster-with-redis/machine-a/services'), join(dir.path, 'services'), { recursive: true });
+  const balancer = join(dir.path, 'balancers/haproxy.yaml');
+  await writeFile(balancer, (await readFile(balancer, 'utf8')).replace('  uri: /\n', '  uri: /\n  auth: admin:StatsPass1\n').replace('  - mode http\n', '  - mode http\n  - stats auth ops:DefaultsPass2\n'));
+  await append(join(dir.path, 'clusters/webapp.yaml'), '    - http-request set-header Authorization "Bearer BackendTok3"\n');
+  await append(join(dir.path, 'services/webapp.yaml'), '    headers:\n      Authorization: Bearer HeaderTok4\n');
+  await append(join(dir.path, 'services/cache.yaml'), '    password: RedisPass5\n');
+  const secrets = /StatsPass1|DefaultsPass2|BackendTok3|HeaderTok4|RedisPass5|LogPass6|GlobalPass7/;
+
+  for (const format of [['--json'], []]) {
+    const result = await runCli('config-dump', dir.path, ...format);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.doesNotMatch(result.stdout, secrets, `config-dump ${format.join(' ')}`);
+    assert.match(result.stdout, /stats auth admin:<redacted>/, 'the user is kept: it says which account');
+  }
+  const dump = JSON.parse((await runCli('config-dump', dir.path, '--json')).stdout) as Dump;
+  // Redacted in the dump only: the rendered config still passes HAProxy's check with its lines intact.
+  const rendered = join(dir.path, 'rendered.cfg');
+  await writeFile(rendered, dump.balancers[0]!.rendered!.text.replaceAll('/run/lighthouse/', `${dir.path}/`));
+  assert.equal((await haproxyCheck(rendered)).code, 0);
+
+  // Files with problems: the quoted line of a YAML error and the line haproxy -c refuses.
+  await writeFile(join(dir.path, 'services/broken.yaml'), 'discovery: zookeeper\nport: 7000\nchecks:\n  redis:\n    password: "LogPass6\n');
+  await writeFile(balancer, (await readFile(balancer, 'utf8')).replace('  - maxconn 2000\n', '  - maxconn 2000\n  - stats auth root:GlobalPass7\n'));
+  for (const format of [['--json'], []]) {
+    const result = await runCli('config-dump', dir.path, ...format);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /services\/broken\.yaml/);
+    assert.match(result.stdout, /rendered line \d+/, 'the refused line is still quoted');
+    assert.doesNotMatch(result.stdout, secrets, `config-dump ${format.join(' ')} with problems`);
+  }
+});

@@ -62,3 +62,24 @@ test('a huge unknown key gets no suggestion and costs no time', () => {
   const lines = problems('cluster', `discovery: zookeeper\n? ${'x'.repeat(200_000)}\n: 1\n`);
   assert.ok(lines.some((line) => /unknown setting \(expected/.test(line)), lines.join('\n').slice(0, 300));
 });
+
+test('a file of 40,000 unknown keys: parsed promptly, the first ones named with their lines and one problem for the rest', { timeout: 60_000 }, () => {
+  const keys = Array.from({ length: 40_000 }, (_, index) => `sesion_${index}: 1`).join('\n');
+  const found = problems('service', `discovery: zookeeper\nport: 80\nchecks: {interval: 1, http: {uri: /, rise: 1, fall: 1}}\n${keys}\n`);
+  assert.ok(found.includes('/etc/lh/service/x.yaml: sesion_0 (line 4): unknown setting'), found.slice(0, 3).join('\n'));
+  assert.ok(found.length <= 25, `${found.length} problems: one line each would flood the daemon's log`);
+  assert.ok(found.some((line) => /39,980 more unknown settings/.test(line)), found.slice(-2).join('\n'));
+});
+
+test('a repeated key is an error at the repeated key, nested too, also among 40,000 keys', { timeout: 60_000 }, () => {
+  assert.ok(problems('service', 'discovery: zookeeper\nport: 80\nport: 81\n').some((line) => line.includes('line 3: invalid YAML: Map keys must be unique (the line reads "port: 81"')));
+  const keys = Array.from({ length: 40_000 }, (_, index) => `k${index}: 1`).join('\n  ');
+  const nested = problems('service', `discovery: zookeeper\nport: 80\nmetadata:\n  ${keys}\n  k7: 2\n`);
+  assert.deepEqual(nested.map((line) => line.replace(/ \(the line.*/, '')), ['/etc/lh/service/x.yaml: line 40004: invalid YAML: Map keys must be unique']);
+});
+
+test('a second YAML document in a file is explained for the operator, not with the library\'s advice to programmers', () => {
+  const found = problems('service', 'discovery: zookeeper\nport: 80\n---\nport: 81\n');
+  assert.ok(found.some((line) => line.includes('line 3: invalid YAML: Source contains multiple documents (a config file is one YAML document')), found.join('\n'));
+  assert.ok(!found.some((line) => /parseAllDocuments/.test(line)), found.join('\n'));
+});

@@ -83,18 +83,18 @@ describe('plugin loader', () => {
     registerBuiltins(registries);
     assert.deepEqual(registries.discovery.kinds(), ['etcd', 'zookeeper']);
     assert.deepEqual(registries.balancers.kinds(), ['haproxy']);
-    assert.deepEqual(registries.checks.kinds(), ['http', 'redis', 'tcp']);
+    assert.deepEqual(registries.checks.kinds(), ['grpc', 'http', 'redis', 'tcp']);
     assert.equal(builtinPlugin.apiVersion, PLUGIN_API_VERSION);
     // The built-in plugin object goes through the loader's path too.
     const fresh = createRegistries();
     return installPlugin(fresh, builtinPlugin, 'built-ins', silentLogger()).then((registered) => {
-      assert.deepEqual(registered, ['discovery:zookeeper', 'discovery:etcd', 'balancer:haproxy', 'check:http', 'check:tcp', 'check:redis']);
+      assert.deepEqual(registered, ['discovery:zookeeper', 'discovery:etcd', 'balancer:haproxy', 'check:http', 'check:tcp', 'check:redis', 'check:grpc']);
     });
   });
 
   test('packages from plugins.yaml are resolved from the config dir: exports (import condition), main, scoped with a named export, CommonJS', async () => {
     const { registries, loaded } = await load(['lh-check-exports', 'lh-check-main', '@acme/lh-named', 'lh-cjs']);
-    assert.deepEqual(registries.checks.kinds(), ['cjs', 'exported', 'http', 'mainfield', 'named', 'redis', 'tcp']);
+    assert.deepEqual(registries.checks.kinds(), ['cjs', 'exported', 'grpc', 'http', 'mainfield', 'named', 'redis', 'tcp']);
     assert.deepEqual(loaded.map((plugin) => [plugin.name, plugin.version, plugin.registered]), [
       ['lh-check-exports', '1.2.3', ['check:exported']],
       ['lh-check-main', '1.2.3', ['check:mainfield']],
