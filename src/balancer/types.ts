@@ -32,6 +32,10 @@ export interface BalancerServerStat {
   status: string;
   currentSessions: number;
   totalSessions: number;
+  /** its weight as the balancer applies it now (HAProxy: the effective weight, ramping during slow start); absent when the balancer has none */
+  weight?: number;
+  /** a standby server, used only when no active one is usable (HAProxy `backup`); absent when the balancer has none */
+  backup?: boolean;
   /** what the balancer's own health check last said (HAProxy: `L4CON Connection refused`); absent without checks */
   check?: string;
 }

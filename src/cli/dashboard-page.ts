@@ -140,7 +140,12 @@ function render(state) {
       const label = member.status === null ? "not in HAProxy yet" : member.status;
       const title = own(HEALTH_TITLE, member.health) + (member.check ? " — last check: " + member.check : "");
       return el("tr", { "data-node": member.node, "data-health": member.health }, [
-        el("td", {}, member.held ? [member.node + " ", el("span", { class: "tag warn", title: "discovery no longer lists it; the removal guard keeps it routed" }, ["held"])] : [member.node]),
+        el("td", {}, [member.node].concat(
+          member.held ? [" ", el("span", { class: "tag warn", title: "discovery no longer lists it; the removal guard keeps it routed" }, ["held"])] : [],
+          member.zone !== null && member.zone !== undefined ? [" ", el("span", { class: "tag zone", title: "zone (from its metadata)" }, [member.zone])] : [],
+          member.role === "backup" ? [" ", el("span", { class: "tag backup", title: "backup: used only when no active server is usable" }, ["backup"])] : [],
+          member.weight !== null && member.weight !== undefined ? [" ", el("span", { class: "tag weight", title: "weight HAProxy applies now (ramps up during slow start)" }, ["w" + member.weight])] : [],
+        )),
         el("td", {}, [member.ip + ":" + member.port]),
         el("td", {}, [el("span", { class: "badge " + member.health, title: label + ": " + title }, [member.health === "unknown" ? "unknown" : label])]),
         el("td", { class: "num" }, [num(member.currentSessions)]),

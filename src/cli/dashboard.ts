@@ -10,6 +10,7 @@ import { ClusterHistories } from './dashboard-history.js';
 import { FleetPanel } from './dashboard-fleet.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import type { Route } from './http-endpoint.js';
+import { memberZone } from './member-zone.js';
 
 /**
  * How old an `/api/state` answer may be. Building it walks every member and
@@ -235,6 +236,9 @@ export class Dashboard {
                 currentSessions: stat?.currentSessions ?? null,
                 totalSessions: stat?.totalSessions ?? null,
                 held: held.has(node),
+                zone: memberZone(item, node),
+                weight: stat?.weight ?? null,
+                role: stat?.backup === undefined ? null : stat.backup ? 'backup' : 'active',
               };
             })
             .sort((a, b) => a.node.localeCompare(b.node)),
@@ -258,6 +262,9 @@ const COUNTER_HELP: Partial<Record<string, string>> = {
   rejectedConfigs: 'generated configs rejected by haproxy -c',
   backgroundWrites: 'config writes done in the background after a runtime-only change',
   membershipWrites: 'background config writes without haproxy -c: the skeleton was validated and the worker accepted every server line',
+  weightChanges: 'server weights changed at run time (set server weight), without a reload',
+  roleChanges: 'servers removed and added back at run time to change their backup role (zone-aware spillover and return)',
+  zoneSpillovers: 'times a zone-aware cluster started spilling over to other zones',
 };
 
 const COUNTER_NAME: Record<string, string> = {
@@ -272,6 +279,9 @@ const COUNTER_NAME: Record<string, string> = {
   rejectedConfigs: 'lighthouse_haproxy_rejected_configs_total',
   backgroundWrites: 'lighthouse_haproxy_background_writes_total',
   membershipWrites: 'lighthouse_haproxy_membership_writes_total',
+  weightChanges: 'lighthouse_haproxy_weight_changes_total',
+  roleChanges: 'lighthouse_haproxy_role_changes_total',
+  zoneSpillovers: 'lighthouse_haproxy_zone_spillovers_total',
 };
 
 /**

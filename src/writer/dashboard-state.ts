@@ -27,6 +27,12 @@ export interface DashboardMember {
   totalSessions: number | null;
   /** no longer listed by discovery, kept routed by the removal guard */
   held: boolean;
+  /** the member's zone from its metadata (zone_aware.metadata_key, default `zone`) */
+  zone: string | null;
+  /** the balancer's effective weight (ramps up during slow start), null when it does not list the member or has no weights */
+  weight: number | null;
+  /** `backup`: stands by until no active server is usable; null when the balancer does not list the member */
+  role: 'active' | 'backup' | null;
 }
 
 /** Where consumers reach the cluster on this machine. */

@@ -13,6 +13,7 @@ import { errorMessage } from '../lib/errors.js';
 import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
+import { machineId } from '../lib/machine-id.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
@@ -144,6 +145,7 @@ export class Writer {
     });
     this.acks = new AckPublisher({
       host: hostname(),
+      machine: machineId(),
       configDir: resolve(options.configDir),
       stateDir: resolve(options.stateDir ?? defaultStateDir(options.configDir)),
       logger: this.logger,

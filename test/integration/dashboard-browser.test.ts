@@ -132,6 +132,8 @@ test('dashboard: a node appears with its HAProxy state and disappears, in a real
   assert.equal(await row.locator('.badge').textContent(), 'unknown');
   assert.equal(await row.getAttribute('data-health'), 'unknown');
   assert.match((await row.locator('.badge').getAttribute('title')) ?? '', /^no check: unknown: HAProxy routes to it without checking it/);
+  assert.match((await row.locator('.tag.weight').textContent()) ?? '', /^w\d+$/, 'the weight HAProxy applies');
+  assert.equal(await row.locator('.tag.backup').count(), 0, 'an active server');
   const badgeColour = await row.locator('.badge').evaluate((badge) => badge.ownerDocument.defaultView?.getComputedStyle(badge).backgroundColor);
   assert.notEqual(badgeColour, 'rgb(31, 157, 85)', 'an unchecked server is not painted green');
   const added = page.locator('#changes li', { hasText: node }).filter({ hasText: '+ added' });

@@ -93,7 +93,14 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       quietMs: options.configWriteQuietMs ?? 250,
       maxDelayMs: options.configWriteMaxDelayMs ?? 5_000,
     });
-    this.ops = new RuntimeOps({ control: this.control, logger, drainTimeoutMs: options.drainTimeoutMs ?? 10_000, deleteRetryMs: options.deleteRetryMs ?? 5 });
+    this.ops = new RuntimeOps({
+      control: this.control,
+      logger,
+      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      deleteRetryMs: options.deleteRetryMs ?? 5,
+      // A server deleted to change role (backup or not) is added back at once, not at the next change.
+      onRoleChangeDeleted: () => void this.serial(() => this.policy.reconcile()).catch((error: unknown) => logger.warn({ err: error }, 'could not add back a server that changed role')),
+    });
     const serial = <T>(work: () => Promise<T>): Promise<T> => this.serial(work);
     this.supervisor = new HaproxySupervisor({
       config,

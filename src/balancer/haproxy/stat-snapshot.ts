@@ -8,6 +8,10 @@ export interface ServerStat {
   status: string;
   currentSessions: number;
   totalSessions: number;
+  /** effective weight (ramps up during slow start); undefined for frontends and backends' empty columns */
+  weight: number | undefined;
+  /** a `backup` server */
+  backup: boolean;
   /** the last health check's status and text (`L4CON Connection refused`), undefined for servers without checks */
   check: string | undefined;
   raw: Row;
@@ -69,6 +73,8 @@ export class StatSnapshot {
         status: row.status ?? '',
         currentSessions: Number(row.scur ?? 0),
         totalSessions: Number(row.stot ?? 0),
+        weight: row.weight === undefined || row.weight === '' ? undefined : Number(row.weight),
+        backup: row.bck === '1',
         check: checkText(row),
         raw: row,
       }));
