@@ -22,6 +22,7 @@ import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
+import { StartupGate } from './startup-gate.js';
 import { Quiescence } from '../lib/quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
@@ -34,11 +35,10 @@ export interface WriterOptions {
   minWaitMs?: number;
   maxWaitMs?: number;
   /**
-   * At start, the first sync waits (at most this long) until every watched
-   * cluster has reported its members once, so HAProxy starts with complete
-   * backends: otherwise it starts with the first cluster to answer and gets
-   * every other server through one runtime command each (10,000 servers:
-   * seconds instead of one start).
+   * At start, the first sync waits until every watched cluster has reported
+   * its members once, so HAProxy starts with complete backends (startup-gate.ts):
+   * it gives up when no cluster has reported for this long since the watches
+   * were set up, and at the latest after five times this long.
    */
   startupWaitMs?: number;
   /** where the last known member sets are kept across restarts; default `<configDir>/.state/writer-members.json` */
@@ -76,9 +76,8 @@ export class Writer {
   private readonly missingDiscovery = new Set<string>();
   /** clusters whose watch could not start, with the message logged, so it is logged once per cause */
   private readonly unwatchable = new Map<string, string>();
-  /** set once every watched cluster reported at start, or startupWaitMs passed */
-  private startupComplete = false;
-  private startupTimer: NodeJS.Timeout | undefined;
+  /** open once every watched cluster reported at start, or the gate gave up waiting */
+  private readonly startup: StartupGate;
   private readonly cacheFile: string;
   private cacheTimer: NodeJS.Timeout | undefined;
   /** the last write of the member cache failed: warned once per change between failing and recovered */
@@ -153,6 +152,11 @@ export class Writer {
       draining: () => this.drainingSessions(),
       writes: this.metrics.ackWrites,
     });
+    const startupWaitMs = options.startupWaitMs ?? 2_000;
+    this.startup = new StartupGate(startupWaitMs, 5 * startupWaitMs, () => {
+      this.logger.warn('not every cluster reported its members in time; syncing with what is known');
+      this.requestSync();
+    });
     this.quiescence = new Quiescence(() => void this.balancers.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
 
@@ -163,13 +167,9 @@ export class Writer {
     for (const [cluster, members] of cached) this.state.seed(cluster, members);
     if (cached.size > 0) this.logger.info({ clusters: cached.size }, `starting from the last known members of ${cached.size} clusters until discovery reports`);
     await this.holds.start();
-    this.startupTimer = setTimeout(() => {
-      this.startupTimer = undefined;
-      if (!this.startupComplete) this.logger.warn('not every cluster reported its members in time; syncing with what is known');
-      this.startupComplete = true;
-      this.requestSync();
-    }, this.options.startupWaitMs ?? 2_000);
+    this.startup.begin();
     await this.watcher.start();
+    if (!this.stopped) this.startup.watching();
   }
 
   /** True once every balancer has been synced at least once. */
@@ -332,11 +332,14 @@ export class Writer {
 
   private requestSync(): void {
     if (this.stopped) return;
-    if (!this.startupComplete) {
-      for (const name of this.watches.keys()) if (this.state.get(name).revision === 0) return;
-      this.startupComplete = true;
-      clearTimeout(this.startupTimer);
-      this.startupTimer = undefined;
+    if (!this.startup.open) {
+      let reported = 0;
+      for (const name of this.watches.keys()) if (this.state.get(name).revision !== 0) reported += 1;
+      if (reported < this.watches.size) {
+        this.startup.progress(reported);
+        return;
+      }
+      this.startup.complete();
     }
     this.quiescence.trigger();
   }
@@ -369,7 +372,7 @@ export class Writer {
     this.stopped = true;
     this.quiescence.cancel();
     this.balancers.stop();
-    clearTimeout(this.startupTimer);
+    this.startup.cancel();
     this.acks.close();
     await this.holds.close();
     await this.watcher.close();
