@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Balancer, DrainingServer } from '../balancer/types.js';
-import type { ClusterItem } from '../config/model.js';
+import type { ClusterItem, DiscoveryItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
 import { applyDaemonSettings } from '../daemon/settings.js';
 import { DiscoveryPool } from '../daemon/discovery-pool.js';
 import { nodeKey } from '../discovery/node.js';
-import type { ClusterWatch, MemberSet } from '../discovery/types.js';
+import type { ClusterWatch, Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
 import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
@@ -17,7 +17,7 @@ import { machineId } from '../lib/machine-id.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
-import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { ClusterStateStore, type ChangeCause, type ClusterState, type MemberChange } from './cluster-state.js';
 import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
@@ -83,6 +83,7 @@ export class Writer {
   /** the last write of the member cache failed: warned once per change between failing and recovered */
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
+  private readonly changeListeners = new Set<(change: MemberChange, cause: ChangeCause) => void>();
   private readonly syncRecord: SyncRecorder;
   private readonly acks: AckPublisher;
 
@@ -122,8 +123,8 @@ export class Writer {
       logger: this.logger,
       heldMembers: this.metrics.heldMembers,
       holdsStarted: this.metrics.holdsStarted,
-      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster)),
-      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys)),
+      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster), 'operator-release'),
+      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys), 'probe-failed'),
       probeHeld: (cluster) => {
         const item = this.snapshot.clusters.get(cluster);
         return item ? this.guardSettingsOf(item).probeHeld : false;
@@ -184,8 +185,19 @@ export class Writer {
     return this.balancers.onSynced(listener);
   }
 
+  /** Told of every change of a cluster's routed members and why, before it is synced (the dashboard's reasons). */
+  onMemberChange(listener: (change: MemberChange, cause: ChangeCause) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
   balancer(name: string): Balancer | undefined {
     return this.balancers.get(name);
+  }
+
+  /** The discovery instances open now, with their files (the dashboard's fleet panel reads the acknowledgements through them). */
+  discoveries(): { item: DiscoveryItem; instance: Discovery }[] {
+    return this.pool.all();
   }
 
   /** Names of the balancers currently managed (for the dashboard and metrics). */
@@ -255,7 +267,7 @@ export class Writer {
   /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
   private reconcileGuards(next: ConfigSnapshot): void {
     for (const name of this.holds.holds().keys()) if (!next.clusters.has(name)) this.holds.forget(name);
-    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)));
+    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)), 'guard-settings');
   }
 
   /** The cluster file's `removal_guard:` over its discovery file's, over the built-in defaults. */
@@ -264,10 +276,10 @@ export class Writer {
   }
 
   /** A hold released or narrowed by settings, an operator or a probe. */
-  private applyGuardChange(cluster: string, change: MemberChange | undefined): void {
+  private applyGuardChange(cluster: string, change: MemberChange | undefined, cause: ChangeCause): void {
     if (this.stopped) return;
     this.holds.observe(cluster, this.state.get(cluster));
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, cause);
   }
 
   private onMembers(set: MemberSet): void {
@@ -277,7 +289,7 @@ export class Writer {
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, 'discovery');
     else this.acknowledgeUnchanged(set.cluster);
   }
 
@@ -302,7 +314,8 @@ export class Writer {
     return lists.flat();
   }
 
-  private applyChange(change: MemberChange): void {
+  private applyChange(change: MemberChange, cause: ChangeCause): void {
+    for (const listener of this.changeListeners) listener(change, cause);
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
     const routed = this.state.get(change.cluster).members.length;
     const fields = { cluster: change.cluster, revision: change.revision, added: change.added.map(nodeKey), removed: change.removed.map(nodeKey), changed: change.changed.map(nodeKey) };

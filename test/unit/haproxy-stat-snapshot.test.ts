@@ -114,3 +114,14 @@ describe('parseStats: the columns status pages use, every column only on demand'
     assert.deepEqual(parseStats('Unknown command.\n'), []);
   });
 });
+
+describe('show stat: a server\'s health check', () => {
+  it('is HAProxy\'s check status and text for a checked server, undefined for one without checks', async () => {
+    const { parseStats } = await import('../../src/balancer/haproxy/stat-snapshot.js');
+    const text = '# pxname,svname,status,scur,stot,weight,bck,check_status,last_chk,\nweb,a:1,DOWN,0,3,1,0,L4CON,Connection refused,\nweb,b:1,UP,1,9,1,0,* L7OK,HTTP status check returned code <200>,\nweb,c:1,no check,0,2,1,0,,,\n';
+    assert.deepEqual(
+      parseStats(text).map((stat) => stat.check),
+      ['L4CON Connection refused', 'L7OK HTTP status check returned code <200>', undefined],
+    );
+  });
+});

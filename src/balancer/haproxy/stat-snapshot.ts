@@ -12,6 +12,8 @@ export interface ServerStat {
   weight: number | undefined;
   /** a `backup` server */
   backup: boolean;
+  /** the last health check's status and text (`L4CON Connection refused`), undefined for servers without checks */
+  check: string | undefined;
   raw: Row;
 }
 
@@ -95,6 +97,7 @@ export function parseStats(text: string): ServerStat[] {
     const line = lines[index]!;
     const cells = leadingCells(line, needed);
     const cell = (column: number): string => (column < 0 ? '' : (cells[column] ?? ''));
+    let checked: [string | undefined] | undefined;
     stats.push({
       proxy: cell(pxname),
       server: cell(svname),
@@ -103,6 +106,10 @@ export function parseStats(text: string): ServerStat[] {
       totalSessions: Number(cell(stot)),
       weight: cell(weight) === '' ? undefined : Number(cell(weight)),
       backup: cell(bck) === '1',
+      // Read from the line only when asked, and only for a checked server: its columns lie far to the right.
+      get check(): string | undefined {
+        return cell(status) === 'no check' || cell(status) === '' ? undefined : (checked ??= [checkText(parseStatCsv(`${header}\n${line}`)[0] ?? {})])[0];
+      },
       get raw(): Row {
         return parseStatCsv(`${header}\n${line}`)[0] ?? {};
       },
@@ -125,4 +132,12 @@ function leadingCells(line: string, count: number): string[] {
     start = comma + 1;
   }
   return cells;
+}
+
+/** `check_status` (a `* ` prefix while a check runs) and `last_chk`, HAProxy's own words for the last check. */
+function checkText(row: Row): string | undefined {
+  const status = (row.check_status ?? '').replace(/^\* /, '').trim();
+  if (status === '') return undefined;
+  const text = (row.last_chk ?? '').trim();
+  return text === '' ? status : `${status} ${text}`;
 }
