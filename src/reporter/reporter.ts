@@ -16,6 +16,7 @@ import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
 import { PortSeries } from './port-series.js';
 import { PortReports } from './port-report.js';
 import { countRunnerEvents } from './runner-metrics.js';
+import { collectTroubles, type ActiveRunner } from './active-runner.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -34,17 +35,6 @@ export interface ReporterOptions {
 /** Where operator drains (`lighthouse drain`) are read from. */
 export interface DrainSource {
   drainsFor(service: string): { ports: number[] | 'all'; reason: string } | undefined;
-}
-
-interface ActiveRunner {
-  item: ServiceItem;
-  runner: ServiceRunner;
-  /** the discovery instance the runner publishes through */
-  instance: object;
-  /** this runner is taking over from `from`, which keeps its registrations until then */
-  handover?: { from: ActiveRunner; state: Handover; file: string };
-  /** an abandoned runner that took nodes over on `by`'s backend: kept (yielding) until `by` holds them again */
-  reclaim?: { by: ActiveRunner; state: Handover };
 }
 
 /**
@@ -174,26 +164,7 @@ export class Reporter {
 
   /** What `lighthouse status` cannot ask this process: stalled handovers and ports yielded to another session. */
   troubles(): ReporterTroubles {
-    const troubles: ReporterTroubles = { stalled: [], conflicts: [], ports: this.portReports.report([...this.runners.values()].map((active) => active.runner.status()).sort((a, b) => a.service.localeCompare(b.service))) };
-    for (const active of [...this.runners.values()].sort((a, b) => a.item.name.localeCompare(b.item.name))) {
-      const handover = active.handover;
-      if (handover?.state.stalled) {
-        troubles.stalled.push({
-          service: active.item.name,
-          discovery: active.item.discovery,
-          file: handover.file,
-          since: new Date(handover.state.since).toISOString(),
-          session: this.instanceState.get(active.instance) ?? 'not connected yet',
-        });
-      }
-      for (const runner of handover ? [active.runner, handover.from.runner] : [active.runner]) {
-        for (const port of runner.status().ports) {
-          if (!port.conflict) continue;
-          troubles.conflicts.push({ service: runner.name, port: port.port, node: port.node, holder: { ...port.conflict.holder }, session: port.conflict.session, since: new Date(port.conflict.since).toISOString() });
-        }
-      }
-    }
-    return troubles;
+    return collectTroubles([...this.runners.values()], this.portReports, (instance) => this.instanceState.get(instance));
   }
 
   /** Brings the state file in line (it is written only when the troubles change). */
