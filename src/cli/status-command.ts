@@ -1,5 +1,5 @@
 import type { HaproxyClusterConfig, HaproxyConfig } from '../balancer/haproxy/schema.js';
-import { clusterTraffic, type ZoneRouting } from '../balancer/haproxy/traffic.js';
+import { clusterTraffic } from '../balancer/haproxy/traffic.js';
 import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
@@ -9,17 +9,19 @@ import type { Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PluginRegistries } from '../plugins/registry.js';
-import { drainFilePath, effectiveDrain, emptyDrains, readDrains, type DrainState, type Maintenance } from '../reporter/drains.js';
+import { drainFilePath, effectiveDrain, emptyDrains, readDrains, type DrainState } from '../reporter/drains.js';
 import { advertisedAddress, resolveLocalIdentity, type LocalIdentity } from '../reporter/local-identity.js';
 import { readReporterState, reporterStatePath, type ConflictingPort, type ReporterStateView, type StalledHandover } from '../reporter/state-file.js';
-import { readHolds, type HeldCluster } from '../writer/holds-file.js';
+import { readHolds } from '../writer/holds-file.js';
 import { readSyncRecord, syncFilePath, type SyncRecord } from '../writer/sync-file.js';
 import { liveLockOwner } from '../lib/dir-lock.js';
 import { checkAddressMismatch, checkHost } from '../reporter/check-address.js';
-import type { CheckReport } from '../reporter/port-report.js';
 import { assertConfigDir, daemonLockPath, loadRegistries, stateDirOf } from './common.js';
 import { memberZone } from './member-zone.js';
 import { CliExit, writeOut } from './output.js';
+import type { ClusterStatus, MemberStatus, ServicePortStatus, ServiceStatusReport, StatusReport, WriterStatus } from './status-report.js';
+
+export type { ClusterStatus, MemberStatus, ServicePortStatus, ServiceStatusReport, StatusReport, WriterStatus } from './status-report.js';
 
 export interface StatusOptions {
   json?: boolean;
@@ -28,97 +30,6 @@ export interface StatusOptions {
   plugin?: string[];
   /** the daemons' --state-dir (default CONFIG_DIR/.state): the writer's removal-guard holds, the reporter's state file */
   stateDir?: string;
-}
-
-export interface MemberStatus {
-  node: string;
-  /** address from the discovery node; null when only HAProxy has it */
-  address: string | null;
-  /** listed by discovery; null: unknown, discovery did not answer */
-  registered: boolean | null;
-  /** HAProxy's view: UP, DOWN, MAINT, DRAIN, no check, ...; null when HAProxy does not have it */
-  haproxy: string | null;
-  currentSessions: number | null;
-  /** not listed, but kept routed by this config dir's writer (removal guard) */
-  held: boolean;
-  /** the member's zone from its metadata (the cluster's zone_aware.metadata_key, default `zone`) */
-  zone: string | null;
-  /** HAProxy's effective weight (ramps up during slow start); null when HAProxy does not have it */
-  weight: number | null;
-  /** HAProxy's role: `backup` stands by until no active server is usable; null when HAProxy does not have it */
-  role: 'active' | 'backup' | null;
-}
-
-export interface ClusterStatus {
-  name: string;
-  discovery: string;
-  /** false: discovery did not answer, so who is registered is unknown (members shown are HAProxy's only) */
-  answered: boolean;
-  members: MemberStatus[];
-  /** nodes discovery rejected as malformed */
-  rejected: string[];
-  /** the writer of this config dir holds removed members of this cluster */
-  hold: HeldCluster | null;
-  /** where its frontend listens (`127.0.0.1:8080`, `*:8080`; a meta-cluster member: the meta-cluster's); null: no haproxy section */
-  listen: string | null;
-  /** HAProxy routes exactly what discovery lists (held members aside); null: one of the two did not answer */
-  inSync: boolean | null;
-  /** zone-aware routing as the writer decides it from these members (its `zone`, the cluster's zone_aware); null when not zone-aware */
-  zone: ZoneRouting | null;
-}
-
-export interface ServicePortStatus {
-  port: number;
-  node: string;
-  /** null: unknown, discovery did not answer (never reported as "not registered") */
-  registered: boolean | null;
-  drained: { reason: string; since: string } | null;
-  /** the running reporter yields this node to another session that keeps taking it (LH_REGISTRATION_CONFLICT) */
-  conflict: ConflictingPort | null;
-  /** the running reporter's view: all checks up; null when no running reporter said */
-  up: boolean | null;
-  /** the running reporter's last result of each check (why the port is or is not registered); null when no running reporter said */
-  checks: CheckReport[] | null;
-  /** the last failed registration or deregistration of the running reporter, until one succeeds */
-  lastError: string | null;
-}
-
-export interface ServiceStatusReport {
-  name: string;
-  discovery: string;
-  ports: ServicePortStatus[];
-  /** the running reporter cannot move this service to a new discovery session (LH_HANDOVER_STALLED) */
-  handoverStalled: StalledHandover | null;
-  /** the address the checks connect to (`host:`, else the registered address) */
-  checkHost: string;
-  /** the address registered for it */
-  registeredIp: string;
-  /** LH_CHECK_ADDRESS: checks connect to loopback while another address is registered */
-  checkAddressWarning: string | null;
-}
-
-export interface WriterStatus {
-  /** a writer holds this config dir's writer lock */
-  running: boolean;
-  pid: number | null;
-  /** ISO time of its last successful sync (written at most every 5 s); null: none on record */
-  lastSync: string | null;
-  /** ISO time syncs started failing, with the error; null while they succeed */
-  failingSince: string | null;
-  error: string | null;
-}
-
-export interface StatusReport {
-  /** null: this config dir has no clusters (a provider-only machine) */
-  writer: WriterStatus | null;
-  clusters: ClusterStatus[];
-  services: ServiceStatusReport[];
-  /** node-wide maintenance (`lighthouse maintenance on`): every service drained; null when off */
-  maintenance: Maintenance | null;
-  /** the reporter's state file (stalled handovers, registration conflicts); null when there is none (nothing is wrong, or no reporter) */
-  reporter: ReporterStateView | null;
-  /** what could not be asked (discovery unreachable, HAProxy not answering, invalid files) */
-  problems: string[];
 }
 
 /** Reads member sets through the discovery plugin (read-only: it only watches, never publishes), one session per backend. */
