@@ -32,6 +32,31 @@ export interface BalancerServerStat {
   status: string;
   currentSessions: number;
   totalSessions: number;
+  /** its weight as the balancer applies it now (HAProxy: the effective weight, ramping during slow start); absent when the balancer has none */
+  weight?: number;
+  /** a standby server, used only when no active one is usable (HAProxy `backup`); absent when the balancer has none */
+  backup?: boolean;
+  /** what the balancer's own health check last said (HAProxy: `L4CON Connection refused`); absent without checks */
+  check?: string;
+}
+
+/** Where the balancer serves a cluster to its consumers. */
+export interface BalancerFrontend {
+  /** the listening address; null: every address of the machine */
+  address: string | null;
+  port: number;
+  /** shared with other clusters (HAProxy: a meta-cluster's frontend and the cluster's acl there), null for its own */
+  via: string | null;
+}
+
+/** The balancer's own status page (HAProxy: the `stats:` listener). */
+export interface BalancerStatusPage {
+  /** null: every address of the machine */
+  address: string | null;
+  port: number;
+  path: string;
+  /** the page asks for a password (never given here) */
+  authenticated: boolean;
 }
 
 /**
@@ -48,6 +73,10 @@ export interface BalancerStats {
   readonly up: boolean;
   /** every server as the balancer reports it; may ask the balancer (the plugin caches), rejects when it cannot answer */
   servers(): Promise<BalancerServerStat[]>;
+  /** each cluster's frontend as of the last sync, by cluster name; absent when the balancer has no such notion */
+  frontends?(): ReadonlyMap<string, BalancerFrontend>;
+  /** its own status page, null when none is configured; absent when the balancer has none */
+  readonly statusPage?: BalancerStatusPage | null;
 }
 
 /**

@@ -77,15 +77,16 @@ export async function waitForAcks(
   }
   const version = wanted.version;
   const digest = memberDigest(wanted.members);
+  // Keyed by record, not by writer name: two records naming one writer (two machines sharing a host name and state folder) are two HAProxys.
   const seen = new Map<string, WriterVerdict>();
   for (;;) {
     const read = await readFrom(discovery, item, Math.max(1, Math.min(deadline - Date.now(), 5_000))).catch(() => undefined);
     if (read && read.problems.every((problem) => !problem.includes('cannot read'))) {
       const live = new Set<string>();
-      for (const { ack } of read.records) {
+      for (const { record, ack } of read.records) {
         const entry = ack.clusters[target.cluster];
         if (!entry) continue;
-        live.add(ack.writer);
+        live.add(record);
         const newEnough = entry.version !== null && version !== undefined ? BigInt(entry.version) >= BigInt(version) : false;
         const reasons: string[] = [];
         if (!newEnough && entry.digest !== digest) reasons.push(`runs version ${entry.version ?? 'none'}, not yet ${version ?? 'the new member set'}`);
@@ -95,10 +96,17 @@ export async function waitForAcks(
           const sessions = target.nodes.filter((node) => (entry.draining[node] ?? 0) > 0).map((node) => `${entry.draining[node]} sessions on ${node}`);
           if (sessions.length > 0) reasons.push(`still has ${sessions.join(', ')}`);
         }
-        seen.set(ack.writer, { writer: ack.writer, acknowledged: reasons.length === 0, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) });
+        seen.set(record, { writer: ack.writer, acknowledged: reasons.length === 0, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) });
       }
-      for (const writer of seen.keys()) {
-        if (!live.has(writer)) seen.set(writer, { writer, acknowledged: false, reason: `its record vanished (writer stopped, frozen or cut off from discovery): its HAProxy may still ${target.want === 'absent' ? 'route to' : 'not route to'} ${target.nodes.join(', ')}` });
+      // A record this Lighthouse cannot read may be a newer writer's: its HAProxy is live and unaccounted for, so it cannot count as acknowledged.
+      for (const { record, error, clusters } of read.unreadable) {
+        if (clusters !== undefined && !clusters.includes(target.cluster)) continue;
+        live.add(record);
+        const why = error.includes('LH_ACK_TOO_LARGE') ? error : `a record this Lighthouse cannot read (${error}): a writer of a newer Lighthouse, or not a writer's record (then delete it)`;
+        seen.set(record, { writer: record, acknowledged: false, reason: why });
+      }
+      for (const [record, verdict] of seen) {
+        if (!live.has(record)) seen.set(record, { writer: verdict.writer, acknowledged: false, reason: `its record vanished (writer stopped, frozen or cut off from discovery): its HAProxy may still ${target.want === 'absent' ? 'route to' : 'not route to'} ${target.nodes.join(', ')}` });
       }
       const writers = [...seen.values()].sort((a, b) => (a.writer < b.writer ? -1 : 1));
       if (writers.every((writer) => writer.acknowledged)) return { ok: true, version, writers };

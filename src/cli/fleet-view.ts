@@ -98,9 +98,9 @@ export async function collectFleet(configDir: string, registries: PluginRegistri
 }
 
 /** The records of one discovery item, through a session of its own (read-only). */
-export async function readAckRecords(item: DiscoveryItem, registries: PluginRegistries, timeoutMs: number): Promise<{ records: AckRecordRead[]; problems: string[] }> {
+export async function readAckRecords(item: DiscoveryItem, registries: PluginRegistries, timeoutMs: number): Promise<RecordsRead> {
   const plugin = registries.discovery.get(item.plugin);
-  if (!plugin) return { records: [], problems: [`${item.file}: plugin "${item.plugin}" is not registered`] };
+  if (!plugin) return { records: [], unreadable: [], problems: [`${item.file}: plugin "${item.plugin}" is not registered`] };
   const discovery = plugin.create(item.config, { logger: silentLogger(), name: item.name, file: item.file, now: Date.now });
   try {
     return await readFrom(discovery, item, timeoutMs);
@@ -109,25 +109,60 @@ export async function readAckRecords(item: DiscoveryItem, registries: PluginRegi
   }
 }
 
+/** A record in the acks folder this Lighthouse cannot read: a writer of a newer format, or not a writer's record at all. */
+export interface UnreadableRecord {
+  /** `<acks folder>/<record name>` */
+  record: string;
+  error: string;
+  /** the cluster names it lists, when it is JSON with a `clusters` object; undefined: it cannot say */
+  clusters: string[] | undefined;
+}
+
+export interface RecordsRead {
+  records: AckRecordRead[];
+  /** also in `problems`, one line each */
+  unreadable: UnreadableRecord[];
+  problems: string[];
+}
+
 /** Reads the records through an open discovery instance (drain --wait reads again and again through one). */
-export async function readFrom(discovery: Discovery, item: Pick<DiscoveryItem, 'name' | 'file'>, timeoutMs: number): Promise<{ records: AckRecordRead[]; problems: string[] }> {
+export async function readFrom(discovery: Discovery, item: Pick<DiscoveryItem, 'name' | 'file'>, timeoutMs: number): Promise<RecordsRead> {
   const store = discovery.acks;
-  if (!store) return { records: [], problems: [`${item.file}: the "${item.name}" discovery plugin keeps no writer acknowledgements`] };
+  if (!store) return { records: [], unreadable: [], problems: [`${item.file}: the "${item.name}" discovery plugin keeps no writer acknowledgements`] };
   discovery.connect();
   let raw: Map<string, string>;
   try {
     raw = await pollUntil(async () => (discovery.state === 'connected' ? store.read() : undefined), `discovery "${item.name}"`, timeoutMs, 25);
   } catch (error) {
-    return { records: [], problems: [`${item.file}: cannot read the writers' acknowledgements in ${store.location} within ${timeoutMs} ms (state ${discovery.state}): ${errorMessage(error)}`] };
+    return { records: [], unreadable: [], problems: [`${item.file}: cannot read the writers' acknowledgements in ${store.location} within ${timeoutMs} ms (state ${discovery.state}): ${errorMessage(error)}`] };
   }
   const records: AckRecordRead[] = [];
+  const unreadable: UnreadableRecord[] = [];
   const problems: string[] = [];
   for (const [name, text] of [...raw].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const record = `${store.location}/${name}`;
     const decoded = decodeAck(text);
-    if (decoded.ok) records.push({ discovery: item.name, record: `${store.location}/${name}`, ack: decoded.ack });
-    else problems.push(`${store.location}/${name}: not a writer acknowledgement: ${decoded.error}`);
+    if (decoded.ok) {
+      records.push({ discovery: item.name, record, ack: decoded.ack });
+      continue;
+    }
+    unreadable.push({ record, error: decoded.error, clusters: listedClusters(text) });
+    problems.push(`${record}: not a writer acknowledgement this Lighthouse can read: ${decoded.error}`);
   }
-  return { records, problems };
+  return { records, unreadable, problems };
+}
+
+/** The clusters a record names: the keys of its `clusters` object (a newer format keeps them there), or a too-large stand-in's list. */
+function listedClusters(text: string): string[] | undefined {
+  try {
+    const json = JSON.parse(text) as { clusters?: unknown; oversize?: { clusters?: unknown } } | null;
+    const stand = json?.oversize?.clusters;
+    if (Array.isArray(stand) && stand.every((name) => typeof name === 'string')) return stand as string[];
+    const clusters = json?.clusters;
+    return clusters !== null && typeof clusters === 'object' && !Array.isArray(clusters) ? Object.keys(clusters) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -140,6 +175,11 @@ export function fleetModel(records: readonly AckRecordRead[], now: number, onlyC
   // Two discovery items on one backend read the same record: one writer+backend is one record.
   const unique = new Map<string, AckRecordRead>();
   for (const record of records) unique.set(`${record.ack.writer}\0${record.ack.discovery}\0${record.record}`, record);
+  const byWriter = new Map<string, Set<string>>();
+  for (const { record, ack } of unique.values()) byWriter.set(`${ack.writer}\0${ack.discovery}`, (byWriter.get(`${ack.writer}\0${ack.discovery}`) ?? new Set()).add(record));
+  for (const [key, paths] of byWriter) {
+    if (paths.size > 1) problems.push(`${[...paths].sort().join(', ')}: ${paths.size} records name writer ${key.split('\0')[0]}: two machines share a host name and state folder? (host names must differ across the fleet)`);
+  }
   const writers = new Map<string, FleetWriter>();
   const perCluster = new Map<string, { writer: WriterAck; entry: WriterAck['clusters'][string] }[]>();
   for (const { record, ack } of unique.values()) {

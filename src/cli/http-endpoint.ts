@@ -11,7 +11,7 @@ export interface HttpEndpointOptions {
   registry: Registry;
   /** /healthz answers 200 once this is true (initial sync done) */
   ready: () => boolean;
-  /** extra routes by exact path (the writer's dashboard) */
+  /** extra routes by exact path (the writer's dashboard, the reporter's page) */
   routes?: Record<string, Route>;
   logger: Logger;
 }
@@ -50,6 +50,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<S
   });
   server.unref();
   const address = server.address();
-  options.logger.info({ address }, `serving /metrics and /healthz on http://${options.address}:${typeof address === 'object' && address ? address.port : options.port}`);
+  const page = options.routes?.['/'] ? ', /healthz and the status page' : ' and /healthz';
+  options.logger.info({ address }, `serving /metrics${page} on http://${options.address}:${typeof address === 'object' && address ? address.port : options.port}`);
   return server;
 }

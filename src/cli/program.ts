@@ -28,6 +28,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'where the last known members, removal-guard holds and the writer\'s lock are kept (default: CONFIG_DIR/.state)')
+    .option('--history-interval <seconds>', 'how often the dashboard samples each cluster\'s members and requests for its last-hour chart (1 to 3600; below 5 the chart covers less than the hour)', secondsOption(3600), 10)
     .addOption(logLevelOption())
     // so that `lighthouse-writer --version` (= `lighthouse writer --version`) answers too
     .version(version, '-V, --version', 'print the version and exit')
@@ -37,7 +38,7 @@ export function buildProgram(name = 'lighthouse-sd'): Command {
     .command('reporter')
     .description('health-check the services of CONFIG_DIR and register the healthy ones in discovery (runs in the foreground)')
     .argument('<config_dir>', 'config directory (discovery/, services/, logging.yaml)')
-    .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', parsePort)
+    .option('--metrics-port <port>', 'serve /metrics, /healthz and the reporter\'s page on this port', parsePort)
     .option('--metrics-address <address>', 'address for --metrics-port', '127.0.0.1')
     .option('--plugin <package>', 'load a plugin package, besides those in CONFIG_DIR/plugins.yaml (repeatable)', collect, [])
     .option('--state-dir <dir>', 'a writable folder for the reporter\'s lock and its state file for `lighthouse status`, for a read-only CONFIG_DIR (default: CONFIG_DIR/.state; drains stay in CONFIG_DIR/.state)')
@@ -68,6 +69,15 @@ function logLevelOption(): Option {
 /** Accumulates a repeatable option. */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A whole number of seconds from 1 to `max`. */
+function secondsOption(max: number): (value: string) => number {
+  return (value) => {
+    const seconds = Number(value);
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > max) throw new InvalidArgumentError(`must be a whole number of seconds from 1 to ${max}`);
+    return seconds;
+  };
 }
 
 export function parsePort(value: string): number {

@@ -4,6 +4,7 @@ import { Reporter } from '../reporter/reporter.js';
 import { reporterStatePath } from '../reporter/state-file.js';
 import { applyDrainChange, DrainWatcher, drainFilePath, effectiveDrain, type Maintenance } from '../reporter/drains.js';
 import { startHttpEndpoint } from './http-endpoint.js';
+import { ReporterDashboard } from './reporter-dashboard.js';
 import { assertConfigDir, loadRegistries, lockDaemon, logStartup, stateDirOf } from './common.js';
 import type { DaemonCommandOptions } from './writer-command.js';
 
@@ -37,7 +38,7 @@ export async function runReporter(configDir: string, options: DaemonCommandOptio
     {
       start: async () => {
         if (options.metricsPort !== undefined) {
-          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: reporter.metrics.registry, ready: () => reporter.ready, logger: log.logger });
+          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: reporter.metrics.registry, ready: () => reporter.ready, routes: new ReporterDashboard({ reporter, drains }).routes(), logger: log.logger });
         }
         await drains.start();
         const maintenance = drains.current()?.maintenance;

@@ -1,4 +1,5 @@
-import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
+import type { HaproxyClusterConfig, HaproxyConfig } from '../balancer/haproxy/schema.js';
+import { clusterTraffic, type ZoneRouting } from '../balancer/haproxy/traffic.js';
 import { createHaproxyControl, type ServerStat } from '../balancer/haproxy/runtime-channel.js';
 import { readDownMarker } from '../balancer/haproxy/health.js';
 import { ConfigDirectory } from '../config/directory.js';
@@ -17,6 +18,7 @@ import { liveLockOwner } from '../lib/dir-lock.js';
 import { checkAddressMismatch, checkHost } from '../reporter/check-address.js';
 import type { CheckReport } from '../reporter/port-report.js';
 import { assertConfigDir, daemonLockPath, loadRegistries, stateDirOf } from './common.js';
+import { memberZone } from './member-zone.js';
 import { CliExit, writeOut } from './output.js';
 
 export interface StatusOptions {
@@ -39,6 +41,12 @@ export interface MemberStatus {
   currentSessions: number | null;
   /** not listed, but kept routed by this config dir's writer (removal guard) */
   held: boolean;
+  /** the member's zone from its metadata (the cluster's zone_aware.metadata_key, default `zone`) */
+  zone: string | null;
+  /** HAProxy's effective weight (ramps up during slow start); null when HAProxy does not have it */
+  weight: number | null;
+  /** HAProxy's role: `backup` stands by until no active server is usable; null when HAProxy does not have it */
+  role: 'active' | 'backup' | null;
 }
 
 export interface ClusterStatus {
@@ -55,6 +63,8 @@ export interface ClusterStatus {
   listen: string | null;
   /** HAProxy routes exactly what discovery lists (held members aside); null: one of the two did not answer */
   inSync: boolean | null;
+  /** zone-aware routing as the writer decides it from these members (its `zone`, the cluster's zone_aware); null when not zone-aware */
+  zone: ZoneRouting | null;
 }
 
 export interface ServicePortStatus {
@@ -179,6 +189,7 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
   }
 
   const holds = await readHolds(stateDir);
+  const writerZone = [...snapshot.balancers.values()].map((balancer) => (balancer.plugin === 'haproxy' ? (balancer.config as HaproxyConfig).zone : undefined)).find((zone) => zone !== undefined);
   const clusters: ClusterStatus[] = [...snapshot.clusters.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
     .map((item) => {
@@ -187,12 +198,12 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       for (const node of set?.members ?? []) {
         const key = nodeKey(node);
         const stat = stats.get(`${item.name}/${key}`);
-        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, held: false });
+        rows.set(key, { node: key, address: `${node.ip}:${node.port}`, registered: true, haproxy: stat?.status ?? null, currentSessions: stat?.currentSessions ?? null, held: false, zone: memberZone(item, node), ...traffic(stat) });
       }
       // Servers HAProxy still has that discovery no longer lists (draining out, or a writer that is behind).
       for (const stat of stats.values()) {
         if (stat.proxy !== item.name || stat.server === 'FRONTEND' || stat.server === 'BACKEND' || rows.has(stat.server)) continue;
-        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false });
+        rows.set(stat.server, { node: stat.server, address: stat.raw.addr ?? null, registered: set ? false : null, haproxy: stat.status, currentSessions: stat.currentSessions, held: false, zone: null, ...traffic(stat) });
       }
       const hold = holds[item.name] ?? null;
       for (const key of hold?.held ?? []) {
@@ -202,7 +213,9 @@ export async function collectStatus(configDir: string, registries: PluginRegistr
       const sorted = [...rows.values()].sort((a, b) => a.node.localeCompare(b.node));
       // In sync: every listed member is in HAProxy, and HAProxy has nothing else but held members.
       const inSync = set === undefined || !haproxyAnswered ? null : sorted.every((member) => (member.registered ? member.haproxy !== null : member.held));
-      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: sorted, rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold, listen: listenAddress(item, snapshot.balancers.values()), inSync };
+      const section = item.balancer.haproxy as HaproxyClusterConfig | undefined;
+      const zone = set && section?.zone_aware ? (clusterTraffic(writerZone, section, set.members).zone ?? null) : null;
+      return { name: item.name, discovery: item.discovery, answered: set !== undefined, members: sorted, rejected: set?.rejected.map((node) => `${node.znode}: ${node.reason}`) ?? [], hold, listen: listenAddress(item, snapshot.balancers.values()), inSync, zone };
     });
   const writer = snapshot.clusters.size === 0 ? null : await writerStatus(stateDir, problems);
 
@@ -313,6 +326,12 @@ function table(rows: string[][]): string {
   return rows.map((row) => `  ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}`).join('\n');
 }
 
+/** HAProxy's weight and role of a server, null when it does not have it. */
+function traffic(stat: ServerStat | undefined): Pick<MemberStatus, 'weight' | 'role'> {
+  if (!stat) return { weight: null, role: null };
+  return { weight: stat.weight ?? null, role: stat.backup ? 'backup' : 'active' };
+}
+
 /** `stateDir`: the writer's --state-dir given to status, repeated in the release command it suggests. */
 export function formatStatus(report: StatusReport, options: { stateDir?: string } = {}): string {
   const out: string[] = [];
@@ -329,12 +348,25 @@ export function formatStatus(report: StatusReport, options: { stateDir?: string 
         `  HELD since ${cluster.hold.since}: discovery listed ${cluster.hold.listed}, below the floor of ${cluster.hold.floor} (${cluster.hold.reference} listed recently); ${cluster.hold.held.length} members kept routed (release: lighthouse release-hold CONFIG_DIR ${cluster.name}${options.stateDir === undefined ? '' : ` --state-dir ${options.stateDir}`})`,
       );
     }
+    if (cluster.zone) {
+      const { zone, sameZone, members, spilled } = cluster.zone;
+      out.push(`  zone ${zone}: ${sameZone} of ${members} members; ${spilled ? 'SPILLED OVER: too few here, every member serves' : 'other zones stand by as backups'}`);
+    }
     if (cluster.members.length === 0) out.push(cluster.answered ? '  (no members)' : '  (none in HAProxy)');
     else
       out.push(
         table([
-          ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS'],
-          ...cluster.members.map((member) => [member.node, member.address ?? '-', member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed', member.haproxy ?? 'absent', member.currentSessions === null ? '-' : String(member.currentSessions)]),
+          ['NODE', 'ADDRESS', 'DISCOVERY', 'HAPROXY', 'SESSIONS', 'ZONE', 'WEIGHT', 'ROLE'],
+          ...cluster.members.map((member) => [
+            member.node,
+            member.address ?? '-',
+            member.registered === null ? 'unknown' : member.registered ? 'listed' : member.held ? 'not listed (held)' : 'not listed',
+            member.haproxy ?? 'absent',
+            member.currentSessions === null ? '-' : String(member.currentSessions),
+            member.zone ?? '-',
+            member.weight === null ? '-' : String(member.weight),
+            member.role ?? '-',
+          ]),
         ]),
       );
     for (const rejected of cluster.rejected) out.push(`  rejected: ${rejected}`);

@@ -15,6 +15,8 @@ export interface DaemonCommandOptions {
   plugin?: string[];
   /** where the lock is kept (both), and the last known member sets and removal-guard holds (writer); default CONFIG_DIR/.state */
   stateDir?: string;
+  /** writer: seconds between two samples of the dashboard's per-cluster history */
+  historyInterval?: number;
   /** `--log-level` or LIGHTHOUSE_LOG_LEVEL */
   logLevel?: LogLevel;
 }
@@ -31,16 +33,20 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);
   registerServerMetrics(writer.metrics.registry, writer);
-  const dashboard = new Dashboard(writer);
+  const dashboard = new Dashboard(writer, { historyIntervalMs: options.historyInterval === undefined ? undefined : options.historyInterval * 1000 });
   await runUntilSignalled(
     {
       start: async () => {
         if (options.metricsPort !== undefined) {
           await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, ready: () => writer.ready, routes: dashboard.routes(), logger: log.logger });
+          dashboard.start();
         }
         await writer.start();
       },
-      stop: () => writer.stop(),
+      stop: () => {
+        dashboard.close();
+        return writer.stop();
+      },
     },
     log.logger,
   );

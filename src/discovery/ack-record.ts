@@ -13,6 +13,22 @@ import { nodeKey, type ClusterNode } from './node.js';
  */
 export const ACK_FORMAT = 1;
 
+/**
+ * The most a record may have: ZooKeeper refuses data over 1 MiB, and just
+ * under it the whole request passes jute.maxbuffer and the server drops the
+ * connection; etcd's default request limit is 1.5 MiB.
+ */
+export const MAX_RECORD_BYTES = 1_000_000;
+
+/**
+ * What a writer writes instead of a record over MAX_RECORD_BYTES: who it is
+ * and which clusters it consumes, without `clusters`, so every reader (this
+ * one and older ones) fails to decode it rather than read "runs nothing".
+ */
+export interface OversizeAck extends Omit<WriterAck, 'clusters'> {
+  oversize: { bytes: number; limit: number; clusters?: string[] };
+}
+
 export interface ClusterAck {
   /** MemberSet.version of the member set the balancer runs (null: started from the member cache, discovery not heard yet) */
   version: string | null;
@@ -67,8 +83,17 @@ const writerAckSchema = z.looseObject({
   clusters: z.record(z.string(), clusterAckSchema),
 });
 
-export function encodeAck(ack: WriterAck): string {
+export function encodeAck(ack: WriterAck | OversizeAck): string {
   return JSON.stringify(ack);
+}
+
+/** The stand-in for `ack`, whose encoding is `bytes` long; the cluster names are left out too when even they do not fit. */
+export function oversizeAck(ack: WriterAck, bytes: number): OversizeAck {
+  const { clusters, ...header } = ack;
+  const names = Object.keys(clusters);
+  const stand: OversizeAck = { ...header, oversize: { bytes, limit: MAX_RECORD_BYTES, clusters: names } };
+  if (Buffer.byteLength(encodeAck(stand)) <= MAX_RECORD_BYTES) return stand;
+  return { ...header, oversize: { bytes, limit: MAX_RECORD_BYTES } };
 }
 
 /** A record as read; `error` when it is not one this version understands. */
@@ -82,6 +107,8 @@ export function decodeAck(text: string): DecodedAck {
     return { ok: false, error: 'not JSON' };
   }
   const format = (json as { format?: unknown } | null)?.format;
+  const oversize = (json as { oversize?: { bytes?: unknown; limit?: unknown } } | null)?.oversize;
+  if (oversize !== null && typeof oversize === 'object') return { ok: false, error: `the writer's record is too large to store (${String(oversize.bytes)} bytes, at most ${String(oversize.limit)}): it cannot say what its HAProxy runs (LH_ACK_TOO_LARGE)` };
   if (typeof format === 'number' && format > ACK_FORMAT) return { ok: false, error: `record format ${format} is newer than this Lighthouse understands (${ACK_FORMAT})` };
   const parsed = writerAckSchema.safeParse(json);
   if (!parsed.success) return { ok: false, error: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'record'}: ${issue.message}`).join('; ') };
@@ -100,10 +127,16 @@ export function memberDigest(members: readonly ClusterNode[]): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** `web-1_3f2a9c01`: the host name and a hash of the state folder and discovery name (two writers on one machine differ by state folder). */
-export function ackRecordName(host: string, stateDir: string, discovery: string): string {
+/**
+ * `web-1_3f2a9c01`: the host name and a hash of the state folder, the
+ * discovery name and the machine id (two writers on one machine differ by
+ * state folder; two machines that share a host name and a state folder
+ * differ by machine id, so each keeps a record of its own instead of
+ * replacing the other's: one HAProxy unaccounted for).
+ */
+export function ackRecordName(host: string, stateDir: string, discovery: string, machine = ''): string {
   const safeHost = host.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200) || 'host';
-  const hash = createHash('sha256').update(`${stateDir}\0${discovery}`).digest('hex').slice(0, 8);
+  const hash = createHash('sha256').update(`${stateDir}\0${discovery}${machine ? `\0${machine}` : ''}`).digest('hex').slice(0, 8);
   return `${safeHost}_${hash}`;
 }
 

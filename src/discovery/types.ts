@@ -68,6 +68,12 @@ export interface RecordStore {
   publish(name: string, data: string): Promise<void>;
   /** Every record in the folder, by name (the folder missing: none). Rejects when the backend does not answer. */
   read(): Promise<Map<string, string>>;
+  /**
+   * `listener(name)` when a record this session wrote was deleted by someone
+   * else (an operator clearing the folder): the writer writes it again at
+   * once instead of staying invisible to drain --wait until its next change.
+   */
+  onLost?(listener: (name: string) => void): void;
 }
 
 /**

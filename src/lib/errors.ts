@@ -27,9 +27,11 @@ export const ErrorCodes = {
   LH_DIR_LOCKED: 'Another running process holds the lock (a second writer or reporter on one directory), or the lock file cannot be written',
   LH_HANDOVER_STALLED: 'A service moving to a new discovery session has not registered there yet; the old session keeps its registrations',
   LH_REGISTRATION_CONFLICT: 'Another discovery session keeps taking the same registration; this reporter stopped taking it back',
+  LH_ACK_TOO_LARGE: 'A writer\'s acknowledgement record is over the size a record may have (1,000,000 bytes): it writes a small stand-in that says so, which fleet names and drain --wait does not count as acknowledged',
   LH_ACK_TIMEOUT: 'drain/undrain --wait: not every live writer consuming the cluster acknowledged the new member set in time (the writers are named)',
   LH_CHECK_FAILED: 'A health check failed (a warning, once per failure episode): the line names the service, port and check, and what came back',
   LH_CHECK_TIMEOUT: 'A health check did not finish before its timeout (a warning, once per failure episode)',
+  LH_REGISTRATION_WRITE: 'A registration could not be written to or removed from discovery in time (the reporter retries with backoff)',
   LH_DEMO_START: '`lighthouse demo` could not start one of its local servers or daemons',
   LH_LISTEN_FAILED: 'A daemon cannot listen on its --metrics-port (another process listens there, or the address is not this host\'s): it exits 1',
 } as const;

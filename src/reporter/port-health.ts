@@ -214,6 +214,8 @@ export class PortHealth {
    * is counted in `lighthouse_checks_total` and shown in `status`.
    */
   private logResult(port: PortChecks, loop: CheckLoop, result: CheckResult): void {
+    // The common run (passing, no failure episode open, no debug): nothing to log, so nothing to build.
+    if (result.passed && loop.failureLog === null && !this.logger.isLevelEnabled('debug')) return;
     const where = `service ${this.item.name} port ${port.port} check ${loop.spec.kind}`;
     const fields = { port: port.port, check: loop.spec.kind, code: result.timedOut === true ? 'LH_CHECK_TIMEOUT' : 'LH_CHECK_FAILED' };
     const episode = loop.failureLog;

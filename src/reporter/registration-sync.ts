@@ -5,7 +5,7 @@ import { encodeNode } from '../discovery/codec.js';
 import type { ServiceItem } from '../config/model.js';
 import type { Backoff } from '../lib/backoff.js';
 import { withDeadline } from '../lib/deadline.js';
-import { errorMessage } from '../lib/errors.js';
+import { errorMessage, LighthouseError } from '../lib/errors.js';
 import { Listeners } from './runner-events.js';
 import type { RunnerTiming } from './runner-timing.js';
 import type { PortConflict, RegistrationEvent, RunnerPhase } from './runner-status.js';
@@ -181,10 +181,13 @@ export class RegistrationSync {
       const operation = action === 'publish' ? discovery.publish(service, node) : discovery.unpublish(service, { host: node.host, port: node.port });
       await withDeadline(operation, this.timing.discoveryTimeoutMs, () => new Error(`${action} did not finish within ${this.timing.discoveryTimeoutMs} ms`));
     } catch (error) {
-      const message = `${item.file}: service ${service} port ${port.port}: ${action} of ${key} on discovery ${item.discovery} failed: ${errorMessage(error)}`;
-      this.logger.warn({ port: port.port, node: key, file: item.file }, message);
-      this.events.emit({ service, port: port.port, node: key, action, ok: false, error: message, at: this.options.now() });
-      throw new Error(message, { cause: error });
+      const message = `service ${service} port ${port.port}: ${action} of ${key} on discovery ${item.discovery} failed: ${errorMessage(error)}`;
+      // The backend's own code (a timeout, a refused operation) says more than ours; ours covers the deadline and plugins without codes.
+      const code = error instanceof LighthouseError ? error.code : 'LH_REGISTRATION_WRITE';
+      const failure = new LighthouseError(code, message, { file: item.file }, { cause: error });
+      this.logger.warn({ port: port.port, node: key, file: item.file, code }, failure.message);
+      this.events.emit({ service, port: port.port, node: key, action, ok: false, error: failure.message, at: this.options.now() });
+      throw failure;
     }
   }
 

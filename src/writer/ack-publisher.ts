@@ -1,6 +1,6 @@
 import type { Counter } from 'prom-client';
 import type { DrainingServer } from '../balancer/types.js';
-import { ACK_FORMAT, ackRecordName, encodeAck, memberDigest, writerId, type ClusterAck, type WriterAck } from '../discovery/ack-record.js';
+import { ACK_FORMAT, MAX_RECORD_BYTES, ackRecordName, encodeAck, memberDigest, oversizeAck, writerId, type ClusterAck, type WriterAck } from '../discovery/ack-record.js';
 import { nodeKey, type ClusterNode } from '../discovery/node.js';
 import type { RecordStore } from '../discovery/types.js';
 import { Backoff } from '../lib/backoff.js';
@@ -14,6 +14,8 @@ export interface AckPublisherOptions {
   configDir: string;
   /** the writer's state folder: with the host name, what makes the writer unique */
   stateDir: string;
+  /** this machine's id ('' when it has none): keeps two machines sharing a host name and state folder on two records */
+  machine?: string;
   logger: Logger;
   /** the record store of the current instance of a discovery item */
   store(discovery: string): RecordStore | undefined;
@@ -26,6 +28,9 @@ export interface AckPublisherOptions {
   drainPollMs?: number;
   now?: () => number;
 }
+
+/** A record deleted by someone else is written again at once, but not more often than this. */
+const LOST_REWRITE_MS = 30_000;
 
 /** What one sync hands the balancers for a cluster: captured before the sync, acknowledged after it succeeded. */
 export interface AppliedCluster {
@@ -60,6 +65,11 @@ export class AckPublisher {
   private readonly written = new Map<string, string>();
   /** per discovery whose last write failed: warned once until it works again */
   private readonly failing = new Set<string>();
+  /** per discovery whose record is over MAX_RECORD_BYTES: logged once until it fits again */
+  private readonly oversize = new Set<string>();
+  /** stores told to report a deleted record (one per discovery instance) */
+  private readonly listening = new WeakSet<RecordStore>();
+  private readonly lostAt = new Map<string, number>();
   /**
    * Retries of failed writes back off to a minute: writers without the right
    * to write the record (a ZooKeeper ACL, an etcd role) must not cost the
@@ -123,6 +133,21 @@ export class AckPublisher {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.schedule();
+  }
+
+  /** Our record was deleted by someone else: written again now, not at the next change. */
+  private lost(discovery: string): void {
+    if (this.closed) return;
+    // At most once per LOST_REWRITE_MS: a writer sharing our record's name would take it back every time.
+    const last = this.lostAt.get(discovery) ?? -Infinity;
+    if (this.now() - last < LOST_REWRITE_MS) {
+      this.options.logger.warn({ discovery }, `discovery "${discovery}": this writer's acknowledgement was deleted again; another writer with the same record name (same host name and state folder)? writing it at the next change`);
+      return;
+    }
+    this.lostAt.set(discovery, this.now());
+    this.written.delete(discovery);
+    this.options.logger.warn({ discovery }, `discovery "${discovery}": this writer's acknowledgement was deleted by someone else; writing it again`);
     this.schedule();
   }
 
@@ -212,10 +237,25 @@ export class AckPublisher {
     if (text === this.written.get(discovery)) return;
     const store = this.options.store(discovery);
     if (!store) return;
-    const name = ackRecordName(this.options.host, this.options.stateDir, discovery);
+    if (!this.listening.has(store)) {
+      this.listening.add(store);
+      store.onLost?.(() => this.lost(discovery));
+    }
+    const name = ackRecordName(this.options.host, this.options.stateDir, discovery, this.options.machine);
     const where = `${store.location}/${name}`;
+    const stamped = { ...record, writtenAt: new Date(this.now()).toISOString() };
+    let data = encodeAck(stamped);
+    const bytes = Buffer.byteLength(data);
+    if (bytes > MAX_RECORD_BYTES) {
+      // Sent as is, ZooKeeper refuses it, or drops the connection under every watch of the writer, on every retry.
+      data = encodeAck(oversizeAck(stamped, bytes));
+      if (!this.oversize.has(discovery)) this.options.logger.error({ discovery, record: where, code: 'LH_ACK_TOO_LARGE', bytes }, `LH_ACK_TOO_LARGE: ${where}: this writer's acknowledgement is ${bytes} bytes, over the ${MAX_RECORD_BYTES} a record may have: writing a stand-in that names its ${Object.keys(record.clusters).length} clusters; drain --wait will not count this writer as acknowledged`);
+      this.oversize.add(discovery);
+    } else if (this.oversize.delete(discovery)) {
+      this.options.logger.info({ discovery, record: where, bytes }, `${where}: this writer's acknowledgement fits again (${bytes} bytes)`);
+    }
     try {
-      await store.publish(name, encodeAck({ ...record, writtenAt: new Date(this.now()).toISOString() }));
+      await store.publish(name, data);
     } catch (error) {
       this.options.writes.inc({ discovery, result: 'failed' });
       if (!this.failing.has(discovery)) this.options.logger.warn({ err: error, discovery, record: where }, `${where}: cannot write this writer's acknowledgement (retrying): ${errorMessage(error)}`);

@@ -19,6 +19,13 @@ export interface ClusterState {
   updatedAt: number | undefined;
 }
 
+/**
+ * Why the routed members changed: a new set from discovery, an operator's
+ * `release-hold`, held members that did not answer their probes, or new
+ * removal-guard settings.
+ */
+export type ChangeCause = 'discovery' | 'operator-release' | 'probe-failed' | 'guard-settings';
+
 export interface MemberChange {
   cluster: string;
   added: ClusterNode[];

@@ -1,26 +1,28 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Balancer, DrainingServer } from '../balancer/types.js';
-import type { ClusterItem } from '../config/model.js';
+import type { ClusterItem, DiscoveryItem } from '../config/model.js';
 import { ConfigDirectory } from '../config/directory.js';
 import { emptySnapshot, type ConfigSnapshot } from '../config/snapshot.js';
 import { ConfigWatcher } from '../config/watcher.js';
 import { applyDaemonSettings } from '../daemon/settings.js';
 import { DiscoveryPool } from '../daemon/discovery-pool.js';
 import { nodeKey } from '../discovery/node.js';
-import type { ClusterWatch, MemberSet } from '../discovery/types.js';
+import type { ClusterWatch, Discovery, MemberSet } from '../discovery/types.js';
 import { errorMessage } from '../lib/errors.js';
 import { oneLine } from '../lib/one-line.js';
 import type { DaemonLogger, Logger } from '../lib/logger.js';
 import { createWriterMetrics, type WriterMetrics } from '../lib/metrics.js';
+import { machineId } from '../lib/machine-id.js';
 import type { PluginRegistries } from '../plugins/registry.js';
 import { AckPublisher } from './ack-publisher.js';
 import { BalancerSync } from './balancer-sync.js';
-import { ClusterStateStore, type ClusterState, type MemberChange } from './cluster-state.js';
+import { ClusterStateStore, type ChangeCause, type ClusterState, type MemberChange } from './cluster-state.js';
 import { SyncRecorder, syncFilePath } from './sync-file.js';
 import { HoldKeeper } from './hold-keeper.js';
 import { defaultStateDir } from './holds-file.js';
 import { guardSettings, type RemovalGuardSettings } from './removal-guard.js';
+import { StartupGate } from './startup-gate.js';
 import { Quiescence } from '../lib/quiescence.js';
 import { loadMemberCache, memberCachePath, saveMemberCache } from './member-cache.js';
 
@@ -33,11 +35,10 @@ export interface WriterOptions {
   minWaitMs?: number;
   maxWaitMs?: number;
   /**
-   * At start, the first sync waits (at most this long) until every watched
-   * cluster has reported its members once, so HAProxy starts with complete
-   * backends: otherwise it starts with the first cluster to answer and gets
-   * every other server through one runtime command each (10,000 servers:
-   * seconds instead of one start).
+   * At start, the first sync waits until every watched cluster has reported
+   * its members once, so HAProxy starts with complete backends (startup-gate.ts):
+   * it gives up when no cluster has reported for this long since the watches
+   * were set up, and at the latest after five times this long.
    */
   startupWaitMs?: number;
   /** where the last known member sets are kept across restarts; default `<configDir>/.state/writer-members.json` */
@@ -75,14 +76,14 @@ export class Writer {
   private readonly missingDiscovery = new Set<string>();
   /** clusters whose watch could not start, with the message logged, so it is logged once per cause */
   private readonly unwatchable = new Map<string, string>();
-  /** set once every watched cluster reported at start, or startupWaitMs passed */
-  private startupComplete = false;
-  private startupTimer: NodeJS.Timeout | undefined;
+  /** open once every watched cluster reported at start, or the gate gave up waiting */
+  private readonly startup: StartupGate;
   private readonly cacheFile: string;
   private cacheTimer: NodeJS.Timeout | undefined;
   /** the last write of the member cache failed: warned once per change between failing and recovered */
   private cacheFailing = false;
   private readonly holds: HoldKeeper;
+  private readonly changeListeners = new Set<(change: MemberChange, cause: ChangeCause) => void>();
   private readonly syncRecord: SyncRecorder;
   private readonly acks: AckPublisher;
 
@@ -122,8 +123,8 @@ export class Writer {
       logger: this.logger,
       heldMembers: this.metrics.heldMembers,
       holdsStarted: this.metrics.holdsStarted,
-      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster)),
-      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys)),
+      release: (cluster) => this.applyGuardChange(cluster, this.state.release(cluster), 'operator-release'),
+      dropHeld: (cluster, keys) => this.applyGuardChange(cluster, this.state.dropHeld(cluster, keys), 'probe-failed'),
       probeHeld: (cluster) => {
         const item = this.snapshot.clusters.get(cluster);
         return item ? this.guardSettingsOf(item).probeHeld : false;
@@ -143,12 +144,18 @@ export class Writer {
     });
     this.acks = new AckPublisher({
       host: hostname(),
+      machine: machineId(),
       configDir: resolve(options.configDir),
       stateDir: resolve(options.stateDir ?? defaultStateDir(options.configDir)),
       logger: this.logger,
       store: (discovery) => this.pool.get(discovery)?.instance.acks,
       draining: () => this.drainingSessions(),
       writes: this.metrics.ackWrites,
+    });
+    const startupWaitMs = options.startupWaitMs ?? 2_000;
+    this.startup = new StartupGate(startupWaitMs, 5 * startupWaitMs, () => {
+      this.logger.warn('not every cluster reported its members in time; syncing with what is known');
+      this.requestSync();
     });
     this.quiescence = new Quiescence(() => void this.balancers.sync(), options.minWaitMs ?? 0, options.maxWaitMs ?? 1000);
   }
@@ -160,13 +167,9 @@ export class Writer {
     for (const [cluster, members] of cached) this.state.seed(cluster, members);
     if (cached.size > 0) this.logger.info({ clusters: cached.size }, `starting from the last known members of ${cached.size} clusters until discovery reports`);
     await this.holds.start();
-    this.startupTimer = setTimeout(() => {
-      this.startupTimer = undefined;
-      if (!this.startupComplete) this.logger.warn('not every cluster reported its members in time; syncing with what is known');
-      this.startupComplete = true;
-      this.requestSync();
-    }, this.options.startupWaitMs ?? 2_000);
+    this.startup.begin();
     await this.watcher.start();
+    if (!this.stopped) this.startup.watching();
   }
 
   /** True once every balancer has been synced at least once. */
@@ -182,8 +185,19 @@ export class Writer {
     return this.balancers.onSynced(listener);
   }
 
+  /** Told of every change of a cluster's routed members and why, before it is synced (the dashboard's reasons). */
+  onMemberChange(listener: (change: MemberChange, cause: ChangeCause) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
   balancer(name: string): Balancer | undefined {
     return this.balancers.get(name);
+  }
+
+  /** The discovery instances open now, with their files (the dashboard's fleet panel reads the acknowledgements through them). */
+  discoveries(): { item: DiscoveryItem; instance: Discovery }[] {
+    return this.pool.all();
   }
 
   /** Names of the balancers currently managed (for the dashboard and metrics). */
@@ -253,7 +267,7 @@ export class Writer {
   /** Removal-guard settings first, so a cluster's first member set is already judged by its own. */
   private reconcileGuards(next: ConfigSnapshot): void {
     for (const name of this.holds.holds().keys()) if (!next.clusters.has(name)) this.holds.forget(name);
-    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)));
+    for (const item of next.clusters.values()) this.applyGuardChange(item.name, this.state.configureGuard(item.name, this.guardSettingsOf(item, next)), 'guard-settings');
   }
 
   /** The cluster file's `removal_guard:` over its discovery file's, over the built-in defaults. */
@@ -262,10 +276,10 @@ export class Writer {
   }
 
   /** A hold released or narrowed by settings, an operator or a probe. */
-  private applyGuardChange(cluster: string, change: MemberChange | undefined): void {
+  private applyGuardChange(cluster: string, change: MemberChange | undefined, cause: ChangeCause): void {
     if (this.stopped) return;
     this.holds.observe(cluster, this.state.get(cluster));
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, cause);
   }
 
   private onMembers(set: MemberSet): void {
@@ -275,7 +289,7 @@ export class Writer {
     this.metrics.rejectedNodes.set({ cluster: set.cluster }, set.rejected.length);
     this.holds.observe(set.cluster, this.state.get(set.cluster));
     this.metrics.members.set({ cluster: set.cluster }, this.state.get(set.cluster).listed);
-    if (change) this.applyChange(change);
+    if (change) this.applyChange(change, 'discovery');
     else this.acknowledgeUnchanged(set.cluster);
   }
 
@@ -300,7 +314,8 @@ export class Writer {
     return lists.flat();
   }
 
-  private applyChange(change: MemberChange): void {
+  private applyChange(change: MemberChange, cause: ChangeCause): void {
+    for (const listener of this.changeListeners) listener(change, cause);
     this.metrics.membershipChanges.inc({ cluster: change.cluster });
     const routed = this.state.get(change.cluster).members.length;
     const fields = { cluster: change.cluster, revision: change.revision, added: change.added.map(nodeKey), removed: change.removed.map(nodeKey), changed: change.changed.map(nodeKey) };
@@ -317,11 +332,14 @@ export class Writer {
 
   private requestSync(): void {
     if (this.stopped) return;
-    if (!this.startupComplete) {
-      for (const name of this.watches.keys()) if (this.state.get(name).revision === 0) return;
-      this.startupComplete = true;
-      clearTimeout(this.startupTimer);
-      this.startupTimer = undefined;
+    if (!this.startup.open) {
+      let reported = 0;
+      for (const name of this.watches.keys()) if (this.state.get(name).revision !== 0) reported += 1;
+      if (reported < this.watches.size) {
+        this.startup.progress(reported);
+        return;
+      }
+      this.startup.complete();
     }
     this.quiescence.trigger();
   }
@@ -354,7 +372,7 @@ export class Writer {
     this.stopped = true;
     this.quiescence.cancel();
     this.balancers.stop();
-    clearTimeout(this.startupTimer);
+    this.startup.cancel();
     this.acks.close();
     await this.holds.close();
     await this.watcher.close();

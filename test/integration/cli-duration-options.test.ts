@@ -18,3 +18,11 @@ test('status --timeout beyond what a timer holds is refused, naming the option',
   assert.match(result.stderr, /option '--timeout <ms>' argument '3000000000' is invalid\. must be at most 600000/);
   assert.equal(result.stdout, '', 'nothing was attempted');
 });
+
+test('writer --history-interval outside 1..3600 seconds is refused, naming the option', { timeout: 30_000 }, async () => {
+  for (const value of ['0', '3601', '1.5']) {
+    const result = await runCli('writer', WRITER_DIR, '--history-interval', value);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, new RegExp(`option '--history-interval <seconds>' argument '${value.replace('.', '\\.')}' is invalid\\. must be a whole number of seconds from 1 to 3600`));
+  }
+});

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { machineId } from '../../src/lib/machine-id.js';
 import { ackRecordName, decodeAck } from '../../src/discovery/ack-record.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait-for.js';
@@ -48,7 +49,7 @@ const add = (port: number) => writeOriginalNode(stack.admin, BASE, 'web', { host
 before(async () => {
   const [webPort] = await freePorts(1);
   stack = await startWriterStack({ clusters: ['web'], files: { 'clusters/web.yaml': `discovery: zookeeper\nhaproxy:\n  port: ${webPort}\n` } });
-  record = `/lighthouse/writer-acks/${ackRecordName(hostname(), resolve(join(stack.dir.path, '.state')), 'zookeeper')}`;
+  record = `/lighthouse/writer-acks/${ackRecordName(hostname(), resolve(join(stack.dir.path, '.state')), 'zookeeper', machineId())}`;
   for (let port = 20_001; port <= 20_004; port += 1) await add(port);
   await acknowledged();
 });

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { FleetReport } from '../../src/cli/fleet-view.js';
+import { machineId } from '../../src/lib/machine-id.js';
 import { ackRecordName, decodeAck } from '../../src/discovery/ack-record.js';
 import { BUILT_CLI, runCli } from '../support/cli.js';
 import { haproxyYaml, writeConfig } from '../support/daemon-config.js';
@@ -82,7 +83,7 @@ describe('writer acknowledgements on etcd', () => {
     const report = await acknowledged(added, 2);
     const id = `${hostname()}:${resolve(stateDir)}`;
     assert.deepEqual(report.writers.map((writer) => writer.writer), [id]);
-    const recordKey = `${ACKS}/${ackRecordName(hostname(), resolve(stateDir), 'etcd')}`;
+    const recordKey = `${ACKS}/${ackRecordName(hostname(), resolve(stateDir), 'etcd', machineId())}`;
     assert.deepEqual(report.writers[0]!.records, [recordKey]);
     const stored = await admin.get(recordKey).exec();
     const kv = stored.kvs[0];

@@ -73,3 +73,27 @@ test('no live writer consumes the cluster: nothing to wait for', async () => {
   assert.ok(outcome.ok);
   assert.equal(outcome.writers.length, 0);
 });
+
+test('two records naming the same writer (two machines sharing a host name and state folder) are two HAProxys: both must acknowledge', async () => {
+  const records = new Map([
+    ['web-1_aaaaaaaa', ack('web-1:/var/lib/lighthouse', { version: '90', digest: 'older' })],
+    ['web-1_bbbbbbbb', ack('web-1:/var/lib/lighthouse', {})],
+  ]);
+  const outcome = await wait(backend(records));
+  assert.ok(!outcome.ok && outcome.stage === 'writers', 'acknowledged although one of the two records runs an older set');
+  assert.equal(outcome.writers.length, 2);
+  assert.match(outcome.writers.find((writer) => !writer.acknowledged)!.reason!, /runs version 90/);
+});
+
+test('a too-large stand-in naming the cluster is not acknowledged; one naming other clusters only is not waited for', async () => {
+  const header = { format: ACK_FORMAT, writer: 'big', host: 'big', pid: 1, configDir: '/c', stateDir: '/s', discovery: 'zk', lighthouse: '0.1.0', writtenAt: '' };
+  const records = new Map([
+    ['w1', ack('w1', {})],
+    ['big_1', JSON.stringify({ ...header, oversize: { bytes: 2_000_000, limit: 1_000_000, clusters: ['api', 'web'] } })],
+    ['big_2', JSON.stringify({ ...header, writer: 'big2', oversize: { bytes: 2_000_000, limit: 1_000_000, clusters: ['api'] } })],
+  ]);
+  const outcome = await wait(backend(records));
+  assert.ok(!outcome.ok && outcome.stage === 'writers');
+  assert.deepEqual(outcome.writers.filter((writer) => !writer.acknowledged).map((writer) => writer.writer), ['/lh/writer-acks/big_1']);
+  assert.match(outcome.writers.find((writer) => !writer.acknowledged)!.reason!, /too large.*LH_ACK_TOO_LARGE/);
+});

@@ -59,3 +59,11 @@ test('records of a newer format, or not records at all, are refused with a reaso
   const missing = decodeAck(JSON.stringify({ format: ACK_FORMAT, writer: 'x' }));
   assert.ok(!missing.ok);
 });
+
+test('two records naming one writer through one discovery: a problem naming both', () => {
+  const entry = { version: '5', digest: 'd', members: 1, appliedAt: null, held: [], draining: {} };
+  const ack = { format: 1, writer: 'web-1:/s', host: 'web-1', pid: 1, configDir: '/c', stateDir: '/s', discovery: 'zk', lighthouse: '0.1.0', writtenAt: '', clusters: { web: entry } };
+  const report = fleetModel([{ discovery: 'zk', record: '/acks/web-1_a', ack }, { discovery: 'zk', record: '/acks/web-1_b', ack }], 0);
+  assert.equal(report.clusters[0]!.writers.length, 2);
+  assert.ok(report.problems.some((problem) => problem.includes('/acks/web-1_a') && problem.includes('/acks/web-1_b') && problem.includes('web-1:/s')), report.problems.join('\n'));
+});

@@ -21,6 +21,9 @@ const counters = (): HaproxyCounters => ({
   rejectedConfigs: 0,
   backgroundWrites: 0,
   membershipWrites: 0,
+  weightChanges: 0,
+  roleChanges: 0,
+  zoneSpillovers: 0,
 });
 
 const rendered = (servers: string): RenderedConfig => ({ text: `global\n${servers}\n`, skeleton: 'global\n', backends: new Map(), listeners: 1, owners: [], skipped: [] });

@@ -95,4 +95,15 @@ export const RENDER_CASES: RenderCase[] = [
     config: balancer({ bind_address: '127.0.0.1', global: ['maxconn 20000', 'log stdout format raw local0'], defaults: ['log global', 'option dontlognull', 'retries 5'], stats: { port: 8404, bind_address: '0.0.0.0' } }),
     clusters: [cluster('webapp', { port: 8000, frontend: ['maxconn 1000'], backend: ['balance leastconn'] }, [node('web1.example.com', '10.0.0.1', 31000)])],
   },
+  {
+    name: 'zones-weights',
+    config: balancer({ zone: 'zone-a', defaults: ['mode http'] }),
+    clusters: [
+      cluster('web', { port: 8300, zone_aware: { min_members: 1 }, weights: { rules: [{ match: { size: 'large' }, weight: 4 }] }, slow_start: '30s', server_options: 'check inter 2s' }, [
+        { ...node('a1.example.com', '10.0.5.1', 8080), metadata: { zone: 'zone-a', weight: 3 } },
+        { ...node('a2.example.com', '10.0.5.2', 8080), metadata: { zone: 'zone-a', size: 'large' } },
+        { ...node('b1.example.com', '10.0.6.1', 8080), metadata: { zone: 'zone-b' } },
+      ]),
+    ],
+  },
 ];

@@ -4,7 +4,7 @@ import { LiveServers, LiveState, liveFromRendered } from '../../src/balancer/hap
 import { renderConfig } from '../../src/balancer/haproxy/render.js';
 import { balancer, cluster, node } from './haproxy-fixtures.js';
 
-const a = { name: 'a.example.com:80', ip: '10.0.0.1', port: 80 };
+const a = { name: 'a.example.com:80', ip: '10.0.0.1', port: 80, weight: 1, backup: false };
 
 test('every mutator of the live servers moves their version', () => {
   const servers = new LiveServers();

@@ -133,12 +133,12 @@ test('a backend found in order is skipped until its render or its running server
     computePlan(live, rendered).ops.map((op) => op.kind),
     ['add'],
   );
-  servers.put({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: true });
+  servers.put({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80, removing: true, weight: 1, backup: false });
   assert.deepEqual(
     computePlan(live, rendered).ops.map((op) => op.kind),
     ['restore'],
   );
-  servers.serving({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80 });
+  servers.serving({ name: 'b.example.com:80', ip: '10.0.0.2', port: 80, weight: 1, backup: false });
   assert.deepEqual(computePlan(live, rendered).ops, []);
   // New capabilities for the backend (an adopted worker learning them) are looked at again too.
   live.backends.get('web')!.learnRuntime({ ...live.backends.get('web')!.runtime!, staticReason: 'peers' });

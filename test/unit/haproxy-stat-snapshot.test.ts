@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { StatSnapshot } from '../../src/balancer/haproxy/stat-snapshot.js';
+import { StatSnapshot, parseStats } from '../../src/balancer/haproxy/stat-snapshot.js';
+import { parseStatCsv } from '../../src/balancer/haproxy/runtime-api.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -81,5 +82,46 @@ describe('show stat snapshot for status pages', () => {
     await assert.rejects(snapshot.read(), /cannot reach the HAProxy socket/);
     await assert.rejects(snapshot.read(), /cannot reach the HAProxy socket/);
     assert.equal(reads, 1);
+  });
+});
+
+describe('parseStats: the columns status pages use, every column only on demand', () => {
+  // Columns in HAProxy 2.6's order (status after stot), a frontend line without servers' columns, a short line.
+  const csv = '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,addr,\n' +
+    'web,FRONTEND,,,3,5,100,40,0,0,0,0,0,,,,,OPEN,,,\n' +
+    'web,a:1,0,0,2,4,,10,0,0,,0,,0,0,0,0,MAINT,1,10.0.0.1:1,\n' +
+    '\n' +
+    'web,b:1,0,0\n';
+
+  it('gives the same fields as parsing every column, and the full row as raw', () => {
+    const full = parseStatCsv(csv);
+    const stats = parseStats(csv);
+    assert.equal(stats.length, full.length);
+    stats.forEach((stat, index) => {
+      const row = full[index]!;
+      assert.deepEqual(
+        { proxy: stat.proxy, server: stat.server, status: stat.status, currentSessions: stat.currentSessions, totalSessions: stat.totalSessions },
+        { proxy: row.pxname ?? '', server: row.svname ?? '', status: row.status ?? '', currentSessions: Number(row.scur ?? 0), totalSessions: Number(row.stot ?? 0) },
+      );
+      assert.deepEqual(stat.raw, row);
+    });
+    assert.equal(stats[1]!.raw.addr, '10.0.0.1:1');
+    assert.equal(stats[1]!.currentSessions, 2);
+    assert.equal(stats[1]!.status, 'MAINT');
+  });
+
+  it('reads nothing from an answer without a header', () => {
+    assert.deepEqual(parseStats('Unknown command.\n'), []);
+  });
+});
+
+describe('show stat: a server\'s health check', () => {
+  it('is HAProxy\'s check status and text for a checked server, undefined for one without checks', async () => {
+    const { parseStats } = await import('../../src/balancer/haproxy/stat-snapshot.js');
+    const text = '# pxname,svname,status,scur,stot,weight,bck,check_status,last_chk,\nweb,a:1,DOWN,0,3,1,0,L4CON,Connection refused,\nweb,b:1,UP,1,9,1,0,* L7OK,HTTP status check returned code <200>,\nweb,c:1,no check,0,2,1,0,,,\n';
+    assert.deepEqual(
+      parseStats(text).map((stat) => stat.check),
+      ['L4CON Connection refused', 'L7OK HTTP status check returned code <200>', undefined],
+    );
   });
 });

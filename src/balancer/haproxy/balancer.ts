@@ -3,6 +3,7 @@ import type { Balancer, BalancedCluster, BalancerProblem, BalancerStats, Drainin
 import { ConfigFile } from './config-file.js';
 import { DrainingSessions } from './draining.js';
 import { HaproxyHealth } from './health.js';
+import { haproxyFrontends, haproxyStatusPage } from './frontends.js';
 import { haproxyPaths } from './paths.js';
 import { HaproxyProcess } from './process.js';
 import { adminSocket } from './runtime-api.js';
@@ -63,8 +64,13 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   private readonly policy: SyncPolicy;
   private readonly draining: DrainingSessions;
   private queue: Promise<unknown> = Promise.resolve();
+  /** the clusters of the last sync, for the frontends the dashboard shows */
+  private lastClusters: readonly Cluster[] = [];
 
-  constructor(config: HaproxyConfig, options: HaproxyBalancerOptions) {
+  constructor(
+    private readonly config: HaproxyConfig,
+    options: HaproxyBalancerOptions,
+  ) {
     const logger = options.logger;
     const paths = haproxyPaths(config);
     const process = new HaproxyProcess({
@@ -87,7 +93,14 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       quietMs: options.configWriteQuietMs ?? 250,
       maxDelayMs: options.configWriteMaxDelayMs ?? 5_000,
     });
-    this.ops = new RuntimeOps({ control: this.control, logger, drainTimeoutMs: options.drainTimeoutMs ?? 10_000, deleteRetryMs: options.deleteRetryMs ?? 5 });
+    this.ops = new RuntimeOps({
+      control: this.control,
+      logger,
+      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      deleteRetryMs: options.deleteRetryMs ?? 5,
+      // A server deleted to change role (backup or not) is added back at once, not at the next change.
+      onRoleChangeDeleted: () => void this.serial(() => this.policy.reconcile()).catch((error: unknown) => logger.warn({ err: error }, 'could not add back a server that changed role')),
+    });
     const serial = <T>(work: () => Promise<T>): Promise<T> => this.serial(work);
     this.supervisor = new HaproxySupervisor({
       config,
@@ -118,6 +131,7 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
   }
 
   sync(clusters: readonly Cluster[]): Promise<void> {
+    this.lastClusters = clusters;
     return this.serial(() => this.policy.sync(clusters));
   }
 
@@ -135,6 +149,8 @@ export class HaproxyBalancer implements Balancer<HaproxyClusterConfig> {
       counters: control.counters,
       up: health.up,
       servers: () => control.serverStats(),
+      frontends: () => haproxyFrontends(this.config, this.lastClusters),
+      statusPage: haproxyStatusPage(this.config),
     };
   }
 

@@ -8,9 +8,13 @@ export interface LiveServer {
   readonly port: number;
   /** put in maintenance to be deleted once its connections are gone */
   readonly removing: boolean;
+  /** its configured weight (`srv_uweight`); undefined: not known */
+  readonly weight: number | undefined;
+  /** an HAProxy `backup` server; undefined: not known (an adopted worker whose stats could not be read) */
+  readonly backup: boolean | undefined;
 }
 
-type ServerAddress = Pick<LiveServer, 'name' | 'ip' | 'port'>;
+type ServerAddress = Pick<LiveServer, 'name' | 'ip' | 'port' | 'weight' | 'backup'>;
 
 /** How `add server` must be called for a backend, as of the config the worker loaded. */
 export type BackendRuntime = Pick<RenderedBackend, 'addOptions' | 'staticReason' | 'healthCheck' | 'agentCheck' | 'startsDisabled'>;
@@ -52,7 +56,13 @@ export class LiveServers {
 
   /** The worker serves `server` at this address (added, restored or re-addressed). */
   serving(server: ServerAddress): void {
-    this.put({ ...server, removing: false });
+    this.put({ name: server.name, ip: server.ip, port: server.port, weight: server.weight, backup: server.backup, removing: false });
+  }
+
+  /** `set server ... weight` went through. */
+  weighted(name: string, weight: number): void {
+    const server = this.#servers.get(name);
+    if (server) this.put({ ...server, weight });
   }
 
   /** The server is in maintenance, to be deleted once its connections are gone. */
@@ -147,7 +157,7 @@ export class LiveState {
   static fromRendered(rendered: RenderedConfig): LiveState {
     const live = new LiveState(skeletonHash(rendered));
     for (const [name, backend] of rendered.backends) {
-      live.#backends.set(name, new LiveBackend(runtimeOf(backend), new LiveServers(backend.servers.map((server) => ({ ...server, removing: false })))));
+      live.#backends.set(name, new LiveBackend(runtimeOf(backend), new LiveServers(backend.servers.map((server) => ({ name: server.name, ip: server.ip, port: server.port, weight: server.weight, backup: server.backup, removing: false })))));
     }
     return live;
   }

@@ -1,8 +1,9 @@
 import { nodeKey, type ClusterNode } from '../../discovery/node.js';
 import type { BalancedCluster } from '../types.js';
-import { ConfigText, lastSetting, modeOf, words, type TextBlock } from './config-text.js';
+import { ConfigText, lastSetting, mentions, modeOf, words, type TextBlock } from './config-text.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
 import { staticOnlyKeywords } from './server-keywords.js';
+import { clusterTraffic, type ZoneRouting } from './traffic.js';
 
 /** One `server` line of a cluster backend. */
 export interface RenderedServer {
@@ -10,6 +11,12 @@ export interface RenderedServer {
   name: string;
   ip: string;
   port: number;
+  /** the weight HAProxy must have for it (set at run time with `set server weight`) */
+  weight: number;
+  /** an HAProxy `backup` server (fixed when the server is added: a change re-adds it) */
+  backup: boolean;
+  /** words for `add server` after the backend's own: `weight N` / `backup` where the cluster sets them */
+  addWords: readonly string[];
 }
 
 /** What the runtime API needs to know about a cluster backend to change its servers without a reload. */
@@ -26,6 +33,8 @@ export interface RenderedBackend {
   agentCheck: boolean;
   /** the options say `disabled`: a new server must stay in maintenance */
   startsDisabled: boolean;
+  /** the zone decision (zone-aware clusters of a writer with a zone) */
+  zone: ZoneRouting | undefined;
 }
 
 type Cluster = BalancedCluster<HaproxyClusterConfig>;
@@ -87,31 +96,54 @@ function renderBackend(config: HaproxyConfig, cluster: Cluster): BackendBlock {
   const http = modeOf(own, config.defaults) === 'http';
   out.section(`backend ${cluster.name}`, owner);
   for (const line of own) out.directive(line, `${owner} backend`);
+  const zoneAware = config.zone !== undefined && cluster.config.zone_aware !== undefined;
+  if (zoneAware && !mentions(own, 'option allbackups')) {
+    out.comment('Lighthouse: zone_aware: other zones\' members are backup servers; when none of this zone is usable, all of them serve.', owner);
+    out.directive('option allbackups', owner);
+  }
 
+  const valid = cluster.members.filter((node) => {
+    if (validNode(node)) return true;
+    skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
+    return false;
+  });
+  if (cluster.config.zone_aware && config.zone === undefined) {
+    skipped.push(`cluster "${cluster.name}": haproxy.zone_aware has no effect: the balancer file sets no zone for this writer, so every member is active`);
+  }
+  const traffic = clusterTraffic(config.zone, cluster.config, valid);
+  skipped.push(...traffic.problems.map((problem) => `cluster "${cluster.name}": ${problem}`));
+  const options = [...cluster.config.server_options, ...(cluster.config.slow_start === undefined ? [] : ['slowstart', cluster.config.slow_start])];
+  const backend = describeBackend(cluster.name, own, config.defaults, options, http);
+  const optionWeight = lastWeight(backend.addOptions) ?? 1;
   const servers = new Map<string, RenderedServer>();
-  for (const node of cluster.members) {
-    if (!validNode(node)) {
-      skipped.push(`cluster "${cluster.name}": node ${JSON.stringify(nodeKey(node))} left out: host, ip or port cannot be used in an HAProxy config`);
-      continue;
-    }
+  for (const node of valid) {
     const name = nodeKey(node);
-    if (!servers.has(name)) servers.set(name, { name, ip: node.ip, port: node.port });
+    if (servers.has(name)) continue;
+    const role = traffic.members.get(name)!;
+    const addWords = [...(role.weight === undefined ? [] : ['weight', String(role.weight)]), ...(role.backup ? ['backup'] : [])];
+    servers.set(name, { name, ip: node.ip, port: node.port, weight: role.weight ?? optionWeight, backup: role.backup || backend.addOptions.includes('backup'), addWords });
   }
   const serverList = [...servers.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const options = cluster.config.server_options;
   out.skeletonOnly(`server options: ${options.join(' ')}`);
   for (const server of serverList) {
     const cookie = http ? ` cookie ${server.name}` : '';
-    const extra = options.length > 0 ? ` ${options.join(' ')}` : '';
-    out.directive(`server ${server.name} ${server.ip}:${server.port}${cookie}${extra}`, owner, true);
+    const extra = [...options, ...server.addWords];
+    out.directive(`server ${server.name} ${server.ip}:${server.port}${cookie}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}`, owner, true);
   }
   return {
     text: out.lines.join('\n'),
     owners: out.owners,
     skeletonText: out.skeleton.join('\n'),
     skipped,
-    backend: describeBackend(cluster.name, own, config.defaults, options, http, serverList),
+    backend: { ...backend, servers: serverList, zone: traffic.zone },
   };
+}
+
+/** The last `weight N` among server words (HAProxy keeps the last one). */
+function lastWeight(words: readonly string[]): number | undefined {
+  const index = words.lastIndexOf('weight');
+  const value = index >= 0 ? Number(words[index + 1]) : Number.NaN;
+  return Number.isInteger(value) ? value : undefined;
 }
 
 function describeBackend(
@@ -120,8 +152,7 @@ function describeBackend(
   defaults: readonly string[],
   serverOptions: readonly string[],
   http: boolean,
-  servers: readonly RenderedServer[],
-): RenderedBackend {
+): Omit<RenderedBackend, 'servers' | 'zone'> {
   // `add server` ignores default-server lines, so their words are passed explicitly.
   const defaultServer = [...defaults, ...own].filter((line) => words(line)[0] === 'default-server').flatMap((line) => words(line).slice(1));
   const addOptions = [...defaultServer, ...serverOptions];
@@ -138,7 +169,6 @@ function describeBackend(
   }
   return {
     name,
-    servers,
     addOptions,
     staticReason: reasons.length > 0 ? reasons.join('; ') : undefined,
     healthCheck: addOptions.includes('check'),

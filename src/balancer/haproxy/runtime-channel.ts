@@ -32,6 +32,12 @@ export type HaproxyCounters = {
   backgroundWrites: number;
   /** the part of backgroundWrites not re-checked with `haproxy -c` (HAProxy had accepted every line of it already) */
   membershipWrites: number;
+  /** `set server ... weight` applied at run time (weights from metadata or rules) */
+  weightChanges: number;
+  /** servers removed to be added back with the other role (backup or active): zone-aware spillover and its return */
+  roleChanges: number;
+  /** times a zone-aware cluster started spilling over to other zones */
+  zoneSpillovers: number;
 };
 
 /**
@@ -55,6 +61,9 @@ export class HaproxyControl {
     rejectedConfigs: 0,
     backgroundWrites: 0,
     membershipWrites: 0,
+    weightChanges: 0,
+    roleChanges: 0,
+    zoneSpillovers: 0,
   };
 
   private readonly stats: StatSnapshot;

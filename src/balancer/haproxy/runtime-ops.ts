@@ -5,7 +5,7 @@ import type { LiveBackend, LiveServers, LiveState } from './live-state.js';
 import type { RuntimeOp } from './plan.js';
 import type { HaproxyControl } from './runtime-channel.js';
 
-type ServerAddress = { name: string; ip: string; port: number };
+type ServerAddress = { name: string; ip: string; port: number; weight: number; backup: boolean; addWords: readonly string[] };
 
 export interface RuntimeOpsOptions {
   control: HaproxyControl;
@@ -14,6 +14,8 @@ export interface RuntimeOpsOptions {
   drainTimeoutMs: number;
   /** pause between `del server` attempts while a removed server drains */
   deleteRetryMs: number;
+  /** a server removed to change its role was deleted in the background: the next plan adds it back */
+  onRoleChangeDeleted?(): void;
 }
 
 /**
@@ -46,14 +48,22 @@ export class RuntimeOps {
             break;
           case 'set-addr':
             await this.setAddress(target, op.server.ip, op.server.port);
-            backend.servers.serving(op.server);
+            backend.servers.serving({ ...op.server, weight: backend.servers.get(name)?.weight ?? op.server.weight });
+            break;
+          case 'set-weight':
+            await this.setWeight(backend, target, name, op.server.weight);
             break;
           case 'remove':
-            await this.removeServer(backend, op.backend, op.server);
+            if (!(await this.removeServer(backend, op.backend, op.server, op.readd === true))) continue;
             break;
         }
-        this.options.control.counters.runtimeChanges += 1;
-        this.options.logger.info({ op: op.kind, server: target, ms: Number((performance.now() - started).toFixed(2)) }, `runtime ${op.kind} ${target}`);
+        const counters = this.options.control.counters;
+        counters.runtimeChanges += 1;
+        if (op.kind === 'set-weight') counters.weightChanges += 1;
+        if (op.kind === 'remove' && op.readd) counters.roleChanges += 1;
+        const detail = op.kind === 'set-weight' ? { weight: op.server.weight } : op.kind === 'add' ? { backup: op.server.backup, weight: op.server.weight } : op.kind === 'remove' && op.readd ? { readd: true } : {};
+        const what = op.kind === 'remove' && op.readd ? 'role change (remove, then add back)' : op.kind;
+        this.options.logger.info({ op: op.kind, server: target, ...detail, ms: Number((performance.now() - started).toFixed(2)) }, `runtime ${what} ${target}`);
       } catch (error) {
         this.options.logger.warn({ err: error, op: op.kind, server: target }, `runtime API could not ${op.kind} ${target}; falling back to a reload`);
         fallback.push(`runtime ${op.kind} of ${target} failed: ${errorMessage(error)}`);
@@ -87,7 +97,8 @@ export class RuntimeOps {
     const runtime = backend.runtime;
     const target = `${backendName}/${server.name}`;
     if (!runtime) throw new LighthouseError('LH_HAPROXY_RUNTIME', `cannot add ${target} at run time: the running configuration of this backend is not known`);
-    const options = runtime.addOptions.length > 0 ? ` ${runtime.addOptions.join(' ')}` : '';
+    const words = [...runtime.addOptions, ...server.addWords];
+    const options = words.length > 0 ? ` ${words.join(' ')}` : '';
     const output = await this.command(`add server ${target} ${server.ip}:${server.port}${options}`);
     if (/already exists/i.test(output)) {
       await this.restoreServer(backend, backendName, server);
@@ -123,7 +134,13 @@ export class RuntimeOps {
       return;
     }
     if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"enable server ${target}" answered: ${output.trim()}`);
-    backend.servers.serving(server);
+    backend.servers.serving({ ...server, weight: current?.weight ?? server.weight });
+    if (current?.weight !== server.weight) await this.setWeight(backend, target, server.name, server.weight);
+  }
+
+  private async setWeight(backend: LiveBackend, target: string, name: string, weight: number): Promise<void> {
+    await this.expect(`set server ${target} weight ${weight}`, /^$/);
+    backend.servers.weighted(name, weight);
   }
 
   private async setAddress(target: string, ip: string, port: number): Promise<void> {
@@ -136,21 +153,26 @@ export class RuntimeOps {
    * are its sessions cut. Runs in the background so a slow drain never holds
    * up other clusters.
    */
-  private async removeServer(backend: LiveBackend, backendName: string, serverName: string): Promise<void> {
+  private async removeServer(backend: LiveBackend, backendName: string, serverName: string, readd: boolean): Promise<boolean> {
     const target = `${backendName}/${serverName}`;
+    // Already being deleted, or deleted since the plan was made: nothing to add (a role change is asked again
+    // on every plan until its server is back, and its deletion's follow-up plan adds it).
+    if (this.removals.has(target) || !backend.servers.get(serverName)) return false;
     const output = await this.command(`disable server ${target}`);
     if (/no such server/i.test(output)) {
       backend.servers.forget(serverName);
-      return;
+      if (readd) this.options.onRoleChangeDeleted?.();
+      return true;
     }
     if (output.trim() !== '') throw new LighthouseError('LH_HAPROXY_RUNTIME', `"disable server ${target}" answered: ${output.trim()}`);
     backend.servers.draining(serverName);
     const task = { cancelled: false };
     this.removals.set(target, task);
-    void this.deleteWhenDrained(backend.servers, serverName, target, task);
+    void this.deleteWhenDrained(backend.servers, serverName, target, task, readd);
+    return true;
   }
 
-  private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }): Promise<void> {
+  private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }, readd: boolean): Promise<void> {
     const { control, logger, drainTimeoutMs, deleteRetryMs } = this.options;
     const started = Date.now();
     const deadline = started + drainTimeoutMs;
@@ -163,7 +185,9 @@ export class RuntimeOps {
       if (/Server deleted|No such server/i.test(output)) {
         servers.deleted(serverName);
         logger.debug({ server: target, attempts, ms: Date.now() - started, forced }, 'server deleted');
-        break;
+        if (this.removals.get(target) === task) this.removals.delete(target);
+        if (readd) this.options.onRoleChangeDeleted?.();
+        return;
       }
       if (!forced && Date.now() >= deadline) {
         forced = true;

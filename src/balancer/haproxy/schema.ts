@@ -85,6 +85,8 @@ export const haproxyConfigSchema = z
     haproxy_binary: z.string().min(1).default('haproxy'),
     /** structural reloads closer together than this are coalesced into one */
     reload_min_interval_ms: z.number().int().min(0).max(600_000).default(1_000),
+    /** this writer's zone, for clusters with `zone_aware` (docs/configuration.md) */
+    zone: z.string().trim().min(1).max(253).refine(noBreaks, 'zone must be on one line').optional(),
   })
   .superRefine((config, ctx) => {
     // Listeners defined in this one file must not overlap (ports and bind lines alike); collisions with
@@ -116,6 +118,40 @@ const serverOptionsSchema = z
   })
   .transform((value) => (typeof value === 'string' ? [value] : value).flatMap((part) => part.trim().split(/\s+/)).filter(Boolean));
 
+const metadataKey = z.string().min(1).max(253);
+/** HAProxy's server weight range */
+export const weightSchema = z.number().int().min(0).max(256);
+
+/** `zone_aware:` of a cluster: same-zone members serve, the others stand by as `backup` servers until too few same-zone members remain. */
+const zoneAwareSchema = z.strictObject({
+  /** the metadata key holding a member's zone */
+  metadata_key: metadataKey.default('zone'),
+  /** spill over when fewer same-zone members than this are listed */
+  min_members: z.number().int().min(0).max(100_000).default(1),
+  /** ...or when same-zone members are fewer than this share of all members */
+  min_fraction: z.number().min(0).max(1).default(0),
+});
+
+/** `weights:` of a cluster: each member's HAProxy weight from its metadata, else the first matching rule, else `default`. */
+const weightsSchema = z.strictObject({
+  metadata_key: metadataKey.default('weight'),
+  rules: z
+    .array(
+      z.strictObject({
+        /** every key must be in the member's metadata with this value (compared as text) */
+        match: z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()])).refine((match) => Object.keys(match).length > 0, 'match needs at least one key'),
+        weight: weightSchema,
+      }),
+    )
+    .default([]),
+  default: weightSchema.default(1),
+});
+
+/** `slow_start: 30s`: HAProxy's `slowstart`, e.g. `500ms`, `30s`, `2m`. */
+const durationSchema = z
+  .union([z.string().regex(/^\d{1,7}(ms|s|m)$/, 'must be a duration like 500ms, 30s or 2m'), z.number().int().min(1).max(86_400_000)])
+  .transform((value) => (typeof value === 'number' ? `${value}ms` : value));
+
 /** The `haproxy:` section of `clusters/<name>.yaml`. */
 export const haproxyClusterSchema = z.strictObject({
   /** own frontend port; not for meta-cluster members */
@@ -130,9 +166,23 @@ export const haproxyClusterSchema = z.strictObject({
   frontend: directiveLines('frontend').default([]),
   backend: directiveLines('backend').default([]),
   server_options: serverOptionsSchema.default([]),
+  zone_aware: zoneAwareSchema.optional(),
+  weights: weightsSchema.optional(),
+  /** a member added at run time ramps its weight up over this long (HAProxy `slowstart`) */
+  slow_start: durationSchema.optional(),
+}).superRefine((cluster, ctx) => {
+  // Two sources for one server setting would leave the outcome to HAProxy's parsing order.
+  const clash = (setting: string, keyword: string): void => {
+    if (cluster.server_options.includes(keyword)) ctx.addIssue({ code: 'custom', message: `"${keyword}" in server_options clashes with ${setting}: remove one`, path: ['server_options'] });
+  };
+  if (cluster.weights) clash('weights', 'weight');
+  if (cluster.zone_aware) clash('zone_aware', 'backup');
+  if (cluster.slow_start !== undefined) clash('slow_start', 'slowstart');
 });
 
 export type HaproxyConfig = z.output<typeof haproxyConfigSchema>;
 export type HaproxyClusterConfig = z.output<typeof haproxyClusterSchema>;
 export type HaproxyProxyConfig = z.output<typeof proxySchema>;
 export type HaproxyStatsConfig = z.output<typeof statsSchema>;
+export type ZoneAwareConfig = z.output<typeof zoneAwareSchema>;
+export type WeightsConfig = z.output<typeof weightsSchema>;

@@ -12,7 +12,7 @@ import { LiveState, liveFromRendered } from './live-state.js';
 import type { HaproxyPaths } from './paths.js';
 import type { HaproxyProcess } from './process.js';
 import type { RenderedConfig } from './render.js';
-import { parseServersState } from './runtime-api.js';
+import { parseServersState, parseStatCsv } from './runtime-api.js';
 import type { HaproxyControl } from './runtime-channel.js';
 import type { RuntimeOps } from './runtime-ops.js';
 import type { HaproxyConfig } from './schema.js';
@@ -151,11 +151,22 @@ export class HaproxySupervisor {
     if (!loaded) return undefined;
     try {
       const rows = parseServersState(await this.options.control.command('show servers state'));
+      // `show servers state` has no backup flag; `show stat` has (`bck`), for servers only (type 2).
+      const stats = parseStatCsv(await this.options.control.command('show stat -1 4 -1'));
+      const backups = new Map(stats.map((row) => [`${row.pxname ?? ''}/${row.svname ?? ''}`, row.bck === '1']));
       const live = new LiveState(loaded);
       for (const row of rows) {
         // Forced maintenance (0x01) on a server of ours means a removal was under way.
         const removing = (Number(row.srv_admin_state ?? 0) & 0x01) !== 0;
-        live.backend(row.be_name ?? '').servers.put({ name: row.srv_name ?? '', ip: row.srv_addr ?? '', port: Number(row.srv_port ?? 0), removing });
+        const weight = Number(row.srv_uweight);
+        live.backend(row.be_name ?? '').servers.put({
+          name: row.srv_name ?? '',
+          ip: row.srv_addr ?? '',
+          port: Number(row.srv_port ?? 0),
+          removing,
+          weight: Number.isInteger(weight) ? weight : undefined,
+          backup: backups.get(`${row.be_name ?? ''}/${row.srv_name ?? ''}`),
+        });
       }
       return live;
     } catch (error) {

@@ -17,6 +17,7 @@ import type { HaproxyControl } from './runtime-channel.js';
 import type { RuntimeOps } from './runtime-ops.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
 import type { HaproxySupervisor } from './supervisor.js';
+import { ZoneTransitions } from './zone-transitions.js';
 
 type Cluster = BalancedCluster<HaproxyClusterConfig>;
 
@@ -57,6 +58,8 @@ export class SyncPolicy {
   /** the last desired structure `haproxy -c` refused, with its error (a re-check only when it changes) */
   private refused: { skeleton: string; error: ConfigRejectedError; at: number } | undefined;
   private reported = new Set<string>();
+  private skippedLogged = new Set<string>();
+  private readonly zones: ZoneTransitions;
 
   private lastReloadAt = 0;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -64,7 +67,9 @@ export class SyncPolicy {
   private readonly reloadBackoff = new Backoff(500, 30_000);
   private closed = false;
 
-  constructor(private readonly options: SyncPolicyOptions) {}
+  constructor(private readonly options: SyncPolicyOptions) {
+    this.zones = new ZoneTransitions(options.logger, options.control.counters);
+  }
 
   /** The render HAProxy must end up with (what a start or a restart loads). */
   get desired(): RenderedConfig | undefined {
@@ -101,6 +106,22 @@ export class SyncPolicy {
     return problems;
   }
 
+  /**
+   * Brings the worker to the desired render again without a new one (inside
+   * the queue): a server deleted in the background to change its role
+   * (backup or not) is added back here with the role it must have.
+   */
+  async reconcile(): Promise<void> {
+    const { config, ops, supervisor } = this.options;
+    const target = this.onDisk;
+    if (this.closed || !target || config.update_strategy === 'reload' || supervisor.running.kind !== 'master') return;
+    const plan = computePlan(supervisor.live, target, supervisor.liveSkeleton);
+    // Anything structural waits for the reload already requested for it.
+    if (plan.reload || plan.ops.length === 0) return;
+    const fallback = await ops.apply(supervisor.live, plan.ops);
+    if (fallback.length > 0) await this.requestReload(fallback);
+  }
+
   /** What a sync would install for these clusters (those with problems left out, as a sync leaves them out), and where: for `config-dump`. */
   render(clusters: readonly Cluster[]): RenderedBalancerConfig {
     return { file: this.options.paths.config, text: renderConfig(this.options.config, crossCheck(this.options.config, clusters).accepted).text };
@@ -117,7 +138,12 @@ export class SyncPolicy {
     const { accepted, problems } = crossCheck(config, clusters, this.lastHeld);
     this.report(problems);
     const desired = renderConfig(config, accepted);
-    for (const message of desired.skipped) logger.warn(message);
+    // Once each while they last: they repeat on every sync until the node or the file changes.
+    const skipped = new Set(desired.skipped);
+    for (const message of skipped) if (!this.skippedLogged.has(message)) logger.warn(message);
+    this.skippedLogged = skipped;
+    const zoneSettings = new Map(accepted.map((cluster) => [cluster.name, cluster.config.zone_aware]));
+    this.zones.note(desired, (name) => zoneSettings.get(name));
     await supervisor.adopt();
 
     // A structure `haproxy -c` refused is checked again when it changes (its

@@ -257,8 +257,12 @@ export class ClusterWatcher implements ClusterWatch {
    */
   private emit(): void {
     const children = [...this.children.values()];
-    let version = this.pzxid;
+    let version: bigint | undefined = this.pzxid;
     for (const child of children) if (child.version > version) version = child.version;
+    // Kept from an old session and not read since: the member may have been re-created with other data
+    // meanwhile (which moved pzxid), so the set reflects no version until those reads land. Writers then
+    // count as current only by their members' digest.
+    if (children.some((child) => child.unwatched)) version = undefined;
     this.members.report(children, version);
   }
 

@@ -18,6 +18,7 @@ export class ZkRecords implements RecordStore {
   private readonly acl: readonly Acl[];
   /** the znodes this session created, so the next record is a plain setData */
   private readonly owned = new Map<string, string>();
+  private lostListener: ((name: string) => void) | undefined;
 
   constructor(
     private readonly session: ZkSession,
@@ -49,6 +50,7 @@ export class ZkRecords implements RecordStore {
         // Left by an earlier session of this writer (a restart before the old session expired): replaced in one step.
         else await client.multi([{ op: 'remove', path, version: stat.version }, { op: 'create', path, data: bytes, acl: this.acl, ephemeral: true }]);
         this.owned.set(path, sessionId);
+        this.watchOwn(name, path, sessionId);
         return;
       } catch (error) {
         if (isBadVersion(error) || isNoNode(error) || isNodeExists(error)) continue;
@@ -56,6 +58,38 @@ export class ZkRecords implements RecordStore {
       }
     }
     throw new LighthouseError('LH_ZK_OPERATION', `the record changed under us ${MAX_ATTEMPTS} times in a row; will retry on the next change`, { znode: path });
+  }
+
+  onLost(listener: (name: string) => void): void {
+    this.lostListener = listener;
+  }
+
+  /**
+   * An exists watch on our own record: a delete by anyone but our session's
+   * end tells the writer to write it again. Our own setData fires it too;
+   * re-arming then is one read (served by the server we are connected to).
+   */
+  private watchOwn(name: string, path: string, sessionId: string): void {
+    const client = this.session.current();
+    const watcher = (event: { type: string }): void => {
+      if (this.owned.get(path) !== sessionId || !this.sameClient(client)) return;
+      if (event.type === 'deleted') {
+        this.owned.delete(path);
+        this.lostListener?.(name);
+      } else {
+        client.exists(path, watcher).catch(() => undefined);
+      }
+    };
+    client.exists(path, watcher).catch(() => undefined);
+  }
+
+  /** False once the session moved on (a new client after an expiry) or was closed. */
+  private sameClient(client: ZkClient): boolean {
+    try {
+      return this.session.current() === client;
+    } catch {
+      return false;
+    }
   }
 
   async read(): Promise<Map<string, string>> {

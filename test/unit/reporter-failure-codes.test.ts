@@ -46,3 +46,24 @@ test('a failed check logs LH_CHECK_FAILED, a check aborted at its timeout LH_CHE
   assert.match(String(failed['msg']), /HTTP 500/);
   assert.equal(hung['code'], 'LH_CHECK_TIMEOUT');
 });
+
+test('a publish the backend fails logs LH_REGISTRATION_WRITE with the service file', async () => {
+  const capture = captureLogger('warn');
+  const fake = new FakeDiscovery();
+  fake.failWrites = true;
+  const always: CheckPlugin = { kind: 'scripted', schema: z.unknown(), create: () => ({ run: () => Promise.resolve({ passed: true, detail: 'ok' }) }) };
+  const runner = new ServiceRunner({
+    item: serviceItem({ intervalMs: 50, checks: [scriptedCheck({ rise: 1 })] }),
+    discovery: fake,
+    identity: { fqdn: 'node1.example.com', ip: '10.0.0.5' },
+    checkPlugins: new Map([[always.kind, always]]),
+    logger: capture.logger,
+    timing: { reconcileMs: 3_600_000, minWriteGapMs: 0, retryInitialMs: 10, retryMaxMs: 40, discoveryTimeoutMs: 2000 },
+  });
+  runners.push(runner);
+  fake.connect({ onSession: (sessionId) => runner.onSession(sessionId) });
+  runner.start();
+  const line = await waitFor(() => capture.lines().find((entry) => String(entry['msg']).includes('publish of')), 'the failed publish line');
+  assert.equal(line['code'], 'LH_REGISTRATION_WRITE');
+  assert.match(String(line['msg']), /^\/etc\/lighthouse\/services\/webapp\.yaml: service webapp port 8001: publish of node1\.example\.com:8001 on discovery zk failed/);
+});
