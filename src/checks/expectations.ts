@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { quote } from './line-exchange.js';
+import { REGEX_BUDGET_MS, boundedTest } from './bounded-regex.js';
 
 /**
  * What an answer must contain: a substring, a regular expression, or both.
@@ -22,7 +23,14 @@ export const regexSource = z.string().min(1).superRefine((source, context) => {
   }
 });
 
+export interface TextVerdict {
+  verdict: 'met' | 'unmet' | 'gave-up';
+  why?: string;
+}
+
 export interface TextMatcher {
+  /** met; not met; or the pattern took longer than REGEX_BUDGET_MS on this text (not met either); `why` as `missing` says it */
+  judge(text: string): TextVerdict;
   /** undefined when the text meets the expectation; otherwise what was expected, e.g. `contain "ok"` */
   missing(text: string): string | undefined;
   /** what is expected, for messages: `"ok"` or `/^up/` */
@@ -39,12 +47,18 @@ export function textMatcher(expectation: TextExpectation): TextMatcher | undefin
     (part): part is string => part !== undefined,
   );
   const wanted = parts.join(' and ');
+  const judge = (text: string): TextVerdict => {
+    if (contains !== undefined && !text.includes(contains)) return { verdict: 'unmet', why: `containing ${quote(contains, 60)}` };
+    if (pattern === undefined) return { verdict: 'met' };
+    const result = boundedTest(pattern, text);
+    if (result === 'match') return { verdict: 'met' };
+    // Said in the failure, so the operator fixes the pattern rather than the service.
+    if (result === 'gave-up') return { verdict: 'gave-up', why: `matching /${regex}/ (gave up after ${REGEX_BUDGET_MS} ms of matching: the pattern backtracks too much on this answer; simplify it, e.g. no nested repetition like (a+)+)` };
+    return { verdict: 'unmet', why: `matching /${regex}/` };
+  };
   return {
     wanted,
-    missing(text: string): string | undefined {
-      if (contains !== undefined && !text.includes(contains)) return `containing ${quote(contains, 60)}`;
-      if (pattern !== undefined && !pattern.test(text)) return `matching /${regex}/`;
-      return undefined;
-    },
+    judge,
+    missing: (text: string) => judge(text).why,
   };
 }

@@ -65,15 +65,22 @@ export const tcpCheck: CheckPlugin<TcpCheckConfig> = {
     const expected = textMatcher({ contains: config.expect, regex: config.expect_regex });
     if (expected) {
       const wire = query === undefined ? undefined : wireQuery(query);
-      const met = (text: string): boolean => expected.missing(text) === undefined;
       const asked = query === undefined ? 'the answer' : `the answer to ${quote(query, 60)}`;
       return {
         async run(signal: AbortSignal): Promise<CheckOutcome> {
+          // A pattern that gave up ends the read (more text only costs more), and is not run again for the message.
+          let gaveUp: string | undefined;
+          const met = (text: string): boolean => {
+            const { verdict, why } = expected.judge(text);
+            if (verdict === 'gave-up') gaveUp = why;
+            return verdict !== 'unmet';
+          };
           try {
             const answer = await expectExchange(target, signal, wire, met);
-            if (answer.met) return { passed: true, detail: `${where}: answered ${expected.wanted}` };
+            if (answer.met && gaveUp === undefined) return { passed: true, detail: `${where}: answered ${expected.wanted}` };
             const got = answer.text === '' ? 'nothing' : quote(answer.text);
-            return { passed: false, detail: `${where}: ${answer.stopped ?? 'stopped'} with ${got}, expected ${asked} ${expected.missing(answer.text) ?? expected.wanted}` };
+            const why = gaveUp ?? expected.missing(answer.text) ?? expected.wanted;
+            return { passed: false, detail: `${where}: ${answer.met ? 'read' : (answer.stopped ?? 'stopped')} with ${got}, expected ${asked} ${why}` };
           } catch (error) {
             return { passed: false, detail: `${where}: ${describeError(error)}` };
           }

@@ -21,8 +21,13 @@ export class PortSeries {
 
   /** Removes the series of `service` whose port is not in `ports` (none given: all of them). */
   prune(service: string, ports: ReadonlySet<string> = new Set()): void {
+    this.pruneTo(service, (labels) => ports.has(labels.port ?? ''));
+  }
+
+  /** Removes the series of `service` that `keep` does not keep (a check taken out of a port that stays). */
+  pruneTo(service: string, keep: (labels: Readonly<Labels>) => boolean): void {
     for (const [key, labels] of this.written) {
-      if (labels.service !== service || ports.has(labels.port ?? '')) continue;
+      if (labels.service !== service || keep(labels)) continue;
       this.gauge.remove(labels);
       this.written.delete(key);
     }

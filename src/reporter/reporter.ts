@@ -197,6 +197,21 @@ export class Reporter {
     this.pool.retire(unused).catch((error: unknown) => this.logger.warn({ err: error }, 'closing a replaced discovery session failed'));
   }
 
+  /**
+   * lighthouse_check_up keeps only the checks `service` runs now (none when
+   * it is gone): ports that go are pruned on registration events, but a check
+   * taken out of a port that stays left its last value on every scrape.
+   */
+  private pruneCheckSeries(service: string): void {
+    const current = this.runners.get(service);
+    const running = new Set<string>();
+    for (const runner of [current, current?.handover?.from, ...this.leaving]) {
+      if (runner?.item.name !== service) continue;
+      for (const port of runner.item.ports) for (const check of runner.item.checks) running.add(`${port}\0${check.kind}`);
+    }
+    this.checkUpSeries.pruneTo(service, (labels) => running.has(`${labels.port}\0${labels.check}`));
+  }
+
   /** Stops `active` (its session stays open until it is done), then closes what is unused. */
   private retireRunner(active: ActiveRunner, deregister: boolean): void {
     // Abandoned runners waiting for this one to take their nodes back: it will not any more.
@@ -209,6 +224,8 @@ export class Reporter {
     this.leaving.add(active);
     void active.runner.stop({ deregister }).finally(() => {
       this.leaving.delete(active);
+      // A replaced runner checked until now, maybe with checks its successor does not have.
+      if (!this.stopped) this.pruneCheckSeries(active.item.name);
       if (!this.stopped) this.retireUnused();
       this.syncStateFile();
     });
@@ -255,6 +272,7 @@ export class Reporter {
         this.warnCheckAddress(item, pooled.item.advertise);
         active.runner.update(item, pooled.item.advertise);
         active.item = item;
+        this.pruneCheckSeries(item.name);
         this.logger.info({ service: item.name }, `service "${item.name}" changed: updated in place`);
         continue;
       }

@@ -111,10 +111,16 @@ export class ReporterStateWriter {
   private io: Promise<void> = Promise.resolve();
   private closed = false;
   private soon: NodeJS.Timeout | undefined;
+  /** a write failed: tried again until one succeeds (status would show the state before the failure as current) */
+  private retry: NodeJS.Timeout | undefined;
+  private failing = false;
+  /** the last state whose write failed, for the retry */
+  private failed: ReporterTroubles | undefined;
 
   constructor(
     readonly path: string,
     private readonly logger: Logger,
+    private readonly retryMs = 5_000,
   ) {}
 
   update(troubles: ReporterTroubles): void {
@@ -145,6 +151,7 @@ export class ReporterStateWriter {
     if (this.closed) return this.io;
     this.closed = true;
     clearTimeout(this.soon);
+    clearTimeout(this.retry);
     this.wanted = '';
     this.io = this.io.then(() => this.write({ stalled: [], conflicts: [], ports: [] }));
     return this.io;
@@ -155,24 +162,47 @@ export class ReporterStateWriter {
     return this.io;
   }
 
-  private async write(troubles: ReporterTroubles): Promise<void> {
+  private async write(troubles: ReporterTroubles, again = false): Promise<void> {
     const empty = troubles.stalled.length === 0 && troubles.conflicts.length === 0 && (troubles.ports ?? []).length === 0;
     try {
       if (empty) {
         await unlink(this.path).catch((error: NodeJS.ErrnoException) => {
           if (error.code !== 'ENOENT') throw error;
         });
-        return;
+      } else {
+        const file: StateFile = { version: 1, pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), updated: new Date().toISOString(), ...troubles };
+        await mkdir(dirname(this.path), { recursive: true });
+        await atomicWrite(this.path, `${JSON.stringify(file, null, 1)}\n`);
       }
-      const file: StateFile = { version: 1, pid: process.pid, startTime: processStartTime(process.pid), host: hostname(), updated: new Date().toISOString(), ...troubles };
-      await mkdir(dirname(this.path), { recursive: true });
-      await atomicWrite(this.path, `${JSON.stringify(file, null, 1)}\n`);
+      this.failed = undefined;
+      if (this.failing) this.logger.info({ file: this.path }, `${this.path}: the reporter's state for \`lighthouse status\` is ${empty ? 'removed' : 'written'} again`);
+      this.failing = false;
     } catch (error) {
-      this.logger.warn(
-        { code: 'LH_FILE_WRITE', file: this.path, err: error, stalled: troubles.stalled.length, conflicts: troubles.conflicts.length },
-        `${this.path}: cannot ${empty ? 'remove' : 'write'} the reporter's state for \`lighthouse status\` (${troubles.stalled.length} stalled handover(s), ${troubles.conflicts.length} registration conflict(s)): ${errorMessage(error)}; status may show an older state until the next change`,
-      );
+      this.failing = true;
+      // The retries of one state are not news; a new state failing is (once per change).
+      if (!again) {
+        this.logger.warn(
+          { code: 'LH_FILE_WRITE', file: this.path, err: error, stalled: troubles.stalled.length, conflicts: troubles.conflicts.length },
+          `${this.path}: cannot ${empty ? 'remove' : 'write'} the reporter's state for \`lighthouse status\` (${troubles.stalled.length} stalled handover(s), ${troubles.conflicts.length} registration conflict(s)): ${errorMessage(error)}; status may show an older state until it is written (tried again every ${this.retryMs / 1000} s)`,
+        );
+      }
+      this.retryLater(troubles);
     }
+  }
+
+  /** The state that failed, again later: unless a newer one was asked for meanwhile (its own write is queued, and retries if it fails). */
+  private retryLater(troubles: ReporterTroubles): void {
+    this.failed = troubles;
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      const failed = this.failed;
+      this.failed = undefined;
+      if (this.closed || !failed) return;
+      const key = JSON.stringify(failed);
+      this.io = this.io.then(() => (this.wanted === key && !this.closed ? this.write(failed, true) : undefined));
+    }, this.retryMs);
+    this.retry.unref();
   }
 }
 

@@ -39,7 +39,7 @@ export function syncFilePath(stateDir: string): string {
  * A sync can run many times a second under churn: a success is written at
  * most every `everyMs` (the time it holds may be that much behind), a change
  * between succeeding and failing at once. A write that fails is logged once
- * until one succeeds; it never stops a sync.
+ * until one succeeds, and tried again every `everyMs`; it never stops a sync.
  */
 export class SyncRecorder {
   private record: SyncRecord = { version: 1, pid: process.pid, lastSync: null, failingSince: null, error: null };
@@ -47,6 +47,7 @@ export class SyncRecorder {
   private io: Promise<void> = Promise.resolve();
   private writeFailing = false;
   private lastWrite = 0;
+  private closed = false;
 
   constructor(
     readonly path: string,
@@ -68,6 +69,7 @@ export class SyncRecorder {
 
   /** Writes what is pending (a stop): the last sync stays on record. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -100,8 +102,17 @@ export class SyncRecorder {
         if (this.writeFailing) this.logger.info({ file: this.path }, `${this.path}: the last sync time for "lighthouse status" is written again`);
         this.writeFailing = false;
       } catch (error) {
-        if (!this.writeFailing) this.logger.warn({ code: 'LH_FILE_WRITE', file: this.path, err: error }, `${this.path}: cannot write the last sync time for "lighthouse status": ${errorMessage(error)}`);
+        if (!this.writeFailing) this.logger.warn({ code: 'LH_FILE_WRITE', file: this.path, err: error }, `${this.path}: cannot write the last sync time for "lighthouse status": ${errorMessage(error)} (tried again every ${this.everyMs / 1000} s)`);
         this.writeFailing = true;
+        // Tried again without waiting for a sync: a quiet cluster may not sync for hours, and
+        // status would say what the file says (NOT IN SYNC after syncs recovered).
+        if (!this.closed) {
+          this.timer ??= setTimeout(() => {
+            this.timer = undefined;
+            this.write();
+          }, this.everyMs);
+          this.timer.unref();
+        }
       }
     });
   }
