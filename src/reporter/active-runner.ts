@@ -45,3 +45,19 @@ export function collectTroubles(runners: readonly ActiveRunner[], portReports: P
   }
   return troubles;
 }
+
+/** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
+export function runnersOn(instance: object, active: Iterable<ActiveRunner>, leaving: Iterable<ActiveRunner>): ServiceRunner[] {
+  const all = [...active].flatMap((entry) => (entry.handover ? [entry, entry.handover.from] : [entry]));
+  return [...all, ...leaving].filter((entry) => entry.instance === instance).map((entry) => entry.runner);
+}
+
+/** `port\0check` of every check some runner of `service` still runs (the current one, the one it takes over from, stopping ones). */
+export function runningChecks(service: string, runners: readonly (ActiveRunner | undefined)[]): Set<string> {
+  const running = new Set<string>();
+  for (const active of runners.flatMap((entry) => (entry?.handover ? [entry, entry.handover.from] : [entry]))) {
+    if (active?.item.name !== service) continue;
+    for (const port of active.item.ports) for (const check of active.item.checks) running.add(`${port}\0${check.kind}`);
+  }
+  return running;
+}

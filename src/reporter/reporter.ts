@@ -16,7 +16,7 @@ import { ReporterStateWriter, type ReporterTroubles } from './state-file.js';
 import { PortSeries } from './port-series.js';
 import { PortReports } from './port-report.js';
 import { countRunnerEvents } from './runner-metrics.js';
-import { collectTroubles, type ActiveRunner } from './active-runner.js';
+import { collectTroubles, runnersOn, runningChecks, type ActiveRunner } from './active-runner.js';
 
 export interface ReporterOptions {
   configDir: string;
@@ -89,7 +89,7 @@ export class Reporter {
         }
         if (state === 'connected') {
           this.logger.info({ discovery: name }, `discovery "${name}" connected${which}`);
-          for (const runner of this.runnersOn(instance)) runner.onReconnected();
+          for (const runner of runnersOn(instance, this.runners.values(), this.leaving)) runner.onReconnected();
         } else if (state === 'closed') {
           // Only this reporter closes a session (a stop, a retired discovery file): nothing to warn about.
           this.logger.info({ discovery: name }, `discovery "${name}" closed${which}`);
@@ -97,10 +97,10 @@ export class Reporter {
       },
       onSession: (sessionId) => {
         if (this.pool.get(name)?.instance === instance) this.metrics.sessions.inc({ discovery: name });
-        for (const runner of this.runnersOn(instance)) runner.onSession(sessionId);
+        for (const runner of runnersOn(instance, this.runners.values(), this.leaving)) runner.onSession(sessionId);
       },
       onLost: (service, key, holder) => {
-        for (const runner of this.runnersOn(instance)) if (runner.name === service) runner.onLost(key, holder);
+        for (const runner of runnersOn(instance, this.runners.values(), this.leaving)) if (runner.name === service) runner.onLost(key, holder);
         // The holder of a conflicting node may have changed.
         this.syncStateFile();
       },
@@ -177,12 +177,6 @@ export class Reporter {
     if (!this.stopped) this.stateFile?.updateSoon(() => this.troubles());
   }
 
-  /** Runners publishing through `instance`: active ones, the ones they take over from, and stopping ones. */
-  private runnersOn(instance: object): ServiceRunner[] {
-    const all = [...this.runners.values()].flatMap((active) => (active.handover ? [active, active.handover.from] : [active]));
-    return [...all, ...this.leaving].filter((active) => active.instance === instance).map((active) => active.runner);
-  }
-
   /** Closes replaced discovery instances no runner uses any more. */
   private retireUnused(): void {
     const used = new Set<object>();
@@ -203,12 +197,7 @@ export class Reporter {
    * taken out of a port that stays left its last value on every scrape.
    */
   private pruneCheckSeries(service: string): void {
-    const current = this.runners.get(service);
-    const running = new Set<string>();
-    for (const runner of [current, current?.handover?.from, ...this.leaving]) {
-      if (runner?.item.name !== service) continue;
-      for (const port of runner.item.ports) for (const check of runner.item.checks) running.add(`${port}\0${check.kind}`);
-    }
+    const running = runningChecks(service, [this.runners.get(service), ...this.leaving]);
     this.checkUpSeries.pruneTo(service, (labels) => running.has(`${labels.port}\0${labels.check}`));
   }
 
