@@ -187,15 +187,6 @@ function render(state) {
   });
   document.getElementById("counters").replaceChildren(el("div", {}, ["page updated ", timeEl(state.at)]), ...counters);
 }
-async function poll() {
-  try {
-    const response = await fetch("/api/state", { cache: "no-store" });
-    if (response.ok) render(await response.json());
-  } catch (error) {
-    document.getElementById("ready").textContent = "writer unreachable";
-  }
-  setTimeout(poll, 1000);
-}
 let lastFleet = null;
 /** Writers x clusters from the writers' acknowledgement records: the version each applied, how far behind, holds and draining sessions. */
 function renderFleet(report) {
@@ -250,7 +241,7 @@ async function pollHistory() {
   } catch (error) { /* the state poll says the writer is unreachable */ }
   setTimeout(pollHistory, Math.max(1, next) * 1000);
 }
-poll();
+pollState("writer");
 pollHistory();
 pollFleet();
 </script>

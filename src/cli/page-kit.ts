@@ -53,4 +53,14 @@ function timeEl(value) { return value ? el("time", { datetime: value, title: val
 /** obj[key] when obj has it as its own: names like "constructor" or "__proto__" are valid cluster names */
 function own(obj, key) { return obj && Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined; }
 function num(value) { return value === null || value === undefined ? "-" : String(value); }
+/** Fetches /api/state every second and hands it to the page's render(); \`who\` names the daemon when it cannot be reached. */
+async function pollState(who) {
+  try {
+    const response = await fetch("/api/state", { cache: "no-store" });
+    if (response.ok) render(await response.json());
+  } catch (error) {
+    document.getElementById("ready").textContent = who + " unreachable";
+  }
+  setTimeout(() => pollState(who), 1000);
+}
 `;

@@ -14,14 +14,8 @@ import { REPORTER_HTML } from './reporter-page.js';
  */
 export type PortRegistration = 'registered' | 'drained' | 'conflict' | 'down' | 'pending';
 
-export interface ReporterPageCheck {
-  kind: string;
-  up: boolean;
-  passes: number;
-  fails: number;
-  rise: number;
-  fall: number;
-  running: boolean;
+/** A check as the runner reports it, with its last run's time as ISO 8601 and its output cut for the page. */
+export interface ReporterPageCheck extends Omit<CheckStatus, 'last'> {
   /** the last finished run: what it saw, in the check's own words */
   last: { passed: boolean; detail: string; durationMs: number; at: string } | null;
 }
@@ -143,16 +137,8 @@ function pagePort(port: PortStatus): ReporterPagePort {
 }
 
 function pageCheck(check: CheckStatus): ReporterPageCheck {
-  return {
-    kind: check.kind,
-    up: check.up,
-    passes: check.passes,
-    fails: check.fails,
-    rise: check.rise,
-    fall: check.fall,
-    running: check.running,
-    last: check.last ? { passed: check.last.passed, detail: cut(check.last.detail), durationMs: check.last.durationMs, at: new Date(check.last.at).toISOString() } : null,
-  };
+  const { last, ...verdict } = check;
+  return { ...verdict, last: last ? { passed: last.passed, detail: cut(last.detail), durationMs: last.durationMs, at: new Date(last.at).toISOString() } : null };
 }
 
 /** A check plugin's output can be long (a whole HTTP body): the page shows its start. */

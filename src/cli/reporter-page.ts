@@ -89,16 +89,7 @@ function render(state) {
   });
   document.getElementById("services").replaceChildren(...(services.length ? services : [el("div", { class: "card empty" }, ["no services configured"])]));
 }
-async function poll() {
-  try {
-    const response = await fetch("/api/state", { cache: "no-store" });
-    if (response.ok) render(await response.json());
-  } catch (error) {
-    document.getElementById("ready").textContent = "reporter unreachable";
-  }
-  setTimeout(poll, 1000);
-}
-poll();
+pollState("reporter");
 </script>
 </body>
 </html>

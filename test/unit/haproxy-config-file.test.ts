@@ -4,27 +4,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigFile } from '../../src/balancer/haproxy/config-file.js';
-import type { HaproxyCounters } from '../../src/balancer/haproxy/runtime-channel.js';
+import { emptyHaproxyCounters, type HaproxyCounters } from '../../src/balancer/haproxy/runtime-channel.js';
 import type { RenderedConfig } from '../../src/balancer/haproxy/render.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { pollUntil } from '../../src/lib/poll.js';
 
-const counters = (): HaproxyCounters => ({
-  runtimeCommands: 0,
-  statReads: 0,
-  runtimeChanges: 0,
-  reloads: 0,
-  reloadFailures: 0,
-  starts: 0,
-  startFailures: 0,
-  forcedRemovals: 0,
-  rejectedConfigs: 0,
-  backgroundWrites: 0,
-  membershipWrites: 0,
-  weightChanges: 0,
-  roleChanges: 0,
-  zoneSpillovers: 0,
-});
+const counters = emptyHaproxyCounters;
 
 const rendered = (servers: string): RenderedConfig => ({ text: `global\n${servers}\n`, skeleton: 'global\n', backends: new Map(), listeners: 1, owners: [], skipped: [] });
 

@@ -40,16 +40,9 @@ export type HaproxyCounters = {
   zoneSpillovers: number;
 };
 
-/**
- * The one channel to a running HAProxy's runtime API. Every command goes
- * through `command()` and is counted: the balancer's writes (`add server`,
- * `del server`, ...) as well as the reads of the `status` command, the
- * dashboard and metrics (`show stat`, `show servers state`, `show info`,
- * `show proc`). It also holds the balancer's counters. It decides nothing:
- * what to change is the balancer's (runtime-ops.ts, sync-policy.ts).
- */
-export class HaproxyControl {
-  readonly counters: HaproxyCounters = {
+/** Every counter at zero: a new channel's, or a test's stand-in. */
+export function emptyHaproxyCounters(): HaproxyCounters {
+  return {
     runtimeCommands: 0,
     statReads: 0,
     runtimeChanges: 0,
@@ -65,6 +58,18 @@ export class HaproxyControl {
     roleChanges: 0,
     zoneSpillovers: 0,
   };
+}
+
+/**
+ * The one channel to a running HAProxy's runtime API. Every command goes
+ * through `command()` and is counted: the balancer's writes (`add server`,
+ * `del server`, ...) as well as the reads of the `status` command, the
+ * dashboard and metrics (`show stat`, `show servers state`, `show info`,
+ * `show proc`). It also holds the balancer's counters. It decides nothing:
+ * what to change is the balancer's (runtime-ops.ts, sync-policy.ts).
+ */
+export class HaproxyControl {
+  readonly counters: HaproxyCounters = emptyHaproxyCounters();
 
   private readonly stats: StatSnapshot;
 

@@ -1,7 +1,8 @@
 import { LighthouseError } from '../../lib/errors.js';
 import type { RecordStore } from '../types.js';
 import { registrationAcl, type DigestCredentials } from './acl.js';
-import { ancestors, znodePath } from './paths.js';
+import { znodePath } from './paths.js';
+import { createEphemeral } from './create-ephemeral.js';
 import type { ZkSession } from './session.js';
 import { isBadVersion, isNodeExists, isNoNode } from './zk-errors.js';
 import type { Acl, ZkClient } from './zk-client.js';
@@ -45,7 +46,7 @@ export class ZkRecords implements RecordStore {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const stat = await client.exists(path);
       try {
-        if (!stat) await this.create(client, path, bytes);
+        if (!stat) await createEphemeral(client, path, bytes, this.acl);
         else if (stat.ephemeralOwner.equals(client.sessionId())) await client.setData(path, bytes, stat.version);
         // Left by an earlier session of this writer (a restart before the old session expired): replaced in one step.
         else await client.multi([{ op: 'remove', path, version: stat.version }, { op: 'create', path, data: bytes, acl: this.acl, ephemeral: true }]);
@@ -109,18 +110,5 @@ export class ZkRecords implements RecordStore {
       else if (!isNoNode(read.reason)) throw read.reason;
     });
     return records;
-  }
-
-  /** The folders are persistent and made only when missing (see Registrar.create). */
-  private async create(client: ZkClient, path: string, data: Buffer): Promise<void> {
-    try {
-      await client.create(path, data, this.acl, true);
-      return;
-    } catch (error) {
-      if (!isNoNode(error)) throw error;
-    }
-    const folders = await Promise.allSettled(ancestors(path).map((folder) => client.create(folder, Buffer.alloc(0), this.acl, false)));
-    for (const result of folders) if (result.status === 'rejected' && !isNodeExists(result.reason)) throw result.reason;
-    await client.create(path, data, this.acl, true);
   }
 }

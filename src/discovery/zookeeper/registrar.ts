@@ -4,7 +4,8 @@ import { decodeNode, encodeNode } from '../codec.js';
 import type { RegistrationHolder } from '../types.js';
 import { nodeKey, type ClusterNode } from '../node.js';
 import { registrationAcl, type DigestCredentials } from './acl.js';
-import { ancestors, znodePath } from './paths.js';
+import { znodePath } from './paths.js';
+import { createEphemeral } from './create-ephemeral.js';
 import type { ZkSession } from './session.js';
 import { isBadVersion, isNodeExists, isNoNode } from './zk-errors.js';
 import type { Acl, Stat, WatchEvent, ZkClient } from './zk-client.js';
@@ -50,7 +51,7 @@ export class Registrar {
       const existing = await this.read(client, path);
       if (!existing) {
         try {
-          await this.create(client, path, data);
+          await createEphemeral(client, path, data, this.acl);
           await client.exists(path, this.onOwnEvent);
           this.options.logger.info({ znode: path, service }, `registered ${key} in ${service}`);
           return;
@@ -122,24 +123,6 @@ export class Registrar {
       if (isNoNode(error)) return undefined;
       throw error;
     }
-  }
-
-  /**
-   * Creates the ephemeral leaf; only when its folder is missing are the
-   * folders created, persistent (mkdirp with EPHEMERAL would make every level
-   * ephemeral, and an ephemeral folder cannot have children). The folder
-   * creates are pipelined: one session's requests are applied in order.
-   */
-  private async create(client: ZkClient, path: string, data: Buffer): Promise<void> {
-    try {
-      await client.create(path, data, this.acl, true);
-      return;
-    } catch (error) {
-      if (!isNoNode(error)) throw error;
-    }
-    const folders = await Promise.allSettled(ancestors(path).map((folder) => client.create(folder, Buffer.alloc(0), this.acl, false)));
-    for (const result of folders) if (result.status === 'rejected' && !isNodeExists(result.reason)) throw result.reason;
-    await client.create(path, data, this.acl, true);
   }
 
   /** Our registration changed: if it is gone or no longer ours while still wanted, say so. */
