@@ -6,11 +6,12 @@ import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
-import { isNoNode } from './zk-errors.js';
+import { isNoNode, isUnimplemented } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
 import { rewatchQueueOf } from './rewatch-queue.js';
-import type { Stat, WatchEvent } from './zk-client.js';
+import type { Stat, WatchEvent, ZkClient } from './zk-client.js';
+import { watchModeOf, type WatchMode } from './watch-mode.js';
 
 /**
  * One member znode as last read. It is also what the member set reporter is
@@ -57,20 +58,35 @@ export interface ClusterWatcherOptions {
  *
  * Cost per change is what a fleet can afford: every writer of a fleet
  * watches the same ensemble, so each read a change triggers is multiplied by
- * the number of hosts (target: at most 3 ZooKeeper requests per change,
- * server-wide, measured by the convergence bench, docs/benchmarks.md). A
- * children event costs one getChildren (which re-arms the watch) plus one
- * getData per child that is new; the data of known children is cached and
- * kept fresh by a data watch on each, so a data change costs one getData and
- * a removal costs the getChildren alone. Watch events are one-shot and
- * coalesced by ZooKeeper, so they are never counted: each one only marks the
- * cluster dirty, and a single sync loop reads what is needed.
+ * the number of writers (docs/benchmarks.md, fleet scenario). Two paths:
+ *
+ * - **Persistent** (ZooKeeper 3.6+, the default): one persistent recursive
+ *   watch on the folder (`addWatch`, re-added on every ready) reports each
+ *   created / deleted / dataChanged child by name, so the folder is listed
+ *   only after a (re)connect or when the folder itself comes or goes. A new
+ *   child costs one getData (it also arms the child's one-shot data watch),
+ *   a removal one `exists(folder)` (Stat only: the folder's pzxid keeps the
+ *   set's version exact; no listing), a data change one getData.
+ * - **One-shot** (servers older than 3.6, see watch-mode.ts): a children
+ *   event costs one getChildren (which re-arms the watch) plus one getData
+ *   per new child; a removal the getChildren alone.
+ *
+ * In both, the data of known children is cached and kept fresh by a one-shot
+ * data watch on each: those are what the client restores after a reconnect
+ * (SET_WATCHES) and the server replays, so a data change made while the
+ * connection was down is not lost; the persistent watch is not replayed,
+ * hence the re-list on ready. Events are never counted: each only marks
+ * work (a name, or a full listing), and a single loop reads what is needed.
+ * One function serves every watch, so a notification that matches both the
+ * persistent watch and a data watch is handled once.
  */
 export class ClusterWatcher implements ClusterWatch {
   private readonly folder: string;
   private children = new Map<string, Child>();
   /** the folder's pzxid at the last children read (0: no folder): covers creates and deletes, the children's mzxids cover data changes */
   private pzxid = 0n;
+  /** persistent path: a child was found gone without an exists(folder) after it: `pzxid` is behind */
+  private pzxidOutdated = false;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -79,10 +95,20 @@ export class ClusterWatcher implements ClusterWatch {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
   private readonly unsubscribe: () => void;
+  private readonly mode: WatchMode;
+  /** persistent path: the watch must be (re)added before the next read (on ready; the server forgets it with the connection) */
+  private needWatch = true;
+  /** persistent path: the folder must be listed (on ready, and when the folder itself was created or deleted) */
+  private needListing = true;
+  /** persistent path: children named by events since their last read: read it, or it was deleted */
+  private pending = new Map<string, 'read' | 'deleted'>();
+  /** the client the persistent watch was added on (its watcher is forgotten there on close) */
+  private watchedOn: ZkClient | undefined;
 
   constructor(private readonly options: ClusterWatcherOptions) {
     this.folder = znodePath(options.basePath, options.cluster);
     this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
+    this.mode = watchModeOf(options.session);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
     // restored the watches, and the server replays what they missed). A new
@@ -92,6 +118,8 @@ export class ClusterWatcher implements ClusterWatch {
     // bounded, so a fleet's new sessions do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
       if (fresh) for (const child of this.children.values()) child.unwatched = true;
+      this.needWatch = true;
+      this.needListing = true;
       this.request();
     });
     if (options.session.isConnected()) this.request();
@@ -101,12 +129,33 @@ export class ClusterWatcher implements ClusterWatch {
     this.closed = true;
     this.unsubscribe();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    // The server keeps the watch until the connection ends; its events then call nothing.
+    this.watchedOn?.removeWatcher(this.folder, this.onEvent);
   }
 
-  private readonly onFolderEvent = (): void => this.request();
-
-  private readonly onChildEvent = (event: WatchEvent): void => {
+  /** Every watch of this cluster (persistent, children, existence, data) calls this one function. */
+  private readonly onEvent = (event: WatchEvent): void => {
     if (this.closed) return;
+    if (event.path === this.folder) {
+      // Persistent: the folder's own data is not ours to follow; it coming or going needs a listing.
+      if (this.mode.persistent) {
+        if (event.type === 'dataChanged') return;
+        this.needListing = true;
+      }
+      this.request();
+      return;
+    }
+    if (event.path.lastIndexOf('/') !== this.folder.length || !event.path.startsWith(this.folder)) return; // deeper than a member: not ours
+    if (!this.mode.persistent) {
+      this.onChildEvent(event);
+      return;
+    }
+    this.pending.set(basename(event.path), event.type === 'deleted' ? 'deleted' : 'read');
+    this.request();
+  };
+
+  /** One-shot path: a member's data watch fired. */
+  private onChildEvent(event: WatchEvent): void {
     const child = this.children.get(basename(event.path));
     // A deleted child also fires the folder's children watch, which removes
     // it, or, when it was re-created at once (a reporter replaces its node
@@ -114,7 +163,7 @@ export class ClusterWatcher implements ClusterWatch {
     if (child && event.type === 'deleted') child.stale = true;
     if (!child || event.type !== 'dataChanged') return;
     void this.reread(basename(event.path));
-  };
+  }
 
   private request(): void {
     if (this.closed) return;
@@ -145,17 +194,123 @@ export class ClusterWatcher implements ClusterWatch {
   }
 
   private async sync(): Promise<void> {
+    if (!this.mode.persistent) {
+      this.pending.clear();
+      await this.list(false);
+      return;
+    }
     const client = this.options.session.current();
+    if (this.needWatch) {
+      try {
+        this.watchedOn = client;
+        await client.addWatch(this.folder, this.onEvent);
+      } catch (error) {
+        if (!isUnimplemented(error)) throw error;
+        // An older server (it closes the connection too): this session's watches go one-shot; the next ready lists.
+        this.mode.markUnsupported(client.connection()?.server ?? '?', this.options.logger);
+        client.removeWatcher(this.folder, this.onEvent);
+        this.dirty = true;
+        return;
+      }
+      this.needWatch = false;
+    }
+    if (this.needListing) {
+      this.needListing = false;
+      // The listing covers who is a member as of now, not a known member's data: a data change
+      // (maybe replayed by the server after a reconnect) is read with the listing, the rest is dropped.
+      for (const [name, what] of this.pending) {
+        const known = this.children.get(name);
+        if (what === 'read' && known) known.stale = true;
+      }
+      this.pending.clear();
+      await this.list(true).catch((error: unknown) => {
+        this.needListing = true;
+        throw error;
+      });
+      return;
+    }
+    await this.applyEvents(client);
+  }
+
+  /**
+   * Persistent path between listings: the children events name what
+   * changed. Deleted ones are dropped (one exists(folder) for the new
+   * pzxid), created or changed ones read (one getData each, which arms their
+   * data watch).
+   */
+  private async applyEvents(client: ZkClient): Promise<void> {
+    const work = this.pending;
+    this.pending = new Map();
+    const toRead: string[] = [];
+    let removed = false;
+    for (const [name, what] of work) {
+      if (what === 'read') toRead.push(name);
+      else {
+        // Even a name never read (created and deleted meanwhile) moved the folder's pzxid.
+        this.children.delete(name);
+        removed = true;
+      }
+    }
+    for (const child of this.children.values()) if (child.stale && !work.has(child.name)) toRead.push(child.name);
+    const reads = Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
+    // Sent after the reads (one session's requests are answered in order): its pzxid also covers a child a read found gone.
+    const folder = removed || this.pzxidOutdated ? client.exists(this.folder) : undefined;
+    this.pzxidOutdated = false;
+    let settled: PromiseSettledResult<{ data: Buffer; stat: Stat }>[];
+    let stat: Stat | null | undefined;
+    try {
+      [settled, stat] = await Promise.all([reads, folder]);
+    } catch (error) {
+      this.pzxidOutdated = true;
+      for (const name of toRead) if (!this.pending.has(name)) this.pending.set(name, 'read');
+      throw error;
+    }
+    if (this.closed) return;
+    if (stat === null) {
+      this.needListing = true; // the folder went: its deleted event follows
+      this.dirty = true;
+      return;
+    }
+    if (stat) this.pzxid = stat.pzxid.readBigInt64BE(0);
+
+    let failure: unknown;
+    const added = new Map<string, Child>();
+    toRead.forEach((name, index) => {
+      const read = settled[index]!;
+      const current = this.children.get(name);
+      if (read.status === 'fulfilled') {
+        const next = newer(current, this.decode(name, read.value.data, read.value.stat));
+        if (current) this.children.set(name, next);
+        else added.set(name, next);
+      } else if (isNoNode(read.reason)) {
+        this.children.delete(name);
+        if (!stat) this.pzxidOutdated = true;
+      } else {
+        failure ??= read.reason;
+        if (current) current.stale = true;
+        else if (!this.pending.has(name)) this.pending.set(name, 'read');
+      }
+    });
+    if (this.pzxidOutdated) this.dirty = true;
+    if (added.size > 0) this.children = mergeChildren(this.children, added);
+    this.emit();
+    if (failure) throw failure;
+  }
+
+  /** Lists the folder and reads its new or stale children (`persistent`: the addWatch covers the folder, so no one-shot watch on it). */
+  private async list(persistent: boolean): Promise<void> {
+    const client = this.options.session.current();
+    const watcher = persistent ? undefined : this.onEvent;
     let names: string[];
     let pzxid: bigint;
     try {
-      const listing = await client.getChildren(this.folder, this.onFolderEvent);
+      const listing = await client.getChildren(this.folder, watcher);
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
-      // Not there (yet, or any more): an exists watch tells us when it appears.
-      const stat = await client.exists(this.folder, this.onFolderEvent);
+      // Not there (yet, or any more): an exists watch (or the persistent watch) tells us when it appears.
+      const stat = persistent ? null : await client.exists(this.folder, watcher);
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests
@@ -173,7 +328,7 @@ export class ClusterWatcher implements ClusterWatch {
       const known = this.children.get(name);
       return !known || known.stale;
     });
-    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onChildEvent)));
+    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
     if (this.closed) return;
 
     let failure: unknown;
@@ -219,7 +374,7 @@ export class ClusterWatcher implements ClusterWatch {
   /** A known child's data changed: one getData, which also re-arms its watch. */
   private async reread(name: string): Promise<void> {
     try {
-      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onChildEvent);
+      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onEvent);
       const current = this.children.get(name);
       if (this.closed || !current) return;
       const next = newer(current, this.decode(name, data, stat));
@@ -263,6 +418,9 @@ export class ClusterWatcher implements ClusterWatch {
     // meanwhile (which moved pzxid), so the set reflects no version until those reads land. Writers then
     // count as current only by their members' digest.
     if (children.some((child) => child.unwatched)) version = undefined;
+    // Persistent path: events that arrived during the reads may be for changes the reads already reflect
+    // (a pzxid that includes a create not read yet): the set claims no version until they are applied.
+    if (this.pending.size > 0 && this.mode.persistent) version = undefined;
     this.members.report(children, version);
   }
 
@@ -303,6 +461,13 @@ function sortedNames(names: readonly string[], known: ReadonlyMap<string, Child>
     merged.push(name);
   }
   while (k < kept.length) merged.push(kept[k++]!);
+  return merged;
+}
+
+/** `children` (in name order) with `added` merged in at their places. */
+function mergeChildren(children: ReadonlyMap<string, Child>, added: ReadonlyMap<string, Child>): Map<string, Child> {
+  const merged = new Map<string, Child>();
+  for (const name of sortedNames([...children.keys(), ...added.keys()], children)) merged.set(name, children.get(name) ?? added.get(name)!);
   return merged;
 }
 
