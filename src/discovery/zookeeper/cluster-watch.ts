@@ -111,7 +111,9 @@ export class ClusterWatcher implements ClusterWatch {
     this.mode = watchModeOf(options.session);
     // While disconnected nothing is read: the core keeps the last members.
     // The same session coming back needs one children re-read (the library
-    // restored the watches, and the server replays what they missed). A new
+    // restored the one-shot watches, and the server replays what they
+    // missed; the persistent watch is re-added first, as the server neither
+    // kept it nor replays it). A new
     // session has no watches at all: the children re-read gives the
     // membership at once, and the members' data watches are re-armed (and
     // their data re-read) through the session's RewatchQueue, jittered and
