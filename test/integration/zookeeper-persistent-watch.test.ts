@@ -110,6 +110,29 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     assert.deepEqual(counts.ops, { exists: N, getData: N + 1 }, `requests for ${N} removes, ${N} adds and a data change`);
   });
 
+  test('a member replaced in one multi (delete + create, as the reporter changes its data) is never missing from a reported set', async () => {
+    const reporter = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
+    discoveries.push(reporter);
+    reporter.connect({});
+    await waitFor(() => reporter.state === 'connected', 'the reporter session');
+    const published = (ip: string) => ({ host: 'r.example.com', ip, port: 80, metadata: {}, peer: null });
+    await reporter.publish('replace', published('10.0.2.0'));
+    const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
+    discoveries.push(d);
+    const counts = countOps(d);
+    d.connect({});
+    const log = new MemberLog();
+    d.watch('replace', log.onMembers);
+    await log.waitFor((set) => set.members[0]?.ip === '10.0.2.0', 'the member');
+    counts.reset();
+    for (let i = 1; i <= 10; i += 1) {
+      await reporter.publish('replace', published(`10.0.2.${i}`));
+      await log.waitFor((set) => set.members[0]?.ip === `10.0.2.${i}`, `replacement ${i}`);
+    }
+    assert.ok(log.sets.every((set) => set.members.length === 1), `member counts: ${log.sets.map((set) => set.members.length).join(',')}`);
+    assert.equal(counts.ops.getChildren ?? 0, 0, 'no listing');
+  });
+
   test('changes made while the connection is down are seen after the reconnect (same session: one addWatch and one listing), and later changes again without a listing', async () => {
     const folder = `${BASE}/outage`;
     for (const host of ['a', 'b', 'c']) await writeOriginalNode(admin, BASE, 'outage', node(`${host}.example.com`));

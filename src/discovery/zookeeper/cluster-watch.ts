@@ -45,6 +45,9 @@ class Child implements DecodedChild {
   }
 }
 
+/** Persistent path: rounds in a row whose report waits for events that arrived meanwhile (then reported without a version). */
+const MAX_DEFERRED_ROUNDS = 4;
+
 export interface ClusterWatcherOptions {
   session: ZkSession;
   basePath: string;
@@ -90,6 +93,7 @@ export class ClusterWatcher implements ClusterWatch {
   private closed = false;
   private dirty = false;
   private syncing = false;
+  private starting = false;
   private readonly members: MemberSetBuilder;
   private readonly backoff = new Backoff(200, 10_000);
   private retryTimer: NodeJS.Timeout | undefined;
@@ -102,6 +106,8 @@ export class ClusterWatcher implements ClusterWatch {
   private needListing = true;
   /** persistent path: children named by events since their last read: read it, or it was deleted */
   private pending = new Map<string, 'read' | 'deleted'>();
+  /** persistent path: reports held back in a row because events were pending (see emit) */
+  private deferred = 0;
   /** the client the persistent watch was added on (its watcher is forgotten there on close) */
   private watchedOn: ZkClient | undefined;
 
@@ -170,7 +176,15 @@ export class ClusterWatcher implements ClusterWatch {
   private request(): void {
     if (this.closed) return;
     this.dirty = true;
-    if (!this.syncing) void this.run();
+    // Started after the current socket read is handled: the notifications of one transaction (a multi's
+    // delete and create of a member) arrive together and are then applied in one round.
+    if (!this.syncing && !this.starting) {
+      this.starting = true;
+      queueMicrotask(() => {
+        this.starting = false;
+        if (!this.syncing) void this.run();
+      });
+    }
   }
 
   private async run(): Promise<void> {
@@ -420,9 +434,17 @@ export class ClusterWatcher implements ClusterWatch {
     // meanwhile (which moved pzxid), so the set reflects no version until those reads land. Writers then
     // count as current only by their members' digest.
     if (children.some((child) => child.unwatched)) version = undefined;
-    // Persistent path: events that arrived during the reads may be for changes the reads already reflect
-    // (a pzxid that includes a create not read yet): the set claims no version until they are applied.
-    if (this.pending.size > 0 && this.mode.persistent) version = undefined;
+    if (this.pending.size > 0 && this.mode.persistent) {
+      // Persistent path: events arrived during this round's reads. They may belong to a change the reads
+      // already partly reflect: the delete half of a multi that replaced a member (its create is pending),
+      // or a pzxid that includes a create not read yet. Reporting now would show a member missing for a
+      // moment, or claim a version the set does not reflect; the next round (already due) applies them.
+      // Under churn faster than a round trip a set is reported anyway every few rounds, without a version.
+      this.deferred += 1;
+      if (this.deferred <= MAX_DEFERRED_ROUNDS) return;
+      version = undefined;
+    }
+    this.deferred = 0;
     this.members.report(children, version);
   }
 
