@@ -5,6 +5,7 @@ import { waitFor } from '../support/wait-for.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
 import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
+import { MAX_LOSSES_WITH_ADD_WATCH } from '../../src/discovery/zookeeper/watch-mode.js';
 
 /**
  * The cluster watch on ZooKeeper 3.6+ uses one persistent recursive watch
@@ -266,5 +267,26 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     assert.equal(counts.ops.addWatch ?? 0, before, 'no addWatch after the refusal');
     const notes = lines().filter((line) => String(line.msg).includes('does not support persistent watches'));
     assert.equal(notes.length, 1, 'logged once');
+  });
+
+  test('a server that closes the connection on addWatch before answering: one-shot after MAX_LOSSES_WITH_ADD_WATCH connections, no reconnect loop', async () => {
+    const { logger, lines } = captureLogger('info');
+    const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE }, logger);
+    discoveries.push(d);
+    const counts = countOps(d, {
+      addWatch: (client, path) => {
+        client.dropConnection();
+        return Promise.reject(new ZookeeperError('addWatch', String(path), -4, 'CONNECTION_LOSS'));
+      },
+    });
+    d.connect({});
+    await writeOriginalNode(admin, BASE, 'closer', node('u.example.com'));
+    const log = new MemberLog();
+    d.watch('closer', log.onMembers);
+    await log.waitForKeys(['u.example.com:80'], 20_000);
+    await writeOriginalNode(admin, BASE, 'closer', node('v.example.com'));
+    await log.waitForKeys(['u.example.com:80', 'v.example.com:80']);
+    assert.equal(counts.ops.addWatch, MAX_LOSSES_WITH_ADD_WATCH);
+    assert.equal(lines().filter((line) => String(line.msg).includes('does not support persistent watches')).length, 1);
   });
 });

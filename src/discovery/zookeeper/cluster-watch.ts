@@ -6,7 +6,7 @@ import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
-import { isNoNode, isUnimplemented } from './zk-errors.js';
+import { isNoNode, isUnimplemented, ZkCode, zkCodeOf } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
 import { rewatchQueueOf } from './rewatch-queue.js';
@@ -217,10 +217,13 @@ export class ClusterWatcher implements ClusterWatch {
     }
     const client = this.options.session.current();
     if (this.needWatch) {
+      const connection = client.connection();
       try {
         this.watchedOn = client;
         await client.addWatch(this.folder, this.onEvent);
+        this.mode.confirmed();
       } catch (error) {
+        if (zkCodeOf(error) === ZkCode.CONNECTION_LOSS && connection) this.mode.lostDuringAddWatch(connection.id, connection.server, this.options.logger);
         if (!isUnimplemented(error)) throw error;
         // An older server (it closes the connection too): this session's watches go one-shot; the next ready lists.
         this.mode.markUnsupported(client.connection()?.server ?? '?', this.options.logger);

@@ -15,9 +15,23 @@ import type { ZkSession } from './session.js';
  */
 export class WatchMode {
   private unsupportedBy: string | undefined;
+  /** connections (ids) lost while an addWatch was unanswered, since the last addWatch that succeeded */
+  private readonly lostWith = new Set<number>();
 
   get persistent(): boolean {
     return this.unsupportedBy === undefined;
+  }
+
+  /** An addWatch succeeded: the losses so far were the network's, not a refusal. */
+  confirmed(): void {
+    this.lostWith.clear();
+  }
+
+  /** The connection `connectionId` to `server` was lost with an addWatch unanswered (counted once per connection). */
+  lostDuringAddWatch(connectionId: number, server: string, logger: Logger): void {
+    if (this.unsupportedBy !== undefined) return;
+    this.lostWith.add(connectionId);
+    if (this.lostWith.size >= MAX_LOSSES_WITH_ADD_WATCH) this.markUnsupported(`${server} (${this.lostWith.size} connections lost with an addWatch unanswered)`, logger);
   }
 
   /** `server`: the `host:port` that refused addWatch. */
@@ -30,6 +44,15 @@ export class WatchMode {
     );
   }
 }
+
+/**
+ * Connections lost in a row with an addWatch unanswered before the session
+ * stops sending it. An old server answers UNIMPLEMENTED and then closes the
+ * connection; should the close win over the answer, all the client would
+ * see is the loss, again on every reconnect. After this many, the one-shot
+ * path is taken: it works on every server, only costs more reads.
+ */
+export const MAX_LOSSES_WITH_ADD_WATCH = 3;
 
 const modes = new WeakMap<ZkSession, WatchMode>();
 
