@@ -299,6 +299,7 @@ export class ClusterWatcher implements ClusterWatch {
       const current = this.children.get(name);
       if (read.status === 'fulfilled') {
         const next = newer(current, this.decode(name, read.value.data, read.value.stat));
+        next.unwatched = false; // the read armed its data watch, whichever copy is kept
         if (current) this.children.set(name, next);
         else added.set(name, next);
       } else if (isNoNode(read.reason)) {
