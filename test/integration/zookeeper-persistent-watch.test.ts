@@ -134,6 +134,31 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     assert.equal(counts.ops.getChildren ?? 0, 0, 'no listing');
   });
 
+  test('a burst of concurrent creates and deletes converges to the exact set and version, with no listing and at most one read per change', async () => {
+    const folder = `${BASE}/burst`;
+    for (let i = 0; i < 10; i += 1) await writeOriginalNode(admin, BASE, 'burst', node(`old${i}.example.com`));
+    const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
+    discoveries.push(d);
+    const counts = countOps(d);
+    d.connect({});
+    const log = new MemberLog();
+    d.watch('burst', log.onMembers);
+    await log.waitFor((set) => set.members.length === 10, '10 members');
+    counts.reset();
+    const seen = log.sets.length;
+    await Promise.all([
+      ...Array.from({ length: 30 }, (_, i) => writeOriginalNode(admin, BASE, 'burst', node(`new${i}.example.com`))),
+      ...Array.from({ length: 10 }, (_, i) => admin.remove(`${folder}/old${i}.example.com:80`, -1)),
+    ]);
+    const want = await expectedVersion(admin, folder);
+    const final = await log.waitFor((set) => set.members.length === 30 && set.version === want, `the 30 new members at version ${want}`);
+    assert.ok(final.members.every((m) => m.host.startsWith('new')));
+    // No set claimed the final version before it held the final membership.
+    for (const set of log.sets.slice(seen)) if (set.version === want) assert.equal(set.members.length, 30);
+    assert.equal(counts.ops.getChildren ?? 0, 0, 'no listing');
+    assert.ok((counts.ops.getData ?? 0) <= 30 && (counts.ops.exists ?? 0) <= 10, `requests for 30 creates and 10 deletes: ${JSON.stringify(counts.ops)}`);
+  });
+
   test('changes made while the connection is down are seen after the reconnect (same session: one addWatch and one listing), and later changes again without a listing', async () => {
     const folder = `${BASE}/outage`;
     for (const host of ['a', 'b', 'c']) await writeOriginalNode(admin, BASE, 'outage', node(`${host}.example.com`));
