@@ -302,6 +302,8 @@ export async function writeOriginalNode(client: ZkClient, base: string, service:
  */
 export class TcpRelay {
   private mode: 'pass' | 'refuse' = 'pass';
+  /** connections accepted so far, refused ones included (a client's connection attempts) */
+  accepted = 0;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
 
   private constructor(
@@ -327,6 +329,7 @@ export class TcpRelay {
   }
 
   private accept(client: Socket, targetPort: number): void {
+    this.accepted += 1;
     if (this.mode === 'refuse') {
       client.destroy();
       return;
