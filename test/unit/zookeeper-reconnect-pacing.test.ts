@@ -28,3 +28,8 @@ test('the delay is drawn within the window (full jitter) and a single server wai
   const pacing = new ReconnectPacing(400, () => 30_000, () => 0.25);
   assert.deepEqual(Array.from({ length: 4 }, () => pacing.nextDelay(1)), [0, 100, 200, 400]);
 });
+
+test('an observer client can keep its window narrow', () => {
+  const observer = new ReconnectPacing(100, () => 30_000, () => 1, 100);
+  assert.deepEqual([1, 2, 5].map((round) => observer.window(round)), [100, 100, 100]);
+});

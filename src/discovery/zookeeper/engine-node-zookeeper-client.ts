@@ -199,7 +199,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
     splitFramesBeforeLibrary(this.manager);
-    paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom));
+    paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
     this.manager.watcherManager = new WatcherRegistry();
   }
 

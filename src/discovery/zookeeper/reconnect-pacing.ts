@@ -27,6 +27,7 @@ export class ReconnectPacing {
     /** read when a window is computed: the negotiated timeout can change */
     private readonly sessionTimeoutMs: () => number,
     private readonly random: () => number = Math.random,
+    private readonly maxWindowMs = RECONNECT_MAX_WINDOW_MS,
   ) {}
 
   /** The delay before the next attempt, given how many servers the list holds; counts the attempt. */
@@ -42,9 +43,9 @@ export class ReconnectPacing {
     this.attempts = 0;
   }
 
-  /** The window of failed round `round` (1: the first round over every server failed). */
+  /** The window of failed round `round` (1: the first round over every server failed); never below `baseMs`. */
   window(round: number): number {
-    const cap = Math.min(RECONNECT_MAX_WINDOW_MS, Math.max(this.baseMs, Math.floor(this.sessionTimeoutMs() / 3)));
+    const cap = Math.min(this.maxWindowMs, Math.max(this.baseMs, Math.floor(this.sessionTimeoutMs() / 3)));
     return Math.min(cap, this.baseMs * 2 ** Math.min(round - 1, 30));
   }
 }
