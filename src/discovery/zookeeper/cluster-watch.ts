@@ -90,6 +90,8 @@ export class ClusterWatcher implements ClusterWatch {
   private pzxid = 0n;
   /** persistent path: a child was found gone without an exists(folder) after it: `pzxid` is behind */
   private pzxidOutdated = false;
+  /** the folder's children (or exists) watch is armed on this session: the last read that set it succeeded and it has not fired since */
+  private folderWatched = false;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -100,7 +102,7 @@ export class ClusterWatcher implements ClusterWatch {
   private lastFailure: string | undefined;
   private readonly unsubscribe: () => void;
   private readonly mode: WatchMode;
-  /** persistent path: the watch must be (re)added before the next read (on ready; the server forgets it with the connection) */
+  /** persistent path: the persistent watch does not stand (the server forgets it with the connection): add it before the next read */
   private needWatch = true;
   /** persistent path: the folder must be listed (on ready, and when the folder itself was created or deleted) */
   private needListing = true;
@@ -116,19 +118,25 @@ export class ClusterWatcher implements ClusterWatch {
     this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
     this.mode = watchModeOf(options.session);
     // While disconnected nothing is read: the core keeps the last members.
-    // The same session coming back needs one children re-read (the library
-    // restored the one-shot watches, and the server replays what they
-    // missed; the persistent watch is re-added first, as the server neither
-    // kept it nor replays it). A new
-    // session has no watches at all: the children re-read gives the
-    // membership at once, and the members' data watches are re-armed (and
-    // their data re-read) through the session's RewatchQueue, jittered and
-    // bounded, so a fleet's new sessions do not re-read everything at once.
+    // The same session coming back reads only where a watch is not known to
+    // stand (needsReadAfterReconnect). A new session has no watches at all:
+    // the children re-read gives the membership at once, and the members'
+    // data watches are re-armed (and their data re-read) through the
+    // session's RewatchQueue, jittered and bounded, so a fleet's new sessions
+    // do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
-      if (fresh) for (const child of this.children.values()) child.unwatched = true;
+      // The server kept no persistent watch, on any connection: re-added before the next read (lazily, see below).
       this.needWatch = true;
-      this.needListing = true;
-      this.request();
+      if (fresh) {
+        this.folderWatched = false;
+        this.needListing = true;
+        for (const child of this.children.values()) child.unwatched = true;
+        this.request();
+      } else if (this.needsReadAfterReconnect()) {
+        // Nothing would tell us of members added while away: list.
+        if (!this.folderWatched) this.needListing = true;
+        this.request();
+      }
     });
     if (options.session.isConnected()) this.request();
   }
@@ -141,15 +149,43 @@ export class ClusterWatcher implements ClusterWatch {
     this.watchedOn?.removeWatcher(this.folder, this.onEvent);
   }
 
+  /**
+   * The same session back on another connection: the engine restored every
+   * one-shot watch this cluster holds (SET_WATCHES) and the server fires
+   * each one whose znode changed since the last zxid this client saw, so a
+   * cluster whose watches all stood needs no read at all. Why: after an
+   * ensemble restart every writer of a fleet reconnects at once, and a
+   * re-listing of every cluster (21 reads per writer) was the whole herd. A
+   * read is needed only where a watch is not known to stand: the folder's was
+   * consumed, or a read failed or was cut off with the connection.
+   *
+   * Persistent path: the persistent watch is gone with the connection and
+   * nothing replays it, but the one-shot watches cover the gap: the folder's
+   * children watch (armed by every listing) and the members' data watches.
+   * So a quiet cluster re-adds its persistent watch only when one of them
+   * fires (one addWatch, plus a listing if it was the children watch), and a
+   * cluster whose children watch was consumed since its last listing (its
+   * changes came through the persistent watch) re-adds and lists at once.
+   */
+  private needsReadAfterReconnect(): boolean {
+    if (!this.folderWatched || this.dirty || this.syncing || this.retryTimer || this.lastFailure !== undefined || this.pending.size > 0) return true;
+    for (const child of this.children.values()) if (child.stale) return true;
+    return false;
+  }
+
   /** Every watch of this cluster (persistent, children, existence, data) calls this one function. */
   private readonly onEvent = (event: WatchEvent): void => {
     if (this.closed) return;
     if (event.path === this.folder) {
-      // Persistent: the folder's own data is not ours to follow; it coming or going needs a listing.
       if (this.mode.persistent) {
+        // The folder's own data is not ours to follow.
         if (event.type === 'dataChanged') return;
+        this.folderWatched = false;
+        // The one-shot children watch: while the persistent watch stands, the members' own events say what changed.
+        if (event.type === 'childrenChanged' && !this.needWatch) return;
+        // The folder came or went, or membership changed while the persistent watch was down: list.
         this.needListing = true;
-      }
+      } else this.folderWatched = false;
       this.request();
       return;
     }
@@ -317,20 +353,26 @@ export class ClusterWatcher implements ClusterWatch {
     if (failure) throw failure;
   }
 
-  /** Lists the folder and reads its new or stale children (`persistent`: the addWatch covers the folder, so no one-shot watch on it). */
+  /**
+   * Lists the folder (arming its children watch) and reads its new or stale
+   * children. `persistent`: a missing folder gets no exists watch, which on
+   * ZooKeeper 3.6-3.8 would replace the persistent watch of the same path
+   * (ZOOKEEPER-4466; a children watch is kept apart and does not).
+   */
   private async list(persistent: boolean): Promise<void> {
     const client = this.options.session.current();
-    const watcher = persistent ? undefined : this.onEvent;
     let names: string[];
     let pzxid: bigint;
     try {
-      const listing = await client.getChildren(this.folder, watcher);
+      const listing = await client.getChildren(this.folder, this.onEvent);
+      this.folderWatched = true;
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch (or the persistent watch) tells us when it appears.
-      const stat = persistent ? null : await client.exists(this.folder, watcher);
+      const stat = persistent ? null : await client.exists(this.folder, this.onEvent);
+      this.folderWatched = !persistent;
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests
