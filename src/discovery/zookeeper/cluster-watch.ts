@@ -64,24 +64,27 @@ export interface ClusterWatcherOptions {
  * the number of writers (docs/benchmarks.md, fleet scenario). Two paths:
  *
  * - **Persistent** (ZooKeeper 3.6+, the default): one persistent recursive
- *   watch on the folder (`addWatch`, re-added on every ready) reports each
- *   created / deleted / dataChanged child by name, so the folder is listed
- *   only after a (re)connect or when the folder itself comes or goes. A new
- *   child costs one getData (it also arms the child's one-shot data watch),
- *   a removal one `exists(folder)` (Stat only: the folder's pzxid keeps the
- *   set's version exact; no listing), a data change one getData.
+ *   watch on the folder (`addWatch`) reports each created / deleted /
+ *   dataChanged child by name, so the folder is listed only after a new
+ *   session, when the folder itself comes or goes, or when a reconnect
+ *   leaves membership unknown. A new child costs one getData (it also arms
+ *   the child's one-shot data watch), a removal one `exists(folder)` (Stat
+ *   only: the folder's pzxid keeps the set's version exact; no listing), a
+ *   data change one getData.
  * - **One-shot** (servers older than 3.6, see watch-mode.ts): a children
  *   event costs one getChildren (which re-arms the watch) plus one getData
  *   per new child; a removal the getChildren alone.
  *
  * In both, the data of known children is cached and kept fresh by a one-shot
- * data watch on each: those are what the client restores after a reconnect
- * (SET_WATCHES) and the server replays, so a data change made while the
- * connection was down is not lost; the persistent watch is not replayed,
- * hence the re-list on ready. Events are never counted: each only marks
- * work (a name, or a full listing), and a single loop reads what is needed.
- * One function serves every watch, so a notification that matches both the
- * persistent watch and a data watch is handled once.
+ * data watch on each, and each listing arms the folder's children watch:
+ * those are what the client restores after a reconnect (SET_WATCHES) and
+ * the server replays, so a change made while the connection was down is not
+ * lost. The persistent watch is neither kept nor replayed across
+ * connections; it is re-added when one of those fires (see
+ * needsReadAfterReconnect). Events are never counted: each only marks work
+ * (a name, or a full listing), and a single loop reads what is needed. One
+ * function serves every watch, so a notification that matches both the
+ * persistent watch and a one-shot watch is handled once.
  */
 export class ClusterWatcher implements ClusterWatch {
   private readonly folder: string;
