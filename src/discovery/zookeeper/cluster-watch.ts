@@ -45,6 +45,9 @@ class Child implements DecodedChild {
   }
 }
 
+/** What adding the persistent watch came to: it stands, the server is too old, or another failure. */
+type WatchOutcome = 'standing' | 'unsupported' | { error: unknown };
+
 /** Persistent path: rounds in a row whose report waits for events that arrived meanwhile (then reported without a version). */
 const MAX_DEFERRED_ROUNDS = 4;
 
@@ -255,23 +258,9 @@ export class ClusterWatcher implements ClusterWatch {
       return;
     }
     const client = this.options.session.current();
-    if (this.needWatch) {
-      const connection = client.connection();
-      try {
-        this.watchedOn = client;
-        await client.addWatch(this.folder, this.onEvent);
-        this.mode.confirmed();
-      } catch (error) {
-        if (zkCodeOf(error) === ZkCode.CONNECTION_LOSS && connection) this.mode.lostDuringAddWatch(connection.id, connection.server, this.options.logger);
-        if (!isUnimplemented(error)) throw error;
-        // An older server (it closes the connection too): this session's watches go one-shot; the next ready lists.
-        this.mode.markUnsupported(client.connection()?.server ?? '?', this.options.logger);
-        client.removeWatcher(this.folder, this.onEvent);
-        this.dirty = true;
-        return;
-      }
-      this.needWatch = false;
-    }
+    // Sent together with the reads, not before them: one session's requests are applied in order, so the
+    // reads still follow the watch, and a herd of reconnecting writers does not wait a round trip more.
+    const watched = this.needWatch ? this.addWatch(client) : Promise.resolve<WatchOutcome>('standing');
     if (this.needListing) {
       this.needListing = false;
       // The listing covers who is a member as of now, not a known member's data: a data change
@@ -281,13 +270,49 @@ export class ClusterWatcher implements ClusterWatch {
         if (what === 'read' && known) known.stale = true;
       }
       this.pending.clear();
-      await this.list(true).catch((error: unknown) => {
-        this.needListing = true;
-        throw error;
-      });
+      const listed = this.list(true).then(
+        () => undefined,
+        (error: unknown) => {
+          this.needListing = true;
+          return { error };
+        },
+      );
+      const [outcome, listing] = await Promise.all([watched, listed]);
+      if (outcome === 'unsupported') return;
+      if (outcome !== 'standing') throw outcome.error;
+      if (listing) throw listing.error;
+      return;
+    }
+    const outcome = await watched;
+    if (outcome === 'unsupported') return;
+    if (outcome !== 'standing') throw outcome.error;
+    if (this.needListing) {
+      // A restored children watch fired while the watch was being re-added: the listing covers the events too.
+      this.dirty = true;
       return;
     }
     await this.applyEvents(client);
+  }
+
+  /** Adds the persistent watch; never rejects (its outcome is handled after the reads sent with it). */
+  private async addWatch(client: ZkClient): Promise<WatchOutcome> {
+    const connection = client.connection();
+    try {
+      this.watchedOn = client;
+      await client.addWatch(this.folder, this.onEvent);
+      this.mode.confirmed();
+      this.needWatch = false;
+      return 'standing';
+    } catch (error) {
+      if (zkCodeOf(error) === ZkCode.CONNECTION_LOSS && connection) this.mode.lostDuringAddWatch(connection.id, connection.server, this.options.logger);
+      if (!isUnimplemented(error)) return { error };
+      // An older server (it closes the connection too): this session's watches go one-shot from the next round.
+      this.mode.markUnsupported(connection?.server ?? '?', this.options.logger);
+      client.removeWatcher(this.folder, this.onEvent);
+      this.needListing = true;
+      this.dirty = true;
+      return 'unsupported';
+    }
   }
 
   /**
