@@ -1,4 +1,4 @@
-import { nodeKey, type ClusterNode } from '../../discovery/node.js';
+import { nodeKey, nodeKeyCached, type ClusterNode } from '../../discovery/node.js';
 import type { BalancedCluster } from '../types.js';
 import { ConfigText, lastSetting, mentions, modeOf, words, type TextBlock } from './config-text.js';
 import type { HaproxyClusterConfig, HaproxyConfig } from './schema.js';
@@ -131,7 +131,7 @@ function serverShape(clusterName: string, http: boolean, options: readonly strin
 function serverEntry(node: ClusterNode, shape: ServerShape, role: { weight: number | undefined; backup: boolean }): ServerEntry {
   const cached = serverEntries.get(node);
   if (cached && cached.shape === shape && cached.weight === role.weight && cached.backup === role.backup) return cached;
-  const name = cached?.server.name ?? nodeKey(node);
+  const name = nodeKeyCached(node);
   const addWords = [...(role.weight === undefined ? [] : ['weight', String(role.weight)]), ...(role.backup ? ['backup'] : [])];
   const server: RenderedServer = { name, ip: node.ip, port: node.port, weight: role.weight ?? shape.optionWeight, backup: role.backup || shape.optionBackup, addWords };
   const cookie = shape.http ? ` cookie ${name}` : '';
@@ -177,7 +177,7 @@ function renderBackend(config: HaproxyConfig, cluster: Cluster): BackendBlock {
   const backend = describeBackend(cluster.name, own, config.defaults, options, http);
   const shape = serverShape(cluster.name, http, options, lastWeight(backend.addOptions) ?? 1, backend.addOptions.includes('backup'));
   // Members come sorted by host:port and without duplicates from the writer: one pass sees it, and needs no map or sort.
-  let entries = valid.map((node) => serverEntry(node, shape, traffic ? traffic.members.get(nodeKey(node))! : PLAIN_ROLE));
+  let entries = valid.map((node) => serverEntry(node, shape, traffic ? traffic.members.get(nodeKeyCached(node))! : PLAIN_ROLE));
   if (!strictlyAscending(entries)) {
     const servers = new Map<string, ServerEntry>();
     for (const entry of entries) if (!servers.has(entry.server.name)) servers.set(entry.server.name, entry);
