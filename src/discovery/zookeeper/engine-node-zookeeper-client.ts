@@ -35,7 +35,9 @@ interface RawConnectionManager {
   /** one-shot watchers by path; replaced by WatcherRegistry (same methods) */
   watcherManager: unknown;
   /** queues a request (jute Request: `header`, `payload`, `toBuffer()`); `callback(error, response)` when its reply arrives */
-  queue(request: AddWatchRequest, callback: (error: unknown) => void): void;
+  queue(request: AddWatchRequest | QueuedRequest, callback?: (error: unknown) => void): void;
+  /** requests not sent yet; kept across connection attempts */
+  packetQueue: { queue: { request: QueuedRequest }[] };
   connect(): void;
   on(event: 'state', listener: (state: number) => void): unknown;
   removeListener(event: 'state', listener: (state: number) => void): unknown;
@@ -81,6 +83,10 @@ class AddWatchRequest {
     buffer.writeInt32BE(PERSISTENT_RECURSIVE, offset);
     return buffer;
   }
+}
+/** A request as the library queues it (its own jute Request, or ours). */
+interface QueuedRequest {
+  header: { type: number } | null;
 }
 const ADD_WATCH_OPCODE = 106;
 const SET_WATCHES_OPCODE = 101;
@@ -140,6 +146,7 @@ export function checkLibraryShape(shape: LibraryShape): void {
     }
     // addWatch (AddWatchRequest): queued with `queue`, its xid assigned before toBuffer is called, its reply parsed as SET_WATCHES' (no payload).
     expect(typeof field(manager, 'queue') === 'function', 'connectionManager.queue is not a function');
+    expect(Array.isArray(field(field(manager, 'packetQueue'), 'queue')), 'connectionManager.packetQueue.queue is not an array');
     const prototype: unknown = Object.getPrototypeOf(manager);
     const readable = String(field(prototype, 'onPacketQueueReadable'));
     expect(/header\.xid\s*=\s*this\.xid[\s\S]*request\.toBuffer\(\)/.test(readable), 'connectionManager.onPacketQueueReadable no longer assigns header.xid before request.toBuffer()');
@@ -249,6 +256,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
     splitFramesBeforeLibrary(this.manager);
+    dropSupersededSetWatches(this.manager);
     paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
     this.manager.watcherManager = this.watchers;
   }
@@ -473,6 +481,31 @@ function paceReconnects(manager: RawConnectionManager, pacing: ReconnectPacing):
     }
     // Holds the process open, as the library's own wait does: a client waiting for its ensemble is work in progress.
     setTimeout(() => find(callback), delay);
+  };
+}
+
+/**
+ * The library queues a SET_WATCHES on every TCP connect, before the
+ * handshake, and never takes unsent requests out of its queue when the
+ * connection fails. An attempt that connects and is closed at once (a
+ * server starting up, a proxy refusing) thus leaves one behind, and the
+ * connection that finally works sends them all: the server replays every
+ * missed watch event once per copy. The newest one is built from the
+ * current watcher table, so the older unsent ones are dropped when it is
+ * queued. (Our addWatch also says SET_WATCHES in its header, for the reply's
+ * sake: it is not touched.)
+ */
+function dropSupersededSetWatches(manager: RawConnectionManager): void {
+  const queue = manager.queue.bind(manager);
+  manager.queue = (request, callback): void => {
+    if (request.header?.type === SET_WATCHES_OPCODE && !(request instanceof AddWatchRequest)) {
+      const waiting = manager.packetQueue.queue;
+      for (let i = waiting.length - 1; i >= 0; i -= 1) {
+        const queued = waiting[i]!.request;
+        if (queued.header?.type === SET_WATCHES_OPCODE && !(queued instanceof AddWatchRequest)) waiting.splice(i, 1);
+      }
+    }
+    queue(request, callback);
   };
 }
 
