@@ -11,7 +11,7 @@ import { createNodes } from '../lib/zk.js';
 /** One writer start in the series. */
 export interface ScaleRun {
   mode: Mode;
-  /** 1-based position in the series (A B B A ...) */
+  /** 1-based position in the series (A B B A ...); 0 is the untimed warm-up */
   position: number;
   /** writer process spawned -> every server routable in HAProxy (`show servers state`: ready and running); undefined: not within the deadline */
   syncMs: number | undefined;
@@ -69,8 +69,8 @@ export function interleavedOrder(rounds: number): Mode[] {
  * Scale: 1,000 clusters of 10 nodes (one meta-cluster frontend with a path
  * ACL per cluster, so 1,000 clusters need one port). Writers of both modes
  * start in `order` on the same znodes and the same backends; each run times
- * writer start to all 10,000 servers routable. The first run of each mode
- * then measures the writer's RSS and idle CPU.
+ * writer start to all 10,000 servers routable, after one untimed warm-up
+ * start. The first run of each mode then measures the writer's RSS and idle CPU.
  */
 export async function scale(context: BenchContext, order: readonly Mode[], idleSeconds: number, clusters = 1000, perCluster = 10): Promise<ScaleResult[]> {
   const base = '/bench/scale';
@@ -82,6 +82,10 @@ export async function scale(context: BenchContext, order: readonly Mode[], idleS
     }
     context.log(`scale: creating ${members.length} znodes; runs: ${order.join(' ')}`);
     await createNodes(context.client, base, members);
+    // An untimed start first: the first writer to read fresh znodes was the slowest of a series
+    // in most runs (up to 2x the next), whatever its mode.
+    const warmup = await scaleRun(context, base, 'classic', 0, undefined, clusters, perCluster);
+    context.log(`scale: warm-up run (classic, not counted): ${warmup.run.syncMs ?? 'n/a'} ms`);
     const runs: ScaleRun[] = [];
     const idle = new Map<Mode, ScaleIdle>();
     for (const [index, mode] of order.entries()) {
