@@ -25,6 +25,9 @@ export interface ScaleRun {
   runtimeCommands: number | null;
   statReads: number | null;
   runtimeChanges: number | null;
+  /** warnings and errors the writer logged until routable (an outlier says why), with the first one's message */
+  errors: number;
+  firstError?: string;
 }
 
 /** The idle figures, taken once per mode (after its first run). */
@@ -91,7 +94,7 @@ export async function scale(context: BenchContext, order: readonly Mode[], idleS
     for (const [index, mode] of order.entries()) {
       const measureIdle = !idle.has(mode);
       const { run, idle: idleFigures } = await scaleRun(context, base, mode, index + 1, measureIdle ? idleSeconds : undefined, clusters, perCluster);
-      context.log(`scale: run ${index + 1} (${mode}): ${run.syncMs ?? 'n/a'} ms, ${run.reloadsToConverge} reloads, ${JSON.stringify(run.phases)}, runtime commands ${run.runtimeCommands} (show stat ${run.statReads}), changes ${run.runtimeChanges}`);
+      context.log(`scale: run ${index + 1} (${mode}): ${run.syncMs ?? 'n/a'} ms, ${run.reloadsToConverge} reloads, ${JSON.stringify(run.phases)}, runtime commands ${run.runtimeCommands} (show stat ${run.statReads}), changes ${run.runtimeChanges}${run.firstError ? `, ${run.errors} warnings or errors logged, first: ${run.firstError}` : ''}`);
       runs.push(run);
       if (idleFigures) idle.set(mode, idleFigures);
     }
@@ -152,6 +155,8 @@ async function scaleRun(context: BenchContext, base: string, mode: Mode, positio
     const at = (pattern: RegExp): LogLine | undefined => lines.find((line) => pattern.test(line.msg));
     const since = (line: LogLine | undefined): number | null => (line ? round(line.time - startedWall, 0) : null);
     const started = at(/^HAProxy started/);
+    // Warnings too (a start that failed, a gate that gave up), but not the routine one before the first session.
+    const errors = lines.filter((line) => line.level >= 40 && line.time >= startedWall && !/is connecting: keeping/.test(line.msg));
     const phases = {
       zkConnectedMs: since(at(/^discovery ".*" connected/)),
       haproxyStartedMs: since(started),
@@ -160,7 +165,7 @@ async function scaleRun(context: BenchContext, base: string, mode: Mode, positio
     const prober = new Prober(metaPort!);
     const spotCheck = (await prober.get(`/c${clusters - 1}/`))?.startsWith('scale') ?? false;
     prober.close();
-    const run: ScaleRun = { mode, position, syncMs: syncMs === undefined ? undefined : round(syncMs, 0), reloadsToConverge, spotCheck, phases, runtimeCommands, statReads, runtimeChanges };
+    const run: ScaleRun = { mode, position, syncMs: syncMs === undefined ? undefined : round(syncMs, 0), reloadsToConverge, spotCheck, phases, runtimeCommands, statReads, runtimeChanges, errors: errors.length, ...(errors[0] ? { firstError: errors[0].msg.slice(0, 300) } : {}) };
     if (idleSeconds === undefined) return { run };
     // Let the background config write and GC settle, then measure idling.
     await sleep(3_000);
