@@ -20,7 +20,7 @@ import { cleanupAll, killAllNow } from './lib/procs.js';
 import { round } from './lib/stats.js';
 import { convergence, type ConvergenceResult } from './scenarios/convergence.js';
 import { backendDeath, churn, type BackendDeathResult, type ChurnResult } from './scenarios/churn.js';
-import { scale, type ScaleResult } from './scenarios/scale.js';
+import { interleavedOrder, scale, type ScaleResult } from './scenarios/scale.js';
 import { reporterCost, type ReporterResult } from './scenarios/reporter.js';
 import { fleet, type FleetResult } from './scenarios/fleet.js';
 import { watchFloor, type WatchFloorResult } from './scenarios/watch-floor.js';
@@ -34,13 +34,14 @@ const wanted = (name: string): boolean => !only || only.includes(name);
 const log = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 /** Sizes: quick finishes in a few minutes on 2 cores; the full run is what docs/benchmarks.md reports. */
-// classicScale is on in quick runs too: the cold-start ratio (sync_10k_ms / classic_sync_10k_ms) needs both in one run.
+// Scale runs both modes interleaved on the same znodes, A B B A then B A A B (full: a third round A B B A): the cold-start
+// ratio (sync_10k_ms / classic_sync_10k_ms, medians) must not measure which mode ran first.
 // Fleet: K simulated writers per step; a failed step ends the fleet series (see docs/benchmarks.md). The classic
 // strategy stops at K=300: it reads the whole 100-node cluster on every change (100 x K reads), which at K=1,000
 // keeps two cores saturated for ~25 s per change.
 const plan = quick
-  ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, classicScale: true, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6, fleetK: [50], fleetChanges: 20, fleetClassicK: [50], fleetClassicChanges: 10 }
-  : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, classicScale: true, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10, fleetK: [100, 300, 1000], fleetChanges: 200, fleetClassicK: [100, 300], fleetClassicChanges: 20 };
+  ? { dashboardChanges: 100, convChanges: 200, classicConvChanges: 10, churnSeconds: 10, idleSeconds: 5, scaleRounds: 2, reporterServices: 50, reporterSeconds: 10, deathSeconds: 6, fleetK: [50], fleetChanges: 20, fleetClassicK: [50], fleetClassicChanges: 10 }
+  : { dashboardChanges: 200, convChanges: 400, classicConvChanges: 40, churnSeconds: 30, idleSeconds: 30, scaleRounds: 3, reporterServices: 200, reporterSeconds: 30, deathSeconds: 10, fleetK: [100, 300, 1000], fleetChanges: 200, fleetClassicK: [100, 300], fleetClassicChanges: 20 };
 
 // --fleet-k=100,300 / --fleet-classic-k=100 (empty: none) run only those fleet sizes, e.g. to rerun one step.
 const listArg = (name: string): number[] | undefined => {
@@ -160,8 +161,8 @@ async function main(): Promise<void> {
     }
     if (wanted('death')) await step('backend SIGKILL', () => backendDeath(context, plan.deathSeconds), (r) => (results.backendDeath = r));
     if (wanted('scale')) {
-      await step('scale lighthouse', () => scale(context, 'lighthouse', plan.idleSeconds), (r) => results.scale.push(r));
-      if (plan.classicScale) await step('scale classic', () => scale(context, 'classic', plan.idleSeconds), (r) => results.scale.push(r));
+      const order = interleavedOrder(plan.scaleRounds);
+      await step(`scale (${order.join(' ')})`, () => scale(context, order, plan.idleSeconds), (r) => results.scale.push(...r));
     }
     if (wanted('reporter')) await step('reporter', () => reporterCost(context, plan.reporterServices, plan.reporterSeconds), (r) => (results.reporter = r));
     if (wanted('fleet')) {
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
 
 const num = (value: number | undefined): number | null => (value === undefined || !Number.isFinite(value) ? null : round(value, 2));
 
-function summarize(results: Results): Record<string, number | null> {
+function summarize(results: Results): Record<string, number | null | (number | null)[]> {
   const conv = (mode: string) => results.convergence.find((r) => r.mode === mode && r.layout === 'same-cluster') ?? results.convergence.find((r) => r.mode === mode);
   const other = (mode: string) => results.convergence.find((r) => r.mode === mode && r.layout === 'other-cluster');
   const ch = (mode: string) => results.churn.find((r) => r.mode === mode);
@@ -226,9 +227,11 @@ function summarize(results: Results): Record<string, number | null> {
     classic_churn_errors: num(ch('classic')?.errors),
     classic_reloads_during_churn: num(ch('classic')?.reloads),
     sync_10k_ms: num(sc('lighthouse')?.syncMs),
+    sync_10k_samples_ms: sc('lighthouse')?.syncSamplesMs ?? null,
     writer_rss_mb_10k: num(sc('lighthouse')?.rssMb),
     writer_idle_cpu_pct_10k: num(sc('lighthouse')?.idleCpuPercent),
     classic_sync_10k_ms: num(sc('classic')?.syncMs),
+    classic_sync_10k_samples_ms: sc('classic')?.syncSamplesMs ?? null,
     backend_kill_errors: num(results.backendDeath?.errors),
     backend_kill_in_flight: num(results.backendDeath?.inFlightAtKill),
     reporter_checks_per_s: num(results.reporter?.checksPerSecond),
@@ -332,7 +335,8 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('churn: requests', (m) => fmt(ch(m)?.requests));
   both('churn: failed (keep-alive / close)', (m) => `${fmt(ch(m)?.keepAlive.errors)} / ${fmt(ch(m)?.close.errors)}`);
   both('churn: changes / HAProxy reloads', (m) => `${fmt(ch(m)?.changes)} / ${fmt(ch(m)?.reloads)}`);
-  both('10,000 servers routable after (ms)', (m) => fmt(sc(m)?.syncMs));
+  both('10,000 servers routable after (ms): median (every run)', (m) => `${fmt(sc(m)?.syncMs)} (${(sc(m)?.syncSamplesMs ?? []).map((ms) => fmt(ms)).join(', ')})`);
+  rows.push(['  runs in order; lighthouse / classic medians', `${scaleOrder(results.scale)}; ratio ${fmt(ratios(results).sync_10k_vs_classic_ratio)}`, '']);
   both('writer RSS at 10k (MB)', (m) => fmt(sc(m)?.rssMb));
   both('writer idle CPU at 10k (%)', (m) => fmt(sc(m)?.idleCpuPercent));
   rows.push(['backend SIGKILL: failed / in flight', `${fmt(results.backendDeath?.errors)} / ${fmt(results.backendDeath?.inFlightAtKill)} of ${fmt(results.backendDeath?.requests)}`, '']);
@@ -372,6 +376,14 @@ function table(results: Results, info: Record<string, unknown>): string {
   for (const [label, a, b] of rows) lines.push(`${label.padEnd(width[0]!)}  ${a.padEnd(width[1]!)}  ${b}`);
   if (results.failures.length > 0) lines.push('', 'FAILED:', ...results.failures.map((failure) => `  ${failure}`));
   return lines.join('\n');
+}
+
+/** "L C C L": the scale runs in the order they ran. */
+function scaleOrder(scale: readonly ScaleResult[]): string {
+  return scale.flatMap((r) => r.positions.map((position) => ({ position, mode: r.mode })))
+    .sort((a, b) => a.position - b.position)
+    .map((run) => (run.mode === 'lighthouse' ? 'L' : 'C'))
+    .join(' ');
 }
 
 let benchRoot: string | undefined;

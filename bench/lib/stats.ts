@@ -21,3 +21,11 @@ export function summary(values: readonly number[]): { n: number; p50: number; p9
     max: round(values.length > 0 ? Math.max(...values) : Number.NaN),
   };
 }
+
+/** Median (the mean of the two middle values for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}

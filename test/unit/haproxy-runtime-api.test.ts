@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { adminSocket, parseInfo, parseServersState, parseShowProc, parseStatCsv } from '../../src/balancer/haproxy/runtime-api.js';
+import { adminSocket, CliSocket, parseInfo, parseServersState, parseShowProc, parseStatCsv } from '../../src/balancer/haproxy/runtime-api.js';
 import { tempDir } from '../support/temp-dir.js';
 
 test('parseShowProc reads master counters, workers and old workers', () => {
@@ -93,6 +93,50 @@ test('CliSocket: an absent socket is a clear error, not a hang', async () => {
     await assert.rejects(cli.command('show info'), /cannot reach the HAProxy socket .*missing\.sock/);
   } finally {
     cli.close();
+    await dir.remove();
+  }
+});
+
+/** A prompt pattern that counts the characters it is asked to search: the framing's work. */
+class CountingPrompt extends RegExp {
+  searched = 0;
+  override test(text: string): boolean {
+    this.searched += text.length;
+    return super.test(text);
+  }
+}
+
+test('CliSocket: a large answer in many chunks is framed by searching its tail, not the whole answer on every chunk', async () => {
+  const dir = await tempDir();
+  const path = join(dir.path, 'admin.sock');
+  // `show stat` of 10,000 servers: ~2 MB, arriving in 64 KB reads.
+  const row = 'c1,c1n1.example.com:8080,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1,1,0,0,0,1234,0,,1,1003,4,,0,,2,0,,0,,,,0,0,0,0,0,0,0,0,';
+  const big = Array.from({ length: 20_000 }, (_, index) => `${row}${index}`).join('\n');
+  const server = createServer((socket) => {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        if (line === 'prompt') socket.write('\n> ');
+        else if (line === 'show stat') {
+          for (let at = 0; at < big.length; at += 16 * 1024) socket.write(big.slice(at, at + 16 * 1024));
+          // the prompt split over two writes: framing must still find it
+          socket.write('\n\n');
+          setTimeout(() => socket.write('> '), 5);
+        } else if (line === 'empty') socket.write('\n> ');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const prompt = new CountingPrompt('(^|\\n)> $');
+  const cli = new CliSocket(path, prompt, { timeoutMs: 5_000 });
+  try {
+    assert.equal(await cli.command('show stat'), big);
+    assert.equal(await cli.command('empty'), '');
+    // Before: every chunk searched everything received so far (~30 MB for this answer).
+    assert.ok(prompt.searched < 2 * big.length, `searched ${prompt.searched} characters for a ${big.length}-character answer`);
+  } finally {
+    cli.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     await dir.remove();
   }
 });
