@@ -24,7 +24,7 @@ export type HostMessage =
   | { type: 'ack'; index: number }
   /** every writer of this host holds state `index`: when the first and the last one got it (epoch ms, sub-ms) */
   | { type: 'reached'; index: number; firstAt: number; lastAt: number }
-  | { type: 'stats'; reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number };
+  | { type: 'stats'; reads: number; readsByOp: Record<string, number>; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number };
 
 const now = (): number => performance.timeOrigin + performance.now();
 const send = (message: HostMessage): void => void process.send?.(message);
@@ -88,12 +88,14 @@ function start(command: Extract<HostCommand, { type: 'start' }>): void {
 
 function stats(): void {
   let reads = 0;
+  const readsByOp: Record<string, number> = {};
   let probes = 0;
   let sessions = 0;
   let expiries = 0;
   let connected = 0;
   for (const writer of writers) {
     reads += writer.counter.reads;
+    for (const [op, count] of Object.entries(writer.counter.byOp)) readsByOp[op] = (readsByOp[op] ?? 0) + count;
     const s = writer.discovery.stats;
     probes += s.probes;
     sessions += s.sessions;
@@ -102,7 +104,7 @@ function stats(): void {
   }
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
-  send({ type: 'stats', reads, probes, sessions, expiries, connected, rssMb: memory.rss / 1024 ** 2, heapUsedMb: memory.heapUsed / 1024 ** 2, cpuMs: (cpu.user + cpu.system) / 1000 });
+  send({ type: 'stats', reads, readsByOp, probes, sessions, expiries, connected, rssMb: memory.rss / 1024 ** 2, heapUsedMb: memory.heapUsed / 1024 ** 2, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
 
 async function stop(): Promise<void> {

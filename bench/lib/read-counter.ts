@@ -2,11 +2,13 @@ import type { ZkSession } from '../../src/discovery/zookeeper/session.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 
 export interface ReadCounter {
-  /** getChildren, getData and exists requests the watches of this session sent */
+  /** requests the watches of this session sent: getChildren, getData, exists and addWatch (a persistent watch's registration is a request too) */
   reads: number;
+  /** the same, by operation */
+  byOp: Record<string, number>;
 }
 
-const READS = new Set(['getChildren', 'getData', 'exists']);
+const READS = new Set(['getChildren', 'getData', 'exists', 'addWatch']);
 
 /**
  * Counts, client-side, the read requests a session's watches send: every
@@ -15,7 +17,7 @@ const READS = new Set(['getChildren', 'getData', 'exists']);
  * counted by the session's own stats instead). Bench only.
  */
 export function countReads(session: ZkSession): ReadCounter {
-  const counter: ReadCounter = { reads: 0 };
+  const counter: ReadCounter = { reads: 0, byOp: {} };
   const original = session.current.bind(session);
   const proxies = new WeakMap<ZkClient, ZkClient>();
   session.current = (): ZkClient => {
@@ -29,6 +31,7 @@ export function countReads(session: ZkSession): ReadCounter {
           if (typeof property === 'string' && READS.has(property)) {
             return (...args: unknown[]) => {
               counter.reads += 1;
+              counter.byOp[property] = (counter.byOp[property] ?? 0) + 1;
               return (value as (...a: unknown[]) => unknown).apply(target, args);
             };
           }

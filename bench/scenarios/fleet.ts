@@ -57,6 +57,8 @@ export interface FleetResult {
   firstWriter: ReturnType<typeof summary>;
   /** client-side: getChildren/getData/exists the watches sent, per change per writer */
   zkRequestsPerChangePerWriter: number;
+  /** zkRequestsPerChangePerWriter split by request (getChildren, getData, exists, addWatch) */
+  zkRequestsPerChangePerWriterByOp: Record<string, number>;
   /** server-side: every packet the ensemble received during the deploy (pings and liveness probes included), per change per writer */
   zkPacketsPerChangePerWriter: number;
   /** % of one core used by the three JVMs together during the deploy */
@@ -138,10 +140,12 @@ async function startHost(): Promise<Host> {
   return host;
 }
 
-async function fleetStats(hosts: Host[]): Promise<{ reads: number; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number }> {
+async function fleetStats(hosts: Host[]): Promise<{ reads: number; readsByOp: Record<string, number>; probes: number; sessions: number; expiries: number; connected: number; rssMb: number; heapUsedMb: number; cpuMs: number }> {
   const all = await Promise.all(hosts.map((host) => (host.send({ type: 'stats' }), host.next('stats', 30_000))));
   const sum = (pick: (s: (typeof all)[number]) => number): number => all.reduce((total, s) => total + pick(s), 0);
-  return { reads: sum((s) => s.reads), probes: sum((s) => s.probes), sessions: sum((s) => s.sessions), expiries: sum((s) => s.expiries), connected: sum((s) => s.connected), rssMb: sum((s) => s.rssMb), heapUsedMb: sum((s) => s.heapUsedMb), cpuMs: sum((s) => s.cpuMs) };
+  const readsByOp: Record<string, number> = {};
+  for (const s of all) for (const [op, count] of Object.entries(s.readsByOp)) readsByOp[op] = (readsByOp[op] ?? 0) + count;
+  return { reads: sum((s) => s.reads), readsByOp, probes: sum((s) => s.probes), sessions: sum((s) => s.sessions), expiries: sum((s) => s.expiries), connected: sum((s) => s.connected), rssMb: sum((s) => s.rssMb), heapUsedMb: sum((s) => s.heapUsedMb), cpuMs: sum((s) => s.cpuMs) };
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -251,6 +255,7 @@ export async function fleet(context: BenchContext, strategy: WatchStrategy, writ
       convergence: summary(convergence),
       firstWriter: summary(firstWriter),
       zkRequestsPerChangePerWriter: round((after.reads - before.reads) / changes / writers, 3),
+      zkRequestsPerChangePerWriterByOp: Object.fromEntries(Object.entries(after.readsByOp).map(([op, count]) => [op, round((count - (before.readsByOp[op] ?? 0)) / changes / writers, 3)])),
       zkPacketsPerChangePerWriter: round(zkPacketsPerChangePerWriter, 3),
       ensembleCpuPercent: round(((cpuAfter - cpuBefore) / deploySeconds) * 100, 1),
       zkReadLatencyP99Ms: latency.readP99,

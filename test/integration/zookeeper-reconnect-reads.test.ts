@@ -20,7 +20,7 @@ function recordReads(d: ZookeeperDiscovery): string[] {
       get(target, property) {
         const value: unknown = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
-        if (property !== 'getChildren' && property !== 'getData' && property !== 'exists') return (value as (...a: unknown[]) => unknown).bind(target);
+        if (property !== 'getChildren' && property !== 'getData' && property !== 'exists' && property !== 'addWatch') return (value as (...a: unknown[]) => unknown).bind(target);
         return (...args: unknown[]) => {
           reads.push(`${property} ${String(args[0])}`);
           return (value as (...a: unknown[]) => unknown).apply(target, args);

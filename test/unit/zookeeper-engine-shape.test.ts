@@ -61,3 +61,29 @@ test('renumbered connection states, a transaction without ops, and no connection
 test('a connect that no longer binds onSocketData per socket is refused (the frame splitter would be bypassed)', () => {
   assert.match(refusal(altered(['client', 'connectionManager', 'connect'], function connect(): void {})).message, /binds \.onSocketData/);
 });
+
+test('addWatch rides on the library\'s request path: a change to how it assigns xids, parses a SET_WATCHES reply, queues, or numbers opcodes is refused', () => {
+  const manager = libraryShape().client as { connectionManager: object };
+  const proto = Object.getPrototypeOf(manager.connectionManager) as Record<string, unknown>;
+  const withPrototype = (member: string, replacement: () => void): LibraryShape => {
+    const shape = libraryShape();
+    const client = shape.client as { connectionManager: object };
+    const fakeProto = Object.assign(Object.create(proto) as Record<string, unknown>, { [member]: replacement });
+    client.connectionManager = Object.assign(Object.create(fakeProto) as object, client.connectionManager);
+    return shape;
+  };
+  // The xid assigned after the request is serialized (toBuffer would write a stale xid).
+  assert.match(
+    refusal(withPrototype('onPacketQueueReadable', function onPacketQueueReadable(this: { socket: { write(b: Buffer): void }; xid: number }): void {
+      const packet = { request: { header: { xid: 0 }, toBuffer: () => Buffer.alloc(0) } };
+      this.socket.write(packet.request.toBuffer());
+      packet.request.header.xid = this.xid;
+    })).message,
+    /onPacketQueueReadable no longer assigns header\.xid before request\.toBuffer/,
+  );
+  // A SET_WATCHES reply parsed with a payload (addWatch's reply would be misread).
+  assert.match(refusal(withPrototype('onSocketData', function onSocketData(): void {})).message, /onSocketData no longer takes a SET_WATCHES reply as empty/);
+  assert.match(refusal(altered(['client', 'connectionManager', 'queue'])).message, /connectionManager\.queue is not a function/);
+  assert.match(refusal({ ...libraryShape(), opCodes: { SET_WATCHES: 102 } }).message, /OP_CODES\.SET_WATCHES is not 101/);
+  assert.match(refusal({ ...libraryShape(), opCodes: { SET_WATCHES: 101, ADD_WATCH: 106 } }).message, /OP_CODES has 106/);
+});

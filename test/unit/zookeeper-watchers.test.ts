@@ -62,3 +62,61 @@ test('the paths to restore after a reconnect are those still armed; a watcher re
   assert.deepEqual(registry.getDataWatcherPaths(), ['/a']);
   assert.deepEqual(registry.getChildWatcherPaths(), ['/folder']);
 });
+
+test('a persistent recursive root hears its own and every descendant\'s created / deleted / dataChanged, stays registered, never childrenChanged', () => {
+  const registry = new WatcherRegistry();
+  const { calls, watcher } = recorder();
+  registry.addPersistentRecursive('/a/b', watcher('p'));
+  registry.emit({ type: NODE_CREATED, path: '/a/b/m1' });
+  registry.emit({ type: NODE_DATA_CHANGED, path: '/a/b/m1' });
+  registry.emit({ type: NODE_DELETED, path: '/a/b/m1/deep' });
+  registry.emit({ type: NODE_DELETED, path: '/a/b' });
+  registry.emit({ type: NODE_CHILDREN_CHANGED, path: '/a/b' });
+  registry.emit({ type: NODE_CREATED, path: '/a/bc' });
+  registry.emit({ type: NODE_CREATED, path: '/a' });
+  assert.deepEqual(calls, ['p:created@/a/b/m1', 'p:dataChanged@/a/b/m1', 'p:deleted@/a/b/m1/deep', 'p:deleted@/a/b']);
+  // Not part of what the library restores with SET_WATCHES (isEmpty decides whether it sends one).
+  assert.equal(registry.isEmpty(), true);
+  assert.deepEqual(registry.getDataWatcherPaths(), []);
+});
+
+test('a root at / hears everything', () => {
+  const registry = new WatcherRegistry();
+  const { calls, watcher } = recorder();
+  registry.addPersistentRecursive('/', watcher('r'));
+  registry.emit({ type: NODE_CREATED, path: '/x' });
+  registry.emit({ type: NODE_DELETED, path: '/' });
+  assert.deepEqual(calls, ['r:created@/x', 'r:deleted@/']);
+});
+
+test('one notification matching a one-shot data watch and a persistent root calls the same function once, and other functions once each', () => {
+  const registry = new WatcherRegistry();
+  const { calls, watcher } = recorder();
+  const same = watcher('same');
+  const other = watcher('other');
+  registry.addPersistentRecursive('/a', same);
+  registry.addPersistentRecursive('/a/m', other);
+  registry.registerDataWatcher('/a/m', same);
+  registry.emit({ type: NODE_DATA_CHANGED, path: '/a/m' });
+  assert.deepEqual(calls, ['same:dataChanged@/a/m', 'other:dataChanged@/a/m']);
+  calls.length = 0;
+  // The one-shot is gone, the roots stay (the innermost root first).
+  registry.emit({ type: NODE_DATA_CHANGED, path: '/a/m' });
+  assert.deepEqual(calls, ['other:dataChanged@/a/m', 'same:dataChanged@/a/m']);
+});
+
+test('removing a persistent root\'s watcher silences it and leaves the root\'s other watchers', () => {
+  const registry = new WatcherRegistry();
+  const { calls, watcher } = recorder();
+  const a = watcher('a');
+  const b = watcher('b');
+  registry.addPersistentRecursive('/r', a);
+  registry.addPersistentRecursive('/r', b);
+  registry.addPersistentRecursive('/r', a);
+  registry.removePersistentRecursive('/r', a);
+  registry.emit({ type: NODE_CREATED, path: '/r/x' });
+  registry.removePersistentRecursive('/r', b);
+  registry.emit({ type: NODE_CREATED, path: '/r/y' });
+  assert.deepEqual(calls, ['b:created@/r/x']);
+  assert.equal(registry.persistentRoots, 0);
+});

@@ -6,11 +6,12 @@ import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
 import type { ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
-import { isNoNode } from './zk-errors.js';
+import { isNoNode, isUnimplemented, ZkCode, zkCodeOf } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
 import type { ZkSession } from './session.js';
 import { rewatchQueueOf } from './rewatch-queue.js';
-import type { Stat, WatchEvent } from './zk-client.js';
+import type { Stat, WatchEvent, ZkClient } from './zk-client.js';
+import { watchModeOf, type WatchMode } from './watch-mode.js';
 
 /**
  * One member znode as last read. It is also what the member set reporter is
@@ -44,6 +45,12 @@ class Child implements DecodedChild {
   }
 }
 
+/** What adding the persistent watch came to: it stands, the server is too old, or another failure. */
+type WatchOutcome = 'standing' | 'unsupported' | { error: unknown };
+
+/** Persistent path: rounds in a row whose report waits for events that arrived meanwhile (then reported without a version). */
+const MAX_DEFERRED_ROUNDS = 4;
+
 export interface ClusterWatcherOptions {
   session: ZkSession;
   basePath: string;
@@ -57,47 +64,85 @@ export interface ClusterWatcherOptions {
  *
  * Cost per change is what a fleet can afford: every writer of a fleet
  * watches the same ensemble, so each read a change triggers is multiplied by
- * the number of hosts (target: at most 3 ZooKeeper requests per change,
- * server-wide, measured by the convergence bench, docs/benchmarks.md). A
- * children event costs one getChildren (which re-arms the watch) plus one
- * getData per child that is new; the data of known children is cached and
- * kept fresh by a data watch on each, so a data change costs one getData and
- * a removal costs the getChildren alone. Watch events are one-shot and
- * coalesced by ZooKeeper, so they are never counted: each one only marks the
- * cluster dirty, and a single sync loop reads what is needed.
+ * the number of writers (docs/benchmarks.md, fleet scenario). Two paths:
+ *
+ * - **Persistent** (ZooKeeper 3.6+, the default): one persistent recursive
+ *   watch on the folder (`addWatch`) reports each created / deleted /
+ *   dataChanged child by name, so the folder is listed only after a new
+ *   session, when the folder itself comes or goes, or when a reconnect
+ *   leaves membership unknown. A new child costs one getData (it also arms
+ *   the child's one-shot data watch), a removal one `exists(folder)` (Stat
+ *   only: the folder's pzxid keeps the set's version exact; no listing), a
+ *   data change one getData.
+ * - **One-shot** (servers older than 3.6, see watch-mode.ts): a children
+ *   event costs one getChildren (which re-arms the watch) plus one getData
+ *   per new child; a removal the getChildren alone.
+ *
+ * In both, the data of known children is cached and kept fresh by a one-shot
+ * data watch on each, and each listing arms the folder's children watch:
+ * those are what the client restores after a reconnect (SET_WATCHES) and
+ * the server replays, so a change made while the connection was down is not
+ * lost. The persistent watch is neither kept nor replayed across
+ * connections; it is re-added when one of those fires (see
+ * needsReadAfterReconnect). Events are never counted: each only marks work
+ * (a name, or a full listing), and a single loop reads what is needed. One
+ * function serves every watch, so a notification that matches both the
+ * persistent watch and a one-shot watch is handled once.
  */
 export class ClusterWatcher implements ClusterWatch {
   private readonly folder: string;
   private children = new Map<string, Child>();
   /** the folder's pzxid at the last children read (0: no folder): covers creates and deletes, the children's mzxids cover data changes */
   private pzxid = 0n;
+  /** persistent path: a child was found gone without an exists(folder) after it: `pzxid` is behind */
+  private pzxidOutdated = false;
   /** the folder's children (or exists) watch is armed on this session: the last read that set it succeeded and it has not fired since */
   private folderWatched = false;
   private closed = false;
   private dirty = false;
   private syncing = false;
+  private starting = false;
   private readonly members: MemberSetBuilder;
   private readonly backoff = new Backoff(200, 10_000);
   private retryTimer: NodeJS.Timeout | undefined;
   private lastFailure: string | undefined;
   private readonly unsubscribe: () => void;
+  private readonly mode: WatchMode;
+  /** persistent path: the persistent watch does not stand (the server forgets it with the connection): add it before the next read */
+  private needWatch = true;
+  /** persistent path: the folder must be listed (on ready, and when the folder itself was created or deleted) */
+  private needListing = true;
+  /** persistent path: children named by events since their last read: read it, or it was deleted */
+  private pending = new Map<string, 'read' | 'deleted'>();
+  /** persistent path: reports held back in a row because events were pending (see emit) */
+  private deferred = 0;
+  /** the client the persistent watch was added on (its watcher is forgotten there on close) */
+  private watchedOn: ZkClient | undefined;
 
   constructor(private readonly options: ClusterWatcherOptions) {
     this.folder = znodePath(options.basePath, options.cluster);
     this.members = new MemberSetBuilder(options.cluster, options.logger, options.onMembers);
+    this.mode = watchModeOf(options.session);
     // While disconnected nothing is read: the core keeps the last members.
-    // The same session coming back needs one children re-read (the library
-    // restored the watches, and the server replays what they missed). A new
-    // session has no watches at all: the children re-read gives the
-    // membership at once, and the members' data watches are re-armed (and
-    // their data re-read) through the session's RewatchQueue, jittered and
-    // bounded, so a fleet's new sessions do not re-read everything at once.
+    // The same session coming back reads only where a watch is not known to
+    // stand (needsReadAfterReconnect). A new session has no watches at all:
+    // the children re-read gives the membership at once, and the members'
+    // data watches are re-armed (and their data re-read) through the
+    // session's RewatchQueue, jittered and bounded, so a fleet's new sessions
+    // do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
+      // The server kept no persistent watch, on any connection: re-added before the next read (lazily, see below).
+      this.needWatch = true;
       if (fresh) {
         this.folderWatched = false;
+        this.needListing = true;
         for (const child of this.children.values()) child.unwatched = true;
         this.request();
-      } else if (this.needsReadAfterReconnect()) this.request();
+      } else if (this.needsReadAfterReconnect()) {
+        // Nothing would tell us of members added while away: list.
+        if (!this.folderWatched) this.needListing = true;
+        this.request();
+      }
     });
     if (options.session.isConnected()) this.request();
   }
@@ -106,31 +151,61 @@ export class ClusterWatcher implements ClusterWatch {
     this.closed = true;
     this.unsubscribe();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    // The server keeps the watch until the connection ends; its events then call nothing.
+    this.watchedOn?.removeWatcher(this.folder, this.onEvent);
   }
-
-  private readonly onFolderEvent = (): void => {
-    this.folderWatched = false;
-    this.request();
-  };
 
   /**
    * The same session back on another connection: the engine restored every
-   * watch this cluster holds (SET_WATCHES) and the server fires each one whose
-   * znode changed since the last zxid this client saw, so a cluster whose
-   * watches all stood needs no read at all. Why: after an ensemble restart
-   * every writer of a fleet reconnects at once, and a re-listing of every
-   * cluster (21 reads per writer) was the whole herd. A read is needed only
-   * where a watch is not known to stand: the folder's was consumed, or a
-   * read failed or was cut off with the connection.
+   * one-shot watch this cluster holds (SET_WATCHES) and the server fires
+   * each one whose znode changed since the last zxid this client saw, so a
+   * cluster whose watches all stood needs no read at all. Why: after an
+   * ensemble restart every writer of a fleet reconnects at once, and a
+   * re-listing of every cluster (21 reads per writer) was the whole herd. A
+   * read is needed only where a watch is not known to stand: the folder's was
+   * consumed, or a read failed or was cut off with the connection.
+   *
+   * Persistent path: the persistent watch is gone with the connection and
+   * nothing replays it, but the one-shot watches cover the gap: the folder's
+   * children watch (armed by every listing) and the members' data watches.
+   * So a quiet cluster re-adds its persistent watch only when one of them
+   * fires (one addWatch, plus a listing if it was the children watch), and a
+   * cluster whose children watch was consumed since its last listing (its
+   * changes came through the persistent watch) re-adds and lists at once.
    */
   private needsReadAfterReconnect(): boolean {
-    if (!this.folderWatched || this.dirty || this.syncing || this.retryTimer || this.lastFailure !== undefined) return true;
+    if (!this.folderWatched || this.dirty || this.syncing || this.retryTimer || this.lastFailure !== undefined || this.pending.size > 0) return true;
     for (const child of this.children.values()) if (child.stale) return true;
     return false;
   }
 
-  private readonly onChildEvent = (event: WatchEvent): void => {
+  /** Every watch of this cluster (persistent, children, existence, data) calls this one function. */
+  private readonly onEvent = (event: WatchEvent): void => {
     if (this.closed) return;
+    if (event.path === this.folder) {
+      if (this.mode.persistent) {
+        // The folder's own data is not ours to follow.
+        if (event.type === 'dataChanged') return;
+        this.folderWatched = false;
+        // The one-shot children watch: while the persistent watch stands, the members' own events say what changed.
+        if (event.type === 'childrenChanged' && !this.needWatch) return;
+        // The folder came or went, or membership changed while the persistent watch was down: list.
+        this.needListing = true;
+      } else this.folderWatched = false;
+      this.request();
+      return;
+    }
+    if (event.path.lastIndexOf('/') !== this.folder.length || !event.path.startsWith(this.folder)) return; // deeper than a member: not ours
+    if (!this.mode.persistent) {
+      this.onChildEvent(event);
+      return;
+    }
+    this.pending.set(basename(event.path), event.type === 'deleted' ? 'deleted' : 'read');
+    this.request();
+  };
+
+  /** One-shot path: a member's data watch fired. */
+  private onChildEvent(event: WatchEvent): void {
     const child = this.children.get(basename(event.path));
     // A deleted child also fires the folder's children watch, which removes
     // it, or, when it was re-created at once (a reporter replaces its node
@@ -138,12 +213,20 @@ export class ClusterWatcher implements ClusterWatch {
     if (child && event.type === 'deleted') child.stale = true;
     if (!child || event.type !== 'dataChanged') return;
     void this.reread(basename(event.path));
-  };
+  }
 
   private request(): void {
     if (this.closed) return;
     this.dirty = true;
-    if (!this.syncing) void this.run();
+    // Started after the current socket read is handled: the notifications of one transaction (a multi's
+    // delete and create of a member) arrive together and are then applied in one round.
+    if (!this.syncing && !this.starting) {
+      this.starting = true;
+      queueMicrotask(() => {
+        this.starting = false;
+        if (!this.syncing) void this.run();
+      });
+    }
   }
 
   private async run(): Promise<void> {
@@ -169,19 +252,155 @@ export class ClusterWatcher implements ClusterWatch {
   }
 
   private async sync(): Promise<void> {
+    if (!this.mode.persistent) {
+      this.pending.clear();
+      await this.list(false);
+      return;
+    }
+    const client = this.options.session.current();
+    // Sent together with the reads, not before them: one session's requests are applied in order, so the
+    // reads still follow the watch, and a herd of reconnecting writers does not wait a round trip more.
+    const watched = this.needWatch ? this.addWatch(client) : Promise.resolve<WatchOutcome>('standing');
+    if (this.needListing) {
+      this.needListing = false;
+      // The listing covers who is a member as of now, not a known member's data: a data change
+      // (maybe replayed by the server after a reconnect) is read with the listing, the rest is dropped.
+      for (const [name, what] of this.pending) {
+        const known = this.children.get(name);
+        if (what === 'read' && known) known.stale = true;
+      }
+      this.pending.clear();
+      const listed = this.list(true).then(
+        () => undefined,
+        (error: unknown) => {
+          this.needListing = true;
+          return { error };
+        },
+      );
+      const [outcome, listing] = await Promise.all([watched, listed]);
+      if (outcome === 'unsupported') return;
+      if (outcome !== 'standing') throw outcome.error;
+      if (listing) throw listing.error;
+      return;
+    }
+    const outcome = await watched;
+    if (outcome === 'unsupported') return;
+    if (outcome !== 'standing') throw outcome.error;
+    if (this.needListing) {
+      // A restored children watch fired while the watch was being re-added: the listing covers the events too.
+      this.dirty = true;
+      return;
+    }
+    await this.applyEvents(client);
+  }
+
+  /** Adds the persistent watch; never rejects (its outcome is handled after the reads sent with it). */
+  private async addWatch(client: ZkClient): Promise<WatchOutcome> {
+    const connection = client.connection();
+    try {
+      this.watchedOn = client;
+      await client.addWatch(this.folder, this.onEvent);
+      this.mode.confirmed();
+      this.needWatch = false;
+      return 'standing';
+    } catch (error) {
+      if (zkCodeOf(error) === ZkCode.CONNECTION_LOSS && connection) this.mode.lostDuringAddWatch(connection.id, connection.server, this.options.logger);
+      if (!isUnimplemented(error)) return { error };
+      // An older server (it closes the connection too): this session's watches go one-shot from the next round.
+      this.mode.markUnsupported(connection?.server ?? '?', this.options.logger);
+      client.removeWatcher(this.folder, this.onEvent);
+      this.needListing = true;
+      this.dirty = true;
+      return 'unsupported';
+    }
+  }
+
+  /**
+   * Persistent path between listings: the children events name what
+   * changed. Deleted ones are dropped (one exists(folder) for the new
+   * pzxid), created or changed ones read (one getData each, which arms their
+   * data watch).
+   */
+  private async applyEvents(client: ZkClient): Promise<void> {
+    const work = this.pending;
+    this.pending = new Map();
+    const toRead: string[] = [];
+    let removed = false;
+    for (const [name, what] of work) {
+      if (what === 'read') toRead.push(name);
+      else {
+        // Even a name never read (created and deleted meanwhile) moved the folder's pzxid.
+        this.children.delete(name);
+        removed = true;
+      }
+    }
+    for (const child of this.children.values()) if (child.stale && !work.has(child.name)) toRead.push(child.name);
+    const reads = Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
+    // Sent after the reads (one session's requests are answered in order): its pzxid also covers a child a read found gone.
+    const folder = removed || this.pzxidOutdated ? client.exists(this.folder) : undefined;
+    this.pzxidOutdated = false;
+    let settled: PromiseSettledResult<{ data: Buffer; stat: Stat }>[];
+    let stat: Stat | null | undefined;
+    try {
+      [settled, stat] = await Promise.all([reads, folder]);
+    } catch (error) {
+      this.pzxidOutdated = true;
+      for (const name of toRead) if (!this.pending.has(name)) this.pending.set(name, 'read');
+      throw error;
+    }
+    if (this.closed) return;
+    if (stat === null) {
+      this.needListing = true; // the folder went: its deleted event follows
+      this.dirty = true;
+      return;
+    }
+    if (stat) this.pzxid = stat.pzxid.readBigInt64BE(0);
+
+    let failure: unknown;
+    const added = new Map<string, Child>();
+    toRead.forEach((name, index) => {
+      const read = settled[index]!;
+      const current = this.children.get(name);
+      if (read.status === 'fulfilled') {
+        const next = newer(current, this.decode(name, read.value.data, read.value.stat));
+        next.unwatched = false; // the read armed its data watch, whichever copy is kept
+        if (current) this.children.set(name, next);
+        else added.set(name, next);
+      } else if (isNoNode(read.reason)) {
+        this.children.delete(name);
+        if (!stat) this.pzxidOutdated = true;
+      } else {
+        failure ??= read.reason;
+        if (current) current.stale = true;
+        else if (!this.pending.has(name)) this.pending.set(name, 'read');
+      }
+    });
+    if (this.pzxidOutdated) this.dirty = true;
+    if (added.size > 0) this.children = mergeChildren(this.children, added);
+    this.emit();
+    if (failure) throw failure;
+  }
+
+  /**
+   * Lists the folder (arming its children watch) and reads its new or stale
+   * children. `persistent`: a missing folder gets no exists watch, which on
+   * ZooKeeper 3.6-3.8 would replace the persistent watch of the same path
+   * (ZOOKEEPER-4466; a children watch is kept apart and does not).
+   */
+  private async list(persistent: boolean): Promise<void> {
     const client = this.options.session.current();
     let names: string[];
     let pzxid: bigint;
     try {
-      const listing = await client.getChildren(this.folder, this.onFolderEvent);
+      const listing = await client.getChildren(this.folder, this.onEvent);
       this.folderWatched = true;
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
-      // Not there (yet, or any more): an exists watch tells us when it appears.
-      const stat = await client.exists(this.folder, this.onFolderEvent);
-      this.folderWatched = true;
+      // Not there (yet, or any more): an exists watch (or the persistent watch) tells us when it appears.
+      const stat = persistent ? null : await client.exists(this.folder, this.onEvent);
+      this.folderWatched = !persistent;
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests
@@ -199,7 +418,7 @@ export class ClusterWatcher implements ClusterWatch {
       const known = this.children.get(name);
       return !known || known.stale;
     });
-    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onChildEvent)));
+    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
     if (this.closed) return;
 
     let failure: unknown;
@@ -245,7 +464,7 @@ export class ClusterWatcher implements ClusterWatch {
   /** A known child's data changed: one getData, which also re-arms its watch. */
   private async reread(name: string): Promise<void> {
     try {
-      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onChildEvent);
+      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onEvent);
       const current = this.children.get(name);
       if (this.closed || !current) return;
       const next = newer(current, this.decode(name, data, stat));
@@ -289,6 +508,17 @@ export class ClusterWatcher implements ClusterWatch {
     // meanwhile (which moved pzxid), so the set reflects no version until those reads land. Writers then
     // count as current only by their members' digest.
     if (children.some((child) => child.unwatched)) version = undefined;
+    if (this.pending.size > 0 && this.mode.persistent) {
+      // Persistent path: events arrived during this round's reads. They may belong to a change the reads
+      // already partly reflect: the delete half of a multi that replaced a member (its create is pending),
+      // or a pzxid that includes a create not read yet. Reporting now would show a member missing for a
+      // moment, or claim a version the set does not reflect; the next round (already due) applies them.
+      // Under churn faster than a round trip a set is reported anyway every few rounds, without a version.
+      this.deferred += 1;
+      if (this.deferred <= MAX_DEFERRED_ROUNDS) return;
+      version = undefined;
+    }
+    this.deferred = 0;
     this.members.report(children, version);
   }
 
@@ -329,6 +559,13 @@ function sortedNames(names: readonly string[], known: ReadonlyMap<string, Child>
     merged.push(name);
   }
   while (k < kept.length) merged.push(kept[k++]!);
+  return merged;
+}
+
+/** `children` (in name order) with `added` merged in at their places. */
+function mergeChildren(children: ReadonlyMap<string, Child>, added: ReadonlyMap<string, Child>): Map<string, Child> {
+  const merged = new Map<string, Child>();
+  for (const name of sortedNames([...children.keys(), ...added.keys()], children)) merged.set(name, children.get(name) ?? added.get(name)!);
   return merged;
 }
 

@@ -34,6 +34,10 @@ interface RawConnectionManager {
   servers: unknown[];
   /** one-shot watchers by path; replaced by WatcherRegistry (same methods) */
   watcherManager: unknown;
+  /** queues a request (jute Request: `header`, `payload`, `toBuffer()`); `callback(error, response)` when its reply arrives */
+  queue(request: AddWatchRequest | QueuedRequest, callback?: (error: unknown) => void): void;
+  /** requests not sent yet; kept across connection attempts */
+  packetQueue: { queue: { request: QueuedRequest }[] };
   connect(): void;
   on(event: 'state', listener: (state: number) => void): unknown;
   removeListener(event: 'state', listener: (state: number) => void): unknown;
@@ -48,6 +52,46 @@ interface RawTransaction {
   check(path: string, version: number): RawTransaction;
   commit(callback: (error: unknown) => void): void;
 }
+
+/**
+ * addWatch (ZooKeeper 3.6+, opcode 106), which the library does not know.
+ * It is queued through the library like any request: the library assigns
+ * `header.xid` when it sends it (then calls toBuffer) and matches the reply
+ * by xid; it picks how to parse a reply by `header.type`, so the header says
+ * SET_WATCHES (101), whose reply it takes as empty, while toBuffer writes
+ * opcode 106. The server's reply to addWatch is the header plus a 4-byte
+ * result (ErrorResponse), which the library ignores (it reads only what
+ * the type's payload needs). Serialized as jute does (AddWatchRequest:
+ * ustring path, int mode): length, xid, type, path length + UTF-8, mode.
+ */
+class AddWatchRequest {
+  readonly header = { xid: 0, type: SET_WATCHES_OPCODE };
+  /** the library hands a request's payload the connect string's chroot; ours is here */
+  readonly payload = { setChrootPath: (chroot: string | undefined): void => void (this.chroot = chroot) };
+  private chroot: string | undefined;
+
+  constructor(private readonly path: string) {}
+
+  toBuffer(): Buffer {
+    const path = Buffer.from(this.chroot ? (this.path === '/' ? this.chroot : this.chroot + this.path) : this.path, 'utf8');
+    const buffer = Buffer.alloc(4 + 4 + 4 + 4 + path.length + 4);
+    let offset = buffer.writeInt32BE(buffer.length - 4, 0);
+    offset = buffer.writeInt32BE(this.header.xid, offset);
+    offset = buffer.writeInt32BE(ADD_WATCH_OPCODE, offset);
+    offset = buffer.writeInt32BE(path.length, offset);
+    offset += path.copy(buffer, offset);
+    buffer.writeInt32BE(PERSISTENT_RECURSIVE, offset);
+    return buffer;
+  }
+}
+/** A request as the library queues it (its own jute Request, or ours). */
+interface QueuedRequest {
+  header: { type: number } | null;
+}
+const ADD_WATCH_OPCODE = 106;
+const SET_WATCHES_OPCODE = 101;
+/** AddWatchMode.PERSISTENT_RECURSIVE */
+const PERSISTENT_RECURSIVE = 1;
 
 /** The library's ConnectionManager.STATES, in our names. */
 const LIBRARY_STATES: Record<string, [number, ConnectionState]> = {
@@ -74,6 +118,8 @@ export interface LibraryShape {
   states: unknown;
   /** a fresh transaction after `check(path, 1)`: its op list must hold that op with its version */
   transaction: unknown;
+  /** jute's OP_CODES (addWatch rides on SET_WATCHES' reply handling) */
+  opCodes: unknown;
 }
 
 /**
@@ -98,6 +144,13 @@ export function checkLibraryShape(shape: LibraryShape): void {
       // Reconnect pacing wraps findNextServer on the instance: connect must still look it up there.
       expect(/\.findNextServer\(/.test(String(connect)), 'connectionManager.connect no longer calls .findNextServer');
     }
+    // addWatch (AddWatchRequest): queued with `queue`, its xid assigned before toBuffer is called, its reply parsed as SET_WATCHES' (no payload).
+    expect(typeof field(manager, 'queue') === 'function', 'connectionManager.queue is not a function');
+    expect(Array.isArray(field(field(manager, 'packetQueue'), 'queue')), 'connectionManager.packetQueue.queue is not an array');
+    const prototype: unknown = Object.getPrototypeOf(manager);
+    const readable = String(field(prototype, 'onPacketQueueReadable'));
+    expect(/header\.xid\s*=\s*this\.xid[\s\S]*request\.toBuffer\(\)/.test(readable), 'connectionManager.onPacketQueueReadable no longer assigns header.xid before request.toBuffer()');
+    expect(/OP_CODES\.SET_WATCHES:\s*responsePayload\s*=\s*null/.test(String(field(prototype, 'onSocketData'))), 'connectionManager.onSocketData no longer takes a SET_WATCHES reply as empty');
     const watchers = field(manager, 'watcherManager');
     if (expect(isObject(watchers), 'connectionManager.watcherManager is not an object')) {
       const methods = methodNames(watchers as object);
@@ -114,6 +167,8 @@ export function checkLibraryShape(shape: LibraryShape): void {
     expect(isObject(last) && field(last, 'version') === 1, 'transaction.ops[] does not hold the version of the op just added');
   }
   for (const method of ['create', 'remove', 'setData', 'check', 'commit']) expect(typeof field(shape.transaction, method) === 'function', `transaction.${method} is not a function`);
+  expect(field(shape.opCodes, 'SET_WATCHES') === SET_WATCHES_OPCODE, `jute OP_CODES.SET_WATCHES is not ${SET_WATCHES_OPCODE}`);
+  expect(!Object.values(isObject(shape.opCodes) ? shape.opCodes : {}).includes(ADD_WATCH_OPCODE), `jute OP_CODES has ${ADD_WATCH_OPCODE} (addWatch): the library now knows it, use its own`);
   if (problems.length > 0) {
     throw new LighthouseError('LH_ZK_LIBRARY', `node-zookeeper-client ${shape.version} is not the library this engine was written against (1.1.3): ${problems.join('; ')}`);
   }
@@ -160,6 +215,7 @@ export function libraryShape(client: Client = zookeeper.createClient('127.0.0.1:
     client,
     states: field(optionalRequire('node-zookeeper-client/lib/ConnectionManager.js'), 'STATES'),
     transaction,
+    opCodes: field(optionalRequire('node-zookeeper-client/lib/jute/index.js'), 'OP_CODES'),
   };
 }
 
@@ -181,6 +237,7 @@ const BAD_ARGUMENTS = -8;
 export class NodeZookeeperClientEngine implements ZkEngine {
   private readonly client: Client;
   private readonly manager: RawConnectionManager;
+  private readonly watchers = new WatcherRegistry();
   /** connection ids: a socket's identity without handing the socket out */
   private readonly socketIds = new WeakMap<Socket, number>();
   /** our ACL lists as the library's objects, per list (callers reuse one list for every create) */
@@ -199,8 +256,9 @@ export class NodeZookeeperClientEngine implements ZkEngine {
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
     splitFramesBeforeLibrary(this.manager);
+    dropSupersededSetWatches(this.manager);
     paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
-    this.manager.watcherManager = new WatcherRegistry();
+    this.manager.watcherManager = this.watchers;
   }
 
   connect(): void {
@@ -284,6 +342,21 @@ export class NodeZookeeperClientEngine implements ZkEngine {
       if (watcher) this.client.exists(path, watcher as never, callback);
       else this.client.exists(path, callback);
     });
+  }
+
+  addWatch(path: string, watcher: Watcher): Promise<void> {
+    return request('addWatch', path, (done) => {
+      // Registered before the request goes: the server's first notification can follow its reply in the same read.
+      this.watchers.addPersistentRecursive(path, watcher);
+      this.manager.queue(new AddWatchRequest(path), (error) => {
+        if (error) this.watchers.removePersistentRecursive(path, watcher);
+        done(error, undefined);
+      });
+    });
+  }
+
+  removeWatcher(path: string, watcher: Watcher): void {
+    this.watchers.removePersistentRecursive(path, watcher);
   }
 
   create(path: string, data: Buffer, acl: readonly Acl[], ephemeral: boolean): Promise<string> {
@@ -408,6 +481,31 @@ function paceReconnects(manager: RawConnectionManager, pacing: ReconnectPacing):
     }
     // Holds the process open, as the library's own wait does: a client waiting for its ensemble is work in progress.
     setTimeout(() => find(callback), delay);
+  };
+}
+
+/**
+ * The library queues a SET_WATCHES on every TCP connect, before the
+ * handshake, and never takes unsent requests out of its queue when the
+ * connection fails. An attempt that connects and is closed at once (a
+ * server starting up, a proxy refusing) thus leaves one behind, and the
+ * connection that finally works sends them all: the server replays every
+ * missed watch event once per copy. The newest one is built from the
+ * current watcher table, so the older unsent ones are dropped when it is
+ * queued. (Our addWatch also says SET_WATCHES in its header, for the reply's
+ * sake: it is not touched.)
+ */
+function dropSupersededSetWatches(manager: RawConnectionManager): void {
+  const queue = manager.queue.bind(manager);
+  manager.queue = (request, callback): void => {
+    if (request.header?.type === SET_WATCHES_OPCODE && !(request instanceof AddWatchRequest)) {
+      const waiting = manager.packetQueue.queue;
+      for (let i = waiting.length - 1; i >= 0; i -= 1) {
+        const queued = waiting[i]!.request;
+        if (queued.header?.type === SET_WATCHES_OPCODE && !(queued instanceof AddWatchRequest)) waiting.splice(i, 1);
+      }
+    }
+    queue(request, callback);
   };
 }
 

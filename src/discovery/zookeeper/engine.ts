@@ -117,6 +117,20 @@ export interface ZkEngine {
   getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: Stat }>;
   getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: Stat }>;
   exists(path: string, watcher?: Watcher): Promise<Stat | null>;
+  /**
+   * A persistent recursive watch (ZooKeeper 3.6+ `addWatch`, mode
+   * PERSISTENT_RECURSIVE) on `path`, existing or not: `watcher` hears
+   * created / deleted / dataChanged of `path` and every descendant (never
+   * childrenChanged) until the connection ends. It is not restored after a
+   * reconnect and the server replays nothing it missed: re-add it on every
+   * ready, then re-read. Rejects with a ZookeeperError; code UNIMPLEMENTED
+   * (-6) means the server is older than 3.6 (it also closes the connection).
+   * A notification that also matches one-shot watches calls each distinct
+   * function once.
+   */
+  addWatch(path: string, watcher: Watcher): Promise<void>;
+  /** Forgets `watcher` for `path` locally (the server keeps sending; nothing calls it). */
+  removeWatcher(path: string, watcher: Watcher): void;
   create(path: string, data: Buffer, acl: readonly Acl[], ephemeral: boolean): Promise<string>;
   setData(path: string, data: Buffer, version: number): Promise<Stat>;
   remove(path: string, version: number): Promise<void>;

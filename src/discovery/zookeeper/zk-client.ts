@@ -125,6 +125,15 @@ export class ZkClient {
     return this.bounded('exists', path, this.engine.exists(path, watcher));
   }
 
+  /** Persistent recursive watch (ZooKeeper 3.6+); see ZkEngine.addWatch. */
+  addWatch(path: string, watcher: Watcher): Promise<void> {
+    return this.bounded('addWatch', path, this.engine.addWatch(path, watcher));
+  }
+
+  removeWatcher(path: string, watcher: Watcher): void {
+    this.engine.removeWatcher(path, watcher);
+  }
+
   create(path: string, data: Buffer, acl: readonly Acl[], ephemeral: boolean): Promise<string> {
     return this.bounded('create', path, this.engine.create(path, data, acl, ephemeral));
   }

@@ -3,6 +3,8 @@ import { LighthouseError } from '../../lib/errors.js';
 /** ZooKeeper result codes we act on (values from the ZooKeeper protocol, as node-zookeeper-client reports them). */
 export const ZkCode = {
   CONNECTION_LOSS: -4,
+  /** the server does not know the request (addWatch on a server older than 3.6) */
+  UNIMPLEMENTED: -6,
   OPERATION_TIMEOUT: -7,
   NO_NODE: -101,
   NO_AUTH: -102,
@@ -37,3 +39,4 @@ export function zkCodeOf(error: unknown): number | undefined {
 export const isNoNode = (error: unknown): boolean => zkCodeOf(error) === ZkCode.NO_NODE;
 export const isNodeExists = (error: unknown): boolean => zkCodeOf(error) === ZkCode.NODE_EXISTS;
 export const isBadVersion = (error: unknown): boolean => zkCodeOf(error) === ZkCode.BAD_VERSION;
+export const isUnimplemented = (error: unknown): boolean => zkCodeOf(error) === ZkCode.UNIMPLEMENTED;
