@@ -136,12 +136,13 @@ export class CheckLoop {
       const controller = new AbortController();
       this.controller = controller;
       const timeoutMs = this.spec.timeoutMs;
-      const run = (async () => this.check.run(controller.signal))();
+      let run: Promise<unknown>;
+      try {
+        run = Promise.resolve(this.check.run(controller.signal));
+      } catch (error) {
+        run = Promise.reject(error);
+      }
       this.inFlight = run;
-      const clear = (): void => {
-        if (this.inFlight === run) this.inFlight = undefined;
-      };
-      run.then(clear, clear);
       const kind = this.spec.kind;
       // The run's outcome, or the timeout's (or retire's) as soon as it
       // comes: the timer and retire() end the wait themselves, so a run
@@ -157,15 +158,15 @@ export class CheckLoop {
           clearTimeout(timer);
           resolve(cutOutcome);
         };
+        // Also when the wait ended earlier: the run no longer holds up the next one.
+        const settled = (runOutcome: CheckOutcome): void => {
+          if (this.inFlight === run) this.inFlight = undefined;
+          clearTimeout(timer);
+          resolve(runOutcome);
+        };
         run.then(
-          (value: unknown) => {
-            clearTimeout(timer);
-            resolve(validOutcome(kind, value));
-          },
-          (error: unknown) => {
-            clearTimeout(timer);
-            resolve(thrownOutcome(kind, error));
-          },
+          (value: unknown) => settled(validOutcome(kind, value)),
+          (error: unknown) => settled(thrownOutcome(kind, error)),
         );
       });
       this.cut = undefined;
