@@ -22,9 +22,11 @@ export function lateWriters(report: FleetReport, withinSeconds: number): string[
   return late;
 }
 
-function formatTable(report: FleetReport): string {
+export function formatFleetTable(report: FleetReport): string {
   const lines: string[] = [];
-  lines.push(`${report.writers.length} live writer${report.writers.length === 1 ? '' : 's'}`);
+  // "0 live writers" would read as an answer when nothing could be read.
+  if (report.writers.length === 0 && report.problems.length > 0) lines.push('live writers unknown: no acknowledgement could be read (problems below)');
+  else lines.push(`${report.writers.length} live writer${report.writers.length === 1 ? '' : 's'}`);
   for (const writer of report.writers) lines.push(`  ${writer.writer}  pid ${writer.pid}  ${writer.lighthouse}  config ${writer.configDir}  (${writer.records.join(', ')})`);
   for (const cluster of report.clusters) {
     lines.push('');
@@ -49,7 +51,7 @@ export async function runFleet(configDir: string, options: FleetOptions): Promis
   await assertConfigDir(configDir);
   const registries = await loadRegistries(configDir, options.plugin ?? [], silentLogger());
   const report = await collectFleet(configDir, registries, { timeoutMs: options.timeout, cluster: options.cluster });
-  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatTable(report));
+  await writeOut(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatFleetTable(report));
   if (options.cluster !== undefined && report.clusters.length === 0 && report.problems.length === 0) throw new CliExit(1, `lighthouse: no live writer acknowledges cluster "${options.cluster}"\n`);
   if (options.within !== undefined) {
     const late = lateWriters(report, options.within);

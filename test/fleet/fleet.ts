@@ -292,7 +292,7 @@ export class Fleet {
     if (!this.admin || state === ConnectionState.SESSION_EXPIRED || state === ConnectionState.CLOSED) {
       await this.admin?.close().catch(() => undefined);
     this.etcdClient?.close();
-      this.admin = new ZkClient({ connectString: this.connectString, sessionTimeoutMs: 10_000, operationTimeoutMs: 3_000, spinDelayMs: 100 });
+      this.admin = new ZkClient({ connectString: this.connectString, sessionTimeoutMs: 10_000, operationTimeoutMs: 3_000, spinDelayMs: 100, maxReconnectWindowMs: 100 });
       this.admin.connect();
     }
     const client = this.admin;

@@ -241,7 +241,8 @@ export class ZookeeperCluster {
 
 /** A plain client for the test's own reads and writes (no liveness probe, so it does not disturb packet counts). */
 export async function connectClient(connectString: string, options: { sessionTimeoutMs?: number; auth?: string } = {}): Promise<ZkClient> {
-  const client = new ZkClient({ connectString, sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000, operationTimeoutMs: 5000, spinDelayMs: 100 });
+  // An observer, not one of a fleet: it polls a recovering ensemble every 100 ms so a test or bench sees the recovery at once.
+  const client = new ZkClient({ connectString, sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000, operationTimeoutMs: 5000, spinDelayMs: 100, maxReconnectWindowMs: 100 });
   if (options.auth) client.addAuth('digest', options.auth);
   client.connect();
   await waitFor(() => client.connectionState() === ConnectionState.CONNECTED, 'test client to connect');
@@ -302,6 +303,8 @@ export async function writeOriginalNode(client: ZkClient, base: string, service:
  */
 export class TcpRelay {
   private mode: 'pass' | 'refuse' = 'pass';
+  /** connections accepted so far, refused ones included (a client's connection attempts) */
+  accepted = 0;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
 
   private constructor(
@@ -327,6 +330,7 @@ export class TcpRelay {
   }
 
   private accept(client: Socket, targetPort: number): void {
+    this.accepted += 1;
     if (this.mode === 'refuse') {
       client.destroy();
       return;

@@ -71,6 +71,8 @@ export class ClusterWatcher implements ClusterWatch {
   private children = new Map<string, Child>();
   /** the folder's pzxid at the last children read (0: no folder): covers creates and deletes, the children's mzxids cover data changes */
   private pzxid = 0n;
+  /** the folder's children (or exists) watch is armed on this session: the last read that set it succeeded and it has not fired since */
+  private folderWatched = false;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -91,8 +93,11 @@ export class ClusterWatcher implements ClusterWatch {
     // their data re-read) through the session's RewatchQueue, jittered and
     // bounded, so a fleet's new sessions do not re-read everything at once.
     this.unsubscribe = options.session.onReady(({ fresh }) => {
-      if (fresh) for (const child of this.children.values()) child.unwatched = true;
-      this.request();
+      if (fresh) {
+        this.folderWatched = false;
+        for (const child of this.children.values()) child.unwatched = true;
+        this.request();
+      } else if (this.needsReadAfterReconnect()) this.request();
     });
     if (options.session.isConnected()) this.request();
   }
@@ -103,7 +108,26 @@ export class ClusterWatcher implements ClusterWatch {
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
-  private readonly onFolderEvent = (): void => this.request();
+  private readonly onFolderEvent = (): void => {
+    this.folderWatched = false;
+    this.request();
+  };
+
+  /**
+   * The same session back on another connection: the engine restored every
+   * watch this cluster holds (SET_WATCHES) and the server fires each one whose
+   * znode changed since the last zxid this client saw, so a cluster whose
+   * watches all stood needs no read at all. Why: after an ensemble restart
+   * every writer of a fleet reconnects at once, and a re-listing of every
+   * cluster (21 reads per writer) was the whole herd. A read is needed only
+   * where a watch is not known to stand: the folder's was consumed, or a
+   * read failed or was cut off with the connection.
+   */
+  private needsReadAfterReconnect(): boolean {
+    if (!this.folderWatched || this.dirty || this.syncing || this.retryTimer || this.lastFailure !== undefined) return true;
+    for (const child of this.children.values()) if (child.stale) return true;
+    return false;
+  }
 
   private readonly onChildEvent = (event: WatchEvent): void => {
     if (this.closed) return;
@@ -150,12 +174,14 @@ export class ClusterWatcher implements ClusterWatch {
     let pzxid: bigint;
     try {
       const listing = await client.getChildren(this.folder, this.onFolderEvent);
+      this.folderWatched = true;
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch tells us when it appears.
       const stat = await client.exists(this.folder, this.onFolderEvent);
+      this.folderWatched = true;
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests

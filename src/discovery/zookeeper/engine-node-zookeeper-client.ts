@@ -6,6 +6,7 @@ import { LighthouseError } from '../../lib/errors.js';
 import { ConnectionState, type Acl, type ConnectionInfo, type EngineOptions, type Stat, type TxOp, type Watcher, type ZkEngine } from './engine.js';
 import { WatcherRegistry } from './engine-node-zookeeper-client-watchers.js';
 import { FrameSplitter } from './frames.js';
+import { ReconnectPacing } from './reconnect-pacing.js';
 import { ZookeeperError } from './zk-errors.js';
 
 /**
@@ -27,6 +28,10 @@ interface RawConnectionManager {
   socket?: Socket;
   /** handles the socket's bytes; bound to the socket's 'data' event on each connect */
   onSocketData(chunk: Buffer): void;
+  /** picks the server of the next connection attempt (after its own spin delay at the end of a round); called by connect() */
+  findNextServer(callback: (server: unknown) => void): void;
+  /** the parsed connect string */
+  servers: unknown[];
   /** one-shot watchers by path; replaced by WatcherRegistry (same methods) */
   watcherManager: unknown;
   connect(): void;
@@ -84,10 +89,15 @@ export function checkLibraryShape(shape: LibraryShape): void {
   const manager = field(shape.client, 'connectionManager');
   if (expect(isObject(manager), 'client.connectionManager is not an object')) {
     expect(typeof field(manager, 'state') === 'number', 'connectionManager.state is not a number');
-    for (const method of ['onSocketData', 'connect', 'on', 'removeListener']) expect(typeof field(manager, method) === 'function', `connectionManager.${method} is not a function`);
+    for (const method of ['onSocketData', 'findNextServer', 'connect', 'on', 'removeListener']) expect(typeof field(manager, method) === 'function', `connectionManager.${method} is not a function`);
+    expect(Array.isArray(field(manager, 'servers')), 'connectionManager.servers is not an array');
     // onSocketData is looked up on the instance when each socket connects: that is what makes our per-instance wrapper take effect.
     const connect = field(manager, 'connect');
-    if (typeof connect === 'function') expect(/\.socket\s*=/.test(String(connect)) && /\.onSocketData\.bind\(/.test(String(connect)), 'connectionManager.connect no longer sets .socket and binds .onSocketData');
+    if (typeof connect === 'function') {
+      expect(/\.socket\s*=/.test(String(connect)) && /\.onSocketData\.bind\(/.test(String(connect)), 'connectionManager.connect no longer sets .socket and binds .onSocketData');
+      // Reconnect pacing wraps findNextServer on the instance: connect must still look it up there.
+      expect(/\.findNextServer\(/.test(String(connect)), 'connectionManager.connect no longer calls .findNextServer');
+    }
     const watchers = field(manager, 'watcherManager');
     if (expect(isObject(watchers), 'connectionManager.watcherManager is not an object')) {
       const methods = methodNames(watchers as object);
@@ -179,7 +189,8 @@ export class NodeZookeeperClientEngine implements ZkEngine {
   constructor(options: EngineOptions) {
     this.client = zookeeper.createClient(options.connectString, {
       sessionTimeout: options.sessionTimeoutMs,
-      spinDelay: options.spinDelayMs,
+      // ReconnectPacing waits instead (spinDelayMs is its first window): the library's own wait would come on top.
+      spinDelay: 0,
       retries: 0,
     });
     if (!shapeChecked) {
@@ -188,6 +199,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
     splitFramesBeforeLibrary(this.manager);
+    paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
     this.manager.watcherManager = new WatcherRegistry();
   }
 
@@ -375,6 +387,27 @@ function splitFramesBeforeLibrary(manager: RawConnectionManager): void {
     }
     // A frame the library finds wrong makes it destroy the socket: the rest of the read is void.
     splitter.push(chunk, () => manager.socket !== current || current?.destroyed === true);
+  };
+}
+
+/**
+ * Holds each connection attempt back by ReconnectPacing's delay. Set on this
+ * instance: `connect()` calls `this.findNextServer` for every attempt, the
+ * first and every one after a loss.
+ */
+function paceReconnects(manager: RawConnectionManager, pacing: ReconnectPacing): void {
+  const find = manager.findNextServer.bind(manager);
+  manager.on('state', (state) => {
+    if (state === LIBRARY_STATES.CONNECTED![0] || state === LIBRARY_STATES.CONNECTED_READ_ONLY![0]) pacing.connected();
+  });
+  manager.findNextServer = (callback): void => {
+    const delay = pacing.nextDelay(manager.servers.length);
+    if (delay <= 0) {
+      find(callback);
+      return;
+    }
+    // Holds the process open, as the library's own wait does: a client waiting for its ensemble is work in progress.
+    setTimeout(() => find(callback), delay);
   };
 }
 

@@ -82,8 +82,12 @@ export interface EngineOptions {
   /** comma-separated `host:port` list */
   connectString: string;
   sessionTimeoutMs: number;
-  /** pause between full rounds over the server list while nothing answers */
+  /** the first window of the pause between full rounds over the server list while nothing answers (reconnect-pacing.ts) */
   spinDelayMs: number;
+  /** the widest reconnect window (reconnect-pacing.ts; default 2 s): a bench's or test's observer client sets it low to notice a recovery at once */
+  maxReconnectWindowMs?: number;
+  /** the reconnect jitter's source (tests pin it); Math.random by default */
+  reconnectRandom?: () => number;
 }
 
 /**

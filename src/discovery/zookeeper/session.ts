@@ -122,11 +122,12 @@ export class ZkSession {
       connectString: this.options.hosts.join(','),
       sessionTimeoutMs: this.options.sessionTimeoutMs,
       operationTimeoutMs: this.options.operationTimeoutMs,
-      // The library waits a random 0..spinDelay after each round over the server
-      // list. After an outage this is most of the time until changes made
-      // meanwhile apply (SPEC: within 1 s): 1 s measured 0.7-1.7 s end to end
-      // in the chaos suite. 500 ms keeps the jitter that spreads a fleet's
-      // reconnects and costs one refused connect per server every ~0.25 s.
+      // The first wait after a failed round over the server list is a random
+      // 0..spinDelay; each further failed round doubles the window up to 2 s
+      // (reconnect-pacing.ts). A short blip therefore costs what it did (500 ms
+      // measured 0.7-1.7 s end to end in the chaos suite), while a fleet that
+      // waits out a whole-ensemble outage knocks a few times per 2 s, not per
+      // quarter second, and comes back spread over that window.
       spinDelayMs: this.options.spinDelayMs ?? 500,
     });
     // Before connect(): the library sends stored credentials right after each handshake, ahead of any request.

@@ -16,8 +16,10 @@ export interface ZkClientOptions {
   connectString: string;
   sessionTimeoutMs: number;
   operationTimeoutMs: number;
-  /** pause between full rounds over the server list while nothing answers */
+  /** the first window of the pause between full rounds over the server list while nothing answers (reconnect-pacing.ts) */
   spinDelayMs: number;
+  /** the widest such window (default 2 s) */
+  maxReconnectWindowMs?: number;
 }
 
 /**
