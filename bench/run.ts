@@ -247,10 +247,18 @@ function summarize(results: Results): Record<string, number | null> {
     convergence_floor_p50_ms: num(results.floor?.watch.p50),
     convergence_floor_p99_ms: num(results.floor?.watch.p99),
     convergence_floor_list_p99_ms: num(results.floor?.watchAndList.p99),
+    convergence_paired_floor_p50_ms: num(sameCluster(results)?.pairedFloor?.watch.p50),
+    convergence_paired_floor_p99_ms: num(sameCluster(results)?.pairedFloor?.watch.p99),
+    convergence_beyond_watch_p50_ms: num(sameCluster(results)?.pairedFloor?.beyondWatch.p50),
+    convergence_beyond_watch_p99_ms: num(sameCluster(results)?.pairedFloor?.beyondWatch.p99),
     ...ratios(results),
     ...fleetKeys(results.fleet),
     failures: results.failures.length,
   };
+}
+
+function sameCluster(results: Results): ConvergenceResult | undefined {
+  return results.convergence.find((r) => r.mode === 'lighthouse' && r.layout === 'same-cluster');
 }
 
 /** Part 5 of issue 15: the single-writer targets, as ratios of figures taken in the same run. */
@@ -339,6 +347,8 @@ function table(results: Results, info: Record<string, unknown>): string {
     '',
   ]);
   if (results.floor) rows.push(['bare ZooKeeper watch (floor): p50 / p99 (ms); with re-list p99', `${fmt(results.floor.watch.p50)} / ${fmt(results.floor.watch.p99)}; ${fmt(results.floor.watchAndList.p99)}`, '']);
+  const paired = sameCluster(results)?.pairedFloor;
+  if (paired) rows.push(['bare watch on the same changes (paired floor): p50 / p99 (ms); convergence beyond it p50 / p99', `${fmt(paired.watch.p50)} / ${fmt(paired.watch.p99)}; ${fmt(paired.beyondWatch.p50)} / ${fmt(paired.beyondWatch.p99)}`, '']);
   for (const k of [...new Set(results.fleet.map((r) => r.writers))]) {
     const f = (strategy: string) => results.fleet.find((r) => r.writers === k && r.strategy === strategy);
     both(`fleet K=${k}: convergence p50 / p99 / max (ms)`, (m) => `${fmt(f(m)?.convergence.p50)} / ${fmt(f(m)?.convergence.p99)} / ${fmt(f(m)?.convergence.max)}`);

@@ -1,4 +1,6 @@
 import { freePorts } from '../../test/support/ports.js';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startBackends } from '../lib/backends.js';
 import { startWriter, zkPackets, type BenchContext, type Mode } from '../lib/context.js';
 import { Prober } from '../lib/probe.js';
@@ -41,6 +43,14 @@ export interface ConvergenceResult {
   breakdown: { watchMs: ReturnType<typeof summary>; applyMs: ReturnType<typeof summary> };
   /** dashboard clients polling the writer's /api/state in a loop during the changes (0: none) */
   dashboardReaders: number;
+  /**
+   * The floor on the same changes (same-cluster layout): a bare client (no
+   * Lighthouse code) holds a children watch on the probed cluster's folder;
+   * `watch` is, per measured change, ms from the write to its watch event;
+   * `beyondWatch` is that change's convergence minus its watch time (what the
+   * writer, HAProxy and the probe add). Null in the other-cluster layout.
+   */
+  pairedFloor: { watch: ReturnType<typeof summary>; beyondWatch: ReturnType<typeof summary> } | null;
   /** /api/state answers they got, and `show stat` commands the writer sent meanwhile */
   dashboardReads: number;
   statReads: number | null;
@@ -52,6 +62,44 @@ export interface ConvergenceOptions {
   dashboardReaders?: number;
   /** false: the cluster files switch the removal guard off (default: its defaults) */
   removalGuard?: boolean;
+}
+
+const FLOOR_WATCHER = fileURLToPath(new URL('../floor-watcher.ts', import.meta.url));
+
+/** The paired floor's bare watcher (bench/floor-watcher.ts) in its own process: `arm()` sets the watch, `fired()` waits for its event (shared-clock ms). */
+async function floorWatcher(connectString: string, folder: string): Promise<{ arm(): Promise<void>; fired(timeoutMs: number): Promise<number | undefined>; close(): Promise<void> }> {
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', FLOOR_WATCHER, connectString, folder], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting: ((line: string) => void)[] = [];
+  const queued: string[] = [];
+  let fired: ((at: number) => void) | undefined;
+  let lastFired: number | undefined;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('fired ')) {
+      lastFired = Number(line.slice('fired '.length));
+      fired?.(lastFired);
+      return;
+    }
+    const next = waiting.shift();
+    if (next) next(line);
+    else queued.push(line);
+  });
+  const reply = (): Promise<string> => (queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((resolve) => waiting.push(resolve)));
+  if ((await Promise.race([reply(), sleep(30_000).then(() => 'timeout')])) !== 'ready') throw new Error('the floor watcher did not connect');
+  return {
+    async arm() {
+      lastFired = undefined;
+      child.stdin!.write('arm\n');
+      await reply();
+    },
+    fired(timeoutMs) {
+      if (lastFired !== undefined) return Promise.resolve(lastFired);
+      return Promise.race([new Promise<number>((resolve) => (fired = resolve)), sleep(timeoutMs).then(() => undefined)]);
+    },
+    async close() {
+      child.stdin!.end();
+      await stopChild(child);
+    },
+  };
 }
 
 /** The readers' loop, in a process of its own so their load does not slow the bench's prober. */
@@ -155,8 +203,13 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
   let failedRequests = 0;
   let timeouts = 0;
   const changedAt: number[] = [];
+  // Paired floor: the bare watcher sees the very writes the writer converges on, at the same moment and load.
+  let watcher: Awaited<ReturnType<typeof floorWatcher>> | undefined;
+  const pairedWatch: number[] = [];
+  const beyondWatch: number[] = [];
   let load: ReturnType<typeof dashboardLoad> | undefined;
   try {
+    if (layout === 'same-cluster') watcher = await floorWatcher(context.zk.connectString, `${base}/conv`);
     await waitUntil(
       async () => {
         const servers = await writer.view.routableServers();
@@ -190,6 +243,9 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
       const measured = index >= 0;
       const node: BenchNode = { host: measured ? `p${Math.floor(index / 2)}.conv.bench` : `w${Math.floor((index + warmup) / 2)}.conv.bench`, port: probePort };
       const adding = (index + warmup) % 2 === 0;
+      // Armed once the server answered, before the write (as in watch-floor.ts); outside the timed interval.
+      await watcher?.arm();
+      const startedAt = performance.timeOrigin + performance.now();
       const started = performance.now();
       if (measured) changedAt.push(Date.now());
       if (adding) await createNode(context.client, base, 'conv', node);
@@ -225,6 +281,13 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
       }
       if (measured && converged === undefined) timeouts += 1;
       else if (measured) (adding ? add : remove).push(converged!);
+      if (watcher) {
+        const firedAt = await watcher.fired(5_000);
+        if (measured && firedAt !== undefined) {
+          pairedWatch.push(firedAt - startedAt);
+          if (converged !== undefined) beyondWatch.push(converged - (firedAt - startedAt));
+        }
+      }
       // A pause between changes, so each one is measured on its own (bursts would coalesce).
       await sleep(mode === 'classic' ? 100 : 20);
     }
@@ -235,14 +298,16 @@ export async function convergence(context: BenchContext, mode: Mode, changes: nu
     const packetsAfter = await zkPackets(context);
     const ackWritesAfter = await ackWrites(writer.metricsPort);
     const ackWritesPerChange = ackWritesBefore === null || ackWritesAfter === null ? null : (ackWritesAfter - ackWritesBefore) / changes;
-    // Each change: the bench's own create or delete (1 request) is not the writer's.
-    const zkRequestsPerChange = (packetsAfter - packetsBefore - changes) / changes;
+    // Each change: the bench's own create or delete (1 request) is not the writer's, nor the paired floor watcher's getChildren.
+    const zkRequestsPerChange = (packetsAfter - packetsBefore - changes - (watcher ? changes : 0)) / changes;
     const breakdown = await timeBreakdown(writer.paths.logFile, changedAt);
-    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, ackWritesPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads };
+    const pairedFloor = watcher ? { watch: summary(pairedWatch), beyondWatch: summary(beyondWatch) } : null;
+    return { mode, removalGuard, layout, bulkNodes, changes, add: summary(add), remove: summary(remove), all: summary([...add, ...remove]), failedRequests, timeouts, zkRequestsPerChange, ackWritesPerChange, breakdown, dashboardReaders: readers, dashboardReads, statReads, pairedFloor };
   } catch (error) {
     throw await writer.explain(error);
   } finally {
     await load?.stop();
+    await watcher?.close().catch(() => undefined);
     prober.close();
     await writer.stop();
     await stopChild(backends.child);

@@ -1,4 +1,4 @@
-import { nodeKey, type ClusterNode } from '../discovery/node.js';
+import { nodeKeyCached, type ClusterNode } from '../discovery/node.js';
 import type { ChangeCause, MemberChange } from '../writer/cluster-state.js';
 import type { Hold } from '../writer/removal-guard.js';
 import type { DashboardChange, MemberHealth } from '../writer/dashboard-state.js';
@@ -59,7 +59,7 @@ export class ChangeLog {
   constructor(private readonly max = 50) {}
 
   noteCause(change: MemberChange, cause: ChangeCause): void {
-    for (const node of change.removed) this.causes.set(`${change.cluster}\0${nodeKey(node)}`, cause);
+    for (const node of change.removed) this.causes.set(`${change.cluster}\0${nodeKeyCached(node)}`, cause);
   }
 
   /** Compares each cluster with the last sync; only clusters with a new member list cost more than a lookup. */
@@ -71,8 +71,8 @@ export class ChangeLog {
         next.set(cluster.name, before);
         continue;
       }
-      const keys = new Set(cluster.members.map(nodeKey));
-      const held = new Set(cluster.held.map(nodeKey));
+      const keys = new Set(cluster.members.map(nodeKeyCached));
+      const held = new Set(cluster.held.map(nodeKeyCached));
       next.set(cluster.name, { members: cluster.members, heldList: cluster.held, keys, held });
       const added = addedReason(cluster, before !== undefined, this.synced);
       for (const key of keys) {

@@ -2,7 +2,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Result } from '../lib/result.js';
 import { encodeNodeCached } from './codec.js';
 import { membersByKey } from './member-dedupe.js';
-import { nodeKey, type ClusterNode } from './node.js';
+import { nodeKeyCached, type ClusterNode } from './node.js';
 import type { MemberSet, RejectedNode } from './types.js';
 
 /** One child of a cluster folder as a backend read it. */
@@ -45,7 +45,7 @@ export class MemberSetBuilder {
    */
   report(children: readonly DecodedChild[], version?: bigint): void {
     const sorted = isSortedByName(children) ? children : [...children].sort(byName);
-    const keys = sorted.map((child) => (child.node.ok ? nodeKey(child.node.value) : ''));
+    const keys = sorted.map((child) => (child.node.ok ? nodeKeyCached(child.node.value) : ''));
     const owner = membersByKey(sorted, (child, index) => (child.node.ok ? keys[index] : undefined), (child) => child.name);
     const members: ClusterNode[] = [];
     const encoded: string[] = [];

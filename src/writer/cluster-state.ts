@@ -1,6 +1,6 @@
 import { encodeNodeCached } from '../discovery/codec.js';
 import { membersByKey } from '../discovery/member-dedupe.js';
-import { nodeKey, type ClusterNode } from '../discovery/node.js';
+import { nodeKeyCached, type ClusterNode } from '../discovery/node.js';
 import type { MemberSet, RejectedNode } from '../discovery/types.js';
 import { DEFAULT_REMOVAL_GUARD, RemovalGuard, type Hold, type RemovalGuardSettings } from './removal-guard.js';
 
@@ -70,8 +70,8 @@ export class ClusterStateStore {
     let held: ClusterNode[] = [];
     if (guard.assess(listed.size, change.removed.length)) {
       const dead = this.dropped.get(set.cluster);
-      held = dead ? change.removed.filter((node) => !dead.has(nodeKey(node))) : change.removed;
-      change.removed = dead ? change.removed.filter((node) => dead.has(nodeKey(node))) : [];
+      held = dead ? change.removed.filter((node) => !dead.has(nodeKeyCached(node))) : change.removed;
+      change.removed = dead ? change.removed.filter((node) => dead.has(nodeKeyCached(node))) : [];
       if (held.length > 0) after = sortedByKey([...listed.values(), ...held]);
       // Every held member was found dead: the drop is real.
       else guard.release(listed.size);
@@ -182,7 +182,7 @@ function dedupe(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
   let ordered = true;
   let last: string | undefined;
   const byKey = membersByKey(nodes, (node) => {
-    const key = nodeKey(node);
+    const key = nodeKeyCached(node);
     if (ordered && last !== undefined && !(last < key)) ordered = false;
     last = key;
     return key;
@@ -192,7 +192,7 @@ function dedupe(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
 }
 
 function sortedByKey(nodes: readonly ClusterNode[]): Map<string, ClusterNode> {
-  return new Map(nodes.map((node): [string, ClusterNode] => [nodeKey(node), node]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return new Map(nodes.map((node): [string, ClusterNode] => [nodeKeyCached(node), node]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function sameSettings(a: RemovalGuardSettings, b: RemovalGuardSettings): boolean {

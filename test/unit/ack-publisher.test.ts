@@ -96,3 +96,13 @@ test('a record the writer may not write (an ACL, an etcd role) is retried with b
   await waitFor(() => attempts.count > before, 'a retry right after the reconnect', 500);
   publisher.close();
 });
+
+test('the member digest is the same in any input order and the same value as before (writers of two versions compare it)', () => {
+  const n = (host: string, port: number, metadata = {}): ClusterNode => ({ host, ip: '10.0.0.1', port, metadata, peer: null });
+  const members = [n('b.example', 80), n('a.example', 80, { zone: 'x' }), n('a.example', 81)];
+  // Computed by the digest of 2026-11-29's main (sort by host:port, each encoding followed by a line break).
+  assert.equal(memberDigest(members), '28e33d55ae8515dd');
+  assert.equal(memberDigest([members[1]!, members[2]!, members[0]!]), '28e33d55ae8515dd');
+  assert.equal(memberDigest([...members].reverse()), '28e33d55ae8515dd');
+  assert.notEqual(memberDigest(members.slice(1)), '28e33d55ae8515dd');
+});

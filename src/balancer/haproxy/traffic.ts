@@ -1,4 +1,4 @@
-import { nodeKey, type ClusterNode, type MetadataValue } from '../../discovery/node.js';
+import { nodeKey, nodeKeyCached, type ClusterNode, type MetadataValue } from '../../discovery/node.js';
 import type { HaproxyClusterConfig, WeightsConfig, ZoneAwareConfig } from './schema.js';
 
 /** Where one member stands in its cluster's traffic, as this writer routes it. */
@@ -51,12 +51,12 @@ export function clusterTraffic(writerZone: string | undefined, config: Pick<Hapr
   const zoneOf = (node: ClusterNode): string | undefined => (config.zone_aware ? text(node.metadata[config.zone_aware.metadata_key]) : undefined);
   let zone: ZoneRouting | undefined;
   if (zoneAware && writerZone !== undefined) {
-    const keys = new Set(members.map(nodeKey));
-    const same = new Set(members.filter((node) => zoneOf(node) === writerZone).map(nodeKey));
+    const keys = new Set(members.map(nodeKeyCached));
+    const same = new Set(members.filter((node) => zoneOf(node) === writerZone).map(nodeKeyCached));
     zone = { zone: writerZone, sameZone: same.size, members: keys.size, spilled: spills(zoneAware, same.size, keys.size) };
   }
   for (const node of members) {
-    const key = nodeKey(node);
+    const key = nodeKeyCached(node);
     if (result.has(key)) continue;
     const memberZone = zoneOf(node);
     const backup = zone !== undefined && !zone.spilled && memberZone !== zone.zone;
