@@ -139,6 +139,10 @@ class AnswerParser {
   constructor(private readonly options: Pick<HttpExchangeOptions, 'head' | 'accepts' | 'readBody'>) {}
 
   push(chunk: Buffer): Outcome | undefined {
+    if (this.length === 0 && this.status === 0) {
+      const accepted = this.acceptedAtOnce(chunk);
+      if (accepted) return accepted;
+    }
     let rest = chunk;
     for (;;) {
       // Only as much as the current part (head or body) may still take; what
@@ -152,6 +156,23 @@ class AnswerParser {
       if (rest.length === 0) return undefined;
       if (this.limit() <= this.length) return this.overLimit();
     }
+  }
+
+  /**
+   * The fast path on the first read, when it holds the status line: an
+   * accepted status without a body to read is the whole answer, and nothing
+   * needs to be copied. Anything else goes the long way (which says why).
+   */
+  private acceptedAtOnce(chunk: Buffer): Outcome | undefined {
+    if (this.options.readBody) return undefined;
+    const lineEnd = chunk.indexOf(0x0a);
+    if (lineEnd === -1 || lineEnd > MAX_HEAD_BYTES) return undefined;
+    const match = STATUS_LINE.exec(chunk.toString('latin1', 0, lineEnd));
+    if (!match) return undefined;
+    const status = Number(match[1]);
+    if (status < 200 || !this.options.accepts(status)) return undefined;
+    this.status = status;
+    return { answer: { status, body: '' } };
   }
 
   /** The server closed: what was read is all there is. */

@@ -112,6 +112,8 @@ export const httpCheck: CheckPlugin<HttpCheckConfig> = {
     const tls = config.https ? tlsConnectOptions(tlsSettings) : undefined;
     if (tls && 'error' in tls) return { run: () => Promise.resolve({ passed: false, detail: `${where}: ${tls.error}` }) };
     const options: HttpExchangeOptions = { tls: tls?.options, head: config.method === 'HEAD', accepts: statuses.has, readBody: body !== undefined };
+    // A passing run says the same every time: its detail is built once per status.
+    const passDetails = new Map<number, string>();
     return {
       async run(signal: AbortSignal): Promise<CheckOutcome> {
         try {
@@ -122,7 +124,9 @@ export const httpCheck: CheckPlugin<HttpCheckConfig> = {
           }
           const missing = body?.missing(answer.body);
           if (missing !== undefined) return { passed: false, detail: `${where}: HTTP ${answer.status} body ${quote(answer.body)}${note}, expected a body ${missing}` };
-          return { passed: true, detail: `${where}: HTTP ${answer.status}${body ? ` body ${body.wanted}` : ''}` };
+          let detail = passDetails.get(answer.status);
+          if (detail === undefined) passDetails.set(answer.status, (detail = `${where}: HTTP ${answer.status}${body ? ` body ${body.wanted}` : ''}`));
+          return { passed: true, detail };
         } catch (error) {
           const tlsProblem = tls ? describeTlsError(error, tlsSettings, tls.verifiedName) : undefined;
           return { passed: false, detail: `${where}: ${tlsProblem ?? describeError(error)}` };

@@ -43,6 +43,8 @@ export class CheckLoop {
   private busy = false;
   /** the interval ticked while busy: run again as soon as the current run ends */
   private overdue = false;
+  /** ends the current run at once (timeout or retire), with this outcome */
+  private cut: ((outcome: CheckOutcome) => void) | undefined;
 
   constructor(
     public spec: CheckSpec,
@@ -81,12 +83,13 @@ export class CheckLoop {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.controller?.abort(new Error(why));
+    this.cut?.({ passed: false, detail: why });
     this.check.close?.();
   }
 
   /**
-   * First run after `delayMs`, then one every interval from each start, on one
-   * interval timer for the loop's life. A timer per run lived an interval,
+   * First run after `delayMs`, then one every interval from each start, on
+   * one interval timer for the loop's life. A timer per run lived an interval,
    * long enough to be promoted out of V8's young generation: at 1,000
    * checks/s old space filled with ~100 MB of dead timers between
    * collections (reporter RSS ~200 MB for a live heap of ~20 MB). A tick
@@ -133,24 +136,40 @@ export class CheckLoop {
       const controller = new AbortController();
       this.controller = controller;
       const timeoutMs = this.spec.timeoutMs;
-      const timer = setTimeout(() => controller.abort(new CheckTimeoutError(timeoutMs)), timeoutMs);
-      const run = (async () => this.check.run(controller.signal))();
+      let run: Promise<unknown>;
+      try {
+        run = Promise.resolve(this.check.run(controller.signal));
+      } catch (error) {
+        run = Promise.reject(error);
+      }
       this.inFlight = run;
-      const clear = (): void => {
-        if (this.inFlight === run) this.inFlight = undefined;
-      };
-      run.then(clear, clear);
       const kind = this.spec.kind;
-      outcome = await raceAbort(
+      // The run's outcome, or the timeout's (or retire's) as soon as it
+      // comes: the timer and retire() end the wait themselves, so a run
+      // costs no abort listener of the loop's own.
+      outcome = await new Promise<CheckOutcome>((resolve) => {
+        const timer = setTimeout(() => {
+          timedOut = true;
+          const reason = new CheckTimeoutError(timeoutMs);
+          controller.abort(reason);
+          resolve({ passed: false, detail: reason.message });
+        }, timeoutMs);
+        this.cut = (cutOutcome) => {
+          clearTimeout(timer);
+          resolve(cutOutcome);
+        };
+        // Also when the wait ended earlier: the run no longer holds up the next one.
+        const settled = (runOutcome: CheckOutcome): void => {
+          if (this.inFlight === run) this.inFlight = undefined;
+          clearTimeout(timer);
+          resolve(runOutcome);
+        };
         run.then(
-          (value: unknown) => validOutcome(kind, value),
-          (error: unknown) => thrownOutcome(kind, error),
-        ),
-        controller.signal,
-        (reason) => ({ passed: false, detail: reason }),
-      );
-      clearTimeout(timer);
-      timedOut = controller.signal.reason instanceof CheckTimeoutError;
+          (value: unknown) => settled(validOutcome(kind, value)),
+          (error: unknown) => settled(thrownOutcome(kind, error)),
+        );
+      });
+      this.cut = undefined;
       if (this.controller === controller) this.controller = undefined;
     }
     if (this.retired || !this.hooks.active()) return;
@@ -159,24 +178,4 @@ export class CheckLoop {
     if (!outcome.passed && timedOut) result.timedOut = true;
     this.hooks.onResult(result);
   }
-}
-
-/** Resolves with `run`'s outcome, or with `onAbort(reason)` as soon as `signal` aborts, whichever is first. */
-function raceAbort(run: Promise<CheckOutcome>, signal: AbortSignal, onAbort: (reason: string) => CheckOutcome): Promise<CheckOutcome> {
-  return new Promise<CheckOutcome>((resolve) => {
-    const abortListener = (): void => resolve(onAbort(reasonText(signal.reason)));
-    if (signal.aborted) {
-      abortListener();
-      return;
-    }
-    signal.addEventListener('abort', abortListener, { once: true });
-    void run.then((outcome) => {
-      signal.removeEventListener('abort', abortListener);
-      resolve(outcome);
-    });
-  });
-}
-
-function reasonText(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
 }

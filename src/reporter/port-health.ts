@@ -134,11 +134,16 @@ export class PortHealth {
   /** Decides the port again from its checks' verdicts; tells `onChange` when it went up or down. */
   evaluate(portNumber: number, cause: string): void {
     const port = this.ports.get(portNumber);
-    if (!port) return;
+    if (port) this.decide(port, () => cause);
+  }
+
+  /** `cause` is built only for a port that went up or down (it runs after every check result). */
+  private decide(port: PortChecks, why: () => string): void {
     let up = port.checks.size > 0;
     for (const loop of port.checks.values()) up &&= loop.state.up;
     if (up === port.up) return;
     port.up = up;
+    const cause = why();
     const service = this.item.name;
     this.logger.info({ port: port.port, up }, `service ${service} port ${port.port} is ${up ? 'up' : 'down'} (${cause})`);
     this.transitions.emit({ service, port: port.port, up, at: this.options.now(), cause });
@@ -195,14 +200,19 @@ export class PortHealth {
     loop.last = result;
     loop.state = feedRiseFall(loop.state, result.passed, { rise: loop.spec.rise, fall: loop.spec.fall }).state;
     this.logResult(port, loop, result);
-    this.checkResults.emit({
-      ...result,
+    const event: CheckResultEvent = {
+      passed: result.passed,
+      detail: result.detail,
+      durationMs: result.durationMs,
+      at: result.at,
       service: this.item.name,
       port: port.port,
       check: loop.spec.kind,
       up: loop.state.up,
-    });
-    this.evaluate(port.port, `check ${loop.spec.kind}: ${result.detail}`);
+    };
+    if (result.timedOut !== undefined) event.timedOut = result.timedOut;
+    this.checkResults.emit(event);
+    this.decide(port, () => `check ${loop.spec.kind}: ${result.detail}`);
   }
 
   /**

@@ -28,6 +28,13 @@ export interface PortReport {
   checks: CheckReport[];
 }
 
+interface Seen {
+  passed: boolean;
+  up: boolean;
+  detail: string;
+  since: number;
+}
+
 /** Long plugin output is cut: the state file is rewritten on each change. */
 const MAX_DETAIL = 400;
 
@@ -38,20 +45,24 @@ const MAX_DETAIL = 400;
  * see changes, not on every run (`since` says how long it has been so).
  */
 export class PortReports {
-  private readonly seen = new Map<string, { signature: string; since: number }>();
+  /** service -> port -> check -> its last result; nested, so the hot path builds no key strings */
+  private readonly seen = new Map<string, Map<number, Map<string, Seen>>>();
 
   /** Records a result; true when it differs from its check's last one. */
   changed(event: CheckResultEvent): boolean {
-    const key = `${event.service}\0${event.port}\0${event.check}`;
-    const signature = `${event.passed}\0${event.up}\0${event.detail}`;
-    if (this.seen.get(key)?.signature === signature) return false;
-    this.seen.set(key, { signature, since: event.at });
+    let ports = this.seen.get(event.service);
+    if (!ports) this.seen.set(event.service, (ports = new Map()));
+    let checks = ports.get(event.port);
+    if (!checks) ports.set(event.port, (checks = new Map()));
+    const last = checks.get(event.check);
+    if (last && last.passed === event.passed && last.up === event.up && last.detail === event.detail) return false;
+    checks.set(event.check, { passed: event.passed, up: event.up, detail: event.detail, since: event.at });
     return true;
   }
 
   /** Forgets the checks of a service that went. */
   forget(service: string): void {
-    for (const key of this.seen.keys()) if (key.startsWith(`${service}\0`)) this.seen.delete(key);
+    this.seen.delete(service);
   }
 
   report(statuses: readonly ServiceStatus[]): PortReport[] {
@@ -65,7 +76,7 @@ export class PortReports {
         drained: port.drained,
         lastError: port.lastError,
         checks: port.checks.map((check) => {
-          const since = this.seen.get(`${status.service}\0${port.port}\0${check.kind}`)?.since;
+          const since = this.seen.get(status.service)?.get(port.port)?.get(check.kind)?.since;
           return {
             kind: check.kind,
             up: check.up,

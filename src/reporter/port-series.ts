@@ -10,13 +10,27 @@ type Labels = Record<string, string>;
  * last value (a `1` for a port no longer there) on every scrape.
  */
 export class PortSeries {
-  private readonly written = new Map<string, Labels>();
+  private readonly written = new Map<string, { labels: Labels; value: number }>();
 
   constructor(private readonly gauge: Gauge<string>) {}
 
   set(labels: Labels, value: number): void {
-    this.written.set(JSON.stringify(labels), labels);
+    this.written.set(JSON.stringify(labels), { labels, value });
     this.gauge.set(labels, value);
+  }
+
+  /**
+   * A setter for one label set that writes only a changed value: a check's
+   * verdict is the same on almost every run, and prom-client hashes the
+   * label set on every `set`.
+   */
+  bind(labels: Labels): (value: number) => void {
+    const key = JSON.stringify(labels);
+    return (value) => {
+      if (this.written.get(key)?.value === value) return;
+      this.written.set(key, { labels, value });
+      this.gauge.set(labels, value);
+    };
   }
 
   /** Removes the series of `service` whose port is not in `ports` (none given: all of them). */
@@ -26,7 +40,7 @@ export class PortSeries {
 
   /** Removes the series of `service` that `keep` does not keep (a check taken out of a port that stays). */
   pruneTo(service: string, keep: (labels: Readonly<Labels>) => boolean): void {
-    for (const [key, labels] of this.written) {
+    for (const [key, { labels }] of this.written) {
       if (labels.service !== service || keep(labels)) continue;
       this.gauge.remove(labels);
       this.written.delete(key);

@@ -8,28 +8,42 @@ export interface RunnerPortSeries {
   checkUp: PortSeries;
 }
 
+interface BoundCheck {
+  count(): void;
+  observe(seconds: number): void;
+  up(value: number): void;
+}
+
 /**
  * Counts one runner's events into the reporter's metrics: check results and
  * durations, transitions, conflicts and registered ports. `onConflict` is
  * told after the conflict metrics are up to date.
  */
 export function countRunnerEvents(runner: ServiceRunner, service: string, metrics: ReporterMetrics, series: RunnerPortSeries, onConflict: () => void): void {
-  // Label children bound once per check kind and result: looking the label set up on every
-  // one of ~1,000 results a second showed in the reporter's profile.
-  const counted = new Map<string, { count(): void; observe(seconds: number): void }>();
+  // Metric setters bound once per port, check and result: looking the label set up on every
+  // one of ~1,000 results a second showed in the reporter's profile (prom-client hashes it on
+  // every call, bound children included, so runs are counted in plain numbers, see DeferredCounts).
+  const bound = new Map<number, Map<string, { pass?: BoundCheck; fail?: BoundCheck }>>();
   runner.onCheckResult((event) => {
+    let checks = bound.get(event.port);
+    if (!checks) bound.set(event.port, (checks = new Map()));
+    let results = checks.get(event.check);
+    if (!results) checks.set(event.check, (results = {}));
     const result = event.passed ? 'pass' : 'fail';
-    const key = `${event.port}\0${event.check}\0${result}`;
-    let metric = counted.get(key);
+    let metric = results[result];
     if (!metric) {
-      const counter = metrics.checks.labels({ service: event.service, port: String(event.port), check: event.check, result });
+      const port = String(event.port);
       const histogram = metrics.checkDuration.labels({ service: event.service, check: event.check });
-      metric = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
-      counted.set(key, metric);
+      metric = {
+        count: metrics.checkRuns.bind({ service: event.service, port, check: event.check, result }),
+        observe: (seconds) => histogram.observe(seconds),
+        up: series.checkUp.bind({ service: event.service, port, check: event.check }),
+      };
+      results[result] = metric;
     }
     metric.count();
     metric.observe(event.durationMs / 1000);
-    series.checkUp.set({ service: event.service, port: String(event.port), check: event.check }, event.up ? 1 : 0);
+    metric.up(event.up ? 1 : 0);
   });
   runner.onTransition((event) => metrics.transitions.inc({ service: event.service, to: event.up ? 'up' : 'down' }));
   runner.onConflict((event) => {
