@@ -3,13 +3,19 @@
  * connections (connect, one request, read the status line, close), once per
  * second per port, with nothing else around them: no rise/fall, timeouts,
  * registrations or metrics. Runs in its own process so its CPU can be
- * measured alone. Usage: socket-floor.ts <seconds> <port>...; prints
- * `{"exchanges":N,"failed":N}` when done.
+ * measured alone. Usage: socket-floor.ts [--spread] <seconds> <port>...;
+ * prints `{"exchanges":N,"failed":N}` when done. By default every loop
+ * starts at once, so the exchanges come in one burst each second; with
+ * `--spread` loop i starts i/N of a second in, so they are spread over the
+ * second the way the reporter's checks are (each runner starts at its own
+ * moment), and the kernel and event loop batch less.
  */
 import { connect } from 'node:net';
 
-const seconds = Number(process.argv[2] ?? '10');
-const ports = process.argv.slice(3).map(Number);
+const spread = process.argv[2] === '--spread';
+const args = process.argv.slice(spread ? 3 : 2);
+const seconds = Number(args[0] ?? '10');
+const ports = args.slice(1).map(Number);
 const request = Buffer.from('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
 let exchanges = 0;
 let failed = 0;
@@ -38,7 +44,10 @@ function loop(port: number): void {
   void exchange(port).then(() => setTimeout(() => loop(port), Math.max(0, 1000 - (performance.now() - started))));
 }
 
-for (const port of ports) loop(port);
+ports.forEach((port, index) => {
+  if (spread) setTimeout(() => loop(port), (index * 1000) / ports.length);
+  else loop(port);
+});
 setTimeout(() => {
   running = false;
   process.stdout.write(`${JSON.stringify({ exchanges, failed })}\n`);

@@ -29,6 +29,8 @@ export interface ReporterResult {
    */
   floorCpuPercentOfOneCore: number | undefined;
   floorKernelPercentOfOneCore: number | undefined;
+  /** the same floor with its loops spread over each second, as the reporter's checks are, instead of one burst */
+  spreadFloorCpuPercentOfOneCore: number | undefined;
   rssMb: number;
   seconds: number;
 }
@@ -90,7 +92,8 @@ export async function reporterCost(context: BenchContext, services: number, seco
     const checksAfter = await metricValue(metricsPort!, 'lighthouse_checks_total');
     const checksPerSecond = (checksAfter - checksBefore) / ((performance.now() - measuredFrom) / 1000);
     await stopDaemon(child);
-    const floor = await socketFloor(context, backends.ports, seconds);
+    const floor = await socketFloor(context, backends.ports, seconds, false);
+    const spreadFloor = await socketFloor(context, backends.ports, seconds, true);
     return {
       services,
       portsPerService,
@@ -101,6 +104,7 @@ export async function reporterCost(context: BenchContext, services: number, seco
       kernelPercentOfOneCore: round(usage.kernelPercent, 2),
       floorCpuPercentOfOneCore: floor === undefined ? undefined : round(floor.cpuPercent, 2),
       floorKernelPercentOfOneCore: floor === undefined ? undefined : round(floor.kernelPercent, 2),
+      spreadFloorCpuPercentOfOneCore: spreadFloor === undefined ? undefined : round(spreadFloor.cpuPercent, 2),
       rssMb: round(usage.rssMb, 1),
       seconds,
     };
@@ -111,8 +115,8 @@ export async function reporterCost(context: BenchContext, services: number, seco
 }
 
 /** Runs bench/socket-floor.ts against `ports` and measures its CPU after a second of warm-up. */
-async function socketFloor(context: BenchContext, ports: readonly number[], seconds: number): Promise<{ cpuPercent: number; kernelPercent: number } | undefined> {
-  const child = spawnTracked(process.execPath, ['--import', 'tsx', FLOOR, String(seconds + 2), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function socketFloor(context: BenchContext, ports: readonly number[], seconds: number, spread: boolean): Promise<{ cpuPercent: number; kernelPercent: number } | undefined> {
+  const child = spawnTracked(process.execPath, ['--import', 'tsx', FLOOR, ...(spread ? ['--spread'] : []), String(seconds + 2), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
