@@ -265,9 +265,11 @@ export class ClusterWatcher implements ClusterWatch {
       this.needListing = false;
       // The listing covers who is a member as of now, not a known member's data: a data change
       // (maybe replayed by the server after a reconnect) is read with the listing, the rest is dropped.
-      for (const [name, what] of this.pending) {
+      // A deletion too: a known name the listing still shows was re-created (a multi's delete and create,
+      // seen through the restored one-shot watches, which tell no create), maybe with other data.
+      for (const name of this.pending.keys()) {
         const known = this.children.get(name);
-        if (what === 'read' && known) known.stale = true;
+        if (known) known.stale = true;
       }
       this.pending.clear();
       const listed = this.list(true).then(
