@@ -4,6 +4,7 @@ import { connectClient, createDiscovery, MemberLog, originalNodeBytes, TcpRelay,
 import { waitFor } from '../support/wait-for.js';
 import { makeAcl, OPEN_ACL, Permission, type ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
+import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
 
 /** Faults of the persistent cluster watch that its own tests do not list. */
 
@@ -245,5 +246,46 @@ describe('zookeeper discovery: persistent watch under unusual znodes', () => {
     // And it is followed from then on.
     await admin.setData(path, originalNodeBytes(node('a.example.com', '10.5.5.6')), -1);
     await log.waitFor((set) => set.members.some((m) => m.host === 'a.example.com' && m.ip === '10.5.5.6'), 'a changed again');
+  });
+
+  test('a member whose data changed while the link was down is read again when the session falls back to one-shot watches (addWatch refused on the way back)', async () => {
+    const folder = `${BASE}/fallback`;
+    for (const host of ['a', 'b']) await writeOriginalNode(admin, BASE, 'fallback', node(`${host}.example.com`));
+    const relay = await TcpRelay.start(zk.server(1).clientPort);
+    relays.push(relay);
+    const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 20_000 });
+    discoveries.push(d);
+    // The server behind the address is replaced by one older than 3.6 while the link is down (a mixed
+    // ensemble): addWatch is answered UNIMPLEMENTED and the connection closed; the rest is the real server.
+    let old = false;
+    const original = d.session.current.bind(d.session);
+    d.session.current = () => {
+      const client = original();
+      return new Proxy(client, {
+        get(target, property) {
+          if (property === 'addWatch' && old) {
+            return (path: string) => {
+              target.dropConnection();
+              return Promise.reject(new ZookeeperError('addWatch', path, -6, 'UNIMPLEMENTED'));
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    };
+    d.connect({});
+    const log = new MemberLog();
+    d.watch('fallback', log.onMembers);
+    await log.waitForKeys(['a.example.com:80', 'b.example.com:80']);
+    relay.cut();
+    await waitFor(() => d.state !== 'connected', 'the connection to drop');
+    await admin.setData(`${folder}/a.example.com:80`, originalNodeBytes(node('a.example.com', '10.2.2.2')), -1);
+    old = true;
+    relay.restore();
+    await log.waitFor((set) => set.members.some((m) => m.host === 'a.example.com' && m.ip === '10.2.2.2'), `a's change made during the outage (last: ${JSON.stringify(log.latest?.members.map((m) => `${m.host}=${m.ip}`))})`, 15_000);
+    // Followed from then on, on the one-shot path.
+    await admin.setData(`${folder}/a.example.com:80`, originalNodeBytes(node('a.example.com', '10.2.2.3')), -1);
+    await log.waitFor((set) => set.members.some((m) => m.host === 'a.example.com' && m.ip === '10.2.2.3'), 'a changed again', 15_000);
   });
 });
