@@ -253,7 +253,9 @@ export class ClusterWatcher implements ClusterWatch {
 
   private async sync(): Promise<void> {
     if (!this.mode.persistent) {
-      this.pending.clear();
+      // Events of the persistent path still pending when the session fell back (addWatch refused on a
+      // reconnect): their names are read with this listing, or a change they announced is never seen.
+      this.readPendingWithListing();
       await this.list(false);
       return;
     }
@@ -263,13 +265,7 @@ export class ClusterWatcher implements ClusterWatch {
     const watched = this.needWatch ? this.addWatch(client) : Promise.resolve<WatchOutcome>('standing');
     if (this.needListing) {
       this.needListing = false;
-      // The listing covers who is a member as of now, not a known member's data: a data change
-      // (maybe replayed by the server after a reconnect) is read with the listing, the rest is dropped.
-      for (const [name, what] of this.pending) {
-        const known = this.children.get(name);
-        if (what === 'read' && known) known.stale = true;
-      }
-      this.pending.clear();
+      this.readPendingWithListing();
       const listed = this.list(true).then(
         () => undefined,
         (error: unknown) => {
@@ -292,6 +288,22 @@ export class ClusterWatcher implements ClusterWatch {
       return;
     }
     await this.applyEvents(client);
+  }
+
+  /**
+   * The listing covers who is a member as of now, not a known member's data:
+   * a known name with a pending event is read with it (a data change, maybe
+   * replayed by the server after a reconnect; a deletion too, since a name
+   * the listing still shows was re-created: a multi's delete and create, seen
+   * through the restored one-shot watches, which tell no create, maybe with
+   * other data). The other names are left to the listing.
+   */
+  private readPendingWithListing(): void {
+    for (const name of this.pending.keys()) {
+      const known = this.children.get(name);
+      if (known) known.stale = true;
+    }
+    this.pending.clear();
   }
 
   /** Adds the persistent watch; never rejects (its outcome is handled after the reads sent with it). */
