@@ -11,9 +11,21 @@ export interface HttpEndpointOptions {
   registry: Registry;
   /** /healthz answers 200 once this is true (initial sync done) */
   ready: () => boolean;
+  /**
+   * metrics written as exposition text after the registry's own (one metric
+   * each, `# HELP`/`# TYPE` included): those with too many series for
+   * prom-client's per-series bookkeeping (server-metrics.ts)
+   */
+  metricTexts?: (() => Promise<string>)[];
   /** extra routes by exact path (the writer's dashboard, the reporter's page) */
   routes?: Record<string, Route>;
   logger: Logger;
+}
+
+/** The registry's text, then each extra metric's, separated as prom-client separates its metrics (a blank line). */
+export async function metricsText(options: Pick<HttpEndpointOptions, 'registry' | 'metricTexts'>): Promise<string> {
+  const [registry, ...extra] = await Promise.all([options.registry.metrics(), ...(options.metricTexts ?? []).map((text) => text())]);
+  return [registry, ...extra].join('\n');
 }
 
 /** The daemons' small HTTP side: Prometheus `/metrics`, `/healthz`, and any extra pages. */
@@ -23,7 +35,7 @@ export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<S
     const handle = async () => {
       if (path === '/metrics') {
         response.writeHead(200, { 'content-type': options.registry.contentType });
-        response.end(await options.registry.metrics());
+        response.end(await metricsText(options));
       } else if (path === '/healthz') {
         const ready = options.ready();
         response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });

@@ -4,7 +4,7 @@ import { runUntilSignalled } from '../lib/lifecycle.js';
 import { Writer } from '../writer/writer.js';
 import { startHttpEndpoint } from './http-endpoint.js';
 import { Dashboard, registerHaproxyCounters } from './dashboard.js';
-import { registerServerMetrics } from './server-metrics.js';
+import { serverStateMetricText } from './server-metrics.js';
 import { ConfigDirectory } from '../config/directory.js';
 import type { HaproxyConfig } from '../balancer/haproxy/schema.js';
 import { assertConfigDir, loadRegistries, lockDaemon, lockHaproxyFiles, logStartup, stateDirOf } from './common.js';
@@ -32,13 +32,12 @@ export async function runWriter(configDir: string, options: DaemonCommandOptions
   const memberCacheFile = options.stateDir ? join(options.stateDir, 'writer-members.json') : undefined;
   const writer = new Writer({ configDir, registries, log, memberCacheFile, stateDir: options.stateDir });
   registerHaproxyCounters(writer.metrics.registry, writer);
-  registerServerMetrics(writer.metrics.registry, writer);
   const dashboard = new Dashboard(writer, { historyIntervalMs: options.historyInterval === undefined ? undefined : options.historyInterval * 1000 });
   await runUntilSignalled(
     {
       start: async () => {
         if (options.metricsPort !== undefined) {
-          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, ready: () => writer.ready, routes: dashboard.routes(), logger: log.logger });
+          await startHttpEndpoint({ port: options.metricsPort, address: options.metricsAddress, registry: writer.metrics.registry, metricTexts: [() => serverStateMetricText(writer)], ready: () => writer.ready, routes: dashboard.routes(), logger: log.logger });
           dashboard.start();
         }
         await writer.start();
