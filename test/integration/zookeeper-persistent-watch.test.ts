@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { captureLogger, connectClient, createDiscovery, MemberLog, originalNodeBytes, TcpRelay, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
+import { captureLogger, connectClient, createDiscovery, MemberLog, originalNodeBytes, TcpRelay, watchRequests, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
@@ -20,38 +20,6 @@ import { MAX_LOSSES_WITH_ADD_WATCH } from '../../src/discovery/zookeeper/watch-m
 const BASE = '/lighthouse/persistent';
 const node = (host: string, ip = '10.0.0.5') => ({ host, ip, port: 80, metadataJson: '{}', peer: { ip, name: host, port: 1024 } });
 
-type Ops = Record<string, number>;
-
-/** Counts the requests a discovery's watches send, by operation; `override` replaces an operation (to play an older server). */
-function countOps(d: ZookeeperDiscovery, override: Partial<Record<string, (client: ZkClient, ...args: unknown[]) => unknown>> = {}): { ops: Ops; reset(): void; total(): number } {
-  const counts = {
-    ops: {} as Ops,
-    reset() {
-      counts.ops = {};
-    },
-    total: () => Object.values(counts.ops).reduce((sum, n) => sum + n, 0),
-  };
-  const session = d.session;
-  const original = session.current.bind(session);
-  const counted = new Set(['getChildren', 'getData', 'exists', 'addWatch']);
-  session.current = () => {
-    const client = original();
-    return new Proxy(client, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property, target);
-        if (typeof value !== 'function') return value;
-        if (typeof property !== 'string' || !counted.has(property)) return (value as (...a: unknown[]) => unknown).bind(target);
-        return (...args: unknown[]) => {
-          counts.ops[property] = (counts.ops[property] ?? 0) + 1;
-          const replacement = override[property];
-          if (replacement) return replacement(target, ...args);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  };
-  return counts;
-}
 
 /** The version every writer must report for the folder as it is now: max(pzxid, children's mzxid). */
 async function expectedVersion(admin: ZkClient, folder: string): Promise<string> {
@@ -87,7 +55,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     for (let i = 0; i < 5; i += 1) await writeOriginalNode(admin, BASE, 'deploy', node(`m${i}.example.com`));
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({});
     const log = new MemberLog();
     d.watch('deploy', log.onMembers);
@@ -120,7 +88,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     await reporter.publish('replace', published('10.0.2.0'));
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({});
     const log = new MemberLog();
     d.watch('replace', log.onMembers);
@@ -139,7 +107,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     for (let i = 0; i < 10; i += 1) await writeOriginalNode(admin, BASE, 'burst', node(`old${i}.example.com`));
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({});
     const log = new MemberLog();
     d.watch('burst', log.onMembers);
@@ -167,7 +135,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     const sessions: string[] = [];
     const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 20_000 });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({ onSession: (id) => sessions.push(id) });
     const log = new MemberLog();
     d.watch('outage', log.onMembers);
@@ -202,7 +170,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
   test('after a dropped connection a quiet cluster sends nothing; its first change re-adds the watch (addWatch + listing), later changes cost no listing', async () => {
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({});
     const log = new MemberLog();
     await writeOriginalNode(admin, BASE, 'drop', node('x.example.com'));
@@ -230,7 +198,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
   test('after a dropped connection a cluster whose children watch was consumed re-adds the watch and lists at once', async () => {
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({});
     const log = new MemberLog();
     await writeOriginalNode(admin, BASE, 'consumed', node('x.example.com'));
@@ -255,7 +223,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     const sessions: string[] = [];
     const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 1000, operation_timeout_ms: 5000 });
     discoveries.push(d);
-    const counts = countOps(d);
+    const counts = watchRequests(d);
     d.connect({ onSession: (id) => sessions.push(id) });
     const log = new MemberLog();
     d.watch('expiry', log.onMembers);
@@ -290,7 +258,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     const { logger, lines } = captureLogger('info');
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE }, logger);
     discoveries.push(d);
-    const counts = countOps(d, {
+    const counts = watchRequests(d, {
       addWatch: (client, path) => {
         client.dropConnection();
         return Promise.reject(new ZookeeperError('addWatch', String(path), -6, 'UNIMPLEMENTED'));
@@ -328,7 +296,7 @@ describe('zookeeper discovery: persistent recursive watches', () => {
     const { logger, lines } = captureLogger('info');
     const d = createDiscovery({ hosts: [`127.0.0.1:${zk.server(1).clientPort}`], path: BASE }, logger);
     discoveries.push(d);
-    const counts = countOps(d, {
+    const counts = watchRequests(d, {
       addWatch: (client, path) => {
         client.dropConnection();
         return Promise.reject(new ZookeeperError('addWatch', String(path), -4, 'CONNECTION_LOSS'));

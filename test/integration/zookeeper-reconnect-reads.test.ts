@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, createDiscovery, MemberLog, originalNodeBytes, TcpRelay, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
+import { connectClient, createDiscovery, MemberLog, originalNodeBytes, TcpRelay, watchRequests, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
 import { sleep } from '../../src/lib/deadline.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
@@ -8,28 +8,6 @@ import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery
 
 const BASE = '/lighthouse/reconnect-reads';
 const node = (host: string, ip = '10.0.0.5') => ({ host, ip, port: 80, metadataJson: '{}', peer: { ip, name: host, port: 1024 } });
-
-/** Every read the discovery's watches send, as `op path`. */
-function recordReads(d: ZookeeperDiscovery): string[] {
-  const reads: string[] = [];
-  const session = d.session;
-  const original = session.current.bind(session);
-  session.current = () => {
-    const client = original();
-    return new Proxy(client, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property, target);
-        if (typeof value !== 'function') return value;
-        if (property !== 'getChildren' && property !== 'getData' && property !== 'exists' && property !== 'addWatch') return (value as (...a: unknown[]) => unknown).bind(target);
-        return (...args: unknown[]) => {
-          reads.push(`${property} ${String(args[0])}`);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  };
-  return reads;
-}
 
 let zk: ZookeeperCluster;
 let admin: ZkClient;
@@ -56,7 +34,7 @@ test('the same session back after a lost connection reads only what changed mean
   d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 20_000, operation_timeout_ms: 5000 });
   const sessions: string[] = [];
   d.connect({ onSession: (id) => sessions.push(id) });
-  const reads = recordReads(d);
+  const reads = watchRequests(d).log;
   const herdLog = new MemberLog();
   const quietLog = new MemberLog();
   d.watch('herd', herdLog.onMembers);

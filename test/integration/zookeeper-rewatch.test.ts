@@ -6,6 +6,7 @@ import {
   MemberLog,
   originalNodeBytes,
   TcpRelay,
+  watchRequests,
   writeOriginalNode,
   ZookeeperCluster,
 } from '../support/zookeeper.js';
@@ -18,42 +19,6 @@ const BASE = '/lighthouse/rewatch';
 const MEMBERS = 60;
 const node = (host: string, ip = '10.0.0.5') => ({ host, ip, port: 80, metadataJson: '{}', peer: { ip, name: host, port: 1024 } });
 const host = (i: number): string => `m${String(i).padStart(2, '0')}.example.com`;
-
-/** Counts the getData requests a discovery's watches send, and the most in flight at once. */
-function countGetData(d: ZookeeperDiscovery): { total: number; inFlight: number; maxInFlight: number; reset(): void } {
-  const counts = {
-    total: 0,
-    inFlight: 0,
-    maxInFlight: 0,
-    reset() {
-      counts.total = 0;
-      counts.maxInFlight = counts.inFlight;
-    },
-  };
-  const session = d.session;
-  const original = session.current.bind(session);
-  session.current = () => {
-    const client = original();
-    return new Proxy(client, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property, target);
-        if (typeof value !== 'function') return value;
-        if (property !== 'getData') return (value as (...a: unknown[]) => unknown).bind(target);
-        return async (...args: unknown[]) => {
-          counts.total += 1;
-          counts.inFlight += 1;
-          counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
-          try {
-            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          } finally {
-            counts.inFlight -= 1;
-          }
-        };
-      },
-    });
-  };
-  return counts;
-}
 
 describe('zookeeper discovery: recovery after a new session is spread and bounded', () => {
   let zk: ZookeeperCluster;
@@ -81,7 +46,7 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     const sessions: string[] = [];
     const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 1000, operation_timeout_ms: 5000 });
     discoveries.push(d);
-    const reads = countGetData(d);
+    const reads = watchRequests(d);
     d.connect({ onSession: (id) => sessions.push(id) });
     const log = new MemberLog();
     d.watch('herd', log.onMembers);
@@ -107,7 +72,7 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     // The membership changes made meanwhile are seen (m00 gone, new added).
     await log.waitFor((set) => set.members.length === MEMBERS && !set.members.some((m) => m.host === host(0)) && set.members.some((m) => m.host === 'new.example.com'), 'the outage changes');
     // Every known member gets its data watch back: a data change (setData, no children event) on each is seen.
-    await waitFor(() => reads.total >= MEMBERS - 1 + 2 + 1 && reads.inFlight === 0, 'the re-reads to finish', 20_000);
+    await waitFor(() => (reads.ops.getData ?? 0) >= MEMBERS - 1 + 2 + 1 && (reads.inFlight.getData ?? 0) === 0, 'the re-reads to finish', 20_000);
     for (const i of [1, 30, MEMBERS - 1]) {
       await admin.setData(paths[i]!, originalNodeBytes(node(host(i), '10.9.9.9')), -1);
       await log.waitFor((set) => set.members.some((m) => m.host === host(i) && m.ip === '10.9.9.9'), `the data change of ${host(i)} after the expiry`);
@@ -116,8 +81,8 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     await other.waitFor((set) => set.members.some((m) => m.ip === '10.9.9.9'), 'the data change in the second cluster');
 
     // Bounded: never more than REWATCH_IN_FLIGHT data reads at once for the whole session ...
-    assert.ok(reads.maxInFlight <= REWATCH_IN_FLIGHT, `${reads.maxInFlight} getData in flight at once after the new session (bound ${REWATCH_IN_FLIGHT})`);
+    assert.ok((reads.maxInFlight.getData ?? 0) <= REWATCH_IN_FLIGHT, `${reads.maxInFlight.getData ?? 0} getData in flight at once after the new session (bound ${REWATCH_IN_FLIGHT})`);
     // ... and each member read once: 59 known + o1 + o2 re-watched, the new one read, plus the 3 + 1 changes above.
-    assert.equal(reads.total, MEMBERS - 1 + 2 + 1 + 4);
+    assert.equal(reads.ops.getData, MEMBERS - 1 + 2 + 1 + 4);
   });
 });

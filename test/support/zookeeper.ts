@@ -420,3 +420,65 @@ export class MemberLog {
     return this.waitFor((set) => set.members.map((node) => `${node.host}:${node.port}`).sort().join(',') === want, `members [${want}] (last: [${this.keys()?.join(',') ?? 'none'}])`, timeoutMs);
   }
 }
+
+/** The requests a discovery's watches sent, as watchRequests() counts them. */
+export interface WatchRequests {
+  /** every request since the last reset, as `op path`, in order */
+  readonly log: string[];
+  /** requests per operation since the last reset */
+  ops: Record<string, number>;
+  /** per operation: sent and not answered yet, and the most at once since the last reset */
+  inFlight: Record<string, number>;
+  maxInFlight: Record<string, number>;
+  total(): number;
+  reset(): void;
+}
+
+const WATCH_REQUESTS = new Set(['getChildren', 'getData', 'exists', 'addWatch']);
+
+/**
+ * Observes the requests a discovery's watches send (getChildren, getData,
+ * exists, addWatch): every watch takes `session.current()` per operation, so
+ * the session's client is wrapped there. `override` replaces an operation
+ * (to play an older server); it is counted all the same.
+ */
+export function watchRequests(d: ZookeeperDiscovery, override: Partial<Record<string, (client: ZkClient, ...args: unknown[]) => unknown>> = {}): WatchRequests {
+  const requests: WatchRequests = {
+    log: [],
+    ops: {},
+    inFlight: {},
+    maxInFlight: {},
+    total: () => Object.values(requests.ops).reduce((sum, n) => sum + n, 0),
+    reset() {
+      requests.log.length = 0;
+      requests.ops = {};
+      requests.maxInFlight = { ...requests.inFlight };
+    },
+  };
+  const session = d.session;
+  const original = session.current.bind(session);
+  session.current = () => {
+    const client = original();
+    return new Proxy(client, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        if (typeof property !== 'string' || !WATCH_REQUESTS.has(property)) return (value as (...a: unknown[]) => unknown).bind(target);
+        return async (...args: unknown[]) => {
+          requests.log.push(`${property} ${String(args[0])}`);
+          requests.ops[property] = (requests.ops[property] ?? 0) + 1;
+          const inFlight = (requests.inFlight[property] ?? 0) + 1;
+          requests.inFlight[property] = inFlight;
+          requests.maxInFlight[property] = Math.max(requests.maxInFlight[property] ?? 0, inFlight);
+          try {
+            const replacement = override[property];
+            return await (replacement ? replacement(target, ...args) : (value as (...a: unknown[]) => unknown).apply(target, args));
+          } finally {
+            requests.inFlight[property] = (requests.inFlight[property] ?? 1) - 1;
+          }
+        };
+      },
+    });
+  };
+  return requests;
+}
