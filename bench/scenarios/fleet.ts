@@ -90,7 +90,9 @@ interface Host {
 }
 
 async function startHost(): Promise<Host> {
-  const child = spawnTracked(process.execPath, ['--import', 'tsx', HOST], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") applies to the host processes as to the daemons.
+  const profile = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawnTracked(process.execPath, [...profile, '--import', 'tsx', HOST], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue: HostMessage[] = [];
   const waiters = new Set<() => void>();
   child.on('message', (message: HostMessage) => {
