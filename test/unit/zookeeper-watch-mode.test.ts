@@ -36,3 +36,22 @@ test(`connections lost with an addWatch unanswered: one-shot after ${MAX_LOSSES_
   mode.lostDuringAddWatch(5, 's3', logger);
   assert.equal(mode.persistent, false);
 });
+
+test('a fallback guessed from lost connections is tried again on a new session (logged once); a refusal is not', () => {
+  const { logger, lines } = capture();
+  const guessed = new WatchMode();
+  for (let connection = 1; connection <= MAX_LOSSES_WITH_ADD_WATCH; connection += 1) guessed.lostDuringAddWatch(connection, 's1', logger);
+  assert.equal(guessed.persistent, false);
+  guessed.newSession(logger);
+  guessed.newSession(logger); // every cluster watch of the session calls it
+  assert.equal(guessed.persistent, true);
+  assert.equal(lines().filter((line) => /trying persistent watches again/.test(String(line.msg))).length, 1);
+  // And it can fall back again, as the first time.
+  for (let connection = 10; connection < 10 + MAX_LOSSES_WITH_ADD_WATCH; connection += 1) guessed.lostDuringAddWatch(connection, 's1', logger);
+  assert.equal(guessed.persistent, false);
+
+  const refused = new WatchMode();
+  refused.markUnsupported('10.0.0.1:2181', logger);
+  refused.newSession(logger);
+  assert.equal(refused.persistent, false, 'an old server said so: no new probe on every expiry');
+});

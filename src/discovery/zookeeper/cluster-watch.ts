@@ -134,6 +134,7 @@ export class ClusterWatcher implements ClusterWatch {
       // The server kept no persistent watch, on any connection: re-added before the next read (lazily, see below).
       this.needWatch = true;
       if (fresh) {
+        this.mode.newSession(this.options.logger);
         this.folderWatched = false;
         this.needListing = true;
         for (const child of this.children.values()) child.unwatched = true;

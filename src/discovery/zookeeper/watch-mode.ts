@@ -12,9 +12,18 @@ import type { ZkSession } from './session.js';
  * an expiry does not probe again, and a mixed ensemble (an old server among
  * new ones) cannot make the session bounce between servers re-trying
  * addWatch. Logged once.
+ *
+ * Connections lost with an addWatch unanswered (the safety net below) are
+ * only a guess that the server is old: a flaky network does the same. A
+ * fallback for that reason lasts until the next new session, which tries
+ * persistent watches again (its cluster watches list and watch everything
+ * afresh anyway), so a 3.6+ ensemble does not keep a writer on the dearer
+ * one-shot path for the rest of its life.
  */
 export class WatchMode {
   private unsupportedBy: string | undefined;
+  /** the fallback came from lost connections, not from a server's answer */
+  private guessed = false;
   /** connections (ids) lost while an addWatch was unanswered, since the last addWatch that succeeded */
   private readonly lostWith = new Set<number>();
 
@@ -31,7 +40,19 @@ export class WatchMode {
   lostDuringAddWatch(connectionId: number, server: string, logger: Logger): void {
     if (this.unsupportedBy !== undefined) return;
     this.lostWith.add(connectionId);
-    if (this.lostWith.size >= MAX_LOSSES_WITH_ADD_WATCH) this.markUnsupported(`${server} (${this.lostWith.size} connections lost with an addWatch unanswered)`, logger);
+    if (this.lostWith.size >= MAX_LOSSES_WITH_ADD_WATCH) {
+      this.markUnsupported(`${server} (${this.lostWith.size} connections lost with an addWatch unanswered)`, logger);
+      this.guessed = true;
+    }
+  }
+
+  /** A new session is starting its watches: a fallback that was only guessed is tried again (each cluster watch calls this; once is enough). */
+  newSession(logger: Logger): void {
+    if (!this.guessed) return;
+    logger.info({ server: this.unsupportedBy }, `new ZooKeeper session: trying persistent watches again (the one-shot fallback came from connections lost with an addWatch unanswered, not from a server's refusal)`);
+    this.guessed = false;
+    this.unsupportedBy = undefined;
+    this.lostWith.clear();
   }
 
   /** `server`: the `host:port` that refused addWatch. */
