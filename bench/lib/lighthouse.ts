@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { adminSocket, masterSocket, parseServersState, parseShowProc, type CliSocket } from '../../src/balancer/haproxy/runtime-api.js';
-import { killAllUnder, spawnTracked, stopChild } from './procs.js';
+import { benchNodeArgs, killAllUnder, spawnTracked, stopChild } from './procs.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILT_CLI = join(ROOT, 'dist/cli/main.js');
@@ -96,9 +96,8 @@ export function spawnReporter(configDir: string, logFile: string, extra: readonl
 function spawnDaemon(daemon: 'writer' | 'reporter', configDir: string, logFile: string, extra: readonly string[] = []): ChildProcess {
   const log = openSync(logFile, 'a');
   try {
-    // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profiles of the daemons, written when they stop.
-    const profile = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    return spawnTracked(process.execPath, [...profile, ...cliCommand(), daemon, configDir, ...extra], { stdio: ['ignore', log, log], cwd: ROOT });
+    // Profiles (BENCH_NODE_ARGS) are written when the daemons stop.
+    return spawnTracked(process.execPath, [...benchNodeArgs(), ...cliCommand(), daemon, configDir, ...extra], { stdio: ['ignore', log, log], cwd: ROOT });
   } finally {
     closeSync(log);
   }

@@ -17,6 +17,11 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): node options for the processes the bench measures (daemons, fleet hosts). */
+export function benchNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   return track(spawn(command, [...args], options));
 }

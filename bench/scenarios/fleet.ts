@@ -5,7 +5,7 @@ import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { HostCommand, HostMessage } from '../fleet-host.js';
 import type { BenchContext } from '../lib/context.js';
 import { EnsembleMeter } from '../lib/ensemble.js';
-import { sleep, spawnTracked, stopChild } from '../lib/procs.js';
+import { benchNodeArgs, sleep, spawnTracked, stopChild } from '../lib/procs.js';
 import { round, summary } from '../lib/stats.js';
 import { createNodes, nodeData, nodePath, type BenchNode } from '../lib/zk.js';
 import { OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
@@ -90,9 +90,7 @@ interface Host {
 }
 
 async function startHost(): Promise<Host> {
-  // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") applies to the host processes as to the daemons.
-  const profile = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawnTracked(process.execPath, [...profile, '--import', 'tsx', HOST], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawnTracked(process.execPath, [...benchNodeArgs(), '--import', 'tsx', HOST], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const queue: HostMessage[] = [];
   const waiters = new Set<() => void>();
   child.on('message', (message: HostMessage) => {
