@@ -98,6 +98,14 @@ export class ClusterWatcher implements ClusterWatch {
   private pzxidOutdated = false;
   /** the folder's children (or exists) watch is armed on this session: the last read that set it succeeded and it has not fired since */
   private folderWatched = false;
+  /**
+   * events on the folder itself so far: a listing takes its watch for
+   * standing only if none came while it was in flight. The library hands a
+   * reply to its callback and then, in the same socket read, the
+   * notifications after it: the watch the listing just armed can fire
+   * before the listing's own code runs again.
+   */
+  private folderEvents = 0;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -116,6 +124,8 @@ export class ClusterWatcher implements ClusterWatch {
   private pending = new Map<string, 'read' | 'deleted'>();
   /** persistent path: reports held back in a row because events were pending (see emit) */
   private deferred = 0;
+  /** one-shot path: data events for names the listing in flight reads: its reply and the event can come in one socket read, the event first to us */
+  private changedWhileListing = new Set<string>();
   /** the client the persistent watch was added on (its watcher is forgotten there on close) */
   private watchedOn: ZkClient | undefined;
 
@@ -184,6 +194,7 @@ export class ClusterWatcher implements ClusterWatch {
   private readonly onEvent = (event: WatchEvent): void => {
     if (this.closed) return;
     if (event.path === this.folder) {
+      this.folderEvents += 1;
       if (this.mode.persistent) {
         // The folder's own data is not ours to follow.
         if (event.type === 'dataChanged') return;
@@ -208,11 +219,19 @@ export class ClusterWatcher implements ClusterWatch {
   /** One-shot path: a member's data watch fired. */
   private onChildEvent(event: WatchEvent): void {
     const child = this.children.get(basename(event.path));
+    if (!child) {
+      // Its read (which armed the watch) is answered but the listing has not kept it yet: read it again after.
+      if (this.syncing) {
+        this.changedWhileListing.add(basename(event.path));
+        this.request();
+      }
+      return;
+    }
     // A deleted child also fires the folder's children watch, which removes
     // it, or, when it was re-created at once (a reporter replaces its node
     // to change it), must read it again: the name alone looks unchanged.
-    if (child && event.type === 'deleted') child.stale = true;
-    if (!child || event.type !== 'dataChanged') return;
+    if (event.type === 'deleted') child.stale = true;
+    if (event.type !== 'dataChanged') return;
     void this.reread(basename(event.path));
   }
 
@@ -404,16 +423,17 @@ export class ClusterWatcher implements ClusterWatch {
     const client = this.options.session.current();
     let names: string[];
     let pzxid: bigint;
+    const eventsBefore = this.folderEvents;
     try {
       const listing = await client.getChildren(this.folder, this.onEvent);
-      this.folderWatched = true;
+      this.folderWatched = this.folderEvents === eventsBefore;
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch (or the persistent watch) tells us when it appears.
       const stat = persistent ? null : await client.exists(this.folder, this.onEvent);
-      this.folderWatched = !persistent;
+      this.folderWatched = !persistent && this.folderEvents === eventsBefore;
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests
@@ -456,6 +476,11 @@ export class ClusterWatcher implements ClusterWatch {
       }
       // NO_NODE: deleted since the children read; the children watch already fired.
     }
+    for (const name of this.changedWhileListing) {
+      const kept = next.get(name);
+      if (kept) kept.stale = true;
+    }
+    this.changedWhileListing.clear();
     this.children = next;
     this.emit();
     this.rewatchLater();
