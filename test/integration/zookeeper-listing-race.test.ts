@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectClient, createDiscovery, MemberLog, mkdirs, originalNodeBytes, TcpRelay, watchRequests, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
-import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
+import { OPEN_ACL, type ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
 import { watchModeOf } from '../../src/discovery/zookeeper/watch-mode.js';
 import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
@@ -15,8 +15,9 @@ import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
  * then does the listing's own code run. It must not take the watch for
  * standing: a resumed session then reads nothing, the server restores no
  * children watch, and a member added while the connection was away is
- * never seen. The same holds for a new member's data watch on the one-shot
- * path: its read's reply and a data change right after it.
+ * never seen. The one-shot path has the same race on a member's data
+ * watch: a read's reply and a change right after it (a data change, or the
+ * delete and create of a reporter's update).
  */
 
 const BASE = '/lighthouse/listing-race';
@@ -110,4 +111,35 @@ test("one-shot path: a new member's data changed right after the listing's read 
   await waitFor(() => relay.heldXids().includes(-1), 'the data-changed notification');
   relay.release();
   await log.waitFor((set) => set.members.some((m) => m.host === 'm1.example.com' && m.ip === '10.9.9.9'), 'the changed data');
+});
+
+test("one-shot path: a member replaced right after the server answered its re-read (in the same socket read) is read again", async () => {
+  await writeOriginalNode(admin, BASE, 'old2', node('m1.example.com'));
+  const { relay, d } = await relayed();
+  const requests = watchRequests(d, {
+    addWatch: (client, path) => {
+      client.dropConnection();
+      return Promise.reject(new ZookeeperError('addWatch', String(path), -6, 'UNIMPLEMENTED'));
+    },
+  });
+  d.connect({});
+  const log = new MemberLog();
+  d.watch('old2', log.onMembers);
+  await log.waitForKeys(['m1.example.com:80']);
+  await waitFor(() => !watchModeOf(d.session).persistent && d.state === 'connected' && Object.values(requests.inFlight).every((n) => n === 0), 'the one-shot path, idle');
+
+  const path = `${BASE}/old2/m1.example.com:80`;
+  relay.hold();
+  await admin.setData(path, originalNodeBytes(node('m1.example.com', '10.2.2.2')), -1);
+  await waitFor(() => relay.heldXids().includes(-1), 'the data-changed notification');
+  relay.release(true);
+  await waitFor(() => relay.heldXids().some((xid) => xid > 0), 'the re-read');
+  // A reporter's update right after the server answered the re-read: delete and create in one multi.
+  await admin.multi([
+    { op: 'remove', path, version: -1 },
+    { op: 'create', path, data: originalNodeBytes(node('m1.example.com', '10.3.3.3')), acl: OPEN_ACL, ephemeral: true },
+  ]);
+  await waitFor(() => relay.heldXids().filter((xid) => xid === -1).length >= 2, 'the deleted and children-changed notifications');
+  relay.release();
+  await log.waitFor((set) => set.members.some((m) => m.host === 'm1.example.com' && m.ip === '10.3.3.3'), 'the replaced data');
 });

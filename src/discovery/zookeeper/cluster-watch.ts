@@ -124,8 +124,14 @@ export class ClusterWatcher implements ClusterWatch {
   private pending = new Map<string, 'read' | 'deleted'>();
   /** persistent path: reports held back in a row because events were pending (see emit) */
   private deferred = 0;
-  /** one-shot path: data events for names the listing in flight reads: its reply and the event can come in one socket read, the event first to us */
-  private changedWhileListing = new Set<string>();
+  /**
+   * one-shot path: members whose data watch fired since their last read was
+   * sent. A reply and the notification after it can come in one socket
+   * read, and the library hands both over before the read's own code runs:
+   * a read answered before a change lands after the event, its data already
+   * old and its watch spent. (The persistent path keeps such events pending.)
+   */
+  private changedSinceRead = new Set<string>();
   /** the client the persistent watch was added on (its watcher is forgotten there on close) */
   private watchedOn: ZkClient | undefined;
 
@@ -218,13 +224,12 @@ export class ClusterWatcher implements ClusterWatch {
 
   /** One-shot path: a member's data watch fired. */
   private onChildEvent(event: WatchEvent): void {
-    const child = this.children.get(basename(event.path));
+    const name = basename(event.path);
+    this.changedSinceRead.add(name);
+    const child = this.children.get(name);
     if (!child) {
-      // Its read (which armed the watch) is answered but the listing has not kept it yet: read it again after.
-      if (this.syncing) {
-        this.changedWhileListing.add(basename(event.path));
-        this.request();
-      }
+      // Its read (which armed the watch) is answered but the listing has not kept it yet: see settleRead.
+      if (this.syncing) this.request();
       return;
     }
     // A deleted child also fires the folder's children watch, which removes
@@ -232,7 +237,20 @@ export class ClusterWatcher implements ClusterWatch {
     // to change it), must read it again: the name alone looks unchanged.
     if (event.type === 'deleted') child.stale = true;
     if (event.type !== 'dataChanged') return;
-    void this.reread(basename(event.path));
+    void this.reread(name);
+  }
+
+  /** Sends a member's read (arming its data watch): events from here on are newer than what it returns. */
+  private readChild(client: ZkClient, name: string): Promise<{ data: Buffer; stat: Stat }> {
+    this.changedSinceRead.delete(name);
+    return client.getData(this.childPath(name), this.onEvent);
+  }
+
+  /** A member's read is applied as `kept`: if its watch fired meanwhile (one-shot path), what it read may be old already. */
+  private settleRead(kept: Child): void {
+    if (!this.changedSinceRead.delete(kept.name)) return;
+    kept.stale = true;
+    this.request();
   }
 
   private request(): void {
@@ -451,7 +469,7 @@ export class ClusterWatcher implements ClusterWatch {
       const known = this.children.get(name);
       return !known || known.stale;
     });
-    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
+    const reads = await Promise.allSettled(toRead.map((name) => this.readChild(client, name)));
     if (this.closed) return;
 
     let failure: unknown;
@@ -476,11 +494,10 @@ export class ClusterWatcher implements ClusterWatch {
       }
       // NO_NODE: deleted since the children read; the children watch already fired.
     }
-    for (const name of this.changedWhileListing) {
+    for (const name of toRead) {
       const kept = next.get(name);
-      if (kept) kept.stale = true;
+      if (kept) this.settleRead(kept);
     }
-    this.changedWhileListing.clear();
     this.children = next;
     this.emit();
     this.rewatchLater();
@@ -502,11 +519,12 @@ export class ClusterWatcher implements ClusterWatch {
   /** A known child's data changed: one getData, which also re-arms its watch. */
   private async reread(name: string): Promise<void> {
     try {
-      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onEvent);
+      const { data, stat } = await this.readChild(this.options.session.current(), name);
       const current = this.children.get(name);
       if (this.closed || !current) return;
       const next = newer(current, this.decode(name, data, stat));
       next.unwatched = false; // the read armed its data watch, whichever copy is kept
+      this.settleRead(next);
       this.children.set(name, next);
       this.emit();
     } catch (error) {
