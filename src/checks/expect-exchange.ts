@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { CheckTarget } from './types.js';
+import type { StopSignal } from './run-stop.js';
 import { abortError, settleOnce } from './line-exchange.js';
 
 /** Bytes of answer the tcp check's `expect` looks at; a health answer is short. */
@@ -22,7 +23,7 @@ export interface ExpectAnswer {
  * the failure can say what the service did answer. Rejects only when no
  * connection is made or it fails before anything is read.
  */
-export function expectExchange(target: CheckTarget, signal: AbortSignal, query: string | undefined, met: (text: string) => boolean): Promise<ExpectAnswer> {
+export function expectExchange(target: CheckTarget, signal: StopSignal, query: string | undefined, met: (text: string) => boolean): Promise<ExpectAnswer> {
   return new Promise<ExpectAnswer>((resolve, reject) => {
     if (signal.aborted) {
       reject(abortError(signal));

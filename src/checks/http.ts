@@ -5,6 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import type { CheckPlugin } from './plugin-types.js';
 import type { Check, CheckOutcome, CheckTarget } from './types.js';
+import type { StopSignal } from './run-stop.js';
 import { describeError, quote } from './line-exchange.js';
 import { httpExchange, type HttpExchangeOptions } from './http-exchange.js';
 import { expectStatusSchema, statusSet } from './status-ranges.js';
@@ -114,25 +115,24 @@ export const httpCheck: CheckPlugin<HttpCheckConfig> = {
     const options: HttpExchangeOptions = { tls: tls?.options, head: config.method === 'HEAD', accepts: statuses.has, readBody: body !== undefined };
     // A passing run says the same every time: its detail is built once per status.
     const passDetails = new Map<number, string>();
-    return {
-      async run(signal: AbortSignal): Promise<CheckOutcome> {
-        try {
-          const answer = await httpExchange(target, request, signal, options);
-          const note = answer.note ? ` (${answer.note})` : '';
-          if (!statuses.has(answer.status)) {
-            return { passed: false, detail: `${where}: HTTP ${answer.status}${answer.body ? ` ${quote(answer.body)}` : ''}${note}, expected ${statuses.text}` };
-          }
-          const missing = body?.missing(answer.body);
-          if (missing !== undefined) return { passed: false, detail: `${where}: HTTP ${answer.status} body ${quote(answer.body)}${note}, expected a body ${missing}` };
-          let detail = passDetails.get(answer.status);
-          if (detail === undefined) passDetails.set(answer.status, (detail = `${where}: HTTP ${answer.status}${body ? ` body ${body.wanted}` : ''}`));
-          return { passed: true, detail };
-        } catch (error) {
-          const tlsProblem = tls ? describeTlsError(error, tlsSettings, tls.verifiedName) : undefined;
-          return { passed: false, detail: `${where}: ${tlsProblem ?? describeError(error)}` };
+    const run = async (signal: StopSignal): Promise<CheckOutcome> => {
+      try {
+        const answer = await httpExchange(target, request, signal, options);
+        const note = answer.note ? ` (${answer.note})` : '';
+        if (!statuses.has(answer.status)) {
+          return { passed: false, detail: `${where}: HTTP ${answer.status}${answer.body ? ` ${quote(answer.body)}` : ''}${note}, expected ${statuses.text}` };
         }
-      },
+        const missing = body?.missing(answer.body);
+        if (missing !== undefined) return { passed: false, detail: `${where}: HTTP ${answer.status} body ${quote(answer.body)}${note}, expected a body ${missing}` };
+        let detail = passDetails.get(answer.status);
+        if (detail === undefined) passDetails.set(answer.status, (detail = `${where}: HTTP ${answer.status}${body ? ` body ${body.wanted}` : ''}`));
+        return { passed: true, detail };
+      } catch (error) {
+        const tlsProblem = tls ? describeTlsError(error, tlsSettings, tls.verifiedName) : undefined;
+        return { passed: false, detail: `${where}: ${tlsProblem ?? describeError(error)}` };
+      }
     };
+    return { run, runStoppable: run };
   },
 };
 

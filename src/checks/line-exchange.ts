@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { CheckTarget } from './types.js';
+import type { StopSignal } from './run-stop.js';
 
 // Errors here stay plain: only their message is used, as the `detail` of a
 // failed run; the reporter's line that shows it names the service, port and check.
@@ -14,7 +15,7 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
  * so callers can say what they got. The socket is destroyed on every way out,
  * including abort, so a hung service never keeps a file descriptor.
  */
-export function lineExchange(target: CheckTarget, signal: AbortSignal, query: string | Buffer | undefined, wanted: number): Promise<string[]> {
+export function lineExchange(target: CheckTarget, signal: StopSignal, query: string | Buffer | undefined, wanted: number): Promise<string[]> {
   return new Promise<string[]>((resolve, reject) => {
     if (signal.aborted) {
       reject(abortError(signal));
@@ -60,7 +61,7 @@ export function lineExchange(target: CheckTarget, signal: AbortSignal, query: st
  * first outcome only, detaches from the signal and destroys the socket, so
  * nothing outlives the run; an abort of `signal` settles with its reason.
  */
-export function settleOnce(socket: Socket, signal: AbortSignal, reject: (error: Error) => void): { settle(outcome: () => void): void; settled(): boolean } {
+export function settleOnce(socket: Socket, signal: StopSignal, reject: (error: Error) => void): { settle(outcome: () => void): void; settled(): boolean } {
   let settled = false;
   const settle = (outcome: () => void): void => {
     if (settled) return;
@@ -88,7 +89,7 @@ function splitLines(buffer: Buffer, ended: boolean): string[] {
 const stripCr = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);
 
 /** The abort reason as an Error, so `detail` says "timed out" rather than "[object DOMException]". */
-export function abortError(signal: AbortSignal): Error {
+export function abortError(signal: StopSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof Error) return reason;
   if (reason instanceof DOMException) return new Error(reason.message);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CheckPlugin } from './plugin-types.js';
-import type { CheckOutcome, CheckTarget } from './types.js';
+import type { Check, CheckOutcome, CheckTarget } from './types.js';
+import type { StopSignal } from './run-stop.js';
 import { describeError, lineExchange, quote } from './line-exchange.js';
 import { expectExchange } from './expect-exchange.js';
 import { regexSource, textMatcher } from './expectations.js';
@@ -58,7 +59,7 @@ function expectedLine(response: string): string {
 export const tcpCheck: CheckPlugin<TcpCheckConfig> = {
   kind: 'tcp',
   schema: tcpCheckSchema,
-  create(config: TcpCheckConfig, target: CheckTarget) {
+  create(config: TcpCheckConfig, target: CheckTarget): Check {
     const where = `tcp ${target.host}:${target.port}`;
     const query = config.query;
     const response = config.response;
@@ -66,43 +67,41 @@ export const tcpCheck: CheckPlugin<TcpCheckConfig> = {
     if (expected) {
       const wire = query === undefined ? undefined : wireQuery(query);
       const asked = query === undefined ? 'the answer' : `the answer to ${quote(query, 60)}`;
-      return {
-        async run(signal: AbortSignal): Promise<CheckOutcome> {
-          // A pattern that gave up ends the read (more text only costs more), and is not run again for the message.
-          let gaveUp: string | undefined;
-          const met = (text: string): boolean => {
-            const { verdict, why } = expected.judge(text);
-            if (verdict === 'gave-up') gaveUp = why;
-            return verdict !== 'unmet';
-          };
-          try {
-            const answer = await expectExchange(target, signal, wire, met);
-            if (answer.met && gaveUp === undefined) return { passed: true, detail: `${where}: answered ${expected.wanted}` };
-            const got = answer.text === '' ? 'nothing' : quote(answer.text);
-            const why = gaveUp ?? expected.missing(answer.text) ?? expected.wanted;
-            return { passed: false, detail: `${where}: ${answer.met ? 'read' : (answer.stopped ?? 'stopped')} with ${got}, expected ${asked} ${why}` };
-          } catch (error) {
-            return { passed: false, detail: `${where}: ${describeError(error)}` };
-          }
-        },
-      };
-    }
-    return {
-      async run(signal: AbortSignal): Promise<CheckOutcome> {
+      const run = async (signal: StopSignal): Promise<CheckOutcome> => {
+        // A pattern that gave up ends the read (more text only costs more), and is not run again for the message.
+        let gaveUp: string | undefined;
+        const met = (text: string): boolean => {
+          const { verdict, why } = expected.judge(text);
+          if (verdict === 'gave-up') gaveUp = why;
+          return verdict !== 'unmet';
+        };
         try {
-          if (query === undefined || response === undefined) {
-            await lineExchange(target, signal, undefined, 0);
-            return { passed: true, detail: `${where}: connected` };
-          }
-          const [line] = await lineExchange(target, signal, wireQuery(query), 1);
-          if (line === undefined) return { passed: false, detail: `${where}: connection closed without an answer to ${quote(query)}` };
-          const expected = expectedLine(response);
-          if (line === expected) return { passed: true, detail: `${where}: answered ${quote(line)}` };
-          return { passed: false, detail: `${where}: answered ${quote(line)}, expected ${quote(expected)}` };
+          const answer = await expectExchange(target, signal, wire, met);
+          if (answer.met && gaveUp === undefined) return { passed: true, detail: `${where}: answered ${expected.wanted}` };
+          const got = answer.text === '' ? 'nothing' : quote(answer.text);
+          const why = gaveUp ?? expected.missing(answer.text) ?? expected.wanted;
+          return { passed: false, detail: `${where}: ${answer.met ? 'read' : (answer.stopped ?? 'stopped')} with ${got}, expected ${asked} ${why}` };
         } catch (error) {
           return { passed: false, detail: `${where}: ${describeError(error)}` };
         }
-      },
+      };
+      return { run, runStoppable: run };
+    }
+    const run = async (signal: StopSignal): Promise<CheckOutcome> => {
+      try {
+        if (query === undefined || response === undefined) {
+          await lineExchange(target, signal, undefined, 0);
+          return { passed: true, detail: `${where}: connected` };
+        }
+        const [line] = await lineExchange(target, signal, wireQuery(query), 1);
+        if (line === undefined) return { passed: false, detail: `${where}: connection closed without an answer to ${quote(query)}` };
+        const expected = expectedLine(response);
+        if (line === expected) return { passed: true, detail: `${where}: answered ${quote(line)}` };
+        return { passed: false, detail: `${where}: answered ${quote(line)}, expected ${quote(expected)}` };
+      } catch (error) {
+        return { passed: false, detail: `${where}: ${describeError(error)}` };
+      }
     };
+    return { run, runStoppable: run };
   },
 };

@@ -2,6 +2,7 @@ import type { CheckSpec } from '../config/model.js';
 import type { Check, CheckOutcome } from '../checks/types.js';
 import type { RiseFallState } from '../checks/rise-fall.js';
 import type { CheckResult } from './runner-status.js';
+import { RunStop } from '../checks/run-stop.js';
 import { thrownOutcome, validOutcome } from './check-outcome.js';
 
 export interface CheckLoopHooks {
@@ -34,7 +35,16 @@ export class CheckLoop {
   /** the failure episode the runner has logged (see PortHealth.logResult); null while passing */
   failureLog: { detail: string; loggedAt: number; suppressed: number } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** stops the current run of a check that takes one (`runStoppable`); one for all of the loop's runs */
+  private readonly stop = new RunStop();
+  /** stops the current run of any other check: a plugin may hand its signal on (to fetch, say) */
   private controller: AbortController | undefined;
+  /** the current run's timeout: one timer for the loop's life, re-armed at each start (see armDeadline) */
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private deadlineMs = 0;
+  /** ends the current wait for a run: the run's own outcome, the timeout's or retire's, whichever comes first */
+  private finish: ((outcome: CheckOutcome) => void) | undefined;
+  private timedOut = false;
   /** a run that has not settled, even after its abort: the next run waits for it */
   private inFlight: Promise<unknown> | undefined;
   private lastStart = Number.NEGATIVE_INFINITY;
@@ -43,8 +53,6 @@ export class CheckLoop {
   private busy = false;
   /** the interval ticked while busy: run again as soon as the current run ends */
   private overdue = false;
-  /** ends the current run at once (timeout or retire), with this outcome */
-  private cut: ((outcome: CheckOutcome) => void) | undefined;
 
   constructor(
     public spec: CheckSpec,
@@ -82,8 +90,12 @@ export class CheckLoop {
     // clearInterval clears either kind: the first run's timeout or the interval after it.
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.controller?.abort(new Error(why));
-    this.cut?.({ passed: false, detail: why });
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.deadline = undefined;
+    const reason = new Error(why);
+    if (this.controller) this.controller.abort(reason);
+    else this.stop.abort(reason);
+    this.end({ passed: false, detail: why });
     this.check.close?.();
   }
 
@@ -133,49 +145,81 @@ export class CheckLoop {
       // sockets on a service that is already in trouble, so this run fails.
       outcome = { passed: false, detail: 'previous run still has not finished (the check ignores its timeout)' };
     } else {
-      const controller = new AbortController();
-      this.controller = controller;
-      const timeoutMs = this.spec.timeoutMs;
       let run: Promise<unknown>;
       try {
-        run = Promise.resolve(this.check.run(controller.signal));
+        if (this.check.runStoppable) {
+          this.stop.reset();
+          run = Promise.resolve(this.check.runStoppable(this.stop));
+        } else {
+          this.controller = new AbortController();
+          run = Promise.resolve(this.check.run(this.controller.signal));
+        }
       } catch (error) {
         run = Promise.reject(error);
       }
       this.inFlight = run;
-      const kind = this.spec.kind;
+      this.timedOut = false;
       // The run's outcome, or the timeout's (or retire's) as soon as it
-      // comes: the timer and retire() end the wait themselves, so a run
-      // costs no abort listener of the loop's own.
+      // comes: the deadline and retire() end the wait themselves, so a run
+      // costs no abort listener of the loop's own. The handlers are the
+      // loop's, not closures of this run: a run can settle only while it is
+      // `inFlight` (no run starts before the previous one settled).
       outcome = await new Promise<CheckOutcome>((resolve) => {
-        const timer = setTimeout(() => {
-          timedOut = true;
-          const reason = new CheckTimeoutError(timeoutMs);
-          controller.abort(reason);
-          resolve({ passed: false, detail: reason.message });
-        }, timeoutMs);
-        this.cut = (cutOutcome) => {
-          clearTimeout(timer);
-          resolve(cutOutcome);
-        };
-        // Also when the wait ended earlier: the run no longer holds up the next one.
-        const settled = (runOutcome: CheckOutcome): void => {
-          if (this.inFlight === run) this.inFlight = undefined;
-          clearTimeout(timer);
-          resolve(runOutcome);
-        };
-        run.then(
-          (value: unknown) => settled(validOutcome(kind, value)),
-          (error: unknown) => settled(thrownOutcome(kind, error)),
-        );
+        this.finish = resolve;
+        this.armDeadline(this.spec.timeoutMs);
+        run.then(this.onValue, this.onError);
       });
-      this.cut = undefined;
-      if (this.controller === controller) this.controller = undefined;
+      timedOut = this.timedOut;
+      this.controller = undefined;
     }
     if (this.retired || !this.hooks.active()) return;
     const durationMs = performance.now() - started;
     const result: CheckResult = { passed: outcome.passed, detail: outcome.detail ?? '', durationMs: Math.round(durationMs * 10) / 10, at: this.hooks.now() };
     if (!outcome.passed && timedOut) result.timedOut = true;
     this.hooks.onResult(result);
+  }
+
+  /**
+   * Starts the timeout of the run that starts now. The timer is the loop's
+   * and is re-armed (`refresh`) rather than created per run: a timer per run
+   * (its object, and its timer list emptied and re-made around each burst of
+   * runs) showed in the reporter's profile. It may fire after its run ended:
+   * then there is no wait to end and it does nothing.
+   */
+  private armDeadline(timeoutMs: number): void {
+    if (this.deadline !== undefined && this.deadlineMs === timeoutMs) {
+      this.deadline.refresh();
+      return;
+    }
+    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.deadlineMs = timeoutMs;
+    this.deadline = setTimeout(this.onDeadline, timeoutMs);
+  }
+
+  private readonly onDeadline = (): void => {
+    if (this.finish === undefined) return;
+    this.timedOut = true;
+    const reason = new CheckTimeoutError(this.deadlineMs);
+    if (this.controller) this.controller.abort(reason);
+    else this.stop.abort(reason);
+    this.end({ passed: false, detail: reason.message });
+  };
+
+  /** Also when the wait ended earlier: the run no longer holds up the next one. */
+  private readonly onValue = (value: unknown): void => {
+    this.inFlight = undefined;
+    this.end(validOutcome(this.spec.kind, value));
+  };
+
+  private readonly onError = (error: unknown): void => {
+    this.inFlight = undefined;
+    this.end(thrownOutcome(this.spec.kind, error));
+  };
+
+  private end(outcome: CheckOutcome): void {
+    const finish = this.finish;
+    if (finish === undefined) return;
+    this.finish = undefined;
+    finish(outcome);
   }
 }
