@@ -122,7 +122,7 @@ function onError(this: ExchangeSocket, error: Error): void {
 }
 
 function onClose(this: ExchangeSocket): void {
-  this[EXCHANGE]!.fail(new Error('connection closed before an HTTP answer'));
+  this[EXCHANGE]!.closed();
 }
 
 /**
@@ -155,7 +155,13 @@ class Exchange {
   /** The server closed its side. */
   ended(): void {
     this.conclude(this.parser.end());
-    this.fail(new Error(this.parser.status === 0 ? 'connection closed before an HTTP answer' : `connection closed in the middle of an HTTP ${this.parser.status} answer`));
+    // The error only when it is used: 'close' follows every exchange, and an Error captures a stack trace.
+    if (!this.settled) this.fail(new Error(this.parser.status === 0 ? 'connection closed before an HTTP answer' : `connection closed in the middle of an HTTP ${this.parser.status} answer`));
+  }
+
+  /** The socket closed (after every exchange, the settled ones included). */
+  closed(): void {
+    if (!this.settled) this.fail(new Error('connection closed before an HTTP answer'));
   }
 
   /**
