@@ -46,6 +46,12 @@ describe('draining sessions in show stat', () => {
     assert.deepEqual(drainingInStat(text), [{ cluster: 'web', server: 'a:1', sessions: 3 }]);
   });
 
+  it('skips blank lines before the header and between rows, as building every row did', () => {
+    const text = `\n\n${HEADER}\n\n${row('web', 'b:1', 4, 'MAINT')}\n\n`;
+    assert.deepEqual(drainingInStat(text), [{ cluster: 'web', server: 'b:1', sessions: 4 }]);
+    assert.deepEqual(byRows(text), drainingInStat(text));
+  });
+
   it('finds nothing in an answer without a header or without the columns', () => {
     assert.deepEqual(drainingInStat(''), []);
     assert.deepEqual(drainingInStat('Unknown command.\n'), []);

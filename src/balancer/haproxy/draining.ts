@@ -30,9 +30,11 @@ export class DrainingSessions {
  * status cell, and cut into cells only when the status is MAINT or DRAIN.
  */
 export function drainingInStat(text: string): DrainingServer[] {
-  const headerEnd = text.indexOf('\n');
-  if (!text.startsWith('#') || headerEnd < 0) return [];
-  const columns = text.slice(0, headerEnd).replace(/^#\s*/, '').split(',');
+  // Blank lines before the header are skipped, as parseStats skips them.
+  const headerStart = text.search(/\S/);
+  const headerEnd = text.indexOf('\n', headerStart);
+  if (headerStart < 0 || text[headerStart] !== '#' || headerEnd < 0) return [];
+  const columns = text.slice(headerStart, headerEnd).replace(/^#\s*/, '').split(',');
   const [pxname, svname, status, scur] = ['pxname', 'svname', 'status', 'scur'].map((name) => columns.indexOf(name)) as [number, number, number, number];
   if (pxname < 0 || svname < 0 || status < 0 || scur < 0) return [];
   const found: DrainingServer[] = [];
