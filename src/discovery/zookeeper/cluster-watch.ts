@@ -4,7 +4,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
-import type { ClusterNode } from '../node.js';
+import { nodeKeyCached, type ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode, isUnimplemented, ZkCode, zkCodeOf } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
@@ -34,6 +34,8 @@ class Child implements DecodedChild {
      * node again
      */
     readonly encoded: string,
+    /** named for the host:port its data holds (see MemberSetBuilder) */
+    readonly nameIsKey: boolean,
     /** its data is in doubt (deleted event, or a re-read that failed): read it again before the next report */
     public stale = false,
     /** its data is believed current but its data watch went with the old session: re-armed through the RewatchQueue */
@@ -549,7 +551,7 @@ export class ClusterWatcher implements ClusterWatch {
 
   private decode(name: string, data: Buffer, stat: Stat): Child {
     const node = decodeNode(data);
-    return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '');
+    return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '', node.ok && nodeKeyCached(node.value) === name);
   }
 
   /**
