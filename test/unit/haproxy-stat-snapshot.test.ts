@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { StatSnapshot, parseStats } from '../../src/balancer/haproxy/stat-snapshot.js';
 import { parseStatCsv } from '../../src/balancer/haproxy/runtime-api.js';
+import { collectGarbage, waitCollected } from '../support/gc.js';
 import { tempDir, type TempDir } from '../support/temp-dir.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -71,6 +72,30 @@ describe('show stat snapshot for status pages', () => {
         return reads >= 2;
       }, 'a second show stat after max age');
       assert.equal(fake.connections, reads, 'each read uses a connection of its own (it follows a reload to the new worker)');
+    } finally {
+      fake.server.close();
+    }
+  });
+
+  // At 10,000 servers one answer is ~17 MB of heap; kept until the next read, the writer's two snapshots held ~34 MB for good.
+  it('keeps no answer when it may not serve one (max age 0), and lets go of one once it is older than its max age', async () => {
+    const path = join(dir.path, 'admin3.sock');
+    const fake = await fakeAdminSocket(path);
+    try {
+      // Only a WeakRef leaves this function: the answer is the snapshot's to keep or drop.
+      const readOnce = async (snapshot: StatSnapshot): Promise<WeakRef<object>> => {
+        const answer = await snapshot.read();
+        assert.equal(answer.length, 2);
+        return new WeakRef(answer);
+      };
+      const fresh = new StatSnapshot({ path, maxAgeMs: 0 });
+      await waitCollected(await readOnce(fresh), 'an answer of a snapshot with max age 0');
+
+      const kept = await readOnce(new StatSnapshot({ path, maxAgeMs: 600_000 }));
+      collectGarbage();
+      assert.ok(kept.deref(), 'an answer within its max age is kept (it is served to the next reader)');
+
+      await waitCollected(await readOnce(new StatSnapshot({ path, maxAgeMs: 50 })), 'an answer older than its max age');
     } finally {
       fake.server.close();
     }
