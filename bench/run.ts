@@ -21,7 +21,7 @@ import { round } from './lib/stats.js';
 import { convergence, type ConvergenceResult } from './scenarios/convergence.js';
 import { backendDeath, churn, type BackendDeathResult, type ChurnResult } from './scenarios/churn.js';
 import { interleavedOrder, scale, type ScaleResult } from './scenarios/scale.js';
-import { reporterCost, type ReporterResult } from './scenarios/reporter.js';
+import { reporterAb, reporterCost, type ReporterAbResult, type ReporterResult } from './scenarios/reporter.js';
 import { fleet, type FleetResult } from './scenarios/fleet.js';
 import { watchFloor, type WatchFloorResult } from './scenarios/watch-floor.js';
 
@@ -50,6 +50,12 @@ const listArg = (name: string): number[] | undefined => {
 };
 plan.fleetK = listArg('fleet-k') ?? plan.fleetK;
 plan.fleetClassicK = listArg('fleet-classic-k') ?? plan.fleetClassicK;
+// --only=reporter-ab: B is another build (--reporter-b-cli=DIR/dist/cli/main.js) and/or other node options
+// (--reporter-b-node-args="--max-semi-space-size=64"); A is this checkout's build with BENCH_NODE_ARGS.
+const textArg = (name: string): string | undefined => process.argv.slice(2).find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+const reporterB = { cli: textArg('reporter-b-cli'), nodeArgs: textArg('reporter-b-node-args')?.split(' ').filter(Boolean) };
+/** `--only=reporter-ab` runs at the full size in quick runs too: its question is the 1,000 checks/s of the target. */
+const REPORTER_AB_SERVICES = 200;
 
 interface Results {
   convergence: ConvergenceResult[];
@@ -59,6 +65,7 @@ interface Results {
   scale: ScaleResult[];
   backendDeath?: BackendDeathResult;
   reporter?: ReporterResult;
+  reporterAb?: ReporterAbResult;
   dashboardLoad?: DashboardLoadResult;
   /** the bare ZooKeeper watch time, the floor of convergence */
   floor?: WatchFloorResult;
@@ -165,6 +172,10 @@ async function main(): Promise<void> {
       await step(`scale (${order.join(' ')})`, () => scale(context, order, plan.idleSeconds), (r) => results.scale.push(...r));
     }
     if (wanted('reporter')) await step('reporter', () => reporterCost(context, plan.reporterServices, plan.reporterSeconds), (r) => (results.reporter = r));
+    // Opt-in: two reporter builds or flags, interleaved in one run.
+    if (only?.includes('reporter-ab')) {
+      await step(`reporter A/B (B: ${JSON.stringify(reporterB)})`, () => reporterAb(context, REPORTER_AB_SERVICES, plan.reporterSeconds, reporterB), (r) => (results.reporterAb = r));
+    }
     if (wanted('fleet')) {
       // Shipped and classic strategies alternate per K, so both see the same machine at each size.
       for (const k of [...new Set([...plan.fleetK, ...plan.fleetClassicK])].sort((a, b) => a - b)) {
@@ -241,6 +252,13 @@ function summarize(results: Results): Record<string, number | null | (number | n
     reporter_floor_cpu_pct: num(results.reporter?.floorCpuPercentOfOneCore),
     reporter_spread_floor_cpu_pct: num(results.reporter?.spreadFloorCpuPercentOfOneCore),
     reporter_rss_mb: num(results.reporter?.rssMb),
+    reporter_wakeups_per_s: num(results.reporter?.wakeupsPerSecond),
+    reporter_floor_wakeups_per_s: num(results.reporter?.floorWakeupsPerSecond),
+    reporter_spread_floor_wakeups_per_s: num(results.reporter?.spreadFloorWakeupsPerSecond),
+    reporter_ab_a_cpu_pct: num(results.reporterAb?.aCpuPercent),
+    reporter_ab_b_cpu_pct: num(results.reporterAb?.bCpuPercent),
+    reporter_ab_floor_cpu_pct: num(results.reporterAb?.floorCpuPercent),
+    reporter_ab_spread_floor_cpu_pct: num(results.reporterAb?.spreadFloorCpuPercent),
     dashboard_load_convergence_p50_ratio: num(results.dashboardLoad?.p50Ratio ?? undefined),
     dashboard_load_convergence_p99_ratio: num(results.dashboardLoad?.p99Ratio ?? undefined),
     dashboard_load_reads: num(results.dashboardLoad?.with.dashboardReads),
@@ -279,6 +297,10 @@ function ratios(results: Results): Record<string, number | null> {
     // target <= 1.3: reporter CPU within 1.3x the same sockets doing nothing else
     reporter_vs_floor_cpu_ratio: ratio(results.reporter?.cpuPercentOfOneCore, results.reporter?.floorCpuPercentOfOneCore),
     reporter_vs_spread_floor_cpu_ratio: ratio(results.reporter?.cpuPercentOfOneCore, results.reporter?.spreadFloorCpuPercentOfOneCore),
+    // --only=reporter-ab: medians of the same run
+    reporter_ab_b_vs_a_cpu_ratio: ratio(results.reporterAb?.bCpuPercent, results.reporterAb?.aCpuPercent),
+    reporter_ab_a_vs_floor_cpu_ratio: ratio(results.reporterAb?.aCpuPercent, results.reporterAb?.floorCpuPercent),
+    reporter_ab_b_vs_floor_cpu_ratio: ratio(results.reporterAb?.bCpuPercent, results.reporterAb?.floorCpuPercent),
   };
 }
 
@@ -353,6 +375,16 @@ function table(results: Results, info: Record<string, unknown>): string {
     `${fmt(results.reporter?.floorCpuPercentOfOneCore)} (${fmt(results.reporter?.floorKernelPercentOfOneCore)}); ${fmt(results.reporter?.spreadFloorCpuPercentOfOneCore)}`,
     '',
   ]);
+  rows.push([
+    '  main-thread wake-ups/s: reporter; floor, spread floor',
+    `${fmt(results.reporter?.wakeupsPerSecond)}; ${fmt(results.reporter?.floorWakeupsPerSecond)}, ${fmt(results.reporter?.spreadFloorWakeupsPerSecond)}`,
+    '',
+  ]);
+  const ab = results.reporterAb;
+  if (ab) {
+    rows.push(['reporter A / B: CPU % (medians); floor, spread floor', `${fmt(ab.aCpuPercent)} / ${fmt(ab.bCpuPercent)}; ${fmt(ab.floorCpuPercent)}, ${fmt(ab.spreadFloorCpuPercent)}`, '']);
+    rows.push(['  steps in order: CPU % (wake-ups/s)', ab.steps.map((s) => `${s.what === 'floor' ? 'F' : s.what === 'spread floor' ? 'Fs' : s.what} ${fmt(s.cpuPercent)} (${fmt(s.wakeupsPerSecond)})`).join(', '), '']);
+  }
   if (results.floor) rows.push(['bare ZooKeeper watch (floor): p50 / p99 (ms); with re-list p99', `${fmt(results.floor.watch.p50)} / ${fmt(results.floor.watch.p99)}; ${fmt(results.floor.watchAndList.p99)}`, '']);
   const paired = sameCluster(results)?.pairedFloor;
   if (paired) rows.push(['bare watch on the same changes (paired floor): p50 / p99 (ms); convergence beyond it p50 / p99', `${fmt(paired.watch.p50)} / ${fmt(paired.watch.p99)}; ${fmt(paired.beyondWatch.p50)} / ${fmt(paired.beyondWatch.p99)}`, '']);

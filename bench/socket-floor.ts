@@ -7,8 +7,10 @@
  * prints `{"exchanges":N,"failed":N}` when done. By default every loop
  * starts at once, so the exchanges come in one burst each second; with
  * `--spread` loop i starts i/N of a second in, so they are spread over the
- * second the way the reporter's checks are (each runner starts at its own
- * moment), and the kernel and event loop batch less.
+ * second, and the kernel and event loop batch less. The reporter's checks
+ * come in bursts (its main thread wakes ~100-200 times a second at 1,000
+ * checks/s, like the burst floor; the spread floor ~200-950): the burst
+ * floor is its like-for-like floor (docs/benchmarks.md).
  */
 import { connect } from 'node:net';
 

@@ -89,15 +89,22 @@ export function spawnWriter(paths: WriterPaths, extra: readonly string[] = []): 
   return spawnDaemon('writer', paths.configDir, paths.logFile, extra);
 }
 
-export function spawnReporter(configDir: string, logFile: string, extra: readonly string[] = []): ChildProcess {
-  return spawnDaemon('reporter', configDir, logFile, extra);
+/** What to run instead of this checkout's CLI with BENCH_NODE_ARGS: another build's `dist/cli/main.js`, other node options (an A/B of two builds or flags). */
+export interface DaemonVariant {
+  cli?: string;
+  nodeArgs?: readonly string[];
 }
 
-function spawnDaemon(daemon: 'writer' | 'reporter', configDir: string, logFile: string, extra: readonly string[] = []): ChildProcess {
+export function spawnReporter(configDir: string, logFile: string, extra: readonly string[] = [], variant: DaemonVariant = {}): ChildProcess {
+  return spawnDaemon('reporter', configDir, logFile, extra, variant);
+}
+
+function spawnDaemon(daemon: 'writer' | 'reporter', configDir: string, logFile: string, extra: readonly string[] = [], variant: DaemonVariant = {}): ChildProcess {
   const log = openSync(logFile, 'a');
   try {
     // Profiles (BENCH_NODE_ARGS) are written when the daemons stop.
-    return spawnTracked(process.execPath, [...benchNodeArgs(), ...cliCommand(), daemon, configDir, ...extra], { stdio: ['ignore', log, log], cwd: ROOT });
+    const cli = variant.cli === undefined ? cliCommand() : [variant.cli];
+    return spawnTracked(process.execPath, [...(variant.nodeArgs ?? benchNodeArgs()), ...cli, daemon, configDir, ...extra], { stdio: ['ignore', log, log], cwd: ROOT });
   } finally {
     closeSync(log);
   }

@@ -84,6 +84,12 @@ export interface ProcSample {
   /** user + system CPU of the main thread alone (JavaScript, and the GC pauses it takes); the rest is V8's GC helper threads and libuv's pool */
   mainThreadCpuSeconds: number;
   rssMb: number;
+  /**
+   * Times the main thread blocked and was woken (its voluntary context
+   * switches): one per event-loop wait that found nothing to do yet, so it
+   * counts how many separate bursts the process's work came in.
+   */
+  mainThreadWakeups: number;
 }
 
 const CLOCK_TICKS = 100;
@@ -100,7 +106,9 @@ export async function sampleProcess(pid: number): Promise<ProcSample> {
   const mainThreadCpuSeconds = (Number(threadFields[11]) + Number(threadFields[12])) / CLOCK_TICKS;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds, systemSeconds, mainThreadCpuSeconds, rssMb: rssKb / 1024 };
+  const mainThread = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  const mainThreadWakeups = Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(mainThread)?.[1] ?? 0);
+  return { cpuSeconds, systemSeconds, mainThreadCpuSeconds, rssMb: rssKb / 1024, mainThreadWakeups };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -16,6 +16,8 @@ export interface DecodedChild {
   node: Result<ClusterNode>;
   /** the node's wire encoding when the backend already has it */
   encoded?: string;
+  /** the backend found the child named for the host:port its data holds (the usual case; see report) */
+  nameIsKey?: boolean;
 }
 
 /**
@@ -45,6 +47,12 @@ export class MemberSetBuilder {
    */
   report(children: readonly DecodedChild[], version?: bigint): void {
     const sorted = isSortedByName(children) ? children : [...children].sort(byName);
+    const plain = plainMembers(sorted);
+    if (plain) {
+      this.loggedRejections.clear();
+      this.deliver(plain.members, plain.encoded, [], version);
+      return;
+    }
     const keys = sorted.map((child) => (child.node.ok ? nodeKeyCached(child.node.value) : ''));
     const owner = membersByKey(sorted, (child, index) => (child.node.ok ? keys[index] : undefined), (child) => child.name);
     const members: ClusterNode[] = [];
@@ -74,6 +82,10 @@ export class MemberSetBuilder {
       const stillRejected = new Set(rejected.map((entry) => entry.znode));
       for (const path of this.loggedRejections.keys()) if (!stillRejected.has(path)) this.loggedRejections.delete(path);
     }
+    this.deliver(members, encoded, rejected, version);
+  }
+
+  private deliver(members: ClusterNode[], encoded: string[], rejected: RejectedNode[], version: bigint | undefined): void {
     const versionText = version?.toString();
     // A new version alone is reported too (a reporter's node re-created with the same data): writers acknowledge it.
     if (this.lastEncoded !== undefined && sameStrings(encoded, this.lastEncoded) && sameRejections(rejected, this.lastRejected) && versionText === this.lastVersion) return;
@@ -86,6 +98,24 @@ export class MemberSetBuilder {
       this.logger.error({ err: error, cluster: this.cluster }, 'member set listener failed');
     }
   }
+}
+
+/**
+ * Every child well-formed and named for the host:port its data holds: names
+ * are unique in a folder, so no two can name the same host:port and there
+ * is nothing to reject. The whole set is then two arrays, without the keys
+ * and the owner map (a writer rebuilds its set on every change of the
+ * cluster; in a fleet of a thousand writers that map was ~5 % of their CPU).
+ */
+function plainMembers(sorted: readonly DecodedChild[]): { members: ClusterNode[]; encoded: string[] } | undefined {
+  const members: ClusterNode[] = [];
+  const encoded: string[] = [];
+  for (const child of sorted) {
+    if (child.nameIsKey !== true || !child.node.ok) return undefined;
+    members.push(child.node.value);
+    encoded.push(child.encoded ?? encodeNodeCached(child.node.value));
+  }
+  return { members, encoded };
 }
 
 const byName = (a: DecodedChild, b: DecodedChild): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -306,6 +306,8 @@ export class TcpRelay {
   /** connections accepted so far, refused ones included (a client's connection attempts) */
   accepted = 0;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** while set, what the server sends is kept here instead of reaching the client (see hold) */
+  private held: Buffer[] | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -346,12 +348,42 @@ export class TcpRelay {
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.held) this.held.push(chunk);
+      else client.write(chunk);
+    });
+  }
+
+  /**
+   * Keeps what the server sends from the client until release(), which
+   * hands it over in one write: a reply and the watch notifications that
+   * followed it then reach the client in one socket read, as they do on a
+   * busy server. (One relayed connection at a time.)
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Hands over what was held, in one write; `keepHolding` holds what comes next again. */
+  release(keepHolding = false): void {
+    const held = this.held;
+    this.held = keepHolding ? [] : undefined;
+    if (!held || held.length === 0) return;
+    for (const pair of this.pairs) pair.client.write(Buffer.concat(held));
+  }
+
+  /** The xids of the frames held so far: a reply's own, -1 a watch notification, -2 a ping's reply. */
+  heldXids(): number[] {
+    const data = Buffer.concat(this.held ?? []);
+    const xids: number[] = [];
+    for (let at = 0; at + 8 <= data.length; at += 4 + data.readInt32BE(at)) xids.push(data.readInt32BE(at + 4));
+    return xids;
   }
 
   /** Drops every relayed connection and refuses new ones until restore(). */
   cut(): void {
     this.mode = 'refuse';
+    this.held = undefined;
     for (const pair of this.pairs) {
       pair.client.destroy();
       pair.upstream.destroy();

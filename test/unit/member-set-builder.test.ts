@@ -76,3 +76,28 @@ test('a new version of the same members is reported (writers acknowledge it); th
   assert.deepEqual(sets.map((set) => set.version), ['10', '12']);
   assert.deepEqual(sets[1]!.members.map((member) => member.host), ['a']);
 });
+
+test('children named for what they hold (nameIsKey) give the same sets as the full pass, and a rejection after such a set is logged anew', () => {
+  const named = (name: string, version: number, value: ClusterNode): DecodedChild => ({ ...child(name, version, value), nameIsKey: true });
+  const plain = setup();
+  const full = setup();
+  const rounds: [DecodedChild[], DecodedChild[]][] = [
+    [[named('a:80', 1, node('a', 80)), named('b:80', 1, node('b', 80))], [child('a:80', 1, node('a', 80)), child('b:80', 1, node('b', 80))]],
+    [[named('b:80', 1, node('b', 80)), named('a:80', 1, node('a', 80))], [child('b:80', 1, node('b', 80)), child('a:80', 1, node('a', 80))]],
+    [[named('a:80', 2, node('a', 80))], [child('a:80', 2, node('a', 80))]],
+  ];
+  rounds.forEach(([withFlag, without], index) => {
+    plain.builder.report(withFlag, BigInt(index));
+    full.builder.report(without, BigInt(index));
+  });
+  assert.deepEqual(plain.sets, full.sets);
+  assert.equal(plain.sets.length, 3);
+
+  // One child not named for its data (a copy of a): the full pass, with its rejection logged, again after a plain set.
+  const copy = (): DecodedChild[] => [named('a:80', 2, node('a', 80)), { ...child('zz-copy', 1, node('a', 80)), nameIsKey: false }];
+  plain.builder.report(copy());
+  assert.equal(plain.sets.at(-1)?.rejected.length, 1);
+  plain.builder.report([named('a:80', 2, node('a', 80))]);
+  plain.builder.report(copy());
+  assert.equal(plain.warnings.length, 2, 'logged again once it came back');
+});

@@ -44,7 +44,7 @@ function setup(t: TestContext, connectTimeoutMs = 1500) {
       await Promise.resolve();
     }
   };
-  return { client, monitor, advance };
+  return { client, monitor, advance, now: () => now };
 }
 
 test('answered probes keep the connection', async (t) => {
@@ -96,4 +96,20 @@ test('a connection attempt without a session is dropped after the connect timeou
   client.state = ConnectionState.CONNECTED;
   await advance(3000);
   for (const probe of client.probes.splice(0)) probe.resolve();
+});
+
+test('a connection the server keeps speaking on is not probed; once it falls silent, it is, and dropped if the probe goes unanswered', async (t) => {
+  const { client, monitor, advance, now } = setup(t);
+  // Notifications every 400 ms for 5 s (a deploy): nothing to probe.
+  for (let i = 0; i < 12; i += 1) {
+    await advance(400);
+    client.current = { ...client.current, lastHeardAt: now() };
+  }
+  assert.equal(monitor.stats.probes, 0, 'no probe while the server speaks');
+  // Silent from here: a probe after the probe interval, and the drop after the probe timeout.
+  await advance(1300); // the check runs every 250 ms
+  assert.equal(client.probes.length, 1, 'probed once the connection fell silent');
+  await advance(2500);
+  assert.equal(client.drops, 1);
+  monitor.stop();
 });

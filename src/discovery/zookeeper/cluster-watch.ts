@@ -4,7 +4,7 @@ import { errorMessage } from '../../lib/errors.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode, encodeNodeCached } from '../codec.js';
 import { MemberSetBuilder, type DecodedChild } from '../member-set-builder.js';
-import type { ClusterNode } from '../node.js';
+import { nodeKeyCached, type ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import { isNoNode, isUnimplemented, ZkCode, zkCodeOf } from './zk-errors.js';
 import { basename, znodePath } from './paths.js';
@@ -34,6 +34,8 @@ class Child implements DecodedChild {
      * node again
      */
     readonly encoded: string,
+    /** named for the host:port its data holds (see MemberSetBuilder) */
+    readonly nameIsKey: boolean,
     /** its data is in doubt (deleted event, or a re-read that failed): read it again before the next report */
     public stale = false,
     /** its data is believed current but its data watch went with the old session: re-armed through the RewatchQueue */
@@ -98,6 +100,14 @@ export class ClusterWatcher implements ClusterWatch {
   private pzxidOutdated = false;
   /** the folder's children (or exists) watch is armed on this session: the last read that set it succeeded and it has not fired since */
   private folderWatched = false;
+  /**
+   * events on the folder itself so far: a listing takes its watch for
+   * standing only if none came while it was in flight. The library hands a
+   * reply to its callback and then, in the same socket read, the
+   * notifications after it: the watch the listing just armed can fire
+   * before the listing's own code runs again.
+   */
+  private folderEvents = 0;
   private closed = false;
   private dirty = false;
   private syncing = false;
@@ -116,6 +126,14 @@ export class ClusterWatcher implements ClusterWatch {
   private pending = new Map<string, 'read' | 'deleted'>();
   /** persistent path: reports held back in a row because events were pending (see emit) */
   private deferred = 0;
+  /**
+   * one-shot path: members whose data watch fired since their last read was
+   * sent. A reply and the notification after it can come in one socket
+   * read, and the library hands both over before the read's own code runs:
+   * a read answered before a change lands after the event, its data already
+   * old and its watch spent. (The persistent path keeps such events pending.)
+   */
+  private changedSinceRead = new Set<string>();
   /** the client the persistent watch was added on (its watcher is forgotten there on close) */
   private watchedOn: ZkClient | undefined;
 
@@ -184,6 +202,7 @@ export class ClusterWatcher implements ClusterWatch {
   private readonly onEvent = (event: WatchEvent): void => {
     if (this.closed) return;
     if (event.path === this.folder) {
+      this.folderEvents += 1;
       if (this.mode.persistent) {
         // The folder's own data is not ours to follow.
         if (event.type === 'dataChanged') return;
@@ -207,13 +226,33 @@ export class ClusterWatcher implements ClusterWatch {
 
   /** One-shot path: a member's data watch fired. */
   private onChildEvent(event: WatchEvent): void {
-    const child = this.children.get(basename(event.path));
+    const name = basename(event.path);
+    this.changedSinceRead.add(name);
+    const child = this.children.get(name);
+    if (!child) {
+      // Its read (which armed the watch) is answered but the listing has not kept it yet: see settleRead.
+      if (this.syncing) this.request();
+      return;
+    }
     // A deleted child also fires the folder's children watch, which removes
     // it, or, when it was re-created at once (a reporter replaces its node
     // to change it), must read it again: the name alone looks unchanged.
-    if (child && event.type === 'deleted') child.stale = true;
-    if (!child || event.type !== 'dataChanged') return;
-    void this.reread(basename(event.path));
+    if (event.type === 'deleted') child.stale = true;
+    if (event.type !== 'dataChanged') return;
+    void this.reread(name);
+  }
+
+  /** Sends a member's read (arming its data watch): events from here on are newer than what it returns. */
+  private readChild(client: ZkClient, name: string): Promise<{ data: Buffer; stat: Stat }> {
+    this.changedSinceRead.delete(name);
+    return client.getData(this.childPath(name), this.onEvent);
+  }
+
+  /** A member's read is applied as `kept`: if its watch fired meanwhile (one-shot path), what it read may be old already. */
+  private settleRead(kept: Child): void {
+    if (!this.changedSinceRead.delete(kept.name)) return;
+    kept.stale = true;
+    this.request();
   }
 
   private request(): void {
@@ -404,16 +443,17 @@ export class ClusterWatcher implements ClusterWatch {
     const client = this.options.session.current();
     let names: string[];
     let pzxid: bigint;
+    const eventsBefore = this.folderEvents;
     try {
       const listing = await client.getChildren(this.folder, this.onEvent);
-      this.folderWatched = true;
+      this.folderWatched = this.folderEvents === eventsBefore;
       names = listing.children;
       pzxid = listing.stat.pzxid.readBigInt64BE(0);
     } catch (error) {
       if (!isNoNode(error)) throw error;
       // Not there (yet, or any more): an exists watch (or the persistent watch) tells us when it appears.
       const stat = persistent ? null : await client.exists(this.folder, this.onEvent);
-      this.folderWatched = !persistent;
+      this.folderWatched = !persistent && this.folderEvents === eventsBefore;
       if (this.closed) return;
       if (stat) {
         this.dirty = true; // created between the two requests
@@ -431,7 +471,7 @@ export class ClusterWatcher implements ClusterWatch {
       const known = this.children.get(name);
       return !known || known.stale;
     });
-    const reads = await Promise.allSettled(toRead.map((name) => client.getData(this.childPath(name), this.onEvent)));
+    const reads = await Promise.allSettled(toRead.map((name) => this.readChild(client, name)));
     if (this.closed) return;
 
     let failure: unknown;
@@ -456,6 +496,10 @@ export class ClusterWatcher implements ClusterWatch {
       }
       // NO_NODE: deleted since the children read; the children watch already fired.
     }
+    for (const name of toRead) {
+      const kept = next.get(name);
+      if (kept) this.settleRead(kept);
+    }
     this.children = next;
     this.emit();
     this.rewatchLater();
@@ -477,11 +521,12 @@ export class ClusterWatcher implements ClusterWatch {
   /** A known child's data changed: one getData, which also re-arms its watch. */
   private async reread(name: string): Promise<void> {
     try {
-      const { data, stat } = await this.options.session.current().getData(this.childPath(name), this.onEvent);
+      const { data, stat } = await this.readChild(this.options.session.current(), name);
       const current = this.children.get(name);
       if (this.closed || !current) return;
       const next = newer(current, this.decode(name, data, stat));
       next.unwatched = false; // the read armed its data watch, whichever copy is kept
+      this.settleRead(next);
       this.children.set(name, next);
       this.emit();
     } catch (error) {
@@ -506,7 +551,7 @@ export class ClusterWatcher implements ClusterWatch {
 
   private decode(name: string, data: Buffer, stat: Stat): Child {
     const node = decodeNode(data);
-    return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '');
+    return new Child(this.folder, name, stat.mzxid.readBigInt64BE(0), node, node.ok ? encodeNodeCached(node.value) : '', node.ok && nodeKeyCached(node.value) === name);
   }
 
   /**

@@ -240,6 +240,8 @@ export class NodeZookeeperClientEngine implements ZkEngine {
   private readonly watchers = new WatcherRegistry();
   /** connection ids: a socket's identity without handing the socket out */
   private readonly socketIds = new WeakMap<Socket, number>();
+  /** when each connection last brought data from the server (liveness probes only a silent one) */
+  private readonly heardAt = new WeakMap<Socket, number>();
   /** our ACL lists as the library's objects, per list (callers reuse one list for every create) */
   private readonly acls = new WeakMap<readonly Acl[], LibAcl[]>();
 
@@ -255,7 +257,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
       shapeChecked = true;
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
-    splitFramesBeforeLibrary(this.manager);
+    splitFramesBeforeLibrary(this.manager, (socket) => this.heardAt.set(socket, Date.now()));
     dropSupersededSetWatches(this.manager);
     paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
     this.manager.watcherManager = this.watchers;
@@ -303,7 +305,8 @@ export class NodeZookeeperClientEngine implements ZkEngine {
       id = nextSocketId++;
       this.socketIds.set(socket, id);
     }
-    return { id, server: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, open: !socket.destroyed };
+    const lastHeardAt = this.heardAt.get(socket);
+    return { id, server: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, open: !socket.destroyed, ...(lastHeardAt === undefined ? {} : { lastHeardAt }) };
   }
 
   /**
@@ -448,7 +451,7 @@ function request<T>(op: string, path: string, start: (done: (error: unknown, val
  * this instance (not the prototype): the library binds `onSocketData` to each
  * new socket when it connects.
  */
-function splitFramesBeforeLibrary(manager: RawConnectionManager): void {
+function splitFramesBeforeLibrary(manager: RawConnectionManager, heard: (socket: Socket) => void): void {
   const handle = manager.onSocketData.bind(manager);
   let socket: Socket | undefined;
   const splitter = new FrameSplitter(handle);
@@ -458,6 +461,7 @@ function splitFramesBeforeLibrary(manager: RawConnectionManager): void {
       splitter.reset();
       socket = current;
     }
+    if (current) heard(current);
     // A frame the library finds wrong makes it destroy the socket: the rest of the read is void.
     splitter.push(chunk, () => manager.socket !== current || current?.destroyed === true);
   };

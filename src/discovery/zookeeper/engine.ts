@@ -70,6 +70,8 @@ export interface ConnectionInfo {
   readonly server: string;
   /** false once the connection is closed or destroyed */
   readonly open: boolean;
+  /** when the server last sent anything on this connection (epoch ms), if it has */
+  readonly lastHeardAt?: number;
 }
 
 export type TxOp =

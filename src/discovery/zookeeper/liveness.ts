@@ -24,10 +24,11 @@ export interface LivenessStats {
  * answer forever; a hung server (GC pause, SIGSTOP, silent partition) keeps
  * it "connected" while the ensemble expires the session. So:
  *
- * - while connected, a probe (`exists /`) every session timeout / 6; if it is
- *   unanswered after session timeout / 3 the connection is dropped, and the
- *   library resumes the same session on the next server well before the
- *   session expires;
+ * - while connected, a probe (`exists /`) once the server has sent nothing
+ *   for session timeout / 6 (answers, notifications and ping replies all
+ *   count); if it is unanswered after session timeout / 3 the connection is
+ *   dropped, and the library resumes the same session on the next server
+ *   well before the session expires;
  * - while connecting, an attempt that has not produced a session within the
  *   connect timeout is dropped too (a stopped server still accepts TCP
  *   connections into its backlog, then never answers the handshake).
@@ -86,7 +87,8 @@ export class LivenessMonitor {
   }
 
   private checkProbe(now: number): void {
-    const connection = this.client.connection()?.id;
+    const info = this.client.connection();
+    const connection = info?.id;
     if (this.probe) {
       if (this.probe.connection !== connection) {
         this.probe = undefined; // the connection changed under the probe: its answer no longer tells anything
@@ -98,7 +100,10 @@ export class LivenessMonitor {
         return;
       }
     }
-    if (now - this.lastProbeAt < this.probeIntervalMs()) return;
+    // A server that spoke on this connection lately is not hung: only a silent connection is probed. In a busy
+    // fleet (a deploy's notifications every few hundred ms) that spares the ensemble a request per writer every
+    // few seconds, and the writers their CPU.
+    if (now - Math.max(this.lastProbeAt, info?.lastHeardAt ?? 0) < this.probeIntervalMs()) return;
     const probe = { connection, startedAt: now };
     this.probe = probe;
     this.lastProbeAt = now;
