@@ -241,6 +241,7 @@ function summarize(results: Results): Record<string, number | null | (number | n
     sync_10k_samples_ms: sc('lighthouse')?.syncSamplesMs ?? null,
     writer_rss_mb_10k: num(sc('lighthouse')?.rssMb),
     writer_idle_cpu_pct_10k: num(sc('lighthouse')?.idleCpuPercent),
+    writer_idle_main_thread_cpu_pct_10k: num(sc('lighthouse')?.idleMainThreadCpuPercent),
     classic_sync_10k_ms: num(sc('classic')?.syncMs),
     classic_sync_10k_samples_ms: sc('classic')?.syncSamplesMs ?? null,
     backend_kill_errors: num(results.backendDeath?.errors),
@@ -362,7 +363,7 @@ function table(results: Results, info: Record<string, unknown>): string {
   both('10,000 servers routable after (ms): median (every run)', (m) => `${fmt(sc(m)?.syncMs)} (${(sc(m)?.syncSamplesMs ?? []).map((ms) => fmt(ms)).join(', ')})`);
   rows.push(['  runs in order; lighthouse / classic medians', `${scaleOrder(results.scale)}; ratio ${fmt(ratios(results).sync_10k_vs_classic_ratio)}`, '']);
   both('writer RSS at 10k (MB)', (m) => fmt(sc(m)?.rssMb));
-  both('writer idle CPU at 10k (%)', (m) => fmt(sc(m)?.idleCpuPercent));
+  both('writer idle CPU at 10k (%): all threads (main thread)', (m) => `${fmt(sc(m)?.idleCpuPercent)} (${fmt(sc(m)?.idleMainThreadCpuPercent)})`);
   rows.push(['backend SIGKILL: failed / in flight', `${fmt(results.backendDeath?.errors)} / ${fmt(results.backendDeath?.inFlightAtKill)} of ${fmt(results.backendDeath?.requests)}`, '']);
   rows.push([
     'reporter: checks/s, CPU % (kernel part), RSS MB',

@@ -63,8 +63,8 @@ export async function startWriter(context: BenchContext, name: string, setup: Om
   };
 }
 
-/** CPU share of one core over `ms` (kernel time included, and also given alone), RSS at the end, and the main thread's wake-ups per second (see ProcSample). */
-export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPercent: number; kernelPercent: number; rssMb: number; wakeupsPerSecond: number }> {
+/** CPU share of one core over `ms` (kernel time included, and also given alone; the main thread's share apart), RSS at the end, and the main thread's wake-ups per second (see ProcSample). */
+export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPercent: number; kernelPercent: number; mainThreadPercent: number; rssMb: number; wakeupsPerSecond: number }> {
   const before = await sampleProcess(pid);
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,6 +73,7 @@ export async function cpuPercentOver(pid: number, ms: number): Promise<{ cpuPerc
   return {
     cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / elapsed) * 100,
     kernelPercent: ((after.systemSeconds - before.systemSeconds) / elapsed) * 100,
+    mainThreadPercent: ((after.mainThreadCpuSeconds - before.mainThreadCpuSeconds) / elapsed) * 100,
     rssMb: after.rssMb,
     wakeupsPerSecond: (after.mainThreadWakeups - before.mainThreadWakeups) / elapsed,
   };

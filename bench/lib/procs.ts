@@ -81,6 +81,8 @@ export interface ProcSample {
   cpuSeconds: number;
   /** the system (kernel) part of cpuSeconds */
   systemSeconds: number;
+  /** user + system CPU of the main thread alone (JavaScript, and the GC pauses it takes); the rest is V8's GC helper threads and libuv's pool */
+  mainThreadCpuSeconds: number;
   rssMb: number;
   /**
    * Times the main thread blocked and was woken (its voluntary context
@@ -99,11 +101,14 @@ export async function sampleProcess(pid: number): Promise<ProcSample> {
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   const systemSeconds = Number(fields[12]) / CLOCK_TICKS;
+  const thread = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const threadFields = thread.slice(thread.lastIndexOf(')') + 2).split(' ');
+  const mainThreadCpuSeconds = (Number(threadFields[11]) + Number(threadFields[12])) / CLOCK_TICKS;
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const mainThread = await readFile(`/proc/${pid}/task/${pid}/status`, 'utf8');
   const mainThreadWakeups = Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(mainThread)?.[1] ?? 0);
-  return { cpuSeconds, systemSeconds, rssMb: rssKb / 1024, mainThreadWakeups };
+  return { cpuSeconds, systemSeconds, mainThreadCpuSeconds, rssMb: rssKb / 1024, mainThreadWakeups };
 }
 
 export function sleep(ms: number): Promise<void> {

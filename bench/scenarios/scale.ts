@@ -37,7 +37,14 @@ export interface ScaleIdle {
   heapUsedMb: number;
   heapTotalMb: number;
   idleSeconds: number;
+  /** every thread of the writer, as /proc counts it */
   idleCpuPercent: number;
+  /**
+   * the main thread alone: what a CPU profile (`--cpu-prof`) samples. The
+   * difference is V8's helper threads (concurrent marking, sweeping,
+   * parallel scavenges), which a profile does not show.
+   */
+  idleMainThreadCpuPercent: number;
   /** RSS every 5 s while idle, by seconds since the writer started */
   rssTimeline: { secondsSinceStart: number; rssMb: number }[];
 }
@@ -194,6 +201,7 @@ async function scaleRun(context: BenchContext, base: string, mode: Mode, positio
         heapTotalMb: round(heapTotal / 1024 ** 2, 1),
         idleSeconds,
         idleCpuPercent: round(idle.cpuPercent, 2),
+        idleMainThreadCpuPercent: round(idle.mainThreadPercent, 2),
         rssTimeline,
       },
     };

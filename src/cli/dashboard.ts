@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BalancerServerStat, BalancerStats } from '../balancer/types.js';
-import { nodeKey } from '../discovery/node.js';
+import { nodeKey, nodeKeyCached } from '../discovery/node.js';
 import { errorMessage } from '../lib/errors.js';
 import type { DashboardBalancer, DashboardCluster, DashboardFrontend, DashboardHistory, DashboardMember, DashboardState, MemberHealth } from '../writer/dashboard-state.js';
 import type { Writer } from '../writer/writer.js';
@@ -167,14 +167,15 @@ export class Dashboard {
         const moved: HealthMove[] = [];
         let up = 0;
         for (const node of state.members) {
-          const key = nodeKey(node);
+          // Every 10 s for every member (10,000 at fleet scale): the node's kept key, and last sample's entry while its status stays.
+          const key = nodeKeyCached(node);
           const stat = stats.get(`${item.name}/${key}`);
           if (!stat) continue;
           totals.set(key, stat.totalSessions);
-          const seen = { status: stat.status, health: memberHealth(stat.status) };
+          const was = before?.get(key);
+          const seen = was?.status === stat.status ? was : { status: stat.status, health: memberHealth(stat.status) };
           if (seen.health === 'up') up += 1;
           now.set(key, seen);
-          const was = before?.get(key);
           if (was && was.health !== seen.health) moved.push({ node: key, from: was, to: { ...seen, check: stat.check ?? null } });
         }
         this.changes.recordHealth(at, item.name, moved);

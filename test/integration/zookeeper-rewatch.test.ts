@@ -1,18 +1,15 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  connectClient,
   createDiscovery,
   MemberLog,
   originalNodeBytes,
   TcpRelay,
   watchRequests,
   writeOriginalNode,
-  ZookeeperCluster,
+  zookeeperFixture,
 } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
-import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
-import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
 import { REWATCH_IN_FLIGHT } from '../../src/discovery/zookeeper/rewatch-queue.js';
 
 const BASE = '/lighthouse/rewatch';
@@ -21,27 +18,13 @@ const node = (host: string, ip = '10.0.0.5') => ({ host, ip, port: 80, metadataJ
 const host = (i: number): string => `m${String(i).padStart(2, '0')}.example.com`;
 
 describe('zookeeper discovery: recovery after a new session is spread and bounded', () => {
-  let zk: ZookeeperCluster;
-  let admin: ZkClient;
-  const discoveries: ZookeeperDiscovery[] = [];
-  const relays: TcpRelay[] = [];
-
-  before(async () => {
-    zk = await ZookeeperCluster.start();
-    admin = await connectClient(zk.connectString);
-  });
-
-  after(async () => {
-    for (const d of discoveries) await d.close().catch(() => undefined);
-    for (const relay of relays) await relay.close();
-    await admin?.close();
-    await zk?.stop();
-  });
+  const fx = zookeeperFixture();
+  const { discoveries, relays } = fx;
 
   test('after an expiry: membership from one listing, every member data-watched again, at most REWATCH_IN_FLIGHT reads at a time, each member read once', async () => {
     const paths: string[] = [];
-    for (let i = 0; i < MEMBERS; i += 1) paths.push(await writeOriginalNode(admin, BASE, 'herd', node(host(i))));
-    const relay = await TcpRelay.start(zk.server(1).clientPort);
+    for (let i = 0; i < MEMBERS; i += 1) paths.push(await writeOriginalNode(fx.admin, BASE, 'herd', node(host(i))));
+    const relay = await TcpRelay.start(fx.zk.server(1).clientPort);
     relays.push(relay);
     const sessions: string[] = [];
     const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 1000, operation_timeout_ms: 5000 });
@@ -51,8 +34,8 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     const log = new MemberLog();
     d.watch('herd', log.onMembers);
     // A second cluster on the same session shares the bound.
-    await writeOriginalNode(admin, BASE, 'other', node('o1.example.com'));
-    await writeOriginalNode(admin, BASE, 'other', node('o2.example.com'));
+    await writeOriginalNode(fx.admin, BASE, 'other', node('o1.example.com'));
+    await writeOriginalNode(fx.admin, BASE, 'other', node('o2.example.com'));
     const other = new MemberLog();
     d.watch('other', other.onMembers);
     await log.waitFor((set) => set.members.length === MEMBERS, `${MEMBERS} members`);
@@ -62,9 +45,9 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     const mine = `${BASE}/witness/me.example.com:80`;
     await d.publish('witness', { host: 'me.example.com', ip: '10.0.0.1', port: 80, metadata: {}, peer: null });
     relay.cut();
-    await admin.remove(paths[0]!, -1);
-    await writeOriginalNode(admin, BASE, 'herd', node('new.example.com'));
-    await waitFor(async () => (await admin.exists(mine)) === null, 'the server to expire the session', 15_000);
+    await fx.admin.remove(paths[0]!, -1);
+    await writeOriginalNode(fx.admin, BASE, 'herd', node('new.example.com'));
+    await waitFor(async () => (await fx.admin.exists(mine)) === null, 'the server to expire the session', 15_000);
     reads.reset();
     relay.restore();
     await waitFor(() => sessions.length === 2, 'a new session', 15_000);
@@ -74,10 +57,10 @@ describe('zookeeper discovery: recovery after a new session is spread and bounde
     // Every known member gets its data watch back: a data change (setData, no children event) on each is seen.
     await waitFor(() => (reads.ops.getData ?? 0) >= MEMBERS - 1 + 2 + 1 && (reads.inFlight.getData ?? 0) === 0, 'the re-reads to finish', 20_000);
     for (const i of [1, 30, MEMBERS - 1]) {
-      await admin.setData(paths[i]!, originalNodeBytes(node(host(i), '10.9.9.9')), -1);
+      await fx.admin.setData(paths[i]!, originalNodeBytes(node(host(i), '10.9.9.9')), -1);
       await log.waitFor((set) => set.members.some((m) => m.host === host(i) && m.ip === '10.9.9.9'), `the data change of ${host(i)} after the expiry`);
     }
-    await admin.setData(`${BASE}/other/o2.example.com:80`, originalNodeBytes(node('o2.example.com', '10.9.9.9')), -1);
+    await fx.admin.setData(`${BASE}/other/o2.example.com:80`, originalNodeBytes(node('o2.example.com', '10.9.9.9')), -1);
     await other.waitFor((set) => set.members.some((m) => m.ip === '10.9.9.9'), 'the data change in the second cluster');
 
     // Bounded: never more than REWATCH_IN_FLIGHT data reads at once for the whole session ...

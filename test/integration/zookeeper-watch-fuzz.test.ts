@@ -1,10 +1,10 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectClient, createDiscovery, MemberLog, mkdirs, originalNodeBytes, TcpRelay, watchRequests, ZookeeperCluster } from '../support/zookeeper.js';
+import { createDiscovery, MemberLog, mkdirs, originalNodeBytes, TcpRelay, watchRequests, zookeeperFixture, OLDER_SERVER } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
+import { seededRandom } from '../support/random.js';
 import { sleep } from '../../src/lib/deadline.js';
-import { OPEN_ACL, type ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
-import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
+import { OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
 import { isNoNode, ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
 import { decodeNode } from '../../src/discovery/codec.js';
 import type { MemberSet } from '../../src/discovery/types.js';
@@ -24,34 +24,8 @@ const ROUNDS = 3;
 const STEPS = 25;
 const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'].map((host) => `${host}.example.com:80`);
 
-let zk: ZookeeperCluster;
-let admin: ZkClient;
-const relays: TcpRelay[] = [];
-const discoveries: ZookeeperDiscovery[] = [];
-
-before(async () => {
-  zk = await ZookeeperCluster.start();
-  admin = await connectClient(zk.connectString);
-});
-
-after(async () => {
-  for (const d of discoveries) await d.close().catch(() => undefined);
-  for (const relay of relays) await relay.close();
-  await admin?.close();
-  await zk?.stop();
-});
-
-/** mulberry32: small, seedable, good enough to pick steps. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const fx = zookeeperFixture();
+const { discoveries, relays } = fx;
 
 const bytes = (name: string, ip: string): Buffer => {
   const host = name.slice(0, name.indexOf(':'));
@@ -62,7 +36,7 @@ const bytes = (name: string, ip: string): Buffer => {
 async function truth(folder: string): Promise<string[]> {
   let names: string[];
   try {
-    names = (await admin.getChildren(folder)).children;
+    names = (await fx.admin.getChildren(folder)).children;
   } catch (error) {
     if (isNoNode(error)) return [];
     throw error;
@@ -70,7 +44,7 @@ async function truth(folder: string): Promise<string[]> {
   const members: string[] = [];
   for (const name of names) {
     try {
-      const node = decodeNode((await admin.getData(`${folder}/${name}`)).data);
+      const node = decodeNode((await fx.admin.getData(`${folder}/${name}`)).data);
       if (node.ok) members.push(`${name}=${node.value.ip}`);
     } catch (error) {
       if (!isNoNode(error)) throw error;
@@ -91,51 +65,46 @@ async function step(folder: string, next: () => number, counter: { n: number }):
     if (!isNoNode(error) && !(error instanceof ZookeeperError && /NODE_EXISTS|NOT_EMPTY/.test(error.message))) throw error;
   };
   if (roll < 0.35) {
-    await admin.create(path, bytes(name, ip), OPEN_ACL, true).catch(ignoreMissing);
+    await fx.admin.create(path, bytes(name, ip), OPEN_ACL, true).catch(ignoreMissing);
     return `create ${name}`;
   }
   if (roll < 0.6) {
-    await admin.remove(path, -1).catch(ignoreMissing);
+    await fx.admin.remove(path, -1).catch(ignoreMissing);
     return `remove ${name}`;
   }
   if (roll < 0.8) {
-    await admin.setData(path, bytes(name, ip), -1).catch(ignoreMissing);
+    await fx.admin.setData(path, bytes(name, ip), -1).catch(ignoreMissing);
     return `setData ${name}`;
   }
   if (roll < 0.95) {
     // A reporter's update: delete and create in one multi.
-    await admin.multi([{ op: 'remove', path, version: -1 }, { op: 'create', path, data: bytes(name, ip), acl: OPEN_ACL, ephemeral: true }]).catch(ignoreMissing);
+    await fx.admin.multi([{ op: 'remove', path, version: -1 }, { op: 'create', path, data: bytes(name, ip), acl: OPEN_ACL, ephemeral: true }]).catch(ignoreMissing);
     return `replace ${name}`;
   }
   // The folder itself goes and comes back (emptied first).
-  for (const child of (await admin.getChildren(folder).catch(() => ({ children: [] as string[] }))).children) await admin.remove(`${folder}/${child}`, -1).catch(ignoreMissing);
-  await admin.remove(folder, -1).catch(ignoreMissing);
-  await mkdirs(admin, folder);
+  for (const child of (await fx.admin.getChildren(folder).catch(() => ({ children: [] as string[] }))).children) await fx.admin.remove(`${folder}/${child}`, -1).catch(ignoreMissing);
+  await fx.admin.remove(folder, -1).catch(ignoreMissing);
+  await mkdirs(fx.admin, folder);
   return 'folder re-created';
 }
 
 async function fuzz(mode: 'persistent' | 'one-shot', seed: number): Promise<void> {
   const cluster = `fuzz-${mode}-${seed}`;
   const folder = `${BASE}/${cluster}`;
-  await mkdirs(admin, folder);
-  const relay = await TcpRelay.start(zk.server(1).clientPort);
+  await mkdirs(fx.admin, folder);
+  const relay = await TcpRelay.start(fx.zk.server(1).clientPort);
   relays.push(relay);
   const d = createDiscovery({ hosts: [relay.address], path: BASE, session_timeout_ms: 20_000, operation_timeout_ms: 5000 });
   discoveries.push(d);
   if (mode === 'one-shot') {
     // An older server, played as one refuses addWatch: UNIMPLEMENTED and the connection closed.
-    watchRequests(d, {
-      addWatch: (client, path) => {
-        client.dropConnection();
-        return Promise.reject(new ZookeeperError('addWatch', String(path), -6, 'UNIMPLEMENTED'));
-      },
-    });
+    watchRequests(d, OLDER_SERVER);
   }
   d.connect({});
   const log = new MemberLog();
   d.watch(cluster, log.onMembers);
   await log.waitFor(() => true, 'a first set');
-  const next = random(seed);
+  const next = seededRandom(seed);
   const counter = { n: 1 };
   const history: string[] = [];
   for (let round = 0; round < ROUNDS; round += 1) {

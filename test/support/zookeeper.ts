@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before } from 'node:test';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect as connectTcp, createServer, type Server, type Socket } from 'node:net';
@@ -8,6 +9,7 @@ import { stopChild } from './processes.js';
 import { tempDir, type TempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 import { ConnectionState, ZkClient, OPEN_ACL } from '../../src/discovery/zookeeper/zk-client.js';
+import { ZookeeperError } from '../../src/discovery/zookeeper/zk-errors.js';
 import { isNodeExists } from '../../src/discovery/zookeeper/zk-errors.js';
 import { fourLetterWord } from '../../src/discovery/zookeeper/four-letter-word.js';
 import { zookeeperDiscovery, ZookeeperDiscovery } from '../../src/discovery/zookeeper/plugin.js';
@@ -468,13 +470,27 @@ export interface WatchRequests {
 
 const WATCH_REQUESTS = new Set(['getChildren', 'getData', 'exists', 'addWatch']);
 
+type RequestOverride = Partial<Record<string, (client: ZkClient, ...args: unknown[]) => unknown>>;
+
+/**
+ * A watchRequests override playing a ZooKeeper older than 3.6, which cannot
+ * be run here (Debian ships 3.8): addWatch answered as such a server does,
+ * UNIMPLEMENTED and the connection closed; everything else is the real server.
+ */
+export const OLDER_SERVER: RequestOverride = {
+  addWatch: (client, path) => {
+    client.dropConnection();
+    return Promise.reject(new ZookeeperError('addWatch', String(path), -6, 'UNIMPLEMENTED'));
+  },
+};
+
 /**
  * Observes the requests a discovery's watches send (getChildren, getData,
  * exists, addWatch): every watch takes `session.current()` per operation, so
  * the session's client is wrapped there. `override` replaces an operation
  * (to play an older server); it is counted all the same.
  */
-export function watchRequests(d: ZookeeperDiscovery, override: Partial<Record<string, (client: ZkClient, ...args: unknown[]) => unknown>> = {}): WatchRequests {
+export function watchRequests(d: ZookeeperDiscovery, override: RequestOverride = {}): WatchRequests {
   const requests: WatchRequests = {
     log: [],
     ops: {},
@@ -513,4 +529,34 @@ export function watchRequests(d: ZookeeperDiscovery, override: Partial<Record<st
     });
   };
   return requests;
+}
+
+export interface ZookeeperFixture {
+  zk: ZookeeperCluster;
+  /** the tests' own client, straight to the server (a test may replace it) */
+  admin: ZkClient;
+  /** closed after the tests */
+  discoveries: ZookeeperDiscovery[];
+  /** closed after the tests */
+  relays: TcpRelay[];
+}
+
+/**
+ * One ZooKeeper server for the tests of a file or describe block: started
+ * before them with a client of the tests' own; afterwards every discovery
+ * and relay the tests registered is closed, then the client and the server.
+ */
+export function zookeeperFixture(): ZookeeperFixture {
+  const fixture = { discoveries: [], relays: [] } as unknown as ZookeeperFixture;
+  before(async () => {
+    fixture.zk = await ZookeeperCluster.start();
+    fixture.admin = await connectClient(fixture.zk.connectString);
+  });
+  after(async () => {
+    for (const d of fixture.discoveries) await d.close().catch(() => undefined);
+    for (const relay of fixture.relays) await relay.close();
+    await fixture.admin?.close();
+    await fixture.zk?.stop();
+  });
+  return fixture;
 }

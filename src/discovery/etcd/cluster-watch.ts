@@ -5,7 +5,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Result } from '../../lib/result.js';
 import { decodeNode } from '../codec.js';
 import { MemberSetBuilder } from '../member-set-builder.js';
-import type { ClusterNode } from '../node.js';
+import { nodeKeyCached, type ClusterNode } from '../node.js';
 import type { ClusterWatch, MemberSet } from '../types.js';
 import type { EtcdConnection } from './client.js';
 import { keyAfter, prefixEnd } from './keys.js';
@@ -18,6 +18,8 @@ const PAGE_SIZE = 1000;
 interface Entry {
   modRevision: bigint;
   node: Result<ClusterNode>;
+  /** named for the host:port its value holds (see MemberSetBuilder) */
+  nameIsKey: boolean;
 }
 
 export interface EtcdClusterWatcherOptions {
@@ -173,11 +175,11 @@ export class EtcdClusterWatcher implements ClusterWatch {
     const name = kv.key.toString('utf8').slice(this.options.folder.length);
     // Only direct children are nodes, as in a ZooKeeper folder; anything deeper is someone else's data.
     const node: Result<ClusterNode> = name.includes('/') ? { ok: false, error: 'not a direct child of the cluster prefix' } : decodeNode(kv.value);
-    return { modRevision: BigInt(kv.mod_revision), node };
+    return { modRevision: BigInt(kv.mod_revision), node, nameIsKey: node.ok && nodeKeyCached(node.value) === name };
   }
 
   private emit(): void {
-    this.members.report([...this.entries].map(([key, entry]) => ({ name: this.nameOf(key), path: key, version: entry.modRevision, node: entry.node })), this.version);
+    this.members.report([...this.entries].map(([key, entry]) => ({ name: this.nameOf(key), path: key, version: entry.modRevision, node: entry.node, nameIsKey: entry.nameIsKey })), this.version);
   }
 
   private nameOf(key: string): string {
