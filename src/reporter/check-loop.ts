@@ -130,7 +130,12 @@ export class CheckLoop {
     if (this.overdue) {
       this.overdue = false;
       // On the next turn: an aborted run's own promise settles in the microtasks after this one.
-      setImmediate(() => void this.run());
+      // An interval tick in between may have started the run that was due: then that one is it
+      // (a second one beside it found the first in flight and failed as "previous run still has
+      // not finished" although the check had honoured its timeout).
+      setImmediate(() => {
+        if (!this.busy) void this.run();
+      });
     }
   }
 
