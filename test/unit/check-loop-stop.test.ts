@@ -1,5 +1,6 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { createServer, type Server, type Socket } from 'node:net';
 import { ServiceRunner } from '../../src/reporter/service-runner.js';
 import type { CheckPlugin } from '../../src/checks/plugin-types.js';
@@ -75,8 +76,6 @@ async function start(check: Partial<CheckSpec>, intervalMs: number): Promise<{ r
   return { runner, fake, service, port };
 }
 
-const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-
 describe('check loop: the built-in checks without an AbortController per run', () => {
   it('a service that hangs goes down after `fall` timed-out runs, each run times out again, and no socket is left behind', async () => {
     const { runner, fake, service, port } = await start({ rise: 1, fall: 3, timeoutMs: 100 }, 50);
@@ -108,14 +107,19 @@ describe('check loop: the built-in checks without an AbortController per run', (
   });
 
   it('shutdown in the middle of a run closes its socket and leaves no timer', async () => {
-    const before = timers();
+    const created: { _idleTimeout: number; _destroyed: boolean }[] = [];
+    const hook = createHook({
+      init(_id, type, _trigger, resource) {
+        if (type === 'Timeout') created.push(resource as { _idleTimeout: number; _destroyed: boolean });
+      },
+    }).enable();
     const service = new HangingService();
     service.hang = true;
     services.push(service);
     const port = await service.listen();
     const fake = new FakeDiscovery();
     const runner = new ServiceRunner({
-      item: serviceItem({ ports: [port], intervalMs: 600_000, checks: [{ kind: 'http', rise: 1, fall: 1, timeoutMs: 600_000, config: httpCheck.schema.parse({ uri: '/health' }) }] }),
+      item: serviceItem({ ports: [port], intervalMs: 600_000, checks: [{ kind: 'http', rise: 1, fall: 1, timeoutMs: 500_000, config: httpCheck.schema.parse({ uri: '/health' }) }] }),
       discovery: fake,
       identity: { fqdn: 'node1.example.com', ip: '10.0.0.5' },
       checkPlugins: new Map([['http', httpCheck as CheckPlugin]]),
@@ -127,8 +131,11 @@ describe('check loop: the built-in checks without an AbortController per run', (
     await waitFor(() => service.sockets.size === 1, 'the check to connect');
     assert.equal(runner.status().ports[0]?.checks[0]?.running, true);
     await runner.stop({ deregister: false });
+    hook.disable();
     await waitFor(() => service.sockets.size === 0, 'the check socket to be closed');
-    await waitFor(() => timers() <= before, `the loop's timers to be gone (${timers()} now, ${before} before)`);
+    // The loop's interval (600 s) and deadline (500 s) are the only timers that long.
+    const live = created.filter((timer) => !timer._destroyed && (timer._idleTimeout === 600_000 || timer._idleTimeout === 500_000));
+    assert.equal(live.length, 0, `timers left: ${live.map((timer) => timer._idleTimeout).join(', ')}`);
     assert.equal(runner.status().ports[0]?.checks[0]?.last ?? null, null, 'a run cut by shutdown is not a result');
   });
 });
