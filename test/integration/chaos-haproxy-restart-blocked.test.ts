@@ -88,7 +88,9 @@ test('chaos 11: HAProxy killed and a listener port taken before its restart: ret
   assert.equal((await haproxyMasters(stack.dir.path)).length, 1, 'exactly one HAProxy');
   assert.equal((await reached(stack.webPort)).size, 3, 'every member is routed again');
   assert.equal(stack.writer.logged(/HAProxy is down and could not be started again/).length, 1, 'the outage is logged once');
-  assert.equal(stack.writer.logged(/HAProxy is serving again/).length, 1, 'and its end once');
+  // A round of killAndTakePort the writer won (HAProxy back before the port was taken) ends an outage of its own,
+  // with no failed start: only the outage the taken port caused counts here.
+  assert.equal(stack.writer.logged(/HAProxy is serving again after .* \([1-9]\d* failed start attempts\)/).length, 1, 'and its end once');
   assert.ok(stack.writer.alive);
   const statusAfter = formatStatus(await collectStatus(stack.writerDir, coreRegistries(), 5_000));
   assert.doesNotMatch(statusAfter, /HAProxy is down/, 'status no longer says it is down');
