@@ -56,10 +56,27 @@ describe('zookeeper discovery: liveness in a 3-server ensemble', () => {
     const others = zk.servers.filter((server) => server.id !== frozen).map((server) => `127.0.0.1:${server.clientPort}`);
     admin = await connectClient(others.join(','));
 
+    // The connection is busy when the server freezes (a deploy's notifications): the probe goes only to a
+    // silent connection, so it must start once the notifications stop, and still in time.
+    const busy = await writeOriginalNode(admin, BASE, 'busy', { host: 'b.example.com', ip: '10.0.1.0', port: 80 });
+    const busyLog = new MemberLog();
+    discovery.watch('busy', busyLog.onMembers);
+    await busyLog.waitForKeys(['b.example.com:80']);
+    let change = 0;
+    const churn = setInterval(() => {
+      change += 1;
+      void admin?.setData(busy, originalNodeBytes({ host: 'b.example.com', ip: `10.0.1.${change % 250}`, port: 80 }), -1).catch(() => undefined);
+    }, 100);
+    t.after(() => clearInterval(churn));
+    await waitFor(() => busyLog.sets.length >= 5, 'notifications flowing');
+    const probesBefore = discovery.stats.probes;
+
     zk.pause(frozen);
     const pausedAt = performance.now();
     const moved = await waitFor(() => (serverOf() !== undefined && serverOf() !== frozen ? serverOf() : undefined), 'the client to move to another server', 15_000, 5);
     const failoverMs = performance.now() - pausedAt;
+    clearInterval(churn);
+    assert.ok(discovery.stats.probes > probesBefore, 'probed once the connection fell silent');
     if (process.env.LH_TEST_DEBUG) for (const line of capture.lines()) t.diagnostic(`${String(line.time)} ${String(line.msg)} ${JSON.stringify(line.err ?? '')}`);
     t.diagnostic(`moved from server ${frozen} to server ${moved} ${failoverMs.toFixed(0)} ms after SIGSTOP (session timeout ${SESSION_TIMEOUT_MS} ms)`);
     assert.ok(discovery.session.current().sessionId().equals(sessionId), 'the same session');
