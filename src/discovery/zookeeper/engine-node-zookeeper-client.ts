@@ -257,7 +257,7 @@ export class NodeZookeeperClientEngine implements ZkEngine {
       shapeChecked = true;
     }
     this.manager = (this.client as unknown as { connectionManager: RawConnectionManager }).connectionManager;
-    splitFramesBeforeLibrary(this.manager, (socket) => this.heardAt.set(socket, Date.now()));
+    splitFramesBeforeLibrary(this.manager, (socket) => this.heardAt.set(socket, performance.now()));
     dropSupersededSetWatches(this.manager);
     paceReconnects(this.manager, new ReconnectPacing(options.spinDelayMs, () => this.client.getSessionTimeout(), options.reconnectRandom, options.maxReconnectWindowMs));
     this.manager.watcherManager = this.watchers;

@@ -70,7 +70,7 @@ export interface ConnectionInfo {
   readonly server: string;
   /** false once the connection is closed or destroyed */
   readonly open: boolean;
-  /** when the server last sent anything on this connection (epoch ms), if it has */
+  /** when the server last sent anything on this connection (performance.now(), monotonic ms), if it has */
   readonly lastHeardAt?: number;
 }
 

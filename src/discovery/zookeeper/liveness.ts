@@ -48,7 +48,13 @@ export class LivenessMonitor {
     private readonly client: LivenessTarget,
     private readonly options: LivenessOptions,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    /**
+     * A monotonic clock, the one ConnectionInfo.lastHeardAt is on: on the wall
+     * clock a step backwards (NTP, a restored VM) left the last probe in the
+     * future, and no probe went out (nor timed out) until the clock caught up,
+     * while a frozen server let the session expire.
+     */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   start(): void {
