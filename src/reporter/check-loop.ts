@@ -45,6 +45,8 @@ export class CheckLoop {
   /** ends the current wait for a run: the run's own outcome, the timeout's or retire's, whichever comes first */
   private finish: ((outcome: CheckOutcome) => void) | undefined;
   private timedOut = false;
+  /** the timeout's outcome, waiting one turn for the stopped run's own account (see onDeadline) */
+  private timeoutOutcome: CheckOutcome | undefined;
   /** a run that has not settled, even after its abort: the next run waits for it */
   private inFlight: Promise<unknown> | undefined;
   private lastStart = Number.NEGATIVE_INFINITY;
@@ -175,6 +177,8 @@ export class CheckLoop {
         run.then(this.onValue, this.onError);
       });
       timedOut = this.timedOut;
+      // Ended by the run's own outcome: the timeout's, still waiting for its turn, must not end the next run's wait.
+      this.timeoutOutcome = undefined;
       this.controller = undefined;
     }
     if (this.retired || !this.hooks.active()) return;
@@ -201,24 +205,45 @@ export class CheckLoop {
     this.deadline = setTimeout(this.onDeadline, timeoutMs);
   }
 
+  /**
+   * Stops the run. A plugin's run fails as `timed out after N ms`
+   * (docs/plugins.md). A built-in check's run (`runStoppable`) settles as
+   * soon as it is stopped with what it had read, and the wait ends only on
+   * the next turn so that this is the result: `HTTP 200 body "warming up"
+   * (timed out after 800 ms), expected a body containing "ready"`
+   * (docs/configuration.md) says more than `timed out after 800 ms`.
+   */
   private readonly onDeadline = (): void => {
     if (this.finish === undefined) return;
     this.timedOut = true;
     const reason = new CheckTimeoutError(this.deadlineMs);
-    if (this.controller) this.controller.abort(reason);
-    else this.stop.abort(reason);
-    this.end({ passed: false, detail: reason.message });
+    if (this.controller) {
+      this.controller.abort(reason);
+      this.end({ passed: false, detail: reason.message });
+      return;
+    }
+    this.timeoutOutcome = { passed: false, detail: reason.message };
+    this.stop.abort(reason);
+    setImmediate(this.endTimedOut);
+  };
+
+  private readonly endTimedOut = (): void => {
+    const outcome = this.timeoutOutcome;
+    this.timeoutOutcome = undefined;
+    if (outcome) this.end(outcome);
   };
 
   /** Also when the wait ended earlier: the run no longer holds up the next one. */
   private readonly onValue = (value: unknown): void => {
     this.inFlight = undefined;
-    this.end(validOutcome(this.spec.kind, value));
+    const outcome = validOutcome(this.spec.kind, value);
+    // A run stopped at its timeout has not passed, whatever it says; a thrown stop reason says no more than the timeout.
+    this.end(this.timeoutOutcome !== undefined && outcome.passed ? this.timeoutOutcome : outcome);
   };
 
   private readonly onError = (error: unknown): void => {
     this.inFlight = undefined;
-    this.end(thrownOutcome(this.spec.kind, error));
+    this.end(this.timeoutOutcome ?? thrownOutcome(this.spec.kind, error));
   };
 
   private end(outcome: CheckOutcome): void {

@@ -91,7 +91,8 @@ describe('check loop: the built-in checks without an AbortController per run', (
     const failed = after.filter((result) => !result.passed);
     assert.ok(failed.length >= 3, `fall is 3: ${JSON.stringify(after)}`);
     for (const result of failed) {
-      assert.equal(result.detail, 'timed out after 100 ms');
+      // The check's own account of its stop (it had read nothing): where, then the timeout.
+      assert.equal(result.detail, `http GET http://127.0.0.1:${port}/health: timed out after 100 ms`);
       assert.equal(result.timedOut, true);
     }
     const downAt = after.findIndex((result) => !result.up);
@@ -104,6 +105,44 @@ describe('check loop: the built-in checks without an AbortController per run', (
     assert.ok(service.sockets.size <= 1, `${service.sockets.size} server sockets open`);
     service.hang = false;
     await waitFor(() => fake.keys('webapp').includes(key), 'the port to come back once the service answers again');
+  });
+
+  it('a run stopped at its timeout fails with what it had read (docs/configuration.md), not only "timed out"', async () => {
+    // Answers the head and part of the body, then hangs: the run is stopped while reading the body.
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nwarming up'));
+    });
+    const sockets = new Set<Socket>();
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const fake = new FakeDiscovery();
+    const runner = new ServiceRunner({
+      item: serviceItem({ ports: [port], intervalMs: 50, checks: [{ kind: 'http', rise: 1, fall: 1, timeoutMs: 100, config: httpCheck.schema.parse({ uri: '/health', expect_body: 'ready' }) }] }),
+      discovery: fake,
+      identity: { fqdn: 'node1.example.com', ip: '10.0.0.5' },
+      checkPlugins: new Map([['http', httpCheck as CheckPlugin]]),
+      logger: silentLogger(),
+      timing: { reconcileMs: 3_600_000, minWriteGapMs: 0, retryInitialMs: 10, retryMaxMs: 40, discoveryTimeoutMs: 2000 },
+    });
+    runners.push(runner);
+    const results: { passed: boolean; detail: string; timedOut?: boolean }[] = [];
+    runner.onCheckResult((event) => results.push(event));
+    fake.connect({ onSession: (sessionId) => runner.onSession(sessionId) });
+    runner.start();
+    await waitFor(() => results.length >= 3, 'three runs');
+    await runner.stop({ deregister: false });
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const result of results) {
+      assert.equal(result.passed, false);
+      assert.equal(result.timedOut, true);
+      assert.match(result.detail, /HTTP 200 body "warming up" \(timed out after 100 ms\), expected a body containing "ready"$/);
+    }
   });
 
   it('shutdown in the middle of a run closes its socket and leaves no timer', async () => {
