@@ -140,8 +140,8 @@ export class HaproxyProcess {
     if (takeOver !== undefined) args.push('-x', this.paths.adminSocket, '-sf', String(takeOver));
     const offset = await this.prepareStderrLog();
     const child = this.spawnDetached(args);
-    const deadline = Date.now() + this.startTimeoutMs;
-    while (Date.now() < deadline) {
+    const deadline = performance.now() + this.startTimeoutMs;
+    while (performance.now() < deadline) {
       if (child.exited) throw await this.failure('HAProxy did not start', offset, `exit code ${child.code ?? child.signal}`);
       const proc = await this.showProc(1_000).catch(() => undefined);
       if (proc && proc.master.pid === child.pid && proc.workers.length > 0) return proc;
@@ -175,8 +175,8 @@ export class HaproxyProcess {
       cli.close();
     }
     if (!sent || !before) process.kill(masterPid, 'SIGUSR2');
-    const deadline = Date.now() + this.startTimeoutMs;
-    while (Date.now() < deadline) {
+    const deadline = performance.now() + this.startTimeoutMs;
+    while (performance.now() < deadline) {
       if (!(await this.isAlive(masterPid))) throw await this.failure('HAProxy died during a reload', offset, 'master process is gone');
       const proc = await this.showProc(1_000).catch(() => undefined);
       if (proc && (!before || proc.master.reloads > before.master.reloads)) {
@@ -194,8 +194,8 @@ export class HaproxyProcess {
     if (oldPid !== undefined) args.push('-sf', String(oldPid));
     const offset = await this.prepareStderrLog();
     const child = this.spawnDetached(args);
-    const deadline = Date.now() + this.startTimeoutMs;
-    while (!child.exited && Date.now() < deadline) await sleep(10);
+    const deadline = performance.now() + this.startTimeoutMs;
+    while (!child.exited && performance.now() < deadline) await sleep(10);
     if (!child.exited || child.code !== 0) {
       throw await this.failure(oldPid === undefined ? 'HAProxy did not start' : 'HAProxy reload (-sf) failed; the previous process keeps serving', offset, `exit code ${child.code ?? child.signal ?? 'none yet'}`);
     }

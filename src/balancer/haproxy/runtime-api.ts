@@ -107,9 +107,9 @@ export class CliSocket {
   }
 
   private async send(command: string, timeoutMs: number): Promise<string> {
-    const started = Date.now();
+    const started = performance.now();
     const socket = await this.withTimeout(this.ensureConnected(timeoutMs), timeoutMs, `connecting to ${this.path}`);
-    const left = Math.max(1, timeoutMs - (Date.now() - started));
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
     this.commands += 1;
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {

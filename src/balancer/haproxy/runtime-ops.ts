@@ -174,7 +174,7 @@ export class RuntimeOps {
 
   private async deleteWhenDrained(servers: LiveServers, serverName: string, target: string, task: { cancelled: boolean }, readd: boolean): Promise<void> {
     const { control, logger, drainTimeoutMs, deleteRetryMs } = this.options;
-    const started = Date.now();
+    const started = performance.now();
     const deadline = started + drainTimeoutMs;
     let forced = false;
     let attempts = 0;
@@ -184,17 +184,17 @@ export class RuntimeOps {
       if (task.cancelled) break;
       if (/Server deleted|No such server/i.test(output)) {
         servers.deleted(serverName);
-        logger.debug({ server: target, attempts, ms: Date.now() - started, forced }, 'server deleted');
+        logger.debug({ server: target, attempts, ms: performance.now() - started, forced }, 'server deleted');
         if (this.removals.get(target) === task) this.removals.delete(target);
         if (readd) this.options.onRoleChangeDeleted?.();
         return;
       }
-      if (!forced && Date.now() >= deadline) {
+      if (!forced && performance.now() >= deadline) {
         forced = true;
         control.counters.forcedRemovals += 1;
         logger.warn({ server: target, drainMs: drainTimeoutMs }, 'removed server still has connections after the drain deadline; cutting them');
         await this.command(`shutdown sessions server ${target}`).catch(() => undefined);
-      } else if (forced && Date.now() >= deadline + drainTimeoutMs) {
+      } else if (forced && performance.now() >= deadline + drainTimeoutMs) {
         logger.error({ server: target, answer: output }, 'removed server could not be deleted; it stays in maintenance until the next reload');
         break;
       }

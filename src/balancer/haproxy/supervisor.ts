@@ -275,7 +275,7 @@ export class HaproxySupervisor {
     if (this.runningNow.kind !== 'none') return;
     const delay = this.restartBackoff.next();
     this.restartWanted = true;
-    this.restartNotBefore = Date.now() + delay;
+    this.restartNotBefore = performance.now() + delay;
     this.options.health.startFailed(error, delay);
   }
 
@@ -319,7 +319,7 @@ export class HaproxySupervisor {
     if (this.closed) return;
     const { serial, process, logger } = this.options;
     if (this.restartWanted) {
-      if (Date.now() >= this.restartNotBefore && !this.restartQueued) {
+      if (performance.now() >= this.restartNotBefore && !this.restartQueued) {
         this.restartQueued = true;
         void serial(() => this.restart())
           .catch(() => undefined)
@@ -348,7 +348,7 @@ export class HaproxySupervisor {
 
   /** One attempt to start HAProxy again after it died; a failure sets the next attempt's time (backoff). */
   private async restart(): Promise<void> {
-    if (this.closed || !this.restartWanted || Date.now() < this.restartNotBefore) return;
+    if (this.closed || !this.restartWanted || performance.now() < this.restartNotBefore) return;
     // A sync started it meanwhile.
     if (this.runningNow.kind !== 'none') {
       this.restartWanted = false;

@@ -61,7 +61,8 @@ export class SyncPolicy {
   private skippedLogged = new Set<string>();
   private readonly zones: ZoneTransitions;
 
-  private lastReloadAt = 0;
+  /** on the monotonic clock: a wall-clock step back (NTP, a restored VM) must not defer reloads until it catches up */
+  private lastReloadAt = Number.NEGATIVE_INFINITY;
   private reloadTimer: NodeJS.Timeout | undefined;
   private lastReloadError: LighthouseError | undefined;
   private readonly reloadBackoff = new Backoff(500, 30_000);
@@ -79,7 +80,7 @@ export class SyncPolicy {
   /** HAProxy confirmed it loaded a config (a start counts too, for reload_min_interval_ms). */
   loaded(): void {
     // A start counts as a load for reload_min_interval_ms: a structural change right after it waits too.
-    this.lastReloadAt = Math.max(this.lastReloadAt, Date.now());
+    this.lastReloadAt = Math.max(this.lastReloadAt, performance.now());
     this.lastReloadError = undefined;
     this.reloadBackoff.reset();
   }
@@ -149,14 +150,14 @@ export class SyncPolicy {
     // A structure `haproxy -c` refused is checked again when it changes (its
     // file is edited), else at most every REFUSAL_RECHECK_MS: what it lacked
     // may appear without an edit (a certificate, an errorfile).
-    const known = this.refused?.skeleton === desired.skeleton && Date.now() - this.refused.at < REFUSAL_RECHECK_MS ? this.refused.error : undefined;
+    const known = this.refused?.skeleton === desired.skeleton && performance.now() - this.refused.at < REFUSAL_RECHECK_MS ? this.refused.error : undefined;
     const refusal = known ?? (await this.install(desired, accepted));
     if (refusal === undefined) {
       if (this.refused) logger.info({ file: paths.config }, 'the configuration HAProxy refused before passes now or is no longer wanted; HAProxy runs the desired state');
       this.refused = undefined;
       return;
     }
-    if (!known && refusal instanceof ConfigRejectedError) this.refused = { skeleton: desired.skeleton, error: refusal, at: Date.now() };
+    if (!known && refusal instanceof ConfigRejectedError) this.refused = { skeleton: desired.skeleton, error: refusal, at: performance.now() };
 
     // Only the refused change waits: the rest still goes to HAProxy, above all
     // membership changes (drains, dead nodes, scale-ups) of every cluster it runs.
@@ -284,7 +285,7 @@ export class SyncPolicy {
 
   /** At most one reload in flight (the queue) and at most one per reload_min_interval_ms; later requests coalesce. */
   private async requestReload(reasons: string[]): Promise<void> {
-    const wait = this.lastReloadAt + this.options.config.reload_min_interval_ms - Date.now();
+    const wait = this.lastReloadAt + this.options.config.reload_min_interval_ms - performance.now();
     if (wait > 0) {
       this.options.logger.info({ reasons, inMs: wait }, 'reload deferred (reload_min_interval_ms)');
       this.scheduleReload(wait);
@@ -329,7 +330,7 @@ export class SyncPolicy {
       else await supervisor.startMaster();
       return;
     }
-    this.lastReloadAt = Date.now();
+    this.lastReloadAt = performance.now();
     const started = Date.now();
     try {
       await this.refuseBusyListeners(rendered);
