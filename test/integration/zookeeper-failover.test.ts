@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { captureLogger, connectClient, createDiscovery, MemberLog, originalNodeBytes, writeOriginalNode, ZookeeperCluster } from '../support/zookeeper.js';
+import { captureLogger, connectClient, createDiscovery, MemberLog, originalNodeBytes, writeOriginalNode, ZookeeperCluster, onFollower, serverOf as connectedServer } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
 import type { ZkClient } from '../../src/discovery/zookeeper/zk-client.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
@@ -32,20 +32,8 @@ describe('zookeeper discovery: liveness in a 3-server ensemble', () => {
     d = createDiscovery({ hosts: zk.hosts, path: BASE, session_timeout_ms: SESSION_TIMEOUT_MS, operation_timeout_ms: 1000 }, capture.logger);
     d.connect({ onStateChange: (state) => states.push(state) });
     const discovery = d;
-    const serverOf = (): number | undefined => {
-      const server = discovery.state === 'connected' ? discovery.session.current().connection()?.server : undefined;
-      return server === undefined ? undefined : zk.serverByPort(Number(server.slice(server.lastIndexOf(':') + 1)))?.id;
-    };
-    await waitFor(() => serverOf(), 'the first session');
-
-    // Freeze a follower: freezing the leader also costs the ensemble an election, which is not what this tests.
-    const leader = await zk.leader();
-    while (serverOf() === leader) {
-      const connection = discovery.session.current().connection()?.id;
-      discovery.session.current().dropConnection();
-      await waitFor(() => discovery.session.current().connection()?.id !== connection && serverOf() !== undefined, 'a reconnect');
-    }
-    const frozen = serverOf()!;
+    const frozen = await onFollower(zk, discovery);
+    const serverOf = (): number | undefined => connectedServer(zk, discovery);
     const sessionId = discovery.session.current().sessionId();
     const me = { host: 'me.example.com', ip: '10.0.0.1', port: 80, metadata: { v: 1 }, peer: null };
     await discovery.publish('svc', me);

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { captureLogger, createDiscovery, ZookeeperCluster } from '../support/zookeeper.js';
+import { captureLogger, createDiscovery, ZookeeperCluster, onFollower, serverOf as connectedServer } from '../support/zookeeper.js';
 import { waitFor } from '../support/wait-for.js';
 import type { ZookeeperDiscovery } from '../../src/discovery/zookeeper/discovery.js';
 
@@ -32,19 +32,8 @@ describe('zookeeper liveness: the wall clock stepping backwards', () => {
     d = createDiscovery({ hosts: zk.hosts, path: BASE, session_timeout_ms: SESSION_TIMEOUT_MS, operation_timeout_ms: 1000 }, capture.logger);
     d.connect({ onStateChange: () => undefined });
     const discovery = d;
-    const serverOf = (): number | undefined => {
-      const server = discovery.state === 'connected' ? discovery.session.current().connection()?.server : undefined;
-      return server === undefined ? undefined : zk.serverByPort(Number(server.slice(server.lastIndexOf(':') + 1)))?.id;
-    };
-    await waitFor(() => serverOf(), 'the first session');
-    // A follower: freezing the leader also costs the ensemble an election, which is not what this tests.
-    const leader = await zk.leader();
-    while (serverOf() === leader) {
-      const connection = discovery.session.current().connection()?.id;
-      discovery.session.current().dropConnection();
-      await waitFor(() => discovery.session.current().connection()?.id !== connection && serverOf() !== undefined, 'a reconnect');
-    }
-    const frozen = serverOf()!;
+    const frozen = await onFollower(zk, discovery);
+    const serverOf = (): number | undefined => connectedServer(zk, discovery);
     const sessionId = discovery.session.current().sessionId();
     // The connection is silent: the liveness probe runs, so it has a last probe time.
     const probes = discovery.stats.probes;

@@ -560,3 +560,25 @@ export function zookeeperFixture(): ZookeeperFixture {
   });
   return fixture;
 }
+
+/** The id of the ensemble server `d` is connected to, while connected. */
+export function serverOf(zk: ZookeeperCluster, d: ZookeeperDiscovery): number | undefined {
+  const server = d.state === 'connected' ? d.session.current().connection()?.server : undefined;
+  return server === undefined ? undefined : zk.serverByPort(Number(server.slice(server.lastIndexOf(':') + 1)))?.id;
+}
+
+/**
+ * Waits for `d`'s first session and moves its connection off the leader
+ * (freezing the leader also costs the ensemble an election, which the
+ * liveness tests do not test); returns the follower it is on.
+ */
+export async function onFollower(zk: ZookeeperCluster, d: ZookeeperDiscovery): Promise<number> {
+  await waitFor(() => serverOf(zk, d), 'the first session');
+  const leader = await zk.leader();
+  while (serverOf(zk, d) === leader) {
+    const connection = d.session.current().connection()?.id;
+    d.session.current().dropConnection();
+    await waitFor(() => d.session.current().connection()?.id !== connection && serverOf(zk, d) !== undefined, 'a reconnect');
+  }
+  return serverOf(zk, d)!;
+}

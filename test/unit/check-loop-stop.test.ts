@@ -56,8 +56,9 @@ afterEach(async () => {
   await Promise.all(services.splice(0).map((service) => service.close()));
 });
 
-async function start(check: Partial<CheckSpec>, intervalMs: number): Promise<{ runner: ServiceRunner; fake: FakeDiscovery; service: HangingService; port: number }> {
+async function start(check: Partial<CheckSpec>, intervalMs: number, hang = false): Promise<{ runner: ServiceRunner; fake: FakeDiscovery; service: HangingService; port: number }> {
   const service = new HangingService();
+  service.hang = hang;
   services.push(service);
   const port = await service.listen();
   const spec: CheckSpec = { kind: 'http', rise: 1, fall: 1, timeoutMs: 1000, config: httpCheck.schema.parse({ uri: '/health' }), ...check };
@@ -152,21 +153,7 @@ describe('check loop: the built-in checks without an AbortController per run', (
         if (type === 'Timeout') created.push(resource as { _idleTimeout: number; _destroyed: boolean });
       },
     }).enable();
-    const service = new HangingService();
-    service.hang = true;
-    services.push(service);
-    const port = await service.listen();
-    const fake = new FakeDiscovery();
-    const runner = new ServiceRunner({
-      item: serviceItem({ ports: [port], intervalMs: 600_000, checks: [{ kind: 'http', rise: 1, fall: 1, timeoutMs: 500_000, config: httpCheck.schema.parse({ uri: '/health' }) }] }),
-      discovery: fake,
-      identity: { fqdn: 'node1.example.com', ip: '10.0.0.5' },
-      checkPlugins: new Map([['http', httpCheck as CheckPlugin]]),
-      logger: silentLogger(),
-      timing: { reconcileMs: 3_600_000, minWriteGapMs: 0, retryInitialMs: 10, retryMaxMs: 40, discoveryTimeoutMs: 2000 },
-    });
-    fake.connect({ onSession: (sessionId) => runner.onSession(sessionId) });
-    runner.start();
+    const { runner, service } = await start({ rise: 1, fall: 1, timeoutMs: 500_000 }, 600_000, true);
     await waitFor(() => service.sockets.size === 1, 'the check to connect');
     assert.equal(runner.status().ports[0]?.checks[0]?.running, true);
     await runner.stop({ deregister: false });
